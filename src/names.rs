@@ -1,0 +1,106 @@
+//! Names the registry accepts: ECR repository names and Docker/OCI tags.
+//!
+//! This module owns the two grammars and their validators. Tags produced by the planner are valid by construction
+//! (see `tags`); the validators here check names that come straight from the user, and are also the oracle the
+//! property tests hold the planner to.
+
+use crate::bail_input;
+
+/// Longest tag the Docker/OCI grammar allows.
+pub const MAX_TAG_LEN: usize = 128;
+/// ECR repository name length bounds (API `Repository` shape).
+pub const REPOSITORY_LEN: std::ops::RangeInclusive<usize> = 2..=256;
+
+/// True when `tag` matches `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn is_valid_tag(tag: &str) -> bool {
+    let mut chars = tag.chars();
+    match chars.next() {
+        Some(first) if first.is_ascii_alphanumeric() || first == '_' => {}
+        _ => return false,
+    }
+    tag.len() <= MAX_TAG_LEN && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// Checks a tag given literally by the user (for example the source of a retag).
+pub fn validate_tag(tag: &str) -> anyhow::Result<()> {
+    if !is_valid_tag(tag) {
+        bail_input!(
+            "invalid tag '{tag}': a tag is 1-128 characters of [A-Za-z0-9_.-] and must not start with '.' or '-'"
+        );
+    }
+    Ok(())
+}
+
+/// Checks an ECR repository name: lower-case path components `[a-z0-9]+(?:[._-][a-z0-9]+)*` joined by '/',
+/// 2 to 256 characters in all.
+pub fn validate_repository(name: &str) -> anyhow::Result<()> {
+    let allowed = "repository names are 2-256 characters of lower-case path components [a-z0-9]+([._-][a-z0-9]+)* \
+                   joined by '/', for example 'team/app'";
+    if !REPOSITORY_LEN.contains(&name.len()) {
+        bail_input!("invalid repository name '{name}' ({} characters): {allowed}", name.len());
+    }
+    if let Some(problem) = repository_problem(name) {
+        bail_input!("invalid repository name '{name}': {problem}; {allowed}");
+    }
+    Ok(())
+}
+
+fn repository_problem(name: &str) -> Option<String> {
+    if let Some(upper) = name.chars().find(|c| c.is_ascii_uppercase()) {
+        return Some(format!("upper-case '{upper}' is not allowed"));
+    }
+    for component in name.split('/') {
+        if component.is_empty() {
+            return Some("empty path component (leading, trailing or doubled '/')".into());
+        }
+        let bytes = component.as_bytes();
+        if let Some(bad) = component.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(*c))) {
+            return Some(format!("character '{bad}' is not allowed"));
+        }
+        let is_separator = |b: u8| b"._-".contains(&b);
+        if is_separator(bytes[0]) || is_separator(bytes[bytes.len() - 1]) {
+            return Some(format!("component '{component}' must start and end with a letter or digit"));
+        }
+        if bytes.windows(2).any(|pair| is_separator(pair[0]) && is_separator(pair[1])) {
+            return Some(format!("component '{component}' has two separators in a row"));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_grammar() {
+        for good in ["v1", "_x", "1.2.3", "a-b_c.d", &"a".repeat(128)] {
+            assert!(is_valid_tag(good), "{good}");
+        }
+        for bad in ["", ".x", "-x", "a/b", "a:b", "a+b", "ü", &"a".repeat(129)] {
+            assert!(!is_valid_tag(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn repository_grammar() {
+        for good in ["ab", "team/app", "a.b_c-d/e1", "project-a/nginx-web-app", &"a".repeat(256)] {
+            assert!(validate_repository(good).is_ok(), "{good}");
+        }
+        let cases = [
+            ("Team/app", "upper-case 'T'"),
+            ("team//app", "empty path component"),
+            ("-team", "must start and end"),
+            ("team/app/", "empty path component"),
+            ("a", "(1 characters)"),
+            ("te__am", "two separators"),
+            ("team app", "character ' '"),
+        ];
+        for (bad, expected) in cases {
+            let message = validate_repository(bad).unwrap_err().to_string();
+            assert!(message.contains(expected) && message.contains(bad), "{bad}: {message}");
+        }
+        let long = "a".repeat(257);
+        assert!(validate_repository(&long).unwrap_err().to_string().contains("257 characters"));
+    }
+}
