@@ -40,11 +40,7 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 
 /// Maps an error to its exit code by looking for a [`BadInput`] anywhere in its cause chain.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
-    if error.chain().any(|cause| cause.is::<BadInput>()) {
-        EXIT_BAD_INPUT
-    } else {
-        EXIT_FAILURE
-    }
+    if error.chain().any(|cause| cause.is::<BadInput>()) { EXIT_BAD_INPUT } else { EXIT_FAILURE }
 }
 
 #[cfg(test)]

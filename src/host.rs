@@ -168,7 +168,9 @@ impl fmt::Display for RegistryHost {
 /// Checks a 12-digit AWS account id, kept as a string so leading zeros survive.
 pub fn validate_account(account: &str) -> anyhow::Result<()> {
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-        bail_input!("invalid AWS account id '{account}': expected exactly 12 digits (quote it in YAML to keep leading zeros)");
+        bail_input!(
+            "invalid AWS account id '{account}': expected exactly 12 digits (quote it in YAML to keep leading zeros)"
+        );
     }
     Ok(())
 }
@@ -252,19 +254,65 @@ mod tests {
                 Stack::DualStack,
                 Partition::AwsCn,
             ),
-            ("123456789012.dkr.ecr.us-gov-west-1.amazonaws.com", "us-gov-west-1", false, Stack::Ipv4, Partition::AwsUsGov),
-            ("123456789012.dkr.ecr-fips.us-gov-east-1.amazonaws.com", "us-gov-east-1", true, Stack::Ipv4, Partition::AwsUsGov),
-            ("123456789012.dkr-ecr.us-gov-east-1.on.aws", "us-gov-east-1", false, Stack::DualStack, Partition::AwsUsGov),
-            ("123456789012.dkr.ecr.eusc-de-east-1.amazonaws.eu", "eusc-de-east-1", false, Stack::Ipv4, Partition::AwsEusc),
+            (
+                "123456789012.dkr.ecr.us-gov-west-1.amazonaws.com",
+                "us-gov-west-1",
+                false,
+                Stack::Ipv4,
+                Partition::AwsUsGov,
+            ),
+            (
+                "123456789012.dkr.ecr-fips.us-gov-east-1.amazonaws.com",
+                "us-gov-east-1",
+                true,
+                Stack::Ipv4,
+                Partition::AwsUsGov,
+            ),
+            (
+                "123456789012.dkr-ecr.us-gov-east-1.on.aws",
+                "us-gov-east-1",
+                false,
+                Stack::DualStack,
+                Partition::AwsUsGov,
+            ),
+            (
+                "123456789012.dkr.ecr.eusc-de-east-1.amazonaws.eu",
+                "eusc-de-east-1",
+                false,
+                Stack::Ipv4,
+                Partition::AwsEusc,
+            ),
             ("123456789012.dkr.ecr.us-iso-east-1.c2s.ic.gov", "us-iso-east-1", false, Stack::Ipv4, Partition::AwsIso),
-            ("123456789012.dkr.ecr.us-isob-east-1.sc2s.sgov.gov", "us-isob-east-1", false, Stack::Ipv4, Partition::AwsIsoB),
-            ("123456789012.dkr.ecr.eu-isoe-west-1.cloud.adc-e.uk", "eu-isoe-west-1", false, Stack::Ipv4, Partition::AwsIsoE),
-            ("123456789012.dkr.ecr.us-isof-south-1.csp.hci.ic.gov", "us-isof-south-1", false, Stack::Ipv4, Partition::AwsIsoF),
+            (
+                "123456789012.dkr.ecr.us-isob-east-1.sc2s.sgov.gov",
+                "us-isob-east-1",
+                false,
+                Stack::Ipv4,
+                Partition::AwsIsoB,
+            ),
+            (
+                "123456789012.dkr.ecr.eu-isoe-west-1.cloud.adc-e.uk",
+                "eu-isoe-west-1",
+                false,
+                Stack::Ipv4,
+                Partition::AwsIsoE,
+            ),
+            (
+                "123456789012.dkr.ecr.us-isof-south-1.csp.hci.ic.gov",
+                "us-isof-south-1",
+                false,
+                Stack::Ipv4,
+                Partition::AwsIsoF,
+            ),
             ("https://012345678901.dkr.ecr.us-east-1.amazonaws.com/", "us-east-1", false, Stack::Ipv4, Partition::Aws),
         ];
         for (input, region, fips, stack, partition) in cases {
             let parsed = RegistryHost::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
-            assert_eq!((parsed.region.as_str(), parsed.fips, parsed.stack, parsed.partition), (region, fips, stack, partition), "{input}");
+            assert_eq!(
+                (parsed.region.as_str(), parsed.fips, parsed.stack, parsed.partition),
+                (region, fips, stack, partition),
+                "{input}"
+            );
             assert!(parsed.account.len() == 12 && input.contains(&parsed.account));
             assert!(!parsed.host().starts_with("https://"));
         }
@@ -293,7 +341,8 @@ mod tests {
 
     #[test]
     fn builds_hosts_that_parse_back() {
-        for region in ["us-east-1", "cn-north-1", "us-gov-west-1", "us-iso-east-1", "us-isob-east-1", "eusc-de-east-1"] {
+        for region in ["us-east-1", "cn-north-1", "us-gov-west-1", "us-iso-east-1", "us-isob-east-1", "eusc-de-east-1"]
+        {
             for stack in [Stack::Ipv4, Stack::DualStack] {
                 let built = RegistryHost::for_account("123456789012", region, false, stack).unwrap();
                 let parsed = RegistryHost::parse(built.host()).unwrap();

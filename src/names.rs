@@ -54,7 +54,9 @@ fn repository_problem(name: &str) -> Option<String> {
             return Some("empty path component (leading, trailing or doubled '/')".into());
         }
         let bytes = component.as_bytes();
-        if let Some(bad) = component.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(*c))) {
+        if let Some(bad) =
+            component.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(*c)))
+        {
             return Some(format!("character '{bad}' is not allowed"));
         }
         let is_separator = |b: u8| b"._-".contains(&b);

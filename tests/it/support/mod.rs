@@ -1,1 +1,165 @@
 //! Test harness: a builder that spawns the real binary, and the local stand-ins the tests start and stop by PID.
+//!
+//! Every stand-in is a real program (moto server, Debian's docker-registry, ...) started on a free loopback port
+//! and killed by its PID when the handle drops, so a failing test never leaves a server behind.
+
+#![allow(dead_code)]
+
+pub mod moto;
+pub mod registry;
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Directory for per-test scratch files: under the target dir, so a fresh clone starts clean.
+pub fn scratch_dir(name: &str) -> tempfile::TempDir {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::create_dir_all(base).expect("create CARGO_TARGET_TMPDIR");
+    tempfile::Builder::new().prefix(&format!("{name}-")).tempdir_in(base).expect("create scratch dir")
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; the OS does not hand it out again at once).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("bind 127.0.0.1:0").port()
+}
+
+/// Polls `ready` every 25 ms until it is true or `limit` passes.
+pub fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < limit, "{what} was not ready within {limit:?}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// Status code of a plain-HTTP GET on loopback, without pulling in an HTTP client.
+pub fn http_status(port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut head = [0u8; 16];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// A child process killed (and reaped) when dropped.
+pub struct Guarded {
+    pub child: Child,
+    pub name: &'static str,
+}
+
+impl Guarded {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Builder for one run of the real `ecr-ship` binary with a clean, explicit environment.
+pub struct Ship {
+    args: Vec<String>,
+    env: BTreeMap<String, String>,
+    cwd: Option<PathBuf>,
+    stdin: Option<Vec<u8>>,
+}
+
+/// What a run of the binary produced.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ship {
+    /// A run with no environment but PATH and HOME, so the host's CI or AWS variables never leak in.
+    pub fn new(args: &[&str]) -> Ship {
+        let mut env = BTreeMap::new();
+        for key in ["PATH", "HOME", "TMPDIR"] {
+            if let Ok(value) = std::env::var(key) {
+                env.insert(key.to_string(), value);
+            }
+        }
+        env.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
+        Ship { args: args.iter().map(|a| a.to_string()).collect(), env, cwd: None, stdin: None }
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Ship {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Ship {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+
+    pub fn envs<'a>(mut self, pairs: impl IntoIterator<Item = (&'a String, &'a String)>) -> Ship {
+        for (key, value) in pairs {
+            self.env.insert(key.clone(), value.clone());
+        }
+        self
+    }
+
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Ship {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Ship {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ecr-ship"));
+        command.args(&self.args).env_clear().envs(&self.env);
+        if let Some(dir) = &self.cwd {
+            command.current_dir(dir);
+        }
+        command
+    }
+
+    pub fn run(self) -> Run {
+        use std::io::Write;
+        let mut command = self.command();
+        command.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().expect("spawn ecr-ship");
+        if let Some(bytes) = &self.stdin {
+            child.stdin.take().expect("stdin").write_all(bytes).expect("write stdin");
+        }
+        let Output { status, stdout, stderr } = child.wait_with_output().expect("wait for ecr-ship");
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Asserts success and returns self, printing stderr on failure.
+    #[track_caller]
+    pub fn success(self) -> Run {
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Asserts the exit code and that stderr mentions `needle`.
+    #[track_caller]
+    pub fn fails_with(self, code: i32, needle: &str) -> Run {
+        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert!(self.stderr.contains(needle), "stderr lacks {needle:?}:\n{}", self.stderr);
+        self
+    }
+}
