@@ -50,8 +50,7 @@ mod tests {
 
     #[test]
     fn bad_input_anywhere_in_the_chain_means_exit_2() {
-        let plain: anyhow::Result<()> = Err(anyhow::anyhow!("connection refused"));
-        assert_eq!(exit_code(&plain.unwrap_err()), EXIT_FAILURE);
+        assert_eq!(exit_code(&anyhow::anyhow!("connection refused")), EXIT_FAILURE);
         let wrapped: anyhow::Result<()> = Err(bad_input("bad repository 'A'")).context("reading options");
         assert_eq!(exit_code(&wrapped.unwrap_err()), EXIT_BAD_INPUT);
     }
