@@ -5,6 +5,13 @@
 //! The flow is always parse, then validate, then act: a command builds a checked plan from flags, environment,
 //! config file and CI context before the first network call.
 
+pub mod app;
+pub mod ci;
+pub mod cli;
 pub mod error;
 pub mod host;
+pub mod log;
 pub mod names;
+pub mod outputs;
+pub mod settings;
+pub mod tags;

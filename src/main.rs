@@ -1,7 +1,33 @@
-//! The `ecr-ship` binary: runs the library and turns its result into an exit code and a printed cause chain.
+//! The `ecr-ship` binary: parses the command line, runs the library, and maps the outcome to an exit code
+//! (0 success, 1 failure talking to AWS, the registry or the engine, 2 bad input) with the whole cause chain on
+//! standard error.
 
 use std::process::ExitCode;
 
+use clap::Parser;
+use ecr_ship::error::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, exit_code};
+
 fn main() -> ExitCode {
-    ExitCode::from(ecr_ship::error::EXIT_OK)
+    let cli = match ecr_ship::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(if error.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK });
+        }
+    };
+    let env = ecr_ship::ci::process_env();
+    let outcome = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => match std::env::current_dir() {
+            Ok(cwd) => runtime.block_on(ecr_ship::app::run(cli, &env, &cwd, &mut std::io::stdout().lock())),
+            Err(error) => Err(anyhow::Error::new(error).context("reading the current directory")),
+        },
+        Err(error) => Err(anyhow::Error::new(error).context("starting the async runtime")),
+    };
+    match outcome {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(error) => {
+            ecr_ship::app::report(&error, &env);
+            ExitCode::from(exit_code(&error).max(EXIT_FAILURE))
+        }
+    }
 }

@@ -98,6 +98,11 @@ impl Ship {
         self
     }
 
+    pub fn args_from(mut self, args: &[String]) -> Ship {
+        self.args.extend(args.iter().cloned());
+        self
+    }
+
     pub fn env(mut self, key: &str, value: impl Into<String>) -> Ship {
         self.env.insert(key.into(), value.into());
         self

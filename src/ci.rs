@@ -1,0 +1,436 @@
+//! CI context detection: which CI system runs us and what it says about branch, commit, git tag, pull request and
+//! run number.
+//!
+//! Detection is a pure function of an environment map plus a [`Workspace`] for the two things that are not in the
+//! environment: GitHub's event payload file and the plain-git fallback. Nothing here reads the process environment,
+//! so every CI system is tested against fixtures of real environment dumps. The order follows
+//! `ci-conventions.md` §1: GitHub Actions first (CodeBuild can host Actions runners), CodeBuild before Jenkins (the
+//! CodeBuild Jenkins plugin runs inside CodeBuild), plain git last.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::bail_input;
+
+/// Environment variables as seen by the process, injected so detection stays a pure function.
+pub type EnvMap = BTreeMap<String, String>;
+
+/// The process environment as an [`EnvMap`], read once in `main`'s call path.
+pub fn process_env() -> EnvMap {
+    std::env::vars_os().filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?))).collect()
+}
+
+/// A variable's value, treating empty (and whitespace-only) as unset, as every CI system's docs do.
+pub fn var<'a>(env: &'a EnvMap, key: &str) -> Option<&'a str> {
+    env.get(key).map(|value| value.trim()).filter(|value| !value.is_empty())
+}
+
+/// What detection may read besides the environment.
+pub trait Workspace {
+    fn read_file(&self, path: &Path) -> std::io::Result<String>;
+    /// Output of `git <args>` in the workspace, trimmed, or `None` when git fails or is absent.
+    fn git(&self, args: &[&str]) -> Option<String>;
+}
+
+/// The real workspace: files on disk and the `git` command run in `dir`.
+pub struct LocalWorkspace {
+    pub dir: PathBuf,
+}
+
+impl Workspace for LocalWorkspace {
+    fn read_file(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(self.dir.join(path))
+    }
+
+    fn git(&self, args: &[&str]) -> Option<String> {
+        let output = Command::new("git").arg("-C").arg(&self.dir).args(args).output().ok()?;
+        let text = String::from_utf8(output.stdout).ok()?;
+        (output.status.success() && !text.trim().is_empty()).then(|| text.trim().to_string())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CiSystem {
+    GithubActions,
+    Codebuild,
+    Gitlab,
+    Jenkins,
+    Buildkite,
+    Circleci,
+    Bitbucket,
+    AzurePipelines,
+    Git,
+    Unknown,
+}
+
+impl fmt::Display for CiSystem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CiSystem::GithubActions => "GitHub Actions",
+            CiSystem::Codebuild => "AWS CodeBuild",
+            CiSystem::Gitlab => "GitLab CI",
+            CiSystem::Jenkins => "Jenkins",
+            CiSystem::Buildkite => "Buildkite",
+            CiSystem::Circleci => "CircleCI",
+            CiSystem::Bitbucket => "Bitbucket Pipelines",
+            CiSystem::AzurePipelines => "Azure Pipelines",
+            CiSystem::Git => "git",
+            CiSystem::Unknown => "no CI and no git",
+        })
+    }
+}
+
+/// What the build is about. Every field is optional: a CodePipeline-started build has no branch, a local run may
+/// have no git at all. `sha`, when present, is 40 (or 64) lower-case hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CiContext {
+    pub system: CiSystem,
+    pub branch: Option<String>,
+    pub sha: Option<String>,
+    pub git_tag: Option<String>,
+    pub pr: Option<u64>,
+    pub run: Option<String>,
+    pub default_branch: Option<String>,
+    pub event: Option<String>,
+}
+
+impl CiContext {
+    fn new(system: CiSystem) -> CiContext {
+        CiContext {
+            system,
+            branch: None,
+            sha: None,
+            git_tag: None,
+            pr: None,
+            run: None,
+            default_branch: None,
+            event: None,
+        }
+    }
+}
+
+/// Explicit values from `--branch/--sha/--git-tag/--pr`; they win over detection.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub branch: Option<String>,
+    pub sha: Option<String>,
+    pub git_tag: Option<String>,
+    pub pr: Option<String>,
+    pub default_branch: Option<String>,
+}
+
+/// Detects the CI context, applies the overrides, and checks the commit sha.
+pub fn detect(env: &EnvMap, workspace: &dyn Workspace, overrides: &Overrides) -> anyhow::Result<CiContext> {
+    let mut context = if var(env, "GITHUB_ACTIONS") == Some("true") {
+        github(env, workspace)?
+    } else if var(env, "CODEBUILD_BUILD_ID").is_some() {
+        codebuild(env)
+    } else if var(env, "GITLAB_CI").is_some() {
+        gitlab(env)
+    } else if var(env, "JENKINS_URL").is_some() {
+        jenkins(env)
+    } else if var(env, "BUILDKITE") == Some("true") {
+        buildkite(env)
+    } else if var(env, "CIRCLECI") == Some("true") {
+        circleci(env)
+    } else if var(env, "BITBUCKET_BUILD_NUMBER").is_some() {
+        bitbucket(env)
+    } else if var(env, "TF_BUILD").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        || var(env, "BUILD_BUILDURI").is_some()
+    {
+        azure(env)
+    } else {
+        CiContext::new(CiSystem::Unknown)
+    };
+    fill_from_git(&mut context, workspace);
+    apply_overrides(&mut context, overrides)?;
+    if let Some(sha) = &context.sha {
+        context.sha = Some(normalize_sha(sha, "the detected commit")?);
+    }
+    Ok(context)
+}
+
+/// Checks a commit id: 40 hex characters (SHA-1) or 64 (SHA-256 repositories); returns it in lower case.
+pub fn normalize_sha(sha: &str, source: &str) -> anyhow::Result<String> {
+    let sha = sha.trim();
+    if !(sha.len() == 40 || sha.len() == 64) || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail_input!("invalid commit sha '{sha}' from {source}: expected the full 40 hexadecimal characters");
+    }
+    Ok(sha.to_ascii_lowercase())
+}
+
+fn apply_overrides(context: &mut CiContext, overrides: &Overrides) -> anyhow::Result<()> {
+    if let Some(branch) = &overrides.branch {
+        context.branch = Some(strip_ref(branch).to_string());
+    }
+    if let Some(sha) = &overrides.sha {
+        context.sha = Some(normalize_sha(sha, "--sha")?);
+    }
+    if let Some(tag) = &overrides.git_tag {
+        context.git_tag = Some(tag.strip_prefix("refs/tags/").unwrap_or(tag).to_string());
+    }
+    if let Some(pr) = &overrides.pr {
+        context.pr = Some(parse_pr(pr).ok_or_else(|| {
+            crate::error::bad_input(format!(
+                "invalid pull request number '{pr}' from --pr: expected a positive integer"
+            ))
+        })?);
+    }
+    if let Some(default_branch) = &overrides.default_branch {
+        context.default_branch = Some(default_branch.clone());
+    }
+    Ok(())
+}
+
+/// Fills what the CI variables left open from plain git: the commit always, the branch only when HEAD is on one
+/// (CodeBuild, Jenkins and GitHub PR checkouts are detached; guessing from remote branches is ambiguous).
+fn fill_from_git(context: &mut CiContext, workspace: &dyn Workspace) {
+    let needs_sha = context.sha.is_none();
+    let needs_ref = context.branch.is_none() && context.git_tag.is_none() && context.pr.is_none();
+    if !needs_sha && !needs_ref {
+        return;
+    }
+    let Some(head) = workspace.git(&["rev-parse", "HEAD"]) else { return };
+    if context.system == CiSystem::Unknown {
+        context.system = CiSystem::Git;
+    }
+    if needs_sha {
+        context.sha = Some(head);
+    }
+    if needs_ref {
+        context.branch = workspace.git(&["symbolic-ref", "-q", "--short", "HEAD"]);
+        if context.branch.is_none() {
+            context.git_tag = workspace.git(&["describe", "--exact-match", "--tags", "HEAD"]);
+        }
+    }
+}
+
+fn strip_ref(name: &str) -> &str {
+    name.strip_prefix("refs/heads/").unwrap_or(name)
+}
+
+fn parse_pr(text: &str) -> Option<u64> {
+    text.trim().parse().ok().filter(|n| *n > 0)
+}
+
+/// `refs/pull/<n>/merge` (GitHub, Azure) or `refs/pull/<n>/head` to the number.
+fn pr_from_ref(reference: &str) -> Option<u64> {
+    let rest = reference.strip_prefix("refs/pull/")?;
+    parse_pr(rest.split('/').next()?)
+}
+
+fn is_hex_sha(value: &str) -> bool {
+    (value.len() == 40 || value.len() == 64) && value.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn owned(value: Option<&str>) -> Option<String> {
+    value.map(str::to_string)
+}
+
+fn github(env: &EnvMap, workspace: &dyn Workspace) -> anyhow::Result<CiContext> {
+    let mut context = CiContext::new(CiSystem::GithubActions);
+    let event_name = var(env, "GITHUB_EVENT_NAME").unwrap_or("");
+    context.event = owned(var(env, "GITHUB_EVENT_NAME"));
+    context.sha = owned(var(env, "GITHUB_SHA"));
+    context.run = owned(var(env, "GITHUB_RUN_NUMBER"));
+    let is_pr_event = matches!(event_name, "pull_request" | "pull_request_target");
+    let payload = match var(env, "GITHUB_EVENT_PATH") {
+        Some(path) => Some(read_event(workspace, path)?),
+        None if is_pr_event => {
+            bail_input!(
+                "GITHUB_EVENT_PATH is not set for a '{event_name}' event: the event payload is needed for the pull request's head commit"
+            )
+        }
+        None => None,
+    };
+    let payload_str = |pointer: &str| payload.as_ref().and_then(|p| p.pointer(pointer)).and_then(|v| v.as_str());
+    context.default_branch = payload_str("/repository/default_branch").map(str::to_string);
+    if is_pr_event {
+        let pull = payload.as_ref().and_then(|p| p.get("pull_request"));
+        let Some(pull) = pull.filter(|p| p.is_object()) else {
+            bail_input!("the '{event_name}' event payload has no pull_request object")
+        };
+        context.pr =
+            pull.get("number").and_then(|n| n.as_u64()).or_else(|| var(env, "GITHUB_REF").and_then(pr_from_ref));
+        context.branch =
+            owned(var(env, "GITHUB_HEAD_REF")).or_else(|| payload_str("/pull_request/head/ref").map(str::to_string));
+        // GitHub builds the merge commit; the image is of the PR's code, so tag the head commit users can find.
+        if let Some(head) = payload_str("/pull_request/head/sha") {
+            context.sha = Some(head.to_string());
+        }
+        return Ok(context);
+    }
+    match (var(env, "GITHUB_REF_TYPE"), var(env, "GITHUB_REF_NAME")) {
+        (Some("tag"), Some(name)) => context.git_tag = Some(name.to_string()),
+        (Some("branch"), Some(name)) => context.branch = Some(name.to_string()),
+        _ => match var(env, "GITHUB_REF") {
+            Some(reference) if reference.starts_with("refs/tags/") => {
+                context.git_tag = owned(reference.strip_prefix("refs/tags/"))
+            }
+            Some(reference) if reference.starts_with("refs/heads/") => {
+                context.branch = Some(strip_ref(reference).into())
+            }
+            Some(reference) => context.pr = pr_from_ref(reference),
+            None => {}
+        },
+    }
+    Ok(context)
+}
+
+fn read_event(workspace: &dyn Workspace, path: &str) -> anyhow::Result<serde_json::Value> {
+    let text = workspace.read_file(Path::new(path)).map_err(|error| {
+        crate::error::bad_input(format!("cannot read the GitHub event payload '{path}' (GITHUB_EVENT_PATH): {error}"))
+    })?;
+    serde_json::from_str(&text).map_err(|error| {
+        crate::error::bad_input(format!("the GitHub event payload '{path}' (GITHUB_EVENT_PATH) is not JSON: {error}"))
+    })
+}
+
+fn codebuild(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Codebuild);
+    context.run = owned(var(env, "CODEBUILD_BUILD_NUMBER"));
+    context.event = owned(var(env, "CODEBUILD_WEBHOOK_EVENT")).or_else(|| owned(var(env, "CODEBUILD_INITIATOR")));
+    let head_ref = var(env, "CODEBUILD_WEBHOOK_HEAD_REF");
+    let trigger = var(env, "CODEBUILD_WEBHOOK_TRIGGER");
+    let source_version = var(env, "CODEBUILD_SOURCE_VERSION");
+    context.sha = owned(var(env, "CODEBUILD_RESOLVED_SOURCE_VERSION"))
+        .or_else(|| source_version.filter(|v| is_hex_sha(v)).map(str::to_string));
+    context.pr = trigger
+        .and_then(|t| t.strip_prefix("pr/"))
+        .or_else(|| source_version.and_then(|v| v.strip_prefix("pr/")))
+        .and_then(parse_pr);
+    context.git_tag = head_ref
+        .and_then(|r| r.strip_prefix("refs/tags/"))
+        .or_else(|| trigger.and_then(|t| t.strip_prefix("tag/")))
+        .map(str::to_string);
+    context.branch = head_ref
+        .and_then(|r| r.strip_prefix("refs/heads/"))
+        .or_else(|| trigger.and_then(|t| t.strip_prefix("branch/")))
+        .or_else(|| {
+            // A source version names a branch unless it is a commit, a PR, or CodePipeline's S3 artifact ARN.
+            source_version.filter(|v| !is_hex_sha(v) && !v.starts_with("pr/") && !v.starts_with("arn:"))
+        })
+        .map(|b| strip_ref(b).to_string());
+    if context.git_tag.is_some() {
+        context.branch = None;
+    }
+    context
+}
+
+fn gitlab(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Gitlab);
+    context.run = owned(var(env, "CI_PIPELINE_IID"));
+    context.event = owned(var(env, "CI_PIPELINE_SOURCE"));
+    context.default_branch = owned(var(env, "CI_DEFAULT_BRANCH"));
+    context.git_tag = owned(var(env, "CI_COMMIT_TAG"));
+    context.pr = var(env, "CI_MERGE_REQUEST_IID").and_then(parse_pr);
+    context.sha = owned(var(env, "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA")).or_else(|| owned(var(env, "CI_COMMIT_SHA")));
+    if context.git_tag.is_none() {
+        context.branch = owned(var(env, "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"))
+            .or_else(|| owned(var(env, "CI_COMMIT_BRANCH")))
+            .or_else(|| owned(var(env, "CI_COMMIT_REF_NAME")));
+    }
+    context
+}
+
+fn jenkins(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Jenkins);
+    context.run = owned(var(env, "BUILD_NUMBER"));
+    context.sha = owned(var(env, "GIT_COMMIT"));
+    context.git_tag = owned(var(env, "TAG_NAME"));
+    context.pr = var(env, "CHANGE_ID").and_then(parse_pr);
+    if var(env, "BRANCH_IS_PRIMARY") == Some("true") {
+        context.default_branch = owned(var(env, "BRANCH_NAME"));
+    }
+    if context.git_tag.is_none() {
+        let local = var(env, "GIT_LOCAL_BRANCH").filter(|b| *b != "detached");
+        let remote = var(env, "GIT_BRANCH").map(|b| {
+            let b = strip_ref(b);
+            b.strip_prefix("remotes/").unwrap_or(b).strip_prefix("origin/").unwrap_or(b)
+        });
+        // In a multibranch PR build BRANCH_NAME (and GIT_BRANCH) is `PR-<n>`; CHANGE_BRANCH is the real branch.
+        let named = var(env, "BRANCH_NAME").filter(|b| context.pr.is_none() || !b.starts_with("PR-"));
+        context.branch = owned(var(env, "CHANGE_BRANCH"))
+            .or_else(|| owned(named))
+            .or_else(|| owned(local))
+            .or_else(|| owned(remote.filter(|b| context.pr.is_none() || !b.starts_with("PR-"))));
+    }
+    context
+}
+
+fn buildkite(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Buildkite);
+    context.run = owned(var(env, "BUILDKITE_BUILD_NUMBER"));
+    context.default_branch = owned(var(env, "BUILDKITE_PIPELINE_DEFAULT_BRANCH"));
+    context.sha = owned(var(env, "BUILDKITE_COMMIT").filter(|c| *c != "HEAD"));
+    context.git_tag = owned(var(env, "BUILDKITE_TAG"));
+    context.pr = var(env, "BUILDKITE_PULL_REQUEST").filter(|p| *p != "false").and_then(parse_pr);
+    if context.git_tag.is_none() {
+        context.branch = owned(var(env, "BUILDKITE_BRANCH"));
+    }
+    context
+}
+
+fn circleci(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Circleci);
+    context.run = owned(var(env, "CIRCLE_BUILD_NUM"));
+    context.sha = owned(var(env, "CIRCLE_SHA1"));
+    context.git_tag = owned(var(env, "CIRCLE_TAG"));
+    context.pr = var(env, "CIRCLE_PR_NUMBER")
+        .and_then(parse_pr)
+        .or_else(|| var(env, "CIRCLE_PULL_REQUEST").and_then(|url| url.rsplit('/').next()).and_then(parse_pr));
+    if context.git_tag.is_none() {
+        context.branch = owned(var(env, "CIRCLE_BRANCH"));
+    }
+    context
+}
+
+fn bitbucket(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Bitbucket);
+    context.run = owned(var(env, "BITBUCKET_BUILD_NUMBER"));
+    context.sha = owned(var(env, "BITBUCKET_COMMIT"));
+    context.git_tag = owned(var(env, "BITBUCKET_TAG"));
+    context.pr = var(env, "BITBUCKET_PR_ID").and_then(parse_pr);
+    context.branch = owned(var(env, "BITBUCKET_BRANCH"));
+    context
+}
+
+fn azure(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::AzurePipelines);
+    context.run = owned(var(env, "BUILD_BUILDNUMBER"));
+    context.event = owned(var(env, "BUILD_REASON"));
+    context.sha = owned(var(env, "BUILD_SOURCEVERSION"));
+    let source_branch = var(env, "BUILD_SOURCEBRANCH");
+    context.pr = var(env, "SYSTEM_PULLREQUEST_PULLREQUESTID")
+        .and_then(parse_pr)
+        .or_else(|| var(env, "SYSTEM_PULLREQUEST_PULLREQUESTNUMBER").and_then(parse_pr))
+        .or_else(|| source_branch.and_then(pr_from_ref));
+    context.git_tag = owned(source_branch.and_then(|b| b.strip_prefix("refs/tags/")));
+    // Never BUILD_SOURCEBRANCHNAME: it keeps only the last path segment, so feature/a and fix/a collide.
+    context.branch = match (var(env, "SYSTEM_PULLREQUEST_SOURCEBRANCH"), source_branch) {
+        (Some(pr_branch), _) => Some(strip_ref(pr_branch).to_string()),
+        (None, Some(branch)) if branch.starts_with("refs/heads/") => Some(strip_ref(branch).to_string()),
+        _ => None,
+    };
+    context
+}
+
+/// Loads an environment dump in `KEY=VALUE` lines (blank lines and `#` comments skipped), as the fixtures are kept.
+pub fn parse_env_dump(text: &str) -> anyhow::Result<EnvMap> {
+    let mut env = EnvMap::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let (key, value) = line.split_once('=').with_context(|| format!("line {}: expected KEY=VALUE", number + 1))?;
+        env.insert(key.to_string(), value.to_string());
+    }
+    Ok(env)
+}

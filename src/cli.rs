@@ -1,0 +1,290 @@
+//! The command line: subcommands, flags, their environment variables and help texts.
+//!
+//! Flag names are shared across subcommands so scripts and the GitHub Action can rely on them. Every option can
+//! also come from an `ECR_SHIP_*` environment variable (clap reads those, so flags win) and from `.ecr-ship.yml`
+//! (merged in `settings`). Optional booleans are `Option<bool>` so that "not given" can fall through to the file.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXAMPLES: &str = "\
+Examples:
+  # Plan the tags for this build without contacting AWS
+  ecr-ship tags --repository team/app
+
+  # Build with docker, then push with branch and commit tags, assuming a role (GitHub OIDC works the same way)
+  IMAGE_URI=$(ecr-ship push --repository team/app --image app:latest --role-arn arn:aws:iam::123456789012:role/push)
+
+  # Push an OCI layout or a docker save archive without a daemon
+  ecr-ship push --repository team/app --from oci:./build/oci
+  ecr-ship push --repository team/app --from docker-archive:app.tar
+
+  # Promote an image already in ECR to new tags, server-side
+  ecr-ship retag --repository team/app sha-0123abc v1.4.0 stable
+
+Exit codes: 0 success, 1 a failure talking to AWS, the registry or the engine, 2 bad input (nothing was contacted).";
+
+#[derive(Debug, Parser)]
+#[command(name = "ecr-ship", version, about, after_long_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Log in, tag and push an image to Amazon ECR, then write the step outputs.
+    #[command(after_long_help = "Examples:
+  ecr-ship push --repository team/app --image app:latest
+  ecr-ship push --repository team/app --from oci:./oci --tag '{branch}-{sha:7}' --tag latest
+  eval \"$(ecr-ship push --repository team/app --image app --export --image-definitions app)\"   # CodeBuild")]
+    Push(Box<PushArgs>),
+    /// Log the container engine in to Amazon ECR and print the registry host(s).
+    #[command(after_long_help = "Examples:
+  ecr-ship login --region eu-west-1
+  ecr-ship login --registries 210987654321.dkr.ecr.eu-west-1.amazonaws.com   # also another account's registry")]
+    Login(LoginArgs),
+    /// Remove the registry logins that `ecr-ship login` added.
+    Logout(LoginArgs),
+    /// Print the tags this build would push (a dry plan; never contacts AWS).
+    #[command(after_long_help = "Examples:
+  ecr-ship tags
+  ecr-ship tags --repository team/app --registry 123456789012.dkr.ecr.eu-west-1.amazonaws.com --json
+  ecr-ship tags --tag '{branch}-{sha:7}' --tag 'build-{run}' --branch feature/x --sha $(git rev-parse HEAD)")]
+    Tags(TagsArgs),
+    /// Add tags to an image already in ECR, server-side (no pull, no engine).
+    #[command(after_long_help = "Examples:
+  ecr-ship retag --repository team/app sha-0123abc v1.4.0 stable
+  ecr-ship retag --repository team/app sha256:4f2c… release-2026-11")]
+    Retag(RetagArgs),
+    /// Print the least-privilege IAM policy for pushing, and the GitHub OIDC trust policy.
+    #[command(after_long_help = "Examples:
+  ecr-ship policy --repository team/app --account-id 123456789012 --region eu-west-1 --github-repo octo/app")]
+    Policy(PolicyArgs),
+}
+
+/// Options every subcommand shares.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Config file (default: .ecr-ship.yml in the current directory, when present).
+    #[arg(long, env = "ECR_SHIP_CONFIG", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// ECR repository name, e.g. team/app.
+    #[arg(long, env = "ECR_SHIP_REPOSITORY", value_name = "NAME")]
+    pub repository: Option<String>,
+    /// AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile, or the region of --registry).
+    #[arg(long, env = "ECR_SHIP_REGION", value_name = "REGION")]
+    pub region: Option<String>,
+    /// Registry host, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com (default: the caller's account).
+    #[arg(long, env = "ECR_SHIP_REGISTRY", value_name = "HOST")]
+    pub registry: Option<String>,
+    /// Print the result as JSON on standard output instead of the image URI.
+    #[arg(long, env = "ECR_SHIP_JSON", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub json: Option<bool>,
+}
+
+/// How to get AWS credentials.
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// Role to assume; give it twice to chain roles in order. In GitHub Actions with `id-token: write` the first
+    /// role is assumed with the workflow's OIDC token.
+    #[arg(long, env = "ECR_SHIP_ROLE_ARN", value_name = "ARN", value_delimiter = ',')]
+    pub role_arn: Vec<String>,
+    /// External id for AssumeRole.
+    #[arg(long, env = "ECR_SHIP_EXTERNAL_ID", value_name = "ID")]
+    pub external_id: Option<String>,
+    /// Role session name (default: derived from the CI run).
+    #[arg(long, env = "ECR_SHIP_ROLE_SESSION_NAME", value_name = "NAME")]
+    pub role_session_name: Option<String>,
+    /// Role session duration in seconds (900-43200; at most 3600 when chaining).
+    #[arg(long, env = "ECR_SHIP_ROLE_DURATION", value_name = "SECONDS")]
+    pub role_duration: Option<u64>,
+    /// Other registries to log in to as well, e.g. another account's for base images.
+    #[arg(long, env = "ECR_SHIP_REGISTRIES", value_name = "HOST", value_delimiter = ',')]
+    pub registries: Vec<String>,
+    /// Time limit for the whole operation, in seconds.
+    #[arg(long, env = "ECR_SHIP_TIMEOUT", value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+}
+
+/// Where the tags come from.
+#[derive(Debug, Clone, Args)]
+pub struct TagArgs {
+    /// Tag template, repeatable; replaces the default tags. Placeholders: {branch} {sha} {sha:N} {git_tag} {pr}
+    /// {run} {date}.
+    #[arg(long = "tag", env = "ECR_SHIP_TAGS", value_name = "TEMPLATE", value_delimiter = ',')]
+    pub tags: Vec<String>,
+    /// Branch name (default: detected from the CI system or git).
+    #[arg(long, env = "ECR_SHIP_BRANCH")]
+    pub branch: Option<String>,
+    /// Full 40-character commit sha (default: detected).
+    #[arg(long, env = "ECR_SHIP_SHA")]
+    pub sha: Option<String>,
+    /// Git tag being built (default: detected).
+    #[arg(long, env = "ECR_SHIP_GIT_TAG")]
+    pub git_tag: Option<String>,
+    /// Pull request number (default: detected).
+    #[arg(long, env = "ECR_SHIP_PR")]
+    pub pr: Option<String>,
+    /// Default branch, which alone gets `latest` (default: from the CI system, else main).
+    #[arg(long, env = "ECR_SHIP_DEFAULT_BRANCH", value_name = "BRANCH")]
+    pub default_branch: Option<String>,
+    /// Length of the commit id in `sha-<hex>` tags (4-40, default 7).
+    #[arg(long, env = "ECR_SHIP_SHA_LENGTH", value_name = "N")]
+    pub sha_length: Option<usize>,
+    /// Also tag `latest` on the default branch.
+    #[arg(long, env = "ECR_SHIP_LATEST", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub latest: Option<bool>,
+    /// On a git tag vX.Y.Z also tag X.Y.Z, X.Y and X.
+    #[arg(long, env = "ECR_SHIP_SEMVER", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub semver: Option<bool>,
+}
+
+/// Step outputs beyond standard output (GitHub outputs and summary are written automatically in Actions).
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Print `export IMAGE_URI=…` lines for `eval` (CodeBuild exported-variables) instead of the image URI.
+    #[arg(long, env = "ECR_SHIP_EXPORT", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub export: Option<bool>,
+    /// Write imagedefinitions.json for this container name (CodePipeline ECS deploy).
+    #[arg(long, env = "ECR_SHIP_IMAGE_DEFINITIONS", value_name = "CONTAINER")]
+    pub image_definitions: Option<String>,
+    /// Path for imagedefinitions.json.
+    #[arg(long, env = "ECR_SHIP_IMAGE_DEFINITIONS_FILE", value_name = "FILE")]
+    pub image_definitions_file: Option<PathBuf>,
+    /// Write imageDetail.json (CodePipeline ECS blue/green deploy).
+    #[arg(long, env = "ECR_SHIP_IMAGE_DETAIL", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub image_detail: Option<bool>,
+    /// Write a Java properties file (Jenkins readProperties).
+    #[arg(long, env = "ECR_SHIP_PROPERTIES_FILE", value_name = "FILE")]
+    pub properties_file: Option<PathBuf>,
+    /// Write a dotenv file (GitLab artifacts:reports:dotenv).
+    #[arg(long, env = "ECR_SHIP_DOTENV_FILE", value_name = "FILE")]
+    pub dotenv_file: Option<PathBuf>,
+    /// Write all outputs as JSON to this file.
+    #[arg(long, env = "ECR_SHIP_OUTPUT_JSON", value_name = "FILE")]
+    pub output_json: Option<PathBuf>,
+}
+
+/// Repository creation and settings.
+#[derive(Debug, Clone, Args)]
+pub struct RepositoryArgs {
+    /// Create the repository when it does not exist.
+    #[arg(long, env = "ECR_SHIP_CREATE_REPOSITORY", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub create_repository: Option<bool>,
+    /// Apply the settings below to an existing repository too.
+    #[arg(long, env = "ECR_SHIP_UPDATE_REPOSITORY_SETTINGS", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub update_repository_settings: Option<bool>,
+    /// Scan images on push (repository-level; registry-level scanning is the newer way).
+    #[arg(long, env = "ECR_SHIP_SCAN_ON_PUSH", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub scan_on_push: Option<bool>,
+    /// MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION.
+    #[arg(long, env = "ECR_SHIP_TAG_MUTABILITY", value_name = "MODE")]
+    pub tag_mutability: Option<String>,
+    /// Wildcard filter excluded from the mutability rule (repeatable, 1-5), e.g. latest or main*.
+    #[arg(long, env = "ECR_SHIP_MUTABILITY_EXCLUSION", value_name = "FILTER", value_delimiter = ',')]
+    pub mutability_exclusion: Vec<String>,
+    /// AES256 (default) or KMS.
+    #[arg(long, env = "ECR_SHIP_ENCRYPTION", value_name = "TYPE")]
+    pub encryption: Option<String>,
+    /// KMS key id or ARN, with --encryption KMS.
+    #[arg(long, env = "ECR_SHIP_KMS_KEY", value_name = "KEY")]
+    pub kms_key: Option<String>,
+    /// Lifecycle policy JSON file.
+    #[arg(long, env = "ECR_SHIP_LIFECYCLE_POLICY", value_name = "FILE")]
+    pub lifecycle_policy: Option<PathBuf>,
+    /// Repository policy JSON file.
+    #[arg(long, env = "ECR_SHIP_REPOSITORY_POLICY", value_name = "FILE")]
+    pub repository_policy: Option<PathBuf>,
+    /// Resource tag KEY=VALUE for a created repository (repeatable).
+    #[arg(long, env = "ECR_SHIP_RESOURCE_TAGS", value_name = "KEY=VALUE", value_delimiter = ',')]
+    pub resource_tag: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PushArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub tags: TagArgs,
+    #[command(flatten)]
+    pub outputs: OutputArgs,
+    #[command(flatten)]
+    pub repository: RepositoryArgs,
+    /// Local image to push through the container engine, e.g. app:latest.
+    #[arg(long, env = "ECR_SHIP_IMAGE", value_name = "REF", conflicts_with = "from")]
+    pub image: Option<String>,
+    /// Push without a daemon from oci:DIR[:REF] or docker-archive:FILE.
+    #[arg(long, env = "ECR_SHIP_FROM", value_name = "SOURCE")]
+    pub from: Option<String>,
+    /// docker, podman, or auto (default: auto).
+    #[arg(long, env = "ECR_SHIP_ENGINE", value_name = "ENGINE")]
+    pub engine: Option<String>,
+    /// Skip tags that already point at another image in an immutable repository, with a warning.
+    #[arg(long, env = "ECR_SHIP_SKIP_EXISTING", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub skip_existing: Option<bool>,
+    /// Push even when CodeBuild reports the build as failing (CODEBUILD_BUILD_SUCCEEDING=0).
+    #[arg(long, env = "ECR_SHIP_FORCE", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub force: Option<bool>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// docker, podman, or auto (default: auto).
+    #[arg(long, env = "ECR_SHIP_ENGINE", value_name = "ENGINE")]
+    pub engine: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TagsArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub tags: TagArgs,
+    #[command(flatten)]
+    pub outputs: OutputArgs,
+    /// Account id for the full references, with --region, when --registry is not given.
+    #[arg(long, env = "ECR_SHIP_ACCOUNT_ID", value_name = "ACCOUNT")]
+    pub account_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RetagArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub outputs: OutputArgs,
+    /// Skip tags that already point at another image in an immutable repository, with a warning.
+    #[arg(long, env = "ECR_SHIP_SKIP_EXISTING", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub skip_existing: Option<bool>,
+    /// Existing tag or sha256 digest of the image.
+    #[arg(value_name = "SOURCE_TAG_OR_DIGEST")]
+    pub source: String,
+    /// New tags.
+    #[arg(value_name = "NEW_TAG", required = true)]
+    pub new_tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Account id of the registry (default: from --registry).
+    #[arg(long, env = "ECR_SHIP_ACCOUNT_ID", value_name = "ACCOUNT")]
+    pub account_id: Option<String>,
+    /// GitHub repository (owner/name) for the OIDC trust policy.
+    #[arg(long, env = "ECR_SHIP_GITHUB_REPO", value_name = "OWNER/NAME")]
+    pub github_repo: Option<String>,
+    /// Include the permissions needed by --create-repository.
+    #[arg(long, env = "ECR_SHIP_CREATE_REPOSITORY", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub create_repository: Option<bool>,
+}

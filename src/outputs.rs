@@ -1,0 +1,297 @@
+//! Step outputs in each CI system's own format.
+//!
+//! One writer per destination: GitHub Actions (`$GITHUB_OUTPUT` with heredoc values under a random delimiter, a
+//! Markdown job summary, `::error::` annotations), CodeBuild (`export` lines for `eval`, `imagedefinitions.json`,
+//! `imageDetail.json`), Jenkins (a Java properties file), GitLab (a dotenv report) and a JSON file for everything
+//! else. The account id is never masked: GitHub drops every output that contains a masked value, and image URIs
+//! contain the account id.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde_json::json;
+
+/// What a run produced, from which every output is derived.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageOutputs {
+    /// Registry host, when known (a dry `tags` run without `--registry` has none).
+    pub registry: Option<String>,
+    pub repository: String,
+    /// Planned or pushed tags; the first is the primary one used in `image-uri`.
+    pub tags: Vec<String>,
+    pub digest: Option<String>,
+    pub tag_mutability: Option<String>,
+}
+
+impl ImageOutputs {
+    fn name(&self) -> String {
+        match &self.registry {
+            Some(registry) => format!("{registry}/{}", self.repository),
+            None => self.repository.clone(),
+        }
+    }
+
+    /// `registry/repository:primary-tag`.
+    pub fn image_uri(&self) -> String {
+        match self.tags.first() {
+            Some(tag) => format!("{}:{tag}", self.name()),
+            None => self.name(),
+        }
+    }
+
+    /// `registry/repository@sha256:…`, once the digest is known.
+    pub fn image_uri_digest(&self) -> Option<String> {
+        self.digest.as_ref().map(|digest| format!("{}@{digest}", self.name()))
+    }
+
+    /// Every tag as a full reference.
+    pub fn references(&self) -> Vec<String> {
+        self.tags.iter().map(|tag| format!("{}:{tag}", self.name())).collect()
+    }
+
+    /// The account id, from a registry host `<account>.dkr…`.
+    fn registry_id(&self) -> Option<&str> {
+        let account = self.registry.as_deref()?.split('.').next()?;
+        (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+    }
+
+    /// Outputs as (GitHub output name, environment variable name, value); absent values are left out.
+    pub fn fields(&self) -> Vec<(&'static str, &'static str, String)> {
+        let mut fields = vec![("image-uri", "IMAGE_URI", self.image_uri())];
+        if let Some(uri) = self.image_uri_digest() {
+            fields.push(("image-uri-digest", "IMAGE_URI_DIGEST", uri));
+        }
+        if let Some(digest) = &self.digest {
+            fields.push(("digest", "IMAGE_DIGEST", digest.clone()));
+        }
+        fields.push(("tags", "IMAGE_TAGS", self.tags.join("\n")));
+        if let Some(registry) = &self.registry {
+            fields.push(("registry", "IMAGE_REGISTRY", registry.clone()));
+        }
+        fields.push(("repository", "IMAGE_REPOSITORY", self.repository.clone()));
+        if let Some(mutability) = &self.tag_mutability {
+            fields.push(("tag-mutability", "IMAGE_TAG_MUTABILITY", mutability.clone()));
+        }
+        fields
+    }
+
+    /// The JSON form used by `--json` and `--output-json`.
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "image_uri": self.image_uri(),
+            "image_uri_digest": self.image_uri_digest(),
+            "digest": self.digest,
+            "tags": self.tags,
+            "references": self.references(),
+            "registry": self.registry,
+            "repository": self.repository,
+            "tag_mutability": self.tag_mutability,
+        })
+    }
+}
+
+/// Where outputs go, resolved from flags and the CI environment.
+#[derive(Debug, Clone, Default)]
+pub struct OutputTargets {
+    /// `$GITHUB_OUTPUT` when running in GitHub Actions.
+    pub github_output: Option<PathBuf>,
+    /// `$GITHUB_STEP_SUMMARY` when running in GitHub Actions.
+    pub github_summary: Option<PathBuf>,
+    /// Container name for `imagedefinitions.json` (CodePipeline ECS standard deploy).
+    pub image_definitions: Option<String>,
+    pub image_definitions_file: Option<PathBuf>,
+    /// Write `imageDetail.json` (CodePipeline ECS blue/green deploy).
+    pub image_detail: bool,
+    pub properties_file: Option<PathBuf>,
+    pub dotenv_file: Option<PathBuf>,
+    pub json_file: Option<PathBuf>,
+}
+
+/// Writes every file output requested. `dir` is where relative paths and the CodePipeline files go.
+pub fn write_files(outputs: &ImageOutputs, targets: &OutputTargets, title: &str, dir: &Path) -> anyhow::Result<()> {
+    if let Some(path) = &targets.github_output {
+        append(path, &github_output(outputs)?)
+            .with_context(|| format!("writing GITHUB_OUTPUT '{}'", path.display()))?;
+    }
+    if let Some(path) = &targets.github_summary {
+        append(path, &summary(outputs, title))
+            .with_context(|| format!("writing GITHUB_STEP_SUMMARY '{}'", path.display()))?;
+    }
+    if let Some(container) = &targets.image_definitions {
+        let path = dir.join(targets.image_definitions_file.as_deref().unwrap_or(Path::new("imagedefinitions.json")));
+        write_json(&path, &json!([{ "name": container, "imageUri": outputs.image_uri() }]))?;
+    }
+    if targets.image_detail {
+        write_json(&dir.join("imageDetail.json"), &image_detail(outputs))?;
+    }
+    if let Some(path) = &targets.properties_file {
+        write_new(&dir.join(path), &properties(outputs))?;
+    }
+    if let Some(path) = &targets.dotenv_file {
+        write_new(&dir.join(path), &dotenv(outputs))?;
+    }
+    if let Some(path) = &targets.json_file {
+        write_json(&dir.join(path), &outputs.to_json())?;
+    }
+    Ok(())
+}
+
+fn append(path: &Path, text: &str) -> std::io::Result<()> {
+    OpenOptions::new().create(true).append(true).open(path)?.write_all(text.as_bytes())
+}
+
+fn write_new(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("writing '{}'", path.display()))
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(value).context("serialising outputs")?;
+    text.push('\n');
+    write_new(path, &text)
+}
+
+/// The `$GITHUB_OUTPUT` text: `name=value` for single lines, the heredoc form with a fresh random delimiter for
+/// multi-line values (as actions/toolkit does; a fixed delimiter could be forged by a value).
+pub fn github_output(outputs: &ImageOutputs) -> anyhow::Result<String> {
+    let mut text = String::new();
+    for (name, _, value) in outputs.fields() {
+        if value.contains('\n') || value.contains('\r') {
+            let delimiter = random_delimiter()?;
+            text.push_str(&format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"));
+        } else {
+            text.push_str(&format!("{name}={value}\n"));
+        }
+    }
+    Ok(text)
+}
+
+fn random_delimiter() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for the GITHUB_OUTPUT delimiter: {e}"))?;
+    Ok(format!("ghadelimiter_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+}
+
+/// The Markdown job summary.
+pub fn summary(outputs: &ImageOutputs, title: &str) -> String {
+    let mut text = format!("### ecr-ship: {title}\n\n| Output | Value |\n| --- | --- |\n");
+    for (name, _, value) in outputs.fields() {
+        let shown = value.split('\n').map(|v| format!("`{v}`")).collect::<Vec<_>>().join("<br>");
+        text.push_str(&format!("| {name} | {shown} |\n"));
+    }
+    text.push('\n');
+    text
+}
+
+/// `export NAME='value'` lines for `eval "$(ecr-ship … --export)"` in a CodeBuild buildspec (a child process
+/// cannot set the build's exported-variables itself).
+pub fn export_lines(outputs: &ImageOutputs) -> String {
+    env_style(outputs).into_iter().map(|(key, value)| format!("export {key}={}\n", shell_quote(&value))).collect()
+}
+
+/// Values for single-line KEY=value formats: tags joined with ','.
+fn env_style(outputs: &ImageOutputs) -> Vec<(&'static str, String)> {
+    outputs.fields().into_iter().map(|(_, key, value)| (key, value.replace('\n', ","))).collect()
+}
+
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+/// A Java properties file for Jenkins' `readProperties`.
+pub fn properties(outputs: &ImageOutputs) -> String {
+    env_style(outputs)
+        .into_iter()
+        .map(|(key, value)| {
+            let escaped = value.replace('\\', r"\\").replace('\n', r"\n");
+            format!("{key}={escaped}\n")
+        })
+        .collect()
+}
+
+/// A GitLab dotenv report: `KEY=value`, no quotes, no spaces or newlines (every value here is a reference, a
+/// digest or comma-joined tags, which have none).
+pub fn dotenv(outputs: &ImageOutputs) -> String {
+    env_style(outputs).into_iter().map(|(key, value)| format!("{key}={value}\n")).collect()
+}
+
+/// `imageDetail.json` in the richer form an ECR source action writes; the URI is digest-pinned when known.
+pub fn image_detail(outputs: &ImageOutputs) -> serde_json::Value {
+    let mut detail = serde_json::Map::new();
+    detail.insert("ImageURI".into(), json!(outputs.image_uri_digest().unwrap_or_else(|| outputs.image_uri())));
+    if let Some(digest) = &outputs.digest {
+        detail.insert("ImageDigest".into(), json!(digest));
+    }
+    detail.insert("ImageTags".into(), json!(outputs.tags));
+    if let Some(account) = outputs.registry_id() {
+        detail.insert("RegistryId".into(), json!(account));
+    }
+    detail.insert("RepositoryName".into(), json!(outputs.repository));
+    serde_json::Value::Object(detail)
+}
+
+/// A GitHub Actions error annotation (workflow commands are read from stderr too), escaped as actions/toolkit does.
+pub fn github_error_annotation(message: &str) -> String {
+    let escaped = message.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    format!("::error title=ecr-ship::{escaped}")
+}
+
+/// A GitHub Actions warning annotation.
+pub fn github_warning_annotation(message: &str) -> String {
+    let escaped = message.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    format!("::warning title=ecr-ship::{escaped}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ImageOutputs {
+        ImageOutputs {
+            registry: Some("012345678901.dkr.ecr.eu-west-1.amazonaws.com".into()),
+            repository: "team/app".into(),
+            tags: vec!["sha-0123456".into(), "main".into()],
+            digest: Some(format!("sha256:{}", "ab".repeat(32))),
+            tag_mutability: Some("IMMUTABLE".into()),
+        }
+    }
+
+    #[test]
+    fn uris() {
+        let outputs = sample();
+        assert_eq!(outputs.image_uri(), "012345678901.dkr.ecr.eu-west-1.amazonaws.com/team/app:sha-0123456");
+        assert!(
+            outputs
+                .image_uri_digest()
+                .unwrap()
+                .ends_with("/team/app@sha256:abababababababababababababababababababababababababababababababab")
+        );
+        assert_eq!(outputs.registry_id(), Some("012345678901"));
+    }
+
+    #[test]
+    fn github_output_uses_fresh_delimiters_for_multi_line_values() {
+        let first = github_output(&sample()).unwrap();
+        let second = github_output(&sample()).unwrap();
+        assert!(first.contains("image-uri=012345678901.dkr.ecr.eu-west-1.amazonaws.com/team/app:sha-0123456\n"));
+        let delimiter = first.split("tags<<").nth(1).unwrap().lines().next().unwrap();
+        assert!(delimiter.starts_with("ghadelimiter_") && delimiter.len() == 13 + 32);
+        assert!(first.contains(&format!("tags<<{delimiter}\nsha-0123456\nmain\n{delimiter}\n")));
+        assert!(!second.contains(delimiter));
+    }
+
+    #[test]
+    fn env_formats() {
+        let exports = export_lines(&sample());
+        assert!(exports.contains("export IMAGE_TAGS='sha-0123456,main'\n"));
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert!(dotenv(&sample()).contains("IMAGE_REPOSITORY=team/app\n"));
+        assert!(properties(&sample()).contains("IMAGE_TAG_MUTABILITY=IMMUTABLE\n"));
+    }
+
+    #[test]
+    fn annotations_escape_newlines_and_percent() {
+        assert_eq!(github_error_annotation("a\nb 100%"), "::error title=ecr-ship::a%0Ab 100%25");
+    }
+}

@@ -1,0 +1,264 @@
+//! The config file `.ecr-ship.yml` and the merge of every option source.
+//!
+//! Precedence is flags > `ECR_SHIP_*` environment > config file > CI defaults. clap already folds flags and
+//! environment into one `Option` per setting, so merging here is "take the command line's value, else the file's".
+//! The file is parsed with serde-saphyr (serde_yaml is deprecated and serde_yml carries RUSTSEC-2025-0068); unknown
+//! keys and wrong types are bad input whose message names the key and the line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::bail_input;
+use crate::ci::{EnvMap, Overrides};
+use crate::cli::{CommonArgs, OutputArgs, TagArgs};
+use crate::outputs::OutputTargets;
+use crate::tags::TagRules;
+
+/// The default config file name, looked for in the current directory.
+pub const DEFAULT_CONFIG: &str = ".ecr-ship.yml";
+
+/// `.ecr-ship.yml`. Keys mirror the command-line flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ConfigFile {
+    pub repository: Option<String>,
+    pub region: Option<String>,
+    pub registry: Option<String>,
+    pub account_id: Option<String>,
+    pub role_arn: Option<OneOrMany>,
+    pub external_id: Option<String>,
+    pub role_session_name: Option<String>,
+    pub role_duration: Option<u64>,
+    pub registries: Option<Vec<String>>,
+    pub engine: Option<String>,
+    pub timeout: Option<u64>,
+    pub skip_existing: Option<bool>,
+    pub tags: Option<TagSection>,
+    pub repository_settings: Option<RepositorySection>,
+    pub outputs: Option<OutputSection>,
+}
+
+/// A value that may be written as one string or a list of strings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(one) => vec![one],
+            OneOrMany::Many(many) => many,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TagSection {
+    pub templates: Option<Vec<String>>,
+    pub sha_length: Option<usize>,
+    pub latest: Option<bool>,
+    pub semver: Option<bool>,
+    pub default_branch: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RepositorySection {
+    pub create: Option<bool>,
+    pub update: Option<bool>,
+    pub scan_on_push: Option<bool>,
+    pub tag_mutability: Option<String>,
+    pub mutability_exclusions: Option<Vec<String>>,
+    pub encryption: Option<String>,
+    pub kms_key: Option<String>,
+    /// Inline lifecycle policy: a JSON string or a YAML mapping of the same document.
+    pub lifecycle_policy: Option<serde_json::Value>,
+    pub lifecycle_policy_file: Option<PathBuf>,
+    pub repository_policy: Option<serde_json::Value>,
+    pub repository_policy_file: Option<PathBuf>,
+    pub resource_tags: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct OutputSection {
+    pub image_definitions: Option<String>,
+    pub image_definitions_file: Option<PathBuf>,
+    pub image_detail: Option<bool>,
+    pub properties_file: Option<PathBuf>,
+    pub dotenv_file: Option<PathBuf>,
+    pub output_json: Option<PathBuf>,
+}
+
+impl ConfigFile {
+    /// Parses config text; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &str) -> anyhow::Result<ConfigFile> {
+        if text.trim().is_empty() {
+            return Ok(ConfigFile::default());
+        }
+        serde_saphyr::from_str::<ConfigFile>(text).map_err(|error| {
+            let rendered = error.to_string();
+            let detail = rendered.lines().next().unwrap_or_default().trim_start_matches("error: ");
+            let source_line = line_number(detail).and_then(|n| text.lines().nth(n - 1)).map(str::trim);
+            match source_line {
+                Some(line) if !line.is_empty() => {
+                    crate::error::bad_input(format!("invalid config file '{origin}': {detail} (at `{line}`)"))
+                }
+                _ => crate::error::bad_input(format!("invalid config file '{origin}': {detail}")),
+            }
+        })
+    }
+
+    /// Loads `--config FILE` (which must exist) or `.ecr-ship.yml` in `dir` when present.
+    pub fn load(explicit: Option<&Path>, dir: &Path) -> anyhow::Result<ConfigFile> {
+        let (path, required) = match explicit {
+            Some(path) => (dir.join(path), true),
+            None => (dir.join(DEFAULT_CONFIG), false),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => ConfigFile::parse(&text, &path.display().to_string()),
+            Err(error) if !required && error.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
+            Err(error) => bail_input!("cannot read config file '{}': {error}", path.display()),
+        }
+    }
+
+    pub fn tag_section(&self) -> &TagSection {
+        static EMPTY: TagSection =
+            TagSection { templates: None, sha_length: None, latest: None, semver: None, default_branch: None };
+        self.tags.as_ref().unwrap_or(&EMPTY)
+    }
+
+    pub fn output_section(&self) -> OutputSection {
+        self.outputs.as_ref().map_or_else(OutputSection::default, |o| OutputSection {
+            image_definitions: o.image_definitions.clone(),
+            image_definitions_file: o.image_definitions_file.clone(),
+            image_detail: o.image_detail,
+            properties_file: o.properties_file.clone(),
+            dotenv_file: o.dotenv_file.clone(),
+            output_json: o.output_json.clone(),
+        })
+    }
+}
+
+/// The line number in a serde-saphyr message that starts "line N column M: …".
+fn line_number(detail: &str) -> Option<usize> {
+    detail.strip_prefix("line ")?.split(' ').next()?.parse().ok().filter(|n| *n > 0)
+}
+
+/// Common target settings after the merge.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub repository: Option<String>,
+    pub region: Option<String>,
+    pub registry: Option<String>,
+    pub json: bool,
+}
+
+pub fn target(common: &CommonArgs, file: &ConfigFile) -> Target {
+    Target {
+        repository: common.repository.clone().or_else(|| file.repository.clone()),
+        region: common.region.clone().or_else(|| file.region.clone()),
+        registry: common.registry.clone().or_else(|| file.registry.clone()),
+        json: common.json.unwrap_or(false),
+    }
+}
+
+/// Tag rules and explicit CI overrides after the merge.
+pub fn tag_rules(args: &TagArgs, file: &ConfigFile) -> anyhow::Result<(TagRules, Overrides)> {
+    let section = file.tag_section();
+    let templates =
+        if args.tags.is_empty() { section.templates.clone().unwrap_or_default() } else { args.tags.clone() };
+    let templates: Vec<String> = templates.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+    let rules = TagRules::new(
+        &templates,
+        args.sha_length.or(section.sha_length),
+        args.latest.or(section.latest).unwrap_or(false),
+        args.semver.or(section.semver).unwrap_or(false),
+    )?;
+    let overrides = Overrides {
+        branch: args.branch.clone(),
+        sha: args.sha.clone(),
+        git_tag: args.git_tag.clone(),
+        pr: args.pr.clone(),
+        default_branch: args.default_branch.clone().or_else(|| section.default_branch.clone()),
+    };
+    Ok((rules, overrides))
+}
+
+/// Output destinations after the merge; GitHub's files come from the environment when running in Actions.
+pub fn output_targets(args: &OutputArgs, file: &ConfigFile, env: &EnvMap) -> (OutputTargets, bool) {
+    let section = file.output_section();
+    let in_github = crate::ci::var(env, "GITHUB_ACTIONS") == Some("true");
+    let github_file = |key: &str| in_github.then(|| crate::ci::var(env, key).map(PathBuf::from)).flatten();
+    let targets = OutputTargets {
+        github_output: github_file("GITHUB_OUTPUT"),
+        github_summary: github_file("GITHUB_STEP_SUMMARY"),
+        image_definitions: args.image_definitions.clone().or(section.image_definitions),
+        image_definitions_file: args.image_definitions_file.clone().or(section.image_definitions_file),
+        image_detail: args.image_detail.or(section.image_detail).unwrap_or(false),
+        properties_file: args.properties_file.clone().or(section.properties_file),
+        dotenv_file: args.dotenv_file.clone().or(section.dotenv_file),
+        json_file: args.output_json.clone().or(section.output_json),
+    };
+    (targets, args.export.unwrap_or(false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_file() {
+        let text = r#"
+repository: team/app
+region: eu-west-1
+role-arn: [arn:aws:iam::123456789012:role/a, arn:aws:iam::123456789012:role/b]
+account-id: "012345678901"
+tags:
+  templates: ["{branch}-{sha:7}"]
+  latest: true
+  sha-length: 8
+repository-settings:
+  create: true
+  tag-mutability: IMMUTABLE_WITH_EXCLUSION
+  mutability-exclusions: [latest]
+  lifecycle-policy:
+    rules: [{rulePriority: 1, selection: {tagStatus: untagged, countType: imageCountMoreThan, countNumber: 5}, action: {type: expire}}]
+  resource-tags: {team: platform}
+outputs:
+  image-definitions: web
+"#;
+        let file = ConfigFile::parse(text, "test.yml").unwrap();
+        assert_eq!(file.repository.as_deref(), Some("team/app"));
+        assert_eq!(file.role_arn.clone().unwrap().into_vec().len(), 2);
+        assert_eq!(file.account_id.as_deref(), Some("012345678901"));
+        assert_eq!(file.tag_section().sha_length, Some(8));
+        let settings = file.repository_settings.as_ref().unwrap();
+        assert_eq!(settings.lifecycle_policy.as_ref().unwrap()["rules"][0]["rulePriority"], 1);
+        assert_eq!(file.output_section().image_definitions.as_deref(), Some("web"));
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_name_key_and_line() {
+        for (text, expected) in [
+            ("repository: a/b\nrepo-name: x\n", ["repo-name", "line 2"]),
+            ("tags:\n  sha-length: seven\n", ["sha-length: seven", "line 2"]),
+            ("tags:\n  latest: true\n  lattest: true\n", ["lattest", "line 3"]),
+        ] {
+            let error = ConfigFile::parse(text, "x.yml").unwrap_err();
+            assert_eq!(crate::error::exit_code(&error), 2);
+            let message = error.to_string();
+            for needle in expected {
+                assert!(message.contains(needle), "{text:?}: {message}");
+            }
+        }
+        let error = ConfigFile::parse("{ not: yaml: at all", "x.yml").unwrap_err();
+        assert!(error.to_string().starts_with("invalid config file 'x.yml'"), "{error}");
+    }
+}

@@ -1,0 +1,471 @@
+//! Tag planning: from a CI context and the user's tag rules to the list of tags to push, valid by construction.
+//!
+//! Every produced tag matches `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`: values from branches and git tags are slugged
+//! (lower case, runs of other characters become '-', leading and trailing '.'/'-' trimmed), tags over 128
+//! characters keep a short hash of the original value so two long branches never collide, and a value that slugs
+//! to nothing falls back to `branch-<hash>`. Templates are parsed and checked up front, so an unknown placeholder is
+//! a bad-input error before anything else happens.
+
+use sha2::{Digest, Sha256};
+
+use crate::bail_input;
+use crate::ci::CiContext;
+use crate::names::{MAX_TAG_LEN, is_valid_tag};
+
+/// Default length of the short commit id in `sha-<hex>` tags (as docker/metadata-action).
+pub const DEFAULT_SHA_LENGTH: usize = 7;
+const SHA_LENGTH_RANGE: std::ops::RangeInclusive<usize> = 4..=40;
+const HASH_SUFFIX_LEN: usize = 8;
+
+/// The user's tag rules, checked.
+#[derive(Debug, Clone)]
+pub struct TagRules {
+    pub templates: Vec<Template>,
+    pub sha_length: usize,
+    pub latest: bool,
+    pub semver: bool,
+}
+
+impl TagRules {
+    pub fn new(
+        templates: &[String],
+        sha_length: Option<usize>,
+        latest: bool,
+        semver: bool,
+    ) -> anyhow::Result<TagRules> {
+        let sha_length = sha_length.unwrap_or(DEFAULT_SHA_LENGTH);
+        if !SHA_LENGTH_RANGE.contains(&sha_length) {
+            bail_input!(
+                "invalid sha length {sha_length}: expected {} to {}",
+                SHA_LENGTH_RANGE.start(),
+                SHA_LENGTH_RANGE.end()
+            );
+        }
+        let templates = templates.iter().map(|t| Template::parse(t)).collect::<anyhow::Result<_>>()?;
+        Ok(TagRules { templates, sha_length, latest, semver })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    Branch,
+    Sha(Option<usize>),
+    GitTag,
+    Pr,
+    Run,
+    Date,
+}
+
+/// A parsed tag template such as `{branch}-{sha:7}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    source: String,
+    parts: Vec<Part>,
+}
+
+const PLACEHOLDERS: &str = "{branch} {sha} {sha:N} {git_tag} {pr} {run} {date}";
+
+impl Template {
+    pub fn parse(source: &str) -> anyhow::Result<Template> {
+        let mut parts = Vec::new();
+        let mut rest = source;
+        while !rest.is_empty() {
+            match rest.find('{') {
+                Some(0) => {
+                    let Some(end) = rest.find('}') else {
+                        bail_input!("invalid tag template '{source}': '{{' without a closing '}}'")
+                    };
+                    parts.push(placeholder(source, &rest[1..end])?);
+                    rest = &rest[end + 1..];
+                }
+                found => {
+                    let end = found.unwrap_or(rest.len());
+                    let literal = &rest[..end];
+                    if let Some(bad) = literal.chars().find(|c| !(c.is_ascii_alphanumeric() || "_.-".contains(*c))) {
+                        bail_input!(
+                            "invalid tag template '{source}': character '{bad}' cannot appear in a tag; \
+                             literal text may use [A-Za-z0-9_.-] and placeholders {PLACEHOLDERS}"
+                        );
+                    }
+                    parts.push(Part::Literal(literal.to_string()));
+                    rest = &rest[end..];
+                }
+            }
+        }
+        if parts.is_empty() {
+            bail_input!("invalid tag template '': a template needs text or placeholders ({PLACEHOLDERS})");
+        }
+        let literal_len: usize = parts.iter().map(|p| if let Part::Literal(l) = p { l.len() } else { 0 }).sum();
+        if literal_len > MAX_TAG_LEN {
+            bail_input!(
+                "invalid tag template '{source}': its fixed text alone is longer than {MAX_TAG_LEN} characters"
+            );
+        }
+        Ok(Template { source: source.to_string(), parts })
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+fn placeholder(source: &str, name: &str) -> anyhow::Result<Part> {
+    Ok(match name {
+        "branch" => Part::Branch,
+        "sha" => Part::Sha(None),
+        "git_tag" => Part::GitTag,
+        "pr" => Part::Pr,
+        "run" => Part::Run,
+        "date" => Part::Date,
+        _ => match name.strip_prefix("sha:").map(str::parse::<usize>) {
+            Some(Ok(n)) if (1..=64).contains(&n) => Part::Sha(Some(n)),
+            Some(_) => bail_input!("invalid tag template '{source}': '{{{name}}}' needs a length from 1 to 64"),
+            None => {
+                bail_input!("invalid tag template '{source}': unknown placeholder '{{{name}}}'; known: {PLACEHOLDERS}")
+            }
+        },
+    })
+}
+
+/// Plans the tags for a build. `today` is the UTC date as `YYYYMMDD` for `{date}`.
+pub fn plan(context: &CiContext, rules: &TagRules, today: &str) -> anyhow::Result<Vec<String>> {
+    let mut tags = Vec::new();
+    if rules.templates.is_empty() {
+        default_tags(context, rules, &mut tags)?;
+    } else {
+        for template in &rules.templates {
+            if let Some(tag) = render(template, context, today) {
+                tags.push(tag);
+            }
+        }
+        if tags.is_empty() {
+            let sources: Vec<&str> = rules.templates.iter().map(Template::source).collect();
+            bail_input!(
+                "no tag could be made from the templates {sources:?}: every one needs a value this build lacks \
+                 ({}); pass it explicitly (--branch, --sha, --git-tag, --pr) or add a template without it",
+                describe(context)
+            );
+        }
+    }
+    let mut unique = Vec::with_capacity(tags.len());
+    for tag in tags {
+        debug_assert!(is_valid_tag(&tag), "planner produced invalid tag {tag:?}");
+        if !unique.contains(&tag) {
+            unique.push(tag);
+        }
+    }
+    Ok(unique)
+}
+
+fn describe(context: &CiContext) -> String {
+    format!(
+        "detected {}: branch {}, commit {}, git tag {}, pull request {}",
+        context.system,
+        context.branch.as_deref().unwrap_or("none"),
+        context.sha.as_deref().unwrap_or("none"),
+        context.git_tag.as_deref().unwrap_or("none"),
+        context.pr.map_or("none".to_string(), |n| n.to_string())
+    )
+}
+
+fn default_tags(context: &CiContext, rules: &TagRules, tags: &mut Vec<String>) -> anyhow::Result<()> {
+    let commit_tag = context.sha.as_ref().map(|sha| format!("sha-{}", &sha[..rules.sha_length.min(sha.len())]));
+    if let Some(pr) = context.pr {
+        tags.extend(commit_tag);
+        tags.push(format!("pr-{pr}"));
+    } else if let Some(git_tag) = &context.git_tag {
+        tags.push(value_tag(git_tag, "tag"));
+        if rules.semver {
+            tags.extend(semver_tags(git_tag));
+        }
+        tags.extend(commit_tag);
+    } else {
+        tags.extend(commit_tag);
+        if let Some(branch) = &context.branch {
+            tags.push(value_tag(branch, "branch"));
+            let default_branch = context.default_branch.as_deref().unwrap_or("main");
+            if rules.latest && branch == default_branch {
+                tags.push("latest".to_string());
+            }
+        }
+    }
+    if tags.is_empty() {
+        bail_input!(
+            "no tags to plan: the build has no commit, branch, git tag or pull request ({}); pass --sha or --tag",
+            describe(context)
+        );
+    }
+    Ok(())
+}
+
+/// `1.2.3`, `1.2` and `1` for a release tag `v1.2.3` (no `0` for 0.x, and only the full version for pre-releases,
+/// so a release candidate never moves `1.2`).
+fn semver_tags(git_tag: &str) -> Vec<String> {
+    let version = git_tag.strip_prefix('v').unwrap_or(git_tag);
+    let (core, pre) = match version.split_once(['-', '+']) {
+        Some((core, _)) => (core, true),
+        None => (version, false),
+    };
+    let numbers: Vec<&str> = core.split('.').collect();
+    let numeric = |s: &&str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if numbers.len() != 3 || !numbers.iter().all(numeric) {
+        return Vec::new();
+    }
+    let mut out = vec![value_tag(version, "tag")];
+    if !pre {
+        out.push(format!("{}.{}", numbers[0], numbers[1]));
+        if numbers[0] != "0" {
+            out.push(numbers[0].to_string());
+        }
+    }
+    out
+}
+
+fn render(template: &Template, context: &CiContext, today: &str) -> Option<String> {
+    // Free-text parts (branch, git tag, run) may be shortened to fit; everything else stays whole.
+    let mut pieces: Vec<(String, Option<&str>)> = Vec::new();
+    for part in &template.parts {
+        let piece = match part {
+            Part::Literal(text) => (text.clone(), None),
+            Part::Branch => free_text(context.branch.as_deref()?, "branch"),
+            Part::GitTag => free_text(context.git_tag.as_deref()?, "tag"),
+            Part::Run => (slug(context.run.as_deref()?)?, context.run.as_deref()),
+            Part::Sha(length) => {
+                let sha = context.sha.as_deref()?;
+                (sha[..length.unwrap_or(sha.len()).min(sha.len())].to_string(), None)
+            }
+            Part::Pr => (context.pr?.to_string(), None),
+            Part::Date => (today.to_string(), None),
+        };
+        pieces.push(piece);
+    }
+    let total: usize = pieces.iter().map(|(text, _)| text.len()).sum();
+    if total > MAX_TAG_LEN {
+        let excess = total - MAX_TAG_LEN;
+        let longest = pieces
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, original))| original.is_some())
+            .max_by_key(|(_, (text, _))| text.len())
+            .map(|(index, _)| index);
+        match longest {
+            Some(index) if pieces[index].0.len() > excess + HASH_SUFFIX_LEN + 1 => {
+                let (text, original) = &pieces[index];
+                let keep = text.len() - excess;
+                pieces[index].0 = shorten(text, keep, original.unwrap_or(text));
+            }
+            _ => {
+                let joined: String = pieces.iter().map(|(text, _)| text.as_str()).collect();
+                return Some(shorten(&joined, MAX_TAG_LEN, &joined));
+            }
+        }
+    }
+    let joined: String = pieces.into_iter().map(|(text, _)| text).collect();
+    let trimmed = joined.trim_start_matches(['.', '-']);
+    (!trimmed.is_empty()).then(|| trimmed.to_string())
+}
+
+fn free_text<'a>(value: &'a str, kind: &str) -> (String, Option<&'a str>) {
+    (slug(value).unwrap_or_else(|| fallback(kind, value)), Some(value))
+}
+
+/// A tag for a branch or git tag name: its slug, shortened with a hash when too long, or `<kind>-<hash>` when
+/// nothing of the name survives slugging.
+fn value_tag(value: &str, kind: &str) -> String {
+    match slug(value) {
+        Some(slugged) if slugged.len() <= MAX_TAG_LEN => slugged,
+        Some(slugged) => shorten(&slugged, MAX_TAG_LEN, value),
+        None => fallback(kind, value),
+    }
+}
+
+fn fallback(kind: &str, original: &str) -> String {
+    format!("{kind}-{}", short_hash(original))
+}
+
+/// Lower-cases and replaces every run of characters outside `[a-z0-9_.-]` with one '-'; trims '.' and '-' from
+/// both ends. `None` when nothing is left.
+pub fn slug(value: &str) -> Option<String> {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.' {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed = out.trim_matches(['.', '-']);
+    (!trimmed.is_empty()).then(|| trimmed.to_string())
+}
+
+/// Cuts `text` to at most `limit` characters ending in `-<hash of original>`.
+fn shorten(text: &str, limit: usize, original: &str) -> String {
+    let keep = limit.saturating_sub(HASH_SUFFIX_LEN + 1);
+    let head = text[..keep.min(text.len())].trim_end_matches(['.', '-']);
+    if head.is_empty() { short_hash(original) } else { format!("{head}-{}", short_hash(original)) }
+}
+
+fn short_hash(value: &str) -> String {
+    let digest = Sha256::digest(value.as_bytes());
+    digest.iter().take(HASH_SUFFIX_LEN / 2).map(|b| format!("{b:02x}")).collect()
+}
+
+/// `YYYYMMDD` for a Unix time in seconds (UTC), by the days-from-civil algorithm, to avoid a date crate.
+pub fn utc_date(unix_seconds: i64) -> String {
+    let days = unix_seconds.div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}{month:02}{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ci::CiSystem;
+
+    fn context(branch: Option<&str>, git_tag: Option<&str>, pr: Option<u64>) -> CiContext {
+        CiContext {
+            system: CiSystem::Git,
+            branch: branch.map(Into::into),
+            sha: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            git_tag: git_tag.map(Into::into),
+            pr,
+            run: Some("42".into()),
+            default_branch: Some("main".into()),
+            event: None,
+        }
+    }
+
+    fn rules(templates: &[&str]) -> TagRules {
+        TagRules::new(&templates.iter().map(|t| t.to_string()).collect::<Vec<_>>(), None, false, false).unwrap()
+    }
+
+    #[test]
+    fn default_tags_by_build_kind() {
+        let cases: Vec<(CiContext, bool, bool, Vec<&str>)> = vec![
+            (context(Some("main"), None, None), false, false, vec!["sha-0123456", "main"]),
+            (context(Some("main"), None, None), true, false, vec!["sha-0123456", "main", "latest"]),
+            (context(Some("feature/x"), None, None), true, false, vec!["sha-0123456", "feature-x"]),
+            (context(Some("feature/x"), None, Some(12)), true, false, vec!["sha-0123456", "pr-12"]),
+            (context(None, Some("v1.2.3"), None), false, true, vec!["v1.2.3", "1.2.3", "1.2", "1", "sha-0123456"]),
+            (context(None, Some("v0.4.0"), None), false, true, vec!["v0.4.0", "0.4.0", "0.4", "sha-0123456"]),
+            (context(None, Some("v2.0.0-rc.1"), None), false, true, vec!["v2.0.0-rc.1", "2.0.0-rc.1", "sha-0123456"]),
+            (context(None, Some("v1.2.3"), None), false, false, vec!["v1.2.3", "sha-0123456"]),
+            (context(None, Some("release-7"), None), false, true, vec!["release-7", "sha-0123456"]),
+            (context(None, None, None), true, true, vec!["sha-0123456"]),
+        ];
+        for (ctx, latest, semver, expected) in cases {
+            let rules = TagRules::new(&[], None, latest, semver).unwrap();
+            assert_eq!(plan(&ctx, &rules, "20261122").unwrap(), expected, "{ctx:?}");
+        }
+    }
+
+    #[test]
+    fn templates_render_and_skip_missing_values() {
+        let ctx = context(Some("Feature/Login"), None, None);
+        let tags =
+            plan(&ctx, &rules(&["{branch}-{sha:7}", "pr-{pr}", "build-{run}", "{date}", "v{sha:10}"]), "20261122");
+        assert_eq!(tags.unwrap(), vec!["feature-login-0123456", "build-42", "20261122", "v0123456789"]);
+        let full = plan(&ctx, &rules(&["{sha}"]), "20261122").unwrap();
+        assert_eq!(full, vec!["0123456789abcdef0123456789abcdef01234567"]);
+        let no_values = plan(&context(None, None, None), &rules(&["pr-{pr}"]), "x").unwrap_err();
+        assert_eq!(crate::error::exit_code(&no_values), 2);
+    }
+
+    #[test]
+    fn bad_templates_are_bad_input() {
+        for (template, expected) in [
+            ("{nope}", "unknown placeholder '{nope}'"),
+            ("{sha:0}", "needs a length"),
+            ("{sha:abc}", "needs a length"),
+            ("a/{branch}", "character '/'"),
+            ("{branch", "without a closing"),
+            ("", "needs text"),
+        ] {
+            let error = TagRules::new(&[template.to_string()], None, false, false).unwrap_err();
+            assert_eq!(crate::error::exit_code(&error), 2);
+            assert!(error.to_string().contains(expected), "{template}: {error}");
+        }
+        assert!(TagRules::new(&[], Some(3), false, false).is_err());
+        assert!(TagRules::new(&[], Some(41), false, false).is_err());
+    }
+
+    #[test]
+    fn long_branches_keep_unique_and_keep_the_sha() {
+        let a = "feature/".to_string() + &"a".repeat(242);
+        let b = "feature/".to_string() + &"a".repeat(241) + "b";
+        let tag_a = plan(&context(Some(&a), None, None), &rules(&["{branch}-{sha:7}"]), "x").unwrap();
+        let tag_b = plan(&context(Some(&b), None, None), &rules(&["{branch}-{sha:7}"]), "x").unwrap();
+        assert_ne!(tag_a, tag_b);
+        assert!(tag_a[0].len() <= 128 && tag_a[0].ends_with("-0123456"), "{tag_a:?}");
+        let default_a = plan(&context(Some(&a), None, None), &rules(&[]), "x").unwrap();
+        assert_eq!(default_a[1].len(), 128);
+        assert!(is_valid_tag(&default_a[1]));
+    }
+
+    #[test]
+    fn names_that_slug_to_nothing_fall_back() {
+        let tags = plan(&context(Some("ñ/ü"), None, None), &rules(&[]), "x").unwrap();
+        assert!(tags[1].starts_with("branch-") && tags[1].len() == 15, "{tags:?}");
+        assert_ne!(plan(&context(Some("é"), None, None), &rules(&[]), "x").unwrap(), tags);
+        assert_eq!(slug(".-Héllo wörld!!-."), Some("h-llo-w-rld".into()));
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(utc_date(0), "19700101");
+        assert_eq!(utc_date(1_795_305_600), "20261122");
+        assert_eq!(utc_date(951_782_400), "20000229");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn any_context(branch: String, git_tag: Option<String>, pr: Option<u64>) -> CiContext {
+            CiContext { branch: Some(branch), git_tag, pr, ..context(None, None, None) }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn every_tag_matches_the_grammar(
+                branch in "\\PC{0,300}",
+                git_tag in proptest::option::of("[a-zA-Z0-9./+_~^ -]{0,200}"),
+                pr in proptest::option::of(1u64..100_000),
+                latest: bool,
+                semver: bool,
+            ) {
+                let ctx = any_context(branch, git_tag, pr);
+                let defaults = TagRules::new(&[], None, latest, semver).unwrap();
+                let templated = rules(&["{branch}-{sha:7}", "{git_tag}", "x{branch}{branch}", "{branch}.{run}-{date}"]);
+                for rules in [defaults, templated] {
+                    let tags = plan(&ctx, &rules, "20261122").unwrap();
+                    prop_assert!(!tags.is_empty());
+                    for tag in &tags {
+                        prop_assert!(is_valid_tag(tag), "invalid tag {:?}", tag);
+                    }
+                    let mut unique = tags.clone();
+                    unique.dedup();
+                    prop_assert_eq!(unique.len(), tags.len());
+                }
+            }
+
+            #[test]
+            fn distinct_long_branches_get_distinct_tags(stem in "[a-z/]{130,200}", a in "[a-z]{1,5}", b in "[a-z]{1,5}") {
+                prop_assume!(a != b);
+                let tag_of = |suffix: &str| plan(&any_context(format!("{stem}{suffix}"), None, None), &rules(&["{branch}"]), "x").unwrap();
+                prop_assert_ne!(tag_of(&a), tag_of(&b));
+            }
+        }
+    }
+}

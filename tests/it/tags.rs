@@ -1,0 +1,327 @@
+//! `ecr-ship tags` through the real binary: CI fixtures to expected tags, every output format parsed back, bad
+//! input, and the plain-git fallback in a real repository.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::Ship;
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ci")
+}
+
+struct Fixture {
+    name: String,
+    env: BTreeMap<String, String>,
+    args: Vec<String>,
+    tags: Vec<String>,
+    context: Option<serde_json::Value>,
+}
+
+fn load_fixture(path: &Path) -> Fixture {
+    let text = std::fs::read_to_string(path).expect("read fixture");
+    let directory = fixtures_dir().display().to_string();
+    let mut env = ecr_ship::ci::parse_env_dump(&text).expect("parse env dump");
+    for value in env.values_mut() {
+        *value = value.replace("@fixtures", &directory);
+    }
+    let header =
+        |key: &str| text.lines().find_map(|line| line.strip_prefix(&format!("#! {key}: "))).map(str::to_string);
+    Fixture {
+        name: path.file_stem().unwrap().to_string_lossy().into_owned(),
+        env,
+        args: header("args").map(|a| a.split_whitespace().map(String::from).collect()).unwrap_or_default(),
+        tags: header("tags").expect("every fixture states its tags").split_whitespace().map(String::from).collect(),
+        context: header("context").map(|c| serde_json::from_str(&c).expect("context is JSON")),
+    }
+}
+
+fn all_fixtures() -> Vec<Fixture> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .expect("fixtures dir")
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "env"))
+        .collect();
+    paths.sort();
+    paths.iter().map(|p| load_fixture(p)).collect()
+}
+
+/// A working directory outside any git repository, so only the fixture's variables speak.
+fn no_git_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+#[test]
+fn ci_fixtures_give_the_expected_tags() {
+    let fixtures = all_fixtures();
+    assert!(fixtures.len() >= 20, "fixtures went missing: {}", fixtures.len());
+    let cwd = no_git_dir();
+    for fixture in fixtures {
+        let run = Ship::new(&["tags", "--json"]).args_from(&fixture.args).envs(&fixture.env).cwd(cwd.path()).run();
+        assert_eq!(run.code, 0, "{}: {}", fixture.name, run.stderr);
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("stdout is JSON");
+        let tags: Vec<String> = serde_json::from_value(json["tags"].clone()).unwrap();
+        for tag in &tags {
+            assert!(ecr_ship::names::is_valid_tag(tag), "{}: invalid tag {tag}", fixture.name);
+        }
+        if fixture.tags.contains(&"LONG".to_string()) {
+            assert_eq!(tags[0], fixture.tags[0], "{}", fixture.name);
+            assert_eq!(tags[1].len(), 128, "{}: {tags:?}", fixture.name);
+            assert!(tags[1].starts_with("feature-very-long-branch-name-"), "{}: {tags:?}", fixture.name);
+        } else {
+            assert_eq!(tags, fixture.tags, "{}", fixture.name);
+        }
+        if let Some(expected) = &fixture.context {
+            for (key, value) in expected.as_object().unwrap() {
+                assert_eq!(&json["context"][key], value, "{}: context.{key}", fixture.name);
+            }
+        }
+    }
+}
+
+/// Parses `$GITHUB_OUTPUT` the way the runner does: `name=value` lines and `name<<DELIM` heredocs.
+fn parse_github_output(text: &str) -> BTreeMap<String, String> {
+    let mut outputs = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let heredoc = line.find("<<");
+        match (line.find('='), heredoc) {
+            (Some(eq), h) if h.is_none_or(|h| eq < h) => {
+                outputs.insert(line[..eq].to_string(), line[eq + 1..].to_string());
+            }
+            (_, Some(h)) => {
+                let (name, delimiter) = (&line[..h], &line[h + 2..]);
+                let mut value = Vec::new();
+                for inner in lines.by_ref() {
+                    if inner == delimiter {
+                        break;
+                    }
+                    value.push(inner);
+                }
+                outputs.insert(name.to_string(), value.join("\n"));
+            }
+            _ => panic!("invalid GITHUB_OUTPUT line {line:?}"),
+        }
+    }
+    outputs
+}
+
+#[test]
+fn every_output_format_is_written_and_parses_back() {
+    let fixture = load_fixture(&fixtures_dir().join("github-push-main.env"));
+    let dir = no_git_dir();
+    let github_output = dir.path().join("github_output");
+    let summary = dir.path().join("summary.md");
+    std::fs::write(&github_output, "earlier=step\n").unwrap();
+    let registry = "012345678901.dkr.ecr.eu-west-1.amazonaws.com";
+    let run = Ship::new(&[
+        "tags",
+        "--repository",
+        "team/app",
+        "--registry",
+        registry,
+        "--latest",
+        "--image-definitions",
+        "web",
+        "--image-detail",
+        "--properties-file",
+        "image.properties",
+        "--dotenv-file",
+        "build.env",
+        "--output-json",
+        "outputs.json",
+    ])
+    .envs(&fixture.env)
+    .env("GITHUB_OUTPUT", github_output.display().to_string())
+    .env("GITHUB_STEP_SUMMARY", summary.display().to_string())
+    .cwd(dir.path())
+    .run()
+    .success();
+    let uri = format!("{registry}/team/app:sha-3f78685");
+    let references: Vec<String> =
+        ["sha-3f78685", "main", "latest"].iter().map(|t| format!("{registry}/team/app:{t}")).collect();
+    assert_eq!(run.stdout, references.iter().map(|r| format!("{r}\n")).collect::<String>());
+
+    let outputs = parse_github_output(&std::fs::read_to_string(&github_output).unwrap());
+    assert_eq!(outputs["earlier"], "step", "earlier steps' outputs are kept");
+    assert_eq!(outputs["image-uri"], uri);
+    assert_eq!(outputs["tags"], "sha-3f78685\nmain\nlatest");
+    assert_eq!(outputs["registry"], registry);
+    assert_eq!(outputs["repository"], "team/app");
+    assert!(!outputs.contains_key("digest"), "a dry plan has no digest");
+
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(summary.contains("### ecr-ship: planned tags") && summary.contains(&format!("`{uri}`")), "{summary}");
+
+    let read_json = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(name)).unwrap()).unwrap()
+    };
+    assert_eq!(read_json("imagedefinitions.json"), serde_json::json!([{ "name": "web", "imageUri": uri }]));
+    let detail = read_json("imageDetail.json");
+    assert_eq!(detail["ImageURI"], uri.as_str());
+    assert_eq!(detail["RegistryId"], "012345678901");
+    assert_eq!(detail["RepositoryName"], "team/app");
+    assert_eq!(detail["ImageTags"], serde_json::json!(["sha-3f78685", "main", "latest"]));
+    let json = read_json("outputs.json");
+    assert_eq!(json["image_uri"], uri.as_str());
+    assert_eq!(json["references"], serde_json::json!(references));
+
+    let properties = std::fs::read_to_string(dir.path().join("image.properties")).unwrap();
+    assert!(properties.lines().any(|l| l == format!("IMAGE_URI={uri}")), "{properties}");
+    assert!(properties.lines().any(|l| l == "IMAGE_TAGS=sha-3f78685,main,latest"), "{properties}");
+    let dotenv = std::fs::read_to_string(dir.path().join("build.env")).unwrap();
+    for line in dotenv.lines() {
+        let (key, value) = line.split_once('=').expect("KEY=value");
+        assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !value.contains(' '), "{line}");
+    }
+    assert!(dotenv.contains(&format!("IMAGE_URI={uri}\n")));
+}
+
+#[test]
+fn export_lines_eval_in_a_real_shell() {
+    let fixture = load_fixture(&fixtures_dir().join("codebuild-webhook-push.env"));
+    let dir = no_git_dir();
+    let run = Ship::new(&["tags", "--repository", "team/app", "--account-id", "012345678901", "--export"])
+        .envs(&fixture.env)
+        .cwd(dir.path())
+        .run()
+        .success();
+    let shell = Command::new("bash")
+        .arg("-c")
+        .arg(format!("{}\nprintf '%s|%s' \"$IMAGE_URI\" \"$IMAGE_TAGS\"", run.stdout))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&shell.stdout),
+        "012345678901.dkr.ecr.eu-west-1.amazonaws.com/team/app:sha-3f78685|sha-3f78685,release-2026.11"
+    );
+}
+
+/// Arguments, extra environment, and the text stderr must contain.
+type BadInputCase<'a> = (Vec<&'a str>, Vec<(&'a str, String)>, &'a str);
+
+#[test]
+fn bad_input_fails_with_exit_2_and_names_the_value() {
+    let dir = no_git_dir();
+    std::fs::write(dir.path().join("not-yaml.yml"), "repository: [unclosed\n").unwrap();
+    std::fs::write(dir.path().join("wrong-type.yml"), "repository: team/app\ntags:\n  latest: maybe\n").unwrap();
+    std::fs::write(dir.path().join("unknown-key.yml"), "repository: team/app\nrepo: x\n").unwrap();
+    std::fs::write(dir.path().join("event.txt"), "this is not json").unwrap();
+    let sha = "3f786850e387550fdab836ed7e6dc881de23001b";
+    let long = "a".repeat(257);
+    let cases: Vec<BadInputCase> = vec![
+        (vec!["--repository", "Team/App"], vec![], "'Team/App'"),
+        (vec!["--repository", "team//app"], vec![], "'team//app'"),
+        (vec!["--repository=-team"], vec![], "'-team'"),
+        (vec!["--repository", &long], vec![], "257 characters"),
+        (vec!["--tag", "{branch}-{commit}"], vec![], "unknown placeholder '{commit}'"),
+        (vec!["--sha", "abc123"], vec![], "invalid commit sha 'abc123'"),
+        (vec!["--sha", sha, "--pr", "twelve"], vec![], "'twelve'"),
+        (vec!["--sha", sha, "--config", "not-yaml.yml"], vec![], "not-yaml.yml"),
+        (vec!["--sha", sha, "--config", "wrong-type.yml"], vec![], "latest: maybe"),
+        (vec!["--sha", sha, "--config", "unknown-key.yml"], vec![], "unknown field `repo`"),
+        (vec!["--sha", sha, "--config", "missing.yml"], vec![], "missing.yml"),
+        (vec!["--sha", sha, "--sha-length", "2"], vec![], "invalid sha length 2"),
+        (
+            vec!["--sha", sha, "--registry", "123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.example"],
+            vec![],
+            "is not an Amazon ECR registry host",
+        ),
+        (
+            vec!["--sha", sha, "--registry", "123456789012.dkr.ecr.us-east-1.amazonaws.com", "--region", "eu-west-1"],
+            vec![],
+            "--region is 'eu-west-1'",
+        ),
+        (vec!["--sha", sha, "--latest=perhaps"], vec![], "perhaps"),
+        (
+            vec![],
+            vec![
+                ("GITHUB_ACTIONS", "true".into()),
+                ("GITHUB_EVENT_NAME", "pull_request".into()),
+                ("GITHUB_SHA", sha.into()),
+                ("GITHUB_EVENT_PATH", "no-such-event.json".into()),
+            ],
+            "no-such-event.json",
+        ),
+        (
+            vec![],
+            vec![
+                ("GITHUB_ACTIONS", "true".into()),
+                ("GITHUB_EVENT_NAME", "pull_request".into()),
+                ("GITHUB_SHA", sha.into()),
+                ("GITHUB_EVENT_PATH", "event.txt".into()),
+            ],
+            "is not JSON",
+        ),
+        (
+            vec![],
+            vec![("GITHUB_ACTIONS", "true".into()), ("GITHUB_EVENT_NAME", "pull_request".into())],
+            "GITHUB_EVENT_PATH",
+        ),
+        (
+            vec![],
+            vec![("CODEBUILD_BUILD_ID", "b:1".into()), ("CODEBUILD_RESOLVED_SOURCE_VERSION", "HEAD".into())],
+            "'HEAD'",
+        ),
+    ];
+    for (args, env, needle) in cases {
+        let mut ship = Ship::new(&["tags"]).args_from(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>());
+        for (key, value) in &env {
+            ship = ship.env(key, value.clone());
+        }
+        let run = ship.cwd(dir.path()).run();
+        assert_eq!(run.code, 2, "{args:?} {env:?}\nstderr: {}", run.stderr);
+        assert!(run.stderr.contains(needle), "{args:?}: stderr lacks {needle:?}:\n{}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}: nothing on stdout after bad input");
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+#[test]
+fn plain_git_fallback_in_a_real_repository() {
+    let dir = no_git_dir();
+    let repo = dir.path();
+    git(repo, &["init", "-q", "-b", "feature/git-only"]);
+    std::fs::write(repo.join("file"), "x").unwrap();
+    git(repo, &["add", "file"]);
+    git(repo, &["commit", "-q", "-m", "one"]);
+    let sha = git(repo, &["rev-parse", "HEAD"]);
+    let short = &sha[..7];
+
+    let on_branch = Ship::new(&["tags"]).cwd(repo).run().success();
+    assert_eq!(on_branch.stdout, format!("sha-{short}\nfeature-git-only\n"));
+
+    git(repo, &["tag", "v9.8.7"]);
+    git(repo, &["checkout", "-q", "--detach"]);
+    let on_tag = Ship::new(&["tags", "--semver"]).cwd(repo).run().success();
+    assert_eq!(on_tag.stdout, format!("v9.8.7\n9.8.7\n9.8\n9\nsha-{short}\n"));
+
+    git(repo, &["tag", "-d", "v9.8.7"]);
+    let detached = Ship::new(&["tags"]).cwd(repo).run().success();
+    assert_eq!(detached.stdout, format!("sha-{short}\n"), "a detached HEAD gets no guessed branch");
+
+    let overridden = Ship::new(&["tags", "--branch", "refs/heads/hotfix/1"]).cwd(repo).run().success();
+    assert_eq!(overridden.stdout, format!("sha-{short}\nhotfix-1\n"));
+}
+
+#[test]
+fn no_repository_and_no_commit_is_a_clear_error() {
+    let dir = no_git_dir();
+    let run = Ship::new(&["tags"]).cwd(dir.path()).run();
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("pass --sha"), "{}", run.stderr);
+}
