@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+pub mod ecr;
 pub mod moto;
 pub mod registry;
 

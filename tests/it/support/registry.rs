@@ -21,12 +21,14 @@ pub struct RegistryOptions {
     pub addr: Option<String>,
     /// DNS names the TLS certificate covers (TLS is on when this is non-empty).
     pub tls_names: Vec<String>,
+    /// URL that receives the registry's push notifications.
+    pub notify_url: Option<String>,
 }
 
 impl Registry {
     /// Plain HTTP on a free loopback port.
     pub fn start() -> Registry {
-        Registry::start_with(RegistryOptions { addr: None, tls_names: Vec::new() })
+        Registry::start_with(RegistryOptions { addr: None, tls_names: Vec::new(), notify_url: None })
     }
 
     pub fn start_with(options: RegistryOptions) -> Registry {
@@ -46,16 +48,23 @@ impl Registry {
                 (format!("127.0.0.1:{port}"), port)
             }
         };
-        let ca_cert = (!options.tls_names.is_empty()).then(|| make_certificates(root, &options.tls_names));
+        let ip = addr.rsplit_once(':').map_or("127.0.0.1", |(ip, _)| ip).to_string();
+        let ca_cert = (!options.tls_names.is_empty()).then(|| make_certificates(root, &options.tls_names, &ip));
         let tls = if ca_cert.is_some() {
             format!("  tls:\n    certificate: {0}/server.crt\n    key: {0}/server.key\n", root.display())
         } else {
             String::new()
         };
+        let notifications = options.notify_url.as_ref().map_or(String::new(), |url| {
+            format!(
+                "notifications:\n  endpoints:\n    - name: bridge\n      url: {url}\n      timeout: 2s\n      \
+                 threshold: 10\n      backoff: 100ms\n"
+            )
+        });
         let config = format!(
             "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    \
              rootdirectory: {root}/data\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n  secret: test-secret\n{tls}\
-             auth:\n  htpasswd:\n    realm: basic-realm\n    path: {root}/htpasswd\n",
+             auth:\n  htpasswd:\n    realm: basic-realm\n    path: {root}/htpasswd\n{notifications}",
             root = root.display()
         );
         std::fs::write(root.join("config.yml"), config).expect("write config");
@@ -70,7 +79,7 @@ impl Registry {
         let process = Guarded { child, name: "docker-registry" };
         if ca_cert.is_some() {
             wait_until("registry (tls)", Duration::from_secs(15), || {
-                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                std::net::TcpStream::connect((ip.as_str(), port)).is_ok()
             });
         } else {
             wait_until("registry", Duration::from_secs(15), || http_status(port, "/v2/") == Some(401));
@@ -90,7 +99,7 @@ impl Registry {
 
 /// Makes a CA and a server certificate for `names` (plus 127.0.0.1 and localhost) with the openssl command line;
 /// returns the CA certificate path.
-fn make_certificates(dir: &Path, names: &[String]) -> PathBuf {
+fn make_certificates(dir: &Path, names: &[String], ip: &str) -> PathBuf {
     let openssl = |args: &[&str]| {
         let output = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl");
         assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
@@ -126,7 +135,7 @@ fn make_certificates(dir: &Path, names: &[String]) -> PathBuf {
         "-out",
         "server.csr",
     ]);
-    let mut san = String::from("subjectAltName=IP:127.0.0.1,DNS:localhost");
+    let mut san = format!("subjectAltName=IP:127.0.0.1,IP:{ip},DNS:localhost");
     for name in names {
         san.push_str(",DNS:");
         san.push_str(name);
@@ -150,5 +159,9 @@ fn make_certificates(dir: &Path, names: &[String]) -> PathBuf {
         "-out",
         "server.crt",
     ]);
-    dir.join("ca.crt")
+    // Engines read every file of a cert dir (`*.key` as client keys), so the CA gets a directory of its own.
+    let ca_dir = dir.join("ca");
+    std::fs::create_dir_all(&ca_dir).expect("mkdir ca");
+    std::fs::copy(dir.join("ca.crt"), ca_dir.join("ca.crt")).expect("copy ca.crt");
+    ca_dir.join("ca.crt")
 }

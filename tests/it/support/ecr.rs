@@ -1,0 +1,92 @@
+//! One local "Amazon ECR": moto for the API, Debian's docker-registry serving TLS on port 443 of a loopback address
+//! of its own, and the bridge (`tests/stand-ins/ecr_bridge.py`) that joins them into one image store as ECR is.
+//!
+//! The registry answers to the real host name the ECR API returns (`123456789012.dkr.ecr.us-east-1.amazonaws.com`):
+//! commands that must reach it run inside a private mount namespace whose `/etc/hosts` maps that name to this
+//! stand-in's address ([`Ecr::wrap`]), so the product's own host handling is exercised unchanged. Each stand-in takes
+//! a different 127.0.0.N, so tests run in parallel.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use super::moto::{self, Moto};
+use super::registry::{Registry, RegistryOptions};
+use super::{Guarded, free_port, wait_until};
+
+/// The registry host moto's GetAuthorizationToken names.
+pub const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+
+static NEXT_ADDRESS: AtomicU8 = AtomicU8::new(20);
+
+pub struct Ecr {
+    pub moto: Moto,
+    pub registry: Registry,
+    pub ip: String,
+    pub bridge_port: u16,
+    pub hosts_file: PathBuf,
+    _bridge: Guarded,
+}
+
+impl Ecr {
+    pub fn start() -> Ecr {
+        let moto = Moto::start();
+        let ip = format!("127.0.0.{}", NEXT_ADDRESS.fetch_add(1, Ordering::SeqCst));
+        let bridge_port = free_port();
+        let registry = Registry::start_with(RegistryOptions {
+            addr: Some(format!("{ip}:443")),
+            tls_names: vec![HOST.to_string()],
+            notify_url: Some(format!("http://127.0.0.1:{bridge_port}/registry-events")),
+        });
+        let ca = registry.ca_cert.clone().expect("TLS registry has a CA");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/stand-ins/ecr_bridge.py");
+        let log = std::fs::File::create(registry.dir.path().join("bridge.log")).expect("bridge log");
+        let child = Command::new(moto::venv().join("bin/python"))
+            .arg(script)
+            .args([&bridge_port.to_string(), &moto.endpoint(), &format!("https://{ip}:443"), moto::PASSWORD])
+            .arg(&ca)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start ecr_bridge.py");
+        let bridge = Guarded { child, name: "ecr-bridge" };
+        wait_until("ecr bridge", Duration::from_secs(20), || {
+            super::http_status(bridge_port, "/moto-api/") == Some(200)
+        });
+        let hosts_file = registry.dir.path().join("hosts");
+        std::fs::write(&hosts_file, format!("127.0.0.1 localhost\n{ip} {HOST}\n")).expect("write hosts");
+        Ecr { moto, registry, ip, bridge_port, hosts_file, _bridge: bridge }
+    }
+
+    /// Environment for the binary: the ECR API through the bridge, STS on moto, static keys, the test CA.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = self.moto.env();
+        for (key, value) in env.iter_mut() {
+            if key == "AWS_ENDPOINT_URL_ECR" {
+                *value = format!("http://127.0.0.1:{}", self.bridge_port);
+            }
+        }
+        env.push(("SSL_CERT_FILE".into(), self.ca().display().to_string()));
+        env
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.registry.ca_cert.clone().expect("TLS registry has a CA")
+    }
+
+    /// Wraps a command so it runs in a private mount namespace that sees this stand-in's `/etc/hosts`.
+    /// `unshare` execs the command, so the PID stays the command's own.
+    pub fn wrap(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new("unshare");
+        command
+            .args(["--mount", "sh", "-c", r#"mount --bind "$0" /etc/hosts && exec "$@""#])
+            .arg(&self.hosts_file)
+            .arg(program);
+        command
+    }
+
+    pub fn bridge_log(&self) -> String {
+        std::fs::read_to_string(self.registry.dir.path().join("bridge.log")).unwrap_or_default()
+    }
+}
