@@ -10,8 +10,19 @@ pub mod ci;
 pub mod cli;
 pub mod error;
 pub mod host;
+pub mod images;
 pub mod log;
 pub mod names;
 pub mod outputs;
 pub mod settings;
 pub mod tags;
+
+/// Wraps an AWS SDK error with the IAM action and resource it concerns.
+/// (Replaced by the AWS module's teaching errors once that lands.)
+pub fn aws_error<E, R>(error: aws_sdk_ecr::error::SdkError<E, R>, action: &str, resource: &str) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    anyhow::Error::new(error).context(format!("{action} on {resource} failed"))
+}
