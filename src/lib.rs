@@ -26,3 +26,4 @@ where
 {
     anyhow::Error::new(error).context(format!("{action} on {resource} failed"))
 }
+pub mod secret;
