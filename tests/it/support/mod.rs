@@ -5,7 +5,9 @@
 
 #![allow(dead_code)]
 
+pub mod dockerd;
 pub mod moto;
+pub mod podman;
 pub mod registry;
 
 use std::collections::BTreeMap;
