@@ -97,7 +97,11 @@ impl ProcScan {
             std::thread::spawn(move || {
                 let mut hits = Vec::new();
                 while !stop.load(Ordering::SeqCst) {
-                    hits.extend(processes_containing(&needle));
+                    for hit in processes_containing(&needle) {
+                        if !hits.contains(&hit) {
+                            hits.push(hit);
+                        }
+                    }
                     if !witnessed.load(Ordering::SeqCst) {
                         let words: Vec<&[u8]> = witness.iter().map(|w| w.as_bytes()).collect();
                         if !processes_containing_all(&words).is_empty() {
@@ -137,21 +141,32 @@ fn processes_containing_all(words: &[&[u8]]) -> Vec<u32> {
         .collect()
 }
 
-/// Proves the scanner can fail: a sleeping process with the password in its argv must be found, and must be gone
-/// (killed and reaped) before the real check starts.
+/// Proves the scanner can fail: a sleeping process with the password in its argv, and one with it in its
+/// environment, must both be found, and must be gone (killed and reaped) before the real check starts.
 fn scanner_finds_a_planted_password(password: &str) {
-    let mut planted = Command::new("sh").args(["-c", "sleep 30", password]).spawn().expect("spawn sh");
-    let found = Instant::now();
+    // `read` is a shell builtin, so the shell waits on its (never written) stdin without a child process that
+    // could outlive the kill below.
+    let plant = |argv: &[&str], env: &[(&str, &str)]| {
+        Command::new("sh").args(argv).envs(env.iter().copied()).stdin(Stdio::piped()).spawn().expect("spawn sh")
+    };
+    let in_argv = plant(&["-c", "read line", password], &[]);
+    let in_env = plant(&["-c", "read line"], &[("PLANTED", password)]);
+    let mut planted = [in_argv, in_env];
+    let wanted: Vec<String> = planted.iter().map(|p| format!("{}:", p.id())).collect();
+    let started = Instant::now();
     let mut hits = Vec::new();
-    while hits.is_empty() && found.elapsed() < Duration::from_secs(5) {
+    while !wanted.iter().all(|w| hits.iter().any(|h: &String| h.starts_with(w.as_str())))
+        && started.elapsed() < Duration::from_secs(5)
+    {
         hits = processes_containing(password.as_bytes());
     }
-    let _ = planted.kill();
-    let _ = planted.wait();
-    assert!(
-        hits.iter().any(|h| h.starts_with(&format!("{}:", planted.id()))),
-        "the scanner did not find the planted process: {hits:?}"
-    );
+    for process in &mut planted {
+        let _ = process.kill();
+        let _ = process.wait();
+    }
+    for w in &wanted {
+        assert!(hits.iter().any(|h| h.starts_with(w.as_str())), "the scanner missed planted process {w} {hits:?}");
+    }
     assert!(processes_containing(password.as_bytes()).is_empty(), "planted process still visible");
 }
 
@@ -196,8 +211,7 @@ fn registry_digest(reference: &str, host: &str, password: &str, scratch: &Path) 
 /// tens of milliseconds), then checks nothing anywhere showed the password.
 async fn login_watched(engine: &Engine, host: &str, password: &str) -> ecr_ship::engine::LoginRecord {
     scanner_finds_a_planted_password(password);
-    let witness: &'static [&'static str] = &["login", "--password-stdin"];
-    let scan = ProcScan::start(password, witness);
+    let scan = ProcScan::start(password, &["login", USER]);
     let secret = Secret::new(password);
     let mut attempts = 0;
     let record = loop {
