@@ -233,6 +233,35 @@ async fn login_watched(engine: &Engine, host: &str, password: &str) -> ecr_ship:
     record
 }
 
+/// Writes `docker-credential-ecrshiptest`, a credential helper (python3) keeping one JSON file per server URL.
+fn write_credential_helper(bin: &Path, store: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(bin).expect("mkdir helper bin");
+    let script = r#"#!/usr/bin/env python3
+import json, os, sys
+store = os.environ["HELPER_STORE"]
+action, data = sys.argv[1], sys.stdin.read()
+if action == "store":
+    entry = json.loads(data)
+    with open(os.path.join(store, entry["ServerURL"]), "w") as f:
+        json.dump(entry, f)
+elif action in ("get", "erase"):
+    path = os.path.join(store, data.strip())
+    if not os.path.exists(path):
+        print("credentials not found in native keychain")
+        sys.exit(1)
+    if action == "get":
+        sys.stdout.write(open(path).read())
+    else:
+        os.remove(path)
+elif action == "list":
+    print("{}")
+"#;
+    let file = bin.join("docker-credential-ecrshiptest");
+    std::fs::write(&file, script).expect("write helper");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).expect("chmod helper");
+}
+
 #[test]
 fn unknown_engine_is_bad_input_and_detection_needs_an_engine() {
     let mut env = BTreeMap::new();
@@ -324,6 +353,32 @@ async fn docker_login_push_logout_against_real_registry() {
     assert_eq!(read_json(&config_file)["auths"][&host]["auth"], basic(USER, &password));
     engine.logout(&[record]).await.expect("logout restores");
     assert_eq!(read_json(&config_file), before, "logout restores the earlier entry");
+
+    // With a credential helper (a real one speaking the docker-credential-helpers protocol, keeping files in a
+    // scratch dir) the earlier credential lives in the helper: login overwrites it there and logout stores it back.
+    let helper_bin = dockerd.dir.path().join("helper-bin");
+    let helper_store = dockerd.dir.path().join("helper-store");
+    write_credential_helper(&helper_bin, &helper_store);
+    let mut helper_env = env.clone();
+    helper_env.insert("PATH".into(), format!("{}:{}", helper_bin.display(), env["PATH"]));
+    helper_env.insert("HELPER_STORE".into(), helper_store.display().to_string());
+    let helper_engine = Engine::new(EngineKind::Docker, engine.program().to_path_buf(), helper_env);
+    std::fs::create_dir_all(&helper_store).expect("mkdir helper store");
+    let old = json!({"ServerURL": host, "Username": "AWS", "Secret": "old-token"});
+    std::fs::write(helper_store.join(&host), old.to_string()).expect("seed helper");
+    let with_helper = json!({"auths": {&host: {}}, "credsStore": "ecrshiptest"});
+    write_json(&config_file, &with_helper);
+    let record = helper_engine.login(&host, USER, &Secret::new(password.clone())).await.expect("login via helper");
+    assert!(record.replaced_existing());
+    let stored: Value =
+        serde_json::from_slice(&std::fs::read(helper_store.join(&host)).expect("helper file")).expect("json");
+    assert_eq!(stored["Secret"], password.as_str(), "login stored the new credential in the helper");
+    helper_engine.logout(&[record]).await.expect("logout via helper");
+    let stored: Value =
+        serde_json::from_slice(&std::fs::read(helper_store.join(&host)).expect("helper file")).expect("json");
+    assert_eq!(stored, old, "logout put the earlier credential back into the helper");
+    assert_eq!(read_json(&config_file), with_helper);
+    write_json(&config_file, &before);
 
     // A refused login names engine, host and the engine's words, with the password scrubbed even where the engine
     // happens to print it: here the wrong password is a word of docker's own error message.
