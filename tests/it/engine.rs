@@ -233,8 +233,9 @@ async fn login_watched(engine: &Engine, host: &str, password: &str) -> ecr_ship:
     record
 }
 
-/// Writes `docker-credential-ecrshiptest`, a credential helper (python3) keeping one JSON file per server URL.
-fn write_credential_helper(bin: &Path, store: &Path) {
+/// Writes `docker-credential-ecrshiptest`, a credential helper (python3) keeping one JSON file per server URL in
+/// the dir named by `HELPER_STORE`.
+fn write_credential_helper(bin: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(bin).expect("mkdir helper bin");
     let script = r#"#!/usr/bin/env python3
@@ -358,7 +359,7 @@ async fn docker_login_push_logout_against_real_registry() {
     // scratch dir) the earlier credential lives in the helper: login overwrites it there and logout stores it back.
     let helper_bin = dockerd.dir.path().join("helper-bin");
     let helper_store = dockerd.dir.path().join("helper-store");
-    write_credential_helper(&helper_bin, &helper_store);
+    write_credential_helper(&helper_bin);
     let mut helper_env = env.clone();
     helper_env.insert("PATH".into(), format!("{}:{}", helper_bin.display(), env["PATH"]));
     helper_env.insert("HELPER_STORE".into(), helper_store.display().to_string());
