@@ -8,12 +8,14 @@
 pub mod app;
 pub mod ci;
 pub mod cli;
+pub mod engine;
 pub mod error;
 pub mod host;
 pub mod images;
 pub mod log;
 pub mod names;
 pub mod outputs;
+pub mod secret;
 pub mod settings;
 pub mod tags;
 
@@ -26,4 +28,3 @@ where
 {
     anyhow::Error::new(error).context(format!("{action} on {resource} failed"))
 }
-pub mod secret;

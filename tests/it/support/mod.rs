@@ -5,8 +5,10 @@
 
 #![allow(dead_code)]
 
+pub mod dockerd;
 pub mod ecr;
 pub mod moto;
+pub mod podman;
 pub mod registry;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,452 @@
+//! The container-engine adapter against real engines: an isolated dockerd, podman with its own store, and Debian's
+//! docker-registry. These tests own the adapter's promises: engine detection, login into the engine's own
+//! credentials file with the password only on stdin (never in any process's argv or environment, nor in the
+//! engine output we pass on), logout that removes exactly what login added and restores what it replaced, and a
+//! push whose returned digest is the one the registry serves.
+//!
+//! Each test uses a password made up for it and registered with its registry, so a scan of every process on the
+//! machine cannot be confused by the shared test password other tests put on command lines.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use ecr_ship::engine::{Engine, EngineKind, Secret};
+use ecr_ship::error::{EXIT_BAD_INPUT, EXIT_FAILURE, exit_code};
+use serde_json::{Value, json};
+use sha2::Digest as _;
+
+use crate::support::dockerd::Dockerd;
+use crate::support::podman::Podman;
+use crate::support::registry::Registry;
+
+const USER: &str = "ecr-ship-engine-test";
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).expect("randomness");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Adds `user` with `password` to the registry's htpasswd file (the password goes to htpasswd on stdin) and waits
+/// until the registry, which re-reads the file when it changes, accepts it.
+fn add_registry_user(registry: &Registry, user: &str, password: &str) {
+    let mut child = Command::new("htpasswd")
+        .args(["-iBn", user])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("htpasswd (apache2-utils)");
+    child.stdin.take().expect("stdin").write_all(password.as_bytes()).expect("write password");
+    let output = child.wait_with_output().expect("htpasswd");
+    assert!(output.status.success());
+    let file = registry.dir.path().join("htpasswd");
+    let mut existing = std::fs::read(&file).expect("read htpasswd");
+    if !existing.ends_with(b"\n") {
+        existing.push(b'\n');
+    }
+    existing.extend_from_slice(&output.stdout);
+    std::fs::write(&file, existing).expect("write htpasswd");
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    crate::support::wait_until("registry accepts the test user", Duration::from_secs(10), || {
+        let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", registry.port)) else { return false };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let request = format!("GET /v2/ HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Basic {basic}\r\n\r\n");
+        let mut head = [0u8; 12];
+        stream.write_all(request.as_bytes()).is_ok() && stream.read_exact(&mut head).is_ok() && &head[9..12] == b"200"
+    });
+}
+
+/// Every readable `/proc/<pid>/cmdline` and `/proc/<pid>/environ` that contains `needle`, as "pid: cmdline".
+fn processes_containing(needle: &[u8]) -> Vec<String> {
+    let mut hits = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return hits };
+    for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+        let contains = |hay: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+        if contains(&cmdline) || contains(&environ) {
+            hits.push(format!("{pid}: {}", String::from_utf8_lossy(&cmdline).replace('\0', " ")));
+        }
+    }
+    hits
+}
+
+/// A thread that scans all processes again and again for the password, and also notes whether it ever saw the
+/// login command itself, which shows the scan really overlapped a login.
+struct ProcScan {
+    stop: Arc<AtomicBool>,
+    witnessed: Arc<AtomicBool>,
+    passes: Arc<AtomicUsize>,
+    handle: JoinHandle<Vec<String>>,
+}
+
+impl ProcScan {
+    fn start(needle: &str, witness: &'static [&'static str]) -> ProcScan {
+        let (stop, witnessed, passes) = (Arc::default(), Arc::default(), Arc::default());
+        let needle = needle.as_bytes().to_vec();
+        let handle = {
+            let (stop, witnessed, passes): (Arc<AtomicBool>, Arc<AtomicBool>, Arc<AtomicUsize>) =
+                (Arc::clone(&stop), Arc::clone(&witnessed), Arc::clone(&passes));
+            std::thread::spawn(move || {
+                let mut hits = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    for hit in processes_containing(&needle) {
+                        if !hits.contains(&hit) {
+                            hits.push(hit);
+                        }
+                    }
+                    if !witnessed.load(Ordering::SeqCst) {
+                        let words: Vec<&[u8]> = witness.iter().map(|w| w.as_bytes()).collect();
+                        if !processes_containing_all(&words).is_empty() {
+                            witnessed.store(true, Ordering::SeqCst);
+                        }
+                    }
+                    passes.fetch_add(1, Ordering::SeqCst);
+                }
+                hits
+            })
+        };
+        ProcScan { stop, witnessed, passes, handle }
+    }
+
+    fn witnessed(&self) -> bool {
+        self.witnessed.load(Ordering::SeqCst)
+    }
+
+    /// Stops the scan; returns the processes that showed the password and the number of passes.
+    fn finish(self) -> (Vec<String>, usize) {
+        self.stop.store(true, Ordering::SeqCst);
+        let hits = self.handle.join().expect("scanner thread");
+        (hits, self.passes.load(Ordering::SeqCst))
+    }
+}
+
+/// Processes whose argv contains every one of `words` (as separate arguments).
+fn processes_containing_all(words: &[&[u8]]) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+            words.iter().all(|w| args.contains(w))
+        })
+        .collect()
+}
+
+/// Proves the scanner can fail: a sleeping process with the password in its argv, and one with it in its
+/// environment, must both be found, and must be gone (killed and reaped) before the real check starts.
+fn scanner_finds_a_planted_password(password: &str) {
+    // `read` is a shell builtin, so the shell waits on its (never written) stdin without a child process that
+    // could outlive the kill below.
+    let plant = |argv: &[&str], env: &[(&str, &str)]| {
+        Command::new("sh").args(argv).envs(env.iter().copied()).stdin(Stdio::piped()).spawn().expect("spawn sh")
+    };
+    let in_argv = plant(&["-c", "read line", password], &[]);
+    let in_env = plant(&["-c", "read line"], &[("PLANTED", password)]);
+    let mut planted = [in_argv, in_env];
+    let wanted: Vec<String> = planted.iter().map(|p| format!("{}:", p.id())).collect();
+    let started = Instant::now();
+    let mut hits = Vec::new();
+    while !wanted.iter().all(|w| hits.iter().any(|h: &String| h.starts_with(w.as_str())))
+        && started.elapsed() < Duration::from_secs(5)
+    {
+        hits = processes_containing(password.as_bytes());
+    }
+    for process in &mut planted {
+        let _ = process.kill();
+        let _ = process.wait();
+    }
+    for w in &wanted {
+        assert!(hits.iter().any(|h| h.starts_with(w.as_str())), "the scanner missed planted process {w} {hits:?}");
+    }
+    assert!(processes_containing(password.as_bytes()).is_empty(), "planted process still visible");
+}
+
+/// Collects everything the engine would print as progress.
+fn capture_progress(engine: Engine) -> (Engine, Arc<Mutex<Vec<String>>>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    let engine = engine.with_progress(move |line| sink.lock().expect("progress lock").push(line.to_string()));
+    (engine, lines)
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("read credentials file")).expect("credentials JSON")
+}
+
+fn write_json(path: &Path, value: &Value) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, serde_json::to_string_pretty(value).expect("json")).expect("write credentials file");
+}
+
+fn basic(user: &str, password: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
+
+/// The digest of the manifest the registry serves for `reference`, read with skopeo (credentials from an auth
+/// file, so no password is put on a command line) and hashed here.
+fn registry_digest(reference: &str, host: &str, password: &str, scratch: &Path) -> String {
+    let auth = scratch.join("skopeo-auth.json");
+    write_json(&auth, &json!({"auths": {host: {"auth": basic(USER, password)}}}));
+    let output = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", "--authfile"])
+        .arg(&auth)
+        .arg(format!("docker://{reference}"))
+        .output()
+        .expect("run skopeo");
+    assert!(output.status.success(), "skopeo inspect {reference}: {}", String::from_utf8_lossy(&output.stderr));
+    let hash = sha2::Sha256::digest(&output.stdout);
+    format!("sha256:{}", hash.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// Logs in while the scanner watches, retrying until the scanner has seen the login command itself (a login takes
+/// tens of milliseconds), then checks nothing anywhere showed the password.
+async fn login_watched(engine: &Engine, host: &str, password: &str) -> ecr_ship::engine::LoginRecord {
+    scanner_finds_a_planted_password(password);
+    let scan = ProcScan::start(password, &["login", USER]);
+    let secret = Secret::new(password);
+    let mut attempts = 0;
+    let record = loop {
+        attempts += 1;
+        let record = engine.login(host, USER, &secret).await.expect("login");
+        if scan.witnessed() || attempts == 30 {
+            break record;
+        }
+        engine.logout(std::slice::from_ref(&record)).await.expect("logout between attempts");
+    };
+    let witnessed = scan.witnessed();
+    let (hits, passes) = scan.finish();
+    assert!(hits.is_empty(), "the password was visible in these processes: {hits:?}");
+    assert!(
+        witnessed,
+        "the scanner never saw the {} login process ({attempts} logins, {passes} passes)",
+        engine.kind()
+    );
+    record
+}
+
+/// Writes `docker-credential-ecrshiptest`, a credential helper (python3) keeping one JSON file per server URL in
+/// the dir named by `HELPER_STORE`.
+fn write_credential_helper(bin: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(bin).expect("mkdir helper bin");
+    let script = r#"#!/usr/bin/env python3
+import json, os, sys
+store = os.environ["HELPER_STORE"]
+action, data = sys.argv[1], sys.stdin.read()
+if action == "store":
+    entry = json.loads(data)
+    with open(os.path.join(store, entry["ServerURL"]), "w") as f:
+        json.dump(entry, f)
+elif action in ("get", "erase"):
+    path = os.path.join(store, data.strip())
+    if not os.path.exists(path):
+        print("credentials not found in native keychain")
+        sys.exit(1)
+    if action == "get":
+        sys.stdout.write(open(path).read())
+    else:
+        os.remove(path)
+elif action == "list":
+    print("{}")
+"#;
+    let file = bin.join("docker-credential-ecrshiptest");
+    std::fs::write(&file, script).expect("write helper");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).expect("chmod helper");
+}
+
+#[test]
+fn unknown_engine_is_bad_input_and_detection_needs_an_engine() {
+    let mut env = BTreeMap::new();
+    env.insert("PATH".to_string(), std::env::var("PATH").unwrap_or_default());
+    let error = Engine::detect(Some("containerd"), &env).unwrap_err();
+    assert_eq!(exit_code(&error), EXIT_BAD_INPUT);
+    assert!(error.to_string().contains("containerd"), "{error}");
+
+    // An explicitly requested engine that is not installed is a configuration mistake.
+    let scratch = crate::support::scratch_dir("engine-detect");
+    let only_docker = scratch.path().join("bin");
+    std::fs::create_dir_all(&only_docker).expect("mkdir");
+    let docker = which("docker");
+    std::os::unix::fs::symlink(&docker, only_docker.join("docker")).expect("symlink docker");
+    let mut env = BTreeMap::new();
+    env.insert("PATH".to_string(), only_docker.display().to_string());
+    env.insert("HOME".to_string(), scratch.path().display().to_string());
+    let error = Engine::detect(Some("podman"), &env).unwrap_err();
+    assert_eq!(exit_code(&error), EXIT_BAD_INPUT, "{error:#}");
+
+    // Auto with docker on PATH but no daemon behind DOCKER_HOST, and no podman: a failure naming both.
+    env.insert("DOCKER_HOST".to_string(), format!("unix://{}/nothing.sock", scratch.path().display()));
+    let error = Engine::detect(None, &env).unwrap_err();
+    assert_eq!(exit_code(&error), EXIT_FAILURE, "{error:#}");
+    let message = error.to_string();
+    assert!(message.contains("docker cannot reach a daemon") && message.contains("podman is not on PATH"), "{message}");
+    assert_eq!(Engine::detect(Some("docker"), &env).expect("explicit docker").kind(), EngineKind::Docker);
+
+    // The same without a daemon but with podman on PATH picks podman.
+    let mut env_with_podman = env.clone();
+    env_with_podman.insert("PATH".to_string(), std::env::var("PATH").unwrap_or_default());
+    assert_eq!(Engine::detect(Some("auto"), &env_with_podman).expect("auto").kind(), EngineKind::Podman);
+}
+
+fn which(program: &str) -> std::path::PathBuf {
+    let path = std::env::var("PATH").unwrap_or_default();
+    std::env::split_paths(&path).map(|d| d.join(program)).find(|p| p.is_file()).expect("program on PATH")
+}
+
+#[tokio::test]
+async fn docker_login_push_logout_against_real_registry() {
+    let registry = Registry::start();
+    let host = registry.host();
+    let password = format!("pw-{}", random_hex(16));
+    add_registry_user(&registry, USER, &password);
+    let mut dockerd = Dockerd::start();
+    eprintln!("dockerd ready in {:?}", dockerd.started_in);
+    let config_dir = dockerd.dir.path().join("docker-config");
+    let config_file = config_dir.join("config.json");
+    let env = dockerd.env(&config_dir);
+
+    let engine = Engine::detect(Some("auto"), &env).expect("detect");
+    assert_eq!(engine.kind(), EngineKind::Docker, "a reachable daemon means docker");
+    let (engine, progress) = capture_progress(engine);
+    assert_eq!(engine.auth_file().expect("auth file"), config_file);
+
+    // A config with other content and no entry for this host: logout must leave exactly this behind.
+    let original = json!({"auths": {"other.example:5000": {"auth": basic("x", "y")}}, "psFormat": "table"});
+    write_json(&config_file, &original);
+    let record = login_watched(&engine, &format!("https://{host}"), &password).await;
+    assert_eq!(record.host(), host, "the https:// prefix is removed before login");
+    assert!(!record.replaced_existing());
+    let config = read_json(&config_file);
+    assert_eq!(config["auths"][&host]["auth"], basic(USER, &password), "{config}");
+    assert_eq!(config["auths"]["other.example:5000"], original["auths"]["other.example:5000"]);
+
+    // Push a scratch image under a temporary remote name and compare the digest with the registry's.
+    let local = format!("ecr-ship-test/app:{}", random_hex(4));
+    dockerd.build_scratch_image(&local, &[("hello.txt", random_hex(32).as_bytes())]);
+    assert!(engine.image_exists(&local).await.expect("image_exists"));
+    assert!(!engine.image_exists("ecr-ship-test/absent:v0").await.expect("image_exists absent"));
+    let remote = format!("{host}/team/app:tmp-{}", random_hex(4));
+    engine.tag(&local, &remote).await.expect("tag");
+    let pushed = engine.push(&remote).await.expect("push");
+    assert_eq!(pushed.digest, registry_digest(&remote, &host, &password, dockerd.dir.path()));
+    engine.remove_tag(&remote).await.expect("remove_tag");
+    assert!(!engine.image_exists(&remote).await.expect("image_exists remote"));
+    assert!(engine.image_exists(&local).await.expect("local image survives"));
+    engine.remove_tag(&remote).await.expect("removing a missing tag is done already");
+
+    engine.logout(&[record]).await.expect("logout");
+    assert_eq!(read_json(&config_file), original, "logout removes exactly the added entry");
+
+    // A host entry that existed before (under the https:// spelling, which docker logout also removes) comes back.
+    let before = json!({"auths": {format!("https://{host}"): {"auth": basic("AWS", "old-token")}, "other.example:5000": {"auth": basic("x", "y")}}});
+    write_json(&config_file, &before);
+    let record = engine.login(&host, USER, &Secret::new(password.clone())).await.expect("login over an entry");
+    assert!(record.replaced_existing());
+    assert_eq!(read_json(&config_file)["auths"][&host]["auth"], basic(USER, &password));
+    engine.logout(&[record]).await.expect("logout restores");
+    assert_eq!(read_json(&config_file), before, "logout restores the earlier entry");
+
+    // With a credential helper (a real one speaking the docker-credential-helpers protocol, keeping files in a
+    // scratch dir) the earlier credential lives in the helper: login overwrites it there and logout stores it back.
+    let helper_bin = dockerd.dir.path().join("helper-bin");
+    let helper_store = dockerd.dir.path().join("helper-store");
+    write_credential_helper(&helper_bin);
+    let mut helper_env = env.clone();
+    helper_env.insert("PATH".into(), format!("{}:{}", helper_bin.display(), env["PATH"]));
+    helper_env.insert("HELPER_STORE".into(), helper_store.display().to_string());
+    let helper_engine = Engine::new(EngineKind::Docker, engine.program().to_path_buf(), helper_env);
+    std::fs::create_dir_all(&helper_store).expect("mkdir helper store");
+    let old = json!({"ServerURL": host, "Username": "AWS", "Secret": "old-token"});
+    std::fs::write(helper_store.join(&host), old.to_string()).expect("seed helper");
+    let with_helper = json!({"auths": {&host: {}}, "credsStore": "ecrshiptest"});
+    write_json(&config_file, &with_helper);
+    let record = helper_engine.login(&host, USER, &Secret::new(password.clone())).await.expect("login via helper");
+    assert!(record.replaced_existing());
+    let stored: Value =
+        serde_json::from_slice(&std::fs::read(helper_store.join(&host)).expect("helper file")).expect("json");
+    assert_eq!(stored["Secret"], password.as_str(), "login stored the new credential in the helper");
+    helper_engine.logout(&[record]).await.expect("logout via helper");
+    let stored: Value =
+        serde_json::from_slice(&std::fs::read(helper_store.join(&host)).expect("helper file")).expect("json");
+    assert_eq!(stored, old, "logout put the earlier credential back into the helper");
+    assert_eq!(read_json(&config_file), with_helper);
+    write_json(&config_file, &before);
+
+    // A refused login names engine, host and the engine's words, with the password scrubbed even where the engine
+    // happens to print it: here the wrong password is a word of docker's own error message.
+    let error = engine.login(&host, USER, &Secret::new("Unauthorized")).await.unwrap_err();
+    let message = format!("{error:#}");
+    assert!(message.contains("docker login to") && message.contains(&host) && message.contains("401"), "{message}");
+    assert!(!message.contains("Unauthorized") && message.contains("***"), "{message}");
+    assert_eq!(read_json(&config_file), before, "a refused login changes nothing");
+
+    let lines = progress.lock().expect("progress").clone();
+    assert!(lines.iter().any(|l| l.contains("digest: sha256:")), "push progress was passed on: {lines:?}");
+    assert!(lines.iter().all(|l| !l.contains(&password) && !l.contains(&basic(USER, &password))), "{lines:?}");
+
+    let stopped_in = dockerd.stop();
+    eprintln!("dockerd stopped in {stopped_in:?}");
+}
+
+#[tokio::test]
+async fn podman_login_push_logout_against_real_registry() {
+    let registry = Registry::start();
+    let host = registry.host();
+    let password = format!("pw-{}", random_hex(16));
+    add_registry_user(&registry, USER, &password);
+    let podman = Podman::new(&[&host]);
+    let auth_file = podman.auth_file();
+    let mut env = podman.env();
+    // No daemon at DOCKER_HOST, so auto must fall back to podman even though docker is on PATH.
+    env.insert("DOCKER_HOST".into(), format!("unix://{}/no-docker.sock", podman.dir.path().display()));
+    let engine = Engine::detect(None, &env).expect("detect");
+    assert_eq!(engine.kind(), EngineKind::Podman);
+    let (engine, progress) = capture_progress(engine);
+    assert_eq!(engine.auth_file().expect("auth file"), auth_file);
+
+    let original = json!({"auths": {"other.example:5000": {"auth": basic("x", "y")}}});
+    write_json(&auth_file, &original);
+    let record = login_watched(&engine, &host, &password).await;
+    assert!(!record.replaced_existing());
+    assert_eq!(read_json(&auth_file)["auths"][&host]["auth"], basic(USER, &password));
+
+    let local = format!("localhost/ecr-ship-test/pod:{}", random_hex(4));
+    podman.build_scratch_image(&local, &[("hello.txt", random_hex(32).as_bytes())]);
+    assert!(engine.image_exists(&local).await.expect("image_exists"));
+    assert!(!engine.image_exists("localhost/ecr-ship-test/absent:v0").await.expect("image_exists absent"));
+    let remote = format!("{host}/team/pod:tmp-{}", random_hex(4));
+    engine.tag(&local, &remote).await.expect("tag");
+    let pushed = engine.push(&remote).await.expect("push");
+    assert_eq!(pushed.digest, registry_digest(&remote, &host, &password, podman.dir.path()));
+    engine.remove_tag(&remote).await.expect("remove_tag");
+    assert!(!engine.image_exists(&remote).await.expect("image_exists remote"));
+    assert!(engine.image_exists(&local).await.expect("local image survives"));
+    engine.remove_tag(&remote).await.expect("removing a missing tag is done already");
+
+    engine.logout(&[record]).await.expect("logout");
+    assert_eq!(read_json(&auth_file), original, "logout removes exactly the added entry");
+
+    let before =
+        json!({"auths": {&host: {"auth": basic("AWS", "old-token")}, "other.example:5000": {"auth": basic("x", "y")}}});
+    write_json(&auth_file, &before);
+    let record = engine.login(&host, USER, &Secret::new(password.clone())).await.expect("login over an entry");
+    assert!(record.replaced_existing());
+    engine.logout(&[record]).await.expect("logout restores");
+    assert_eq!(read_json(&auth_file), before, "logout restores the earlier entry");
+
+    let error = engine.login(&host, USER, &Secret::new(format!("wrong-{}", random_hex(8)))).await.unwrap_err();
+    let message = format!("{error:#}");
+    assert!(message.contains("podman login to") && message.contains(&host), "{message}");
+
+    let lines = progress.lock().expect("progress").clone();
+    assert!(lines.iter().all(|l| !l.contains(&password) && !l.contains(&basic(USER, &password))), "{lines:?}");
+}
