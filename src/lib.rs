@@ -5,6 +5,7 @@
 //! The flow is always parse, then validate, then act: a command builds a checked plan from flags, environment,
 //! config file and CI context before the first network call.
 
+pub mod aws;
 pub mod error;
 pub mod host;
 pub mod names;
