@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod moto;
+pub mod oidc;
 pub mod registry;
 
 use std::collections::BTreeMap;
