@@ -24,7 +24,7 @@ use std::fmt;
 pub use credentials::Session;
 pub use ecr::RegistryCredentials;
 pub use errors::{AccessDenied, CredentialsRejected};
-pub use plan::{AwsOptions, AwsPlan, RoleArn};
+pub use plan::{AwsOptions, AwsPlan, RegionSource, RoleArn};
 pub use policy::{github_trust_policy, push_policy};
 pub use repository::{Encryption, RepositoryInfo, RepositoryOptions, RepositorySettings, TagMutability};
 

@@ -65,6 +65,17 @@ async fn github_oidc_web_identity() {
 }
 
 #[tokio::test]
+async fn github_oidc_token_request_is_retried() {
+    let moto = Moto::start();
+    let server = OidcServer::start_flaky("sts.amazonaws.com", 2);
+    let mut env = env_of(&moto);
+    env.extend(server.env());
+    let session = connect(options(&[ROLE]), &env).await.expect("connect after two 503s");
+    assert!(session.caller_arn().contains("assumed-role/ci-push/"), "{}", session.caller_arn());
+    assert_eq!(server.requests(), 3);
+}
+
+#[tokio::test]
 async fn github_oidc_audience_follows_the_partition() {
     let moto = Moto::start();
     let server = OidcServer::start("sts.amazonaws.com.cn");
@@ -103,6 +114,54 @@ async fn role_chaining_of_two_roles() {
     };
     let session = connect(opts, &env).await.expect("connect");
     assert_eq!(session.caller_arn(), "arn:aws:sts::123456789012:assumed-role/deployer/chain");
+}
+
+#[tokio::test]
+async fn role_chaining_signs_each_hop_with_the_previous_one() {
+    let moto = Moto::start();
+    // The user may assume only `first`, and only `first` may assume `second`: under enforced auth the chain works
+    // only if the second AssumeRole is signed with the first role's credentials.
+    let keys = json(&moto.python(
+        r#"
+iam = client("iam")
+allow = lambda acts, res: json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": acts, "Resource": res}]})
+trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]})
+iam.create_user(UserName="starter")
+iam.put_user_policy(UserName="starter", PolicyName="p",
+    PolicyDocument=allow(["sts:AssumeRole"], "arn:aws:iam::123456789012:role/first"))
+key = iam.create_access_key(UserName="starter")["AccessKey"]
+iam.create_role(RoleName="first", AssumeRolePolicyDocument=trust)
+iam.put_role_policy(RoleName="first", PolicyName="p",
+    PolicyDocument=allow(["sts:AssumeRole"], "arn:aws:iam::123456789012:role/second"))
+iam.create_role(RoleName="second", AssumeRolePolicyDocument=trust)
+iam.put_role_policy(RoleName="second", PolicyName="p", PolicyDocument=allow(["ecr:GetAuthorizationToken"], "*"))
+print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
+"#,
+    ));
+    let mut env = env_of(&moto);
+    env.insert("AWS_ACCESS_KEY_ID".into(), keys["id"].as_str().unwrap().into());
+    env.insert("AWS_SECRET_ACCESS_KEY".into(), keys["secret"].as_str().unwrap().into());
+    moto.post("/moto-api/reset-auth", "0");
+
+    let first = "arn:aws:iam::123456789012:role/first";
+    let second = "arn:aws:iam::123456789012:role/second";
+    let opts = AwsOptions { session_name: Some("hop".into()), ..options(&[first, second]) };
+    let session = connect(opts, &env).await.expect("chained connect under enforced auth");
+    assert_eq!(session.caller_arn(), "arn:aws:sts::123456789012:assumed-role/second/hop");
+    assert_eq!(session.authorization_token().await.expect("second may log in").password.expose(), PASSWORD);
+
+    // Skipping the first hop is refused, and the message names sts:AssumeRole on the role.
+    let error = connect(options(&[second]), &env).await.expect_err("user may not assume second directly");
+    let message = format!("{error:#}");
+    let denied = error.downcast_ref::<AccessDenied>().expect("AccessDenied in the chain");
+    assert_eq!(
+        (denied.action.as_str(), denied.resource.as_str(), denied.status),
+        ("sts:AssumeRole", second, Some(403))
+    );
+    assert!(message.starts_with(&format!("AssumeRole of {second}")), "{message}");
+    assert!(message.contains("trust policy"), "{message}");
+
+    moto.post("/moto-api/reset-auth", "inf");
 }
 
 #[tokio::test]

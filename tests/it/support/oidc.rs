@@ -31,6 +31,11 @@ pub struct OidcServer {
 impl OidcServer {
     /// Starts the server; requests with another audience get HTTP 400, a wrong bearer token HTTP 401.
     pub fn start(expected_audience: &str) -> OidcServer {
+        OidcServer::start_flaky(expected_audience, 0)
+    }
+
+    /// Like [`OidcServer::start`], but the first `failures` requests get HTTP 503 (to exercise retries).
+    pub fn start_flaky(expected_audience: &str, failures: usize) -> OidcServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = listener.local_addr().expect("local addr").port();
         let requests = Arc::new(AtomicUsize::new(0));
@@ -45,8 +50,8 @@ impl OidcServer {
                         break;
                     }
                     if let Ok(stream) = stream {
-                        requests.fetch_add(1, Ordering::SeqCst);
-                        serve(stream, &expected, &audiences);
+                        let seen = requests.fetch_add(1, Ordering::SeqCst);
+                        serve(stream, &expected, &audiences, seen < failures);
                     }
                 }
             })
@@ -101,7 +106,7 @@ impl Drop for OidcServer {
     }
 }
 
-fn serve(stream: TcpStream, expected_audience: &str, audiences: &Mutex<Vec<String>>) {
+fn serve(stream: TcpStream, expected_audience: &str, audiences: &Mutex<Vec<String>>, fail: bool) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut reader = BufReader::new(match stream.try_clone() {
         Ok(s) => s,
@@ -137,7 +142,9 @@ fn serve(stream: TcpStream, expected_audience: &str, audiences: &Mutex<Vec<Strin
         .to_string();
     audiences.lock().expect("audiences lock").push(audience.clone());
 
-    let (status, body) = if !request_line.starts_with("GET ") {
+    let (status, body) = if fail {
+        ("503 Service Unavailable", r#"{"message":"try again"}"#.to_string())
+    } else if !request_line.starts_with("GET ") {
         ("405 Method Not Allowed", r#"{"message":"GET only"}"#.to_string())
     } else if authorization.as_deref() != Some(&format!("Bearer {REQUEST_TOKEN}")) {
         ("401 Unauthorized", r#"{"message":"bad request token"}"#.to_string())
