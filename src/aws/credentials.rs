@@ -106,7 +106,12 @@ impl AwsPlan {
             .ok_or_else(|| anyhow::anyhow!("the AWS SDK configuration has no credentials chain"))?;
         let base_hop = Hop::new(HopKind::Chain(base_chain));
         let github_actions = env.get("GITHUB_ACTIONS").is_some_and(|v| v == "true");
-        let oidc = GithubOidc::from_env(env, self.partition.sts_audience(), self.timeout)?;
+        // Only a role can be assumed with the OIDC token; without one, don't even build its HTTP client.
+        let oidc = if self.roles.is_empty() {
+            None
+        } else {
+            GithubOidc::from_env(env, self.partition.sts_audience(), self.timeout)?
+        };
 
         let mut current = match (self.roles.first(), oidc) {
             (Some(role), Some(oidc)) => {

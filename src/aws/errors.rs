@@ -215,6 +215,7 @@ mod tests {
         };
         let text = denied.to_string();
         assert!(text.contains("ecr:CreateRepository on arn:aws:ecr:us-east-1:123456789012:repository/team/app"));
-        assert!(text.contains("run `ecr-ship policy --repository team/app`") || text.contains("Run `ecr-ship policy"));
+        assert!(text.contains("Run `ecr-ship policy --repository team/app` for the least-privilege policy"), "{text}");
+        assert!(text.contains("(HTTP 403)"), "{text}");
     }
 }
