@@ -6,6 +6,7 @@
 //! config file and CI context before the first network call.
 
 pub mod app;
+pub mod aws;
 pub mod ci;
 pub mod cli;
 pub mod engine;

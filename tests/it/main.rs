@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test here spawns the real `ecr-ship` binary or talks to real stand-ins
 //! (moto, Debian's docker-registry, dockerd, podman) started and stopped by the tests themselves.
 
+mod aws;
 mod engine;
 mod harness;
 mod support;

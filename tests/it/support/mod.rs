@@ -8,6 +8,7 @@
 pub mod dockerd;
 pub mod ecr;
 pub mod moto;
+pub mod oidc;
 pub mod podman;
 pub mod registry;
 

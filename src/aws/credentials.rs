@@ -1,0 +1,394 @@
+//! Resolving AWS credentials into a [`Session`]: the SDK default chain, then each role of the chain in order
+//! (GitHub OIDC web identity for the first one when the runner offers a token, AssumeRole otherwise), proved with
+//! GetCallerIdentity.
+//!
+//! Every hop is resolved eagerly during `connect`, so a wrong role, trust policy or external id fails here with a
+//! message about that hop instead of surfacing later as a vague "failed to load credentials" inside a push. Each
+//! hop also stays a live credentials provider that re-assumes its role when the session nears expiry, so a push
+//! that outlasts a session keeps working.
+//!
+//! The SDK reads the environment from the map handed to `connect` (through `ConfigLoader::env`), never from the
+//! process, which keeps the whole chain, the endpoint overrides (`AWS_ENDPOINT_URL_ECR`, `AWS_ENDPOINT_URL_STS`)
+//! and the profile lookup under the caller's control. Proxies (`HTTPS_PROXY`, `NO_PROXY`) are the exception: the
+//! SDK's default HTTPS client reads them from the process, which is the same thing for the CLI.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
+use aws_types::os_shim_internal::Env;
+
+use super::ecr::RegistryCredentials;
+use super::errors::Call;
+use super::oidc::{self, GithubOidc};
+use super::plan::{AwsPlan, RoleArn};
+use crate::host::Partition;
+
+/// Connect timeout for every AWS endpoint: the SDK default (3.1 s) is tight for a busy CI runner behind a proxy.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Re-assume a role this long before its session expires.
+const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
+/// Authenticated AWS access for one region: the SDK configuration carrying the final credentials, who they
+/// belong to, and the ECR client every registry call goes through.
+pub struct Session {
+    pub(super) sdk_config: SdkConfig,
+    pub(super) ecr: aws_sdk_ecr::Client,
+    pub(super) region: String,
+    pub(super) partition: Partition,
+    pub(super) caller_arn: String,
+    pub(super) account: String,
+    /// Registry account when it is not the caller's (cross-account push); `None` means the caller's own.
+    pub(super) registry_id: Option<String>,
+    /// GetAuthorizationToken is asked once per session, that is once per region.
+    pub(super) token: tokio::sync::OnceCell<RegistryCredentials>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("region", &self.region)
+            .field("caller_arn", &self.caller_arn)
+            .field("account", &self.account)
+            .field("registry_id", &self.registry_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// SDK configuration with the final credentials, retries and timeouts, for clients other layers build.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk_config
+    }
+
+    /// The ECR API client (endpoint overrides from `AWS_ENDPOINT_URL_ECR` already applied).
+    pub fn ecr_client(&self) -> &aws_sdk_ecr::Client {
+        &self.ecr
+    }
+
+    /// ARN of the authenticated principal, as GetCallerIdentity reported it.
+    pub fn caller_arn(&self) -> &str {
+        &self.caller_arn
+    }
+
+    /// Account of the authenticated principal.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// Account that owns the registry: the explicit registry host's, or else the caller's.
+    pub fn registry_account(&self) -> &str {
+        self.registry_id.as_deref().unwrap_or(&self.account)
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    pub fn partition(&self) -> Partition {
+        self.partition
+    }
+}
+
+impl AwsPlan {
+    /// Resolves credentials and proves them with GetCallerIdentity. `env` is the environment to use (the CLI
+    /// passes the process environment).
+    pub async fn connect(&self, env: &BTreeMap<String, String>) -> anyhow::Result<Session> {
+        let base = self.load_sdk_config(env).await;
+        let base_chain = base
+            .credentials_provider()
+            .ok_or_else(|| anyhow::anyhow!("the AWS SDK configuration has no credentials chain"))?;
+        let base_hop = Hop::new(HopKind::Chain(base_chain));
+        let github_actions = env.get("GITHUB_ACTIONS").is_some_and(|v| v == "true");
+        // Only a role can be assumed with the OIDC token; without one, don't even build its HTTP client.
+        let oidc = if self.roles.is_empty() {
+            None
+        } else {
+            GithubOidc::from_env(env, self.partition.sts_audience(), self.timeout)?
+        };
+
+        let mut current = match (self.roles.first(), oidc) {
+            (Some(role), Some(oidc)) => {
+                let hop = Hop::new(HopKind::WebIdentity {
+                    sts: sts_client(&base, None),
+                    role: role.clone(),
+                    session_name: self.session_name.clone(),
+                    duration: self.role_duration,
+                    oidc,
+                });
+                hop.credentials().await?;
+                hop
+            }
+            (first_role, _) => {
+                if let Err(error) = base_hop.credentials().await {
+                    return Err(no_base_credentials(error, first_role, github_actions, env));
+                }
+                match first_role {
+                    Some(role) => self.assume(&base, base_hop, role).await?,
+                    None => base_hop,
+                }
+            }
+        };
+        for role in self.roles.iter().skip(1) {
+            current = self.assume(&base, current, role).await?;
+        }
+
+        let credentials = SharedCredentialsProvider::new(current);
+        let sdk_config = base.to_builder().credentials_provider(credentials).build();
+        let identity = sts_client(&sdk_config, sdk_config.credentials_provider());
+        let call = Call {
+            operation: "GetCallerIdentity",
+            action: "sts:GetCallerIdentity",
+            subject: format!("in {}", self.region),
+            resource: "*".into(),
+            principal: None,
+            hint: "GetCallerIdentity needs no permission, so the credentials themselves are the problem".into(),
+        };
+        let who = identity.get_caller_identity().send().await.map_err(|e| call.error(e))?;
+        let (Some(caller_arn), Some(account)) = (who.arn(), who.account()) else {
+            anyhow::bail!("{}: the response lacks the caller ARN or account", call.describe());
+        };
+        eprintln!("authenticated as {caller_arn}");
+
+        let registry_id = self.registry.as_ref().map(|r| r.account.clone()).filter(|id| id != account);
+        Ok(Session {
+            ecr: aws_sdk_ecr::Client::new(&sdk_config),
+            sdk_config,
+            region: self.region.clone(),
+            partition: self.partition,
+            caller_arn: caller_arn.to_string(),
+            account: account.to_string(),
+            registry_id,
+            token: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// The SDK configuration for the plan's region, with the environment map, explicit retries and timeouts.
+    async fn load_sdk_config(&self, env: &BTreeMap<String, String>) -> SdkConfig {
+        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        // Standard mode retries throttling and transient network errors with exponential backoff and jitter; the
+        // explicit config beats AWS_RETRY_MODE, which is why AWS_MAX_ATTEMPTS is read in `validate`.
+        let retry = RetryConfig::standard()
+            .with_max_attempts(self.max_attempts)
+            .with_initial_backoff(Duration::from_millis(500))
+            .with_max_backoff(Duration::from_secs(10));
+        // The SDK sets no operation timeout by default, so a silent endpoint would hang the job until CI kills it.
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_timeout(self.timeout)
+            .operation_attempt_timeout((self.timeout / 2).max(Duration::from_secs(1)))
+            .build();
+        aws_config::defaults(BehaviorVersion::latest())
+            .env(Env::from(env))
+            .region(Region::new(self.region.clone()))
+            .retry_config(retry)
+            .timeout_config(timeouts)
+            .load()
+            .await
+    }
+
+    /// Assumes `role` with the credentials of `previous`, eagerly, and returns the new hop.
+    async fn assume(&self, base: &SdkConfig, previous: Hop, role: &RoleArn) -> anyhow::Result<Hop> {
+        let hop = Hop::new(HopKind::AssumeRole {
+            sts: sts_client(base, Some(SharedCredentialsProvider::new(previous))),
+            role: role.clone(),
+            session_name: self.session_name.clone(),
+            external_id: self.external_id.clone(),
+            duration: self.role_duration,
+        });
+        hop.credentials().await?;
+        Ok(hop)
+    }
+}
+
+/// The error when the default chain found nothing. On GitHub Actions with a role but no OIDC variables, the
+/// missing `id-token: write` permission is by far the likeliest cause, so say that first.
+fn no_base_credentials(
+    error: anyhow::Error,
+    role: Option<&RoleArn>,
+    github_actions: bool,
+    env: &BTreeMap<String, String>,
+) -> anyhow::Error {
+    if github_actions && let Some(role) = role {
+        let has = |key: &str| env.get(key).is_some_and(|v| !v.trim().is_empty());
+        let missing: Vec<&str> = [oidc::URL_VAR, oidc::TOKEN_VAR].into_iter().filter(|k| !has(k)).collect();
+        return error.context(format!(
+            "cannot assume role {}: GitHub Actions did not provide an OIDC token ({} not set) and no other AWS \
+             credentials were found. Add `permissions: id-token: write` to the workflow or job (fork pull requests \
+             never get one), or provide AWS credentials another way",
+            role.arn,
+            missing.join(" and ")
+        ));
+    }
+    let mut message = String::from(
+        "no AWS credentials found (looked at AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the shared profile, \
+         AWS_WEB_IDENTITY_TOKEN_FILE, container credentials and EC2 instance metadata)",
+    );
+    if github_actions {
+        message.push_str("; on GitHub Actions pass --role-arn and grant `permissions: id-token: write`");
+    }
+    error.context(message)
+}
+
+/// An STS client on the base configuration (region, endpoint overrides, retries, timeouts) with the given
+/// credentials; `None` for the unsigned AssumeRoleWithWebIdentity.
+fn sts_client(base: &SdkConfig, credentials: Option<SharedCredentialsProvider>) -> aws_sdk_sts::Client {
+    let mut config = aws_sdk_sts::config::Builder::from(base);
+    config.set_credentials_provider(credentials);
+    aws_sdk_sts::Client::from_conf(config.build())
+}
+
+/// One link of the credential chain, with its own small cache so eager resolution in `connect` and later use by
+/// the SDK's identity cache share one STS call.
+struct Hop {
+    kind: HopKind,
+    cached: tokio::sync::Mutex<Option<Credentials>>,
+}
+
+enum HopKind {
+    /// The SDK default chain (environment, profile, web identity file, container, IMDSv2).
+    Chain(SharedCredentialsProvider),
+    AssumeRole {
+        sts: aws_sdk_sts::Client,
+        role: RoleArn,
+        session_name: String,
+        external_id: Option<String>,
+        duration: Duration,
+    },
+    WebIdentity {
+        sts: aws_sdk_sts::Client,
+        role: RoleArn,
+        session_name: String,
+        duration: Duration,
+        oidc: GithubOidc,
+    },
+}
+
+impl fmt::Debug for Hop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            HopKind::Chain(_) => f.write_str("Hop(default chain)"),
+            HopKind::AssumeRole { role, .. } => write!(f, "Hop(AssumeRole {})", role.arn),
+            HopKind::WebIdentity { role, .. } => write!(f, "Hop(AssumeRoleWithWebIdentity {})", role.arn),
+        }
+    }
+}
+
+impl Hop {
+    fn new(kind: HopKind) -> Hop {
+        Hop { kind, cached: tokio::sync::Mutex::new(None) }
+    }
+
+    async fn credentials(&self) -> anyhow::Result<Credentials> {
+        let mut cached = self.cached.lock().await;
+        if let Some(credentials) = cached.as_ref()
+            && credentials.expiry().is_none_or(|expiry| expiry > SystemTime::now() + REFRESH_MARGIN)
+        {
+            return Ok(credentials.clone());
+        }
+        let fresh = self.fetch().await?;
+        *cached = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    async fn fetch(&self) -> anyhow::Result<Credentials> {
+        match &self.kind {
+            HopKind::Chain(chain) => chain
+                .provide_credentials()
+                .await
+                .map_err(|e| anyhow::anyhow!(aws_smithy_types::error::display::DisplayErrorContext(&e).to_string())),
+            HopKind::AssumeRole { sts, role, session_name, external_id, duration } => {
+                let call = Call {
+                    operation: "AssumeRole",
+                    action: "sts:AssumeRole",
+                    subject: format!("of {} (session '{session_name}')", role.arn),
+                    resource: role.arn.clone(),
+                    principal: None,
+                    hint: format!(
+                        "The trust policy of {} must allow this principal to call sts:AssumeRole{}",
+                        role.arn,
+                        if external_id.is_some() { " with this external id" } else { "" }
+                    ),
+                };
+                let output = sts
+                    .assume_role()
+                    .role_arn(&role.arn)
+                    .role_session_name(session_name)
+                    .set_external_id(external_id.clone())
+                    .duration_seconds(duration_secs(*duration))
+                    .send()
+                    .await
+                    .map_err(|e| call.error(e))?;
+                session_credentials(output.credentials(), &call, "ecr-ship-assume-role")
+            }
+            HopKind::WebIdentity { sts, role, session_name, duration, oidc } => {
+                let call = Call {
+                    operation: "AssumeRoleWithWebIdentity",
+                    action: "sts:AssumeRoleWithWebIdentity",
+                    subject: format!("of {} (session '{session_name}')", role.arn),
+                    resource: role.arn.clone(),
+                    principal: None,
+                    hint: format!(
+                        "The trust policy of {} must trust the IAM OIDC provider token.actions.githubusercontent.com \
+                         for audience '{}' and this workflow's `sub` claim; `ecr-ship policy` prints a matching trust \
+                         policy",
+                        role.arn,
+                        oidc.audience()
+                    ),
+                };
+                // Fetched right before the call: the JWT lives about five minutes.
+                let jwt = oidc.token().await.map_err(|e| e.context(call.describe()))?;
+                let output = sts
+                    .assume_role_with_web_identity()
+                    .role_arn(&role.arn)
+                    .role_session_name(session_name)
+                    .web_identity_token(jwt.expose())
+                    .duration_seconds(duration_secs(*duration))
+                    .send()
+                    .await
+                    .map_err(|e| call.error(e))?;
+                session_credentials(output.credentials(), &call, "ecr-ship-web-identity")
+            }
+        }
+    }
+}
+
+impl ProvideCredentials for Hop {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(
+            async move { self.credentials().await.map_err(CredentialsError::provider_error) },
+        )
+    }
+}
+
+/// `validate` keeps durations within 900..=43200 s, so this never saturates in practice.
+fn duration_secs(duration: Duration) -> i32 {
+    i32::try_from(duration.as_secs()).unwrap_or(i32::MAX)
+}
+
+fn session_credentials(
+    credentials: Option<&aws_sdk_sts::types::Credentials>,
+    call: &Call,
+    provider_name: &'static str,
+) -> anyhow::Result<Credentials> {
+    let Some(c) = credentials else {
+        anyhow::bail!("{}: the response carries no credentials", call.describe());
+    };
+    let expiry = SystemTime::try_from(*c.expiration()).ok();
+    Ok(Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_string()),
+        expiry,
+        provider_name,
+    ))
+}

@@ -1,0 +1,221 @@
+//! Turning AWS SDK errors into messages that teach: which call failed on which resource, and for a denial, which
+//! IAM action is missing and how to get a policy that grants it.
+//!
+//! Denials are recognised by HTTP 403 or an `AccessDenied*` code rather than by the typed error alone, because not
+//! every server answers in the protocol the SDK expects: moto sends its 403s as XML even for ECR (a JSON protocol),
+//! so the SDK sees an unhandled error with no code and no message, and the only facts left are the status and the
+//! body text, which still says `not authorized to perform: ecr:CreateRepository`.
+
+use std::fmt;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// Codes that mean the credentials themselves were refused, as opposed to lacking a permission.
+const REJECTED_CREDENTIAL_CODES: [&str; 7] = [
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "InvalidAccessKeyId",
+];
+
+/// One AWS call, described for messages.
+pub(super) struct Call {
+    /// API operation, e.g. `CreateRepository`.
+    pub operation: &'static str,
+    /// IAM action it needs, e.g. `ecr:CreateRepository`.
+    pub action: &'static str,
+    /// What it was about, e.g. `for 'team/app' in us-east-1`.
+    pub subject: String,
+    /// ARN of the resource the action is checked against (`*` for GetAuthorizationToken).
+    pub resource: String,
+    /// The principal making the call, when already known (after GetCallerIdentity).
+    pub principal: Option<String>,
+    /// What to do about a denial.
+    pub hint: String,
+}
+
+impl Call {
+    /// `CreateRepository for 'team/app' in us-east-1`: the context line every failure of this call gets.
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.operation, self.subject)
+    }
+
+    /// Converts an SDK error into an error naming the call, with a teaching message for denials.
+    pub fn error<E>(&self, error: SdkError<E, HttpResponse>) -> anyhow::Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let status = error.raw_response().map(|r| r.status().as_u16());
+        let code = error.code().map(str::to_string);
+        // The body matters only when the SDK could not parse it (moto's XML 403); it never holds credentials.
+        let body = error.raw_response().and_then(|r| r.body().bytes()).map(|b| String::from_utf8_lossy(b).into_owned());
+        let text = [error.message().unwrap_or_default(), body.as_deref().unwrap_or_default()].join("\n");
+        let cause = match classify(status, code.as_deref(), &text) {
+            Kind::Rejected(code) => anyhow::Error::new(CredentialsRejected { operation: self.operation, code, status }),
+            Kind::Denied => anyhow::Error::new(self.denied(status, &text)),
+            Kind::Other => {
+                let mut message = DisplayErrorContext(&error).to_string();
+                if matches!(error, SdkError::TimeoutError(_)) {
+                    message.push_str(" (raise --timeout if the network is slow)");
+                }
+                anyhow::anyhow!(message)
+            }
+        };
+        cause.context(self.describe())
+    }
+
+    fn denied(&self, status: Option<u16>, text: &str) -> AccessDenied {
+        AccessDenied {
+            operation: self.operation.to_string(),
+            action: after(text, "not authorized to perform: ", |c| c.is_ascii_alphanumeric() || c == ':' || c == '-')
+                .filter(|a| a.contains(':'))
+                .unwrap_or_else(|| self.action.to_string()),
+            resource: after(text, "on resource: ", |c| !c.is_whitespace() && c != '<' && c != '"')
+                .unwrap_or_else(|| self.resource.clone()),
+            principal: after(text, "User: ", |c| !c.is_whitespace() && c != '<' && c != '"')
+                .or_else(|| self.principal.clone()),
+            status,
+            hint: self.hint.clone(),
+        }
+    }
+}
+
+enum Kind {
+    Rejected(String),
+    Denied,
+    Other,
+}
+
+fn classify(status: Option<u16>, code: Option<&str>, text: &str) -> Kind {
+    let rejected = REJECTED_CREDENTIAL_CODES.iter().find(|c| code == Some(**c) || text.contains(&format!(">{c}<")));
+    if let Some(code) = rejected {
+        return Kind::Rejected(code.to_string());
+    }
+    let denied_code = code.is_some_and(|c| c.starts_with("AccessDenied") || c == "UnauthorizedOperation");
+    if status == Some(403) || denied_code || text.contains("not authorized to perform") {
+        return Kind::Denied;
+    }
+    Kind::Other
+}
+
+/// The token right after `marker` in `text`, made of the characters `keep` accepts.
+fn after(text: &str, marker: &str, keep: impl Fn(char) -> bool) -> Option<String> {
+    let start = text.find(marker)? + marker.len();
+    let token: String = text[start..].chars().take_while(|c| keep(*c)).collect();
+    let token = token.trim_end_matches(['.', ',']).to_string();
+    (!token.is_empty()).then_some(token)
+}
+
+/// An AWS call was refused for lack of an IAM permission.
+#[derive(Debug, Clone)]
+pub struct AccessDenied {
+    pub operation: String,
+    /// The IAM action that was refused, e.g. `ecr:CreateRepository`.
+    pub action: String,
+    /// The resource ARN it was refused on.
+    pub resource: String,
+    pub principal: Option<String>,
+    pub status: Option<u16>,
+    pub hint: String,
+}
+
+impl fmt::Display for AccessDenied {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let who = self.principal.as_deref().unwrap_or("the caller");
+        write!(f, "access denied: {who} is not allowed to perform {} on {}", self.action, self.resource)?;
+        if let Some(status) = self.status {
+            write!(f, " (HTTP {status})")?;
+        }
+        write!(f, ". {}", self.hint)
+    }
+}
+
+impl std::error::Error for AccessDenied {}
+
+/// AWS refused the credentials themselves (unknown key, bad signature, expired session).
+#[derive(Debug, Clone)]
+pub struct CredentialsRejected {
+    pub operation: &'static str,
+    pub code: String,
+    pub status: Option<u16>,
+}
+
+impl fmt::Display for CredentialsRejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AWS rejected the credentials ({}", self.code)?;
+        if let Some(status) = self.status {
+            write!(f, ", HTTP {status}")?;
+        }
+        write!(
+            f,
+            "): the access key is unknown, the secret does not match, or the session expired; check which \
+             credentials the job provides (environment, profile, role) and that they belong to this partition"
+        )
+    }
+}
+
+impl std::error::Error for CredentialsRejected {}
+
+/// The hint every ECR denial carries.
+pub(super) fn policy_hint(repository: Option<&str>) -> String {
+    let repository = repository.unwrap_or("<repository>");
+    format!("Run `ecr-ship policy --repository {repository}` for the least-privilege policy")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moto_403_body_gives_action_and_principal() {
+        let body = "<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: \
+                    arn:aws:sts::123456789012:assumed-role/ci-push/s1 is not authorized to perform: \
+                    ecr:CreateRepository</Message></Error></Errors></ErrorResponse>";
+        assert!(matches!(classify(Some(403), None, body), Kind::Denied));
+        assert_eq!(
+            after(body, "not authorized to perform: ", |c| c.is_ascii_alphanumeric() || c == ':').as_deref(),
+            Some("ecr:CreateRepository")
+        );
+        assert_eq!(
+            after(body, "User: ", |c| !c.is_whitespace() && c != '<').as_deref(),
+            Some("arn:aws:sts::123456789012:assumed-role/ci-push/s1")
+        );
+    }
+
+    #[test]
+    fn classification() {
+        let aws = "User: arn:aws:iam::1:user/x is not authorized to perform: ecr:PutImage on resource: \
+                   arn:aws:ecr:us-east-1:1:repository/a because no identity-based policy allows it";
+        assert!(matches!(classify(Some(400), Some("AccessDeniedException"), aws), Kind::Denied));
+        assert_eq!(
+            after(aws, "on resource: ", |c| !c.is_whitespace()).as_deref(),
+            Some("arn:aws:ecr:us-east-1:1:repository/a")
+        );
+        let rejected = "<Error><Code>InvalidClientTokenId</Code></Error>";
+        assert!(matches!(classify(Some(403), None, rejected), Kind::Rejected(c) if c == "InvalidClientTokenId"));
+        assert!(matches!(classify(Some(400), Some("RepositoryNotFoundException"), ""), Kind::Other));
+        assert!(matches!(classify(None, None, ""), Kind::Other));
+    }
+
+    #[test]
+    fn denial_message_teaches() {
+        let denied = AccessDenied {
+            operation: "CreateRepository".into(),
+            action: "ecr:CreateRepository".into(),
+            resource: "arn:aws:ecr:us-east-1:123456789012:repository/team/app".into(),
+            principal: None,
+            status: Some(403),
+            hint: policy_hint(Some("team/app")),
+        };
+        let text = denied.to_string();
+        assert!(text.contains("ecr:CreateRepository on arn:aws:ecr:us-east-1:123456789012:repository/team/app"));
+        assert!(text.contains("Run `ecr-ship policy --repository team/app` for the least-privilege policy"), "{text}");
+        assert!(text.contains("(HTTP 403)"), "{text}");
+    }
+}

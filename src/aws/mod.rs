@@ -1,0 +1,29 @@
+//! The AWS layer: everything ecr-ship says to STS and the ECR API.
+//!
+//! The flow is the crate's usual parse, validate, act. [`AwsPlan::validate`] turns flags and the environment map
+//! into a checked plan without touching the network (bad input is exit 2). [`AwsPlan::connect`] then resolves
+//! credentials (SDK default chain, GitHub OIDC web identity, AssumeRole, role chaining), proves them with
+//! GetCallerIdentity and returns a [`Session`], which fetches the registry password and checks or creates the
+//! repository. [`policy`] prints the least-privilege IAM documents that make all of this work, and every denied
+//! call points back to it by naming the IAM action that failed.
+//!
+//! The environment is always passed in as a map, never read from the process: the CLI hands in
+//! `std::env::vars()`, tests hand in a map of their own, so tests against different moto servers can run in
+//! parallel in one process.
+
+mod credentials;
+mod ecr;
+mod errors;
+mod oidc;
+mod plan;
+pub mod policy;
+mod repository;
+
+pub use credentials::Session;
+pub use ecr::RegistryCredentials;
+pub use errors::{AccessDenied, CredentialsRejected};
+pub use plan::{AwsOptions, AwsPlan, RegionSource, RoleArn};
+pub use policy::{github_trust_policy, push_policy};
+pub use repository::{Encryption, RepositoryInfo, RepositoryOptions, RepositorySettings, TagMutability};
+
+pub use crate::secret::Secret;

@@ -1,0 +1,156 @@
+//! Least-privilege IAM documents: the identity policy a pushing role needs, and the trust policy that lets a
+//! GitHub Actions workflow assume that role through OIDC.
+//!
+//! These are what every AccessDenied message points to (`ecr-ship policy --repository <name>`), so the action
+//! lists here must match the calls the rest of `aws` and the push code make, and nothing more.
+
+use serde_json::{Value, json};
+
+use crate::bail_input;
+use crate::host::Partition;
+
+/// Login: GetAuthorizationToken has no resource-level permissions, so it is granted on `*`.
+pub const LOGIN_ACTIONS: [&str; 1] = ["ecr:GetAuthorizationToken"];
+
+/// Push, retag, and the idempotency and mutability checks, scoped to the repository.
+pub const PUSH_ACTIONS: [&str; 8] = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+    "ecr:BatchGetImage",
+    "ecr:DescribeImages",
+    "ecr:DescribeRepositories",
+];
+
+/// Creating the repository and applying its settings (`--create-repository`, `update_existing`).
+pub const CREATE_ACTIONS: [&str; 6] = [
+    "ecr:CreateRepository",
+    "ecr:PutLifecyclePolicy",
+    "ecr:SetRepositoryPolicy",
+    "ecr:PutImageTagMutability",
+    "ecr:PutImageScanningConfiguration",
+    "ecr:TagResource",
+];
+
+/// Host of GitHub's OIDC issuer, which is also the name of the IAM OIDC provider and the condition key prefix.
+pub const GITHUB_OIDC_HOST: &str = "token.actions.githubusercontent.com";
+
+/// The identity policy for pushing to `repository` in `account`/`region` (and creating it when `create`).
+pub fn push_policy(partition: Partition, account: &str, region: &str, repository: &str, create: bool) -> Value {
+    let repository_arn = format!("arn:{}:ecr:{region}:{account}:repository/{repository}", partition.arn_name());
+    let mut statements = vec![
+        json!({"Sid": "EcrLogin", "Effect": "Allow", "Action": LOGIN_ACTIONS, "Resource": "*"}),
+        json!({"Sid": "EcrPush", "Effect": "Allow", "Action": PUSH_ACTIONS, "Resource": repository_arn}),
+    ];
+    if create {
+        statements.push(json!({
+            "Sid": "EcrCreateRepository", "Effect": "Allow", "Action": CREATE_ACTIONS, "Resource": repository_arn
+        }));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// The trust policy letting workflows of `github_repo` (`OWNER/NAME`) assume the role via GitHub OIDC.
+///
+/// `sub` is matched as `repo:OWNER/NAME:*` (any branch, tag, environment or pull request); narrow it to
+/// `repo:OWNER/NAME:ref:refs/heads/main` or `…:environment:prod` by hand for production roles.
+pub fn github_trust_policy(partition: Partition, account: &str, github_repo: &str) -> Value {
+    let provider = format!("arn:{}:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}", partition.arn_name());
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": provider},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {format!("{GITHUB_OIDC_HOST}:aud"): partition.sts_audience()},
+                "StringLike": {format!("{GITHUB_OIDC_HOST}:sub"): format!("repo:{github_repo}:*")}
+            }
+        }]
+    })
+}
+
+/// Checks `OWNER/NAME` before it goes into a trust policy, where a stray `*` or `:` would widen who may assume.
+pub fn validate_github_repo(github_repo: &str) -> anyhow::Result<()> {
+    let ok = github_repo.split_once('/').is_some_and(|(owner, name)| {
+        let owner_ok = (1..=39).contains(&owner.len()) && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        let name_ok = (1..=100).contains(&name.len())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        owner_ok && name_ok
+    });
+    if !ok {
+        bail_input!(
+            "invalid GitHub repository '{github_repo}': expected OWNER/NAME, for example octo-org/octo-repo \
+             (letters, digits, '-', and '_' or '.' in the name)"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_policy_per_partition() {
+        for (partition, region, prefix) in [
+            (Partition::Aws, "us-east-1", "arn:aws:"),
+            (Partition::AwsCn, "cn-north-1", "arn:aws-cn:"),
+            (Partition::AwsUsGov, "us-gov-west-1", "arn:aws-us-gov:"),
+        ] {
+            let policy = push_policy(partition, "123456789012", region, "team/app", false);
+            let statements = policy["Statement"].as_array().unwrap();
+            assert_eq!(statements.len(), 2);
+            assert_eq!(statements[0]["Action"], json!(["ecr:GetAuthorizationToken"]));
+            assert_eq!(statements[0]["Resource"], "*");
+            let arn = format!("{prefix}ecr:{region}:123456789012:repository/team/app");
+            assert_eq!(statements[1]["Resource"], arn);
+            let actions: Vec<&str> =
+                statements[1]["Action"].as_array().unwrap().iter().filter_map(|a| a.as_str()).collect();
+            assert!(actions.contains(&"ecr:PutImage") && actions.contains(&"ecr:DescribeRepositories"));
+            assert!(!actions.contains(&"ecr:CreateRepository"));
+
+            let with_create = push_policy(partition, "123456789012", region, "team/app", true);
+            let create = &with_create["Statement"][2];
+            assert_eq!(create["Resource"], arn);
+            assert!(create["Action"].as_array().unwrap().contains(&json!("ecr:CreateRepository")));
+            assert!(create["Action"].as_array().unwrap().contains(&json!("ecr:TagResource")));
+        }
+    }
+
+    #[test]
+    fn trust_policy_per_partition() {
+        let policy = github_trust_policy(Partition::AwsCn, "123456789012", "octo-org/octo-repo");
+        let statement = &policy["Statement"][0];
+        assert_eq!(
+            statement["Principal"]["Federated"],
+            "arn:aws-cn:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+        );
+        assert_eq!(statement["Action"], "sts:AssumeRoleWithWebIdentity");
+        assert_eq!(
+            statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:aud"],
+            "sts.amazonaws.com.cn"
+        );
+        assert_eq!(
+            statement["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"],
+            "repo:octo-org/octo-repo:*"
+        );
+        let aws = github_trust_policy(Partition::Aws, "123456789012", "o/r");
+        assert_eq!(
+            aws["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:aud"],
+            "sts.amazonaws.com"
+        );
+    }
+
+    #[test]
+    fn github_repo_names() {
+        assert!(validate_github_repo("octo-org/octo.repo_1").is_ok());
+        for bad in ["octo", "octo/", "/repo", "o/r/x", "o*/r", "o/r:*", "o/r*"] {
+            let error = validate_github_repo(bad).unwrap_err();
+            assert_eq!(crate::error::exit_code(&error), 2);
+            assert!(error.to_string().contains(bad));
+        }
+    }
+}

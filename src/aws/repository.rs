@@ -1,0 +1,593 @@
+//! Repository settings (validated without the network) and the calls that check, create or update a repository:
+//! tag mutability with exclusion filters, scan on push, encryption, lifecycle policy, repository policy, tags.
+//!
+//! An existing repository is left exactly as it is unless the caller asks for `update_existing`: a push step
+//! silently rewriting a repository's policies would surprise whoever manages them elsewhere (Terraform, console).
+
+use std::path::{Path, PathBuf};
+
+use aws_sdk_ecr::types::{
+    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability,
+    ImageTagMutabilityExclusionFilter, ImageTagMutabilityExclusionFilterType, Repository, Tag,
+};
+
+use super::credentials::Session;
+use super::errors::{Call, policy_hint};
+use crate::bail_input;
+use crate::names::validate_repository;
+
+/// Lifecycle policy text limit of the ECR API.
+const LIFECYCLE_POLICY_MAX: usize = 30720;
+/// Repository policy text limit of the ECR API.
+const REPOSITORY_POLICY_MAX: usize = 10240;
+const MAX_EXCLUSION_FILTERS: usize = 5;
+const MAX_TAGS: usize = 50;
+
+/// Repository settings as the flags or config file gave them.
+#[derive(Debug, Clone, Default)]
+pub struct RepositoryOptions {
+    /// `MUTABLE`, `IMMUTABLE`, `IMMUTABLE_WITH_EXCLUSION` or `MUTABLE_WITH_EXCLUSION` (case-insensitive).
+    pub tag_mutability: Option<String>,
+    /// Shorthand for `IMMUTABLE` (`IMMUTABLE_WITH_EXCLUSION` when exclusion filters are given).
+    pub immutable_tags: bool,
+    /// Wildcard filters (`latest`, `main`, `dev-*`) naming tags that are exempt from the mutability setting.
+    pub mutability_exclusions: Vec<String>,
+    pub scan_on_push: Option<bool>,
+    /// `AES256` or `KMS`; a KMS key alone implies `KMS`.
+    pub encryption: Option<String>,
+    pub kms_key: Option<String>,
+    pub lifecycle_policy_file: Option<PathBuf>,
+    pub repository_policy_file: Option<PathBuf>,
+    /// `KEY=VALUE` resource tags.
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagMutability {
+    Mutable,
+    Immutable,
+    ImmutableWithExclusion,
+    MutableWithExclusion,
+}
+
+impl TagMutability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TagMutability::Mutable => "MUTABLE",
+            TagMutability::Immutable => "IMMUTABLE",
+            TagMutability::ImmutableWithExclusion => "IMMUTABLE_WITH_EXCLUSION",
+            TagMutability::MutableWithExclusion => "MUTABLE_WITH_EXCLUSION",
+        }
+    }
+
+    fn has_exclusions(self) -> bool {
+        matches!(self, TagMutability::ImmutableWithExclusion | TagMutability::MutableWithExclusion)
+    }
+
+    fn to_sdk(self) -> ImageTagMutability {
+        ImageTagMutability::from(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encryption {
+    Aes256,
+    /// `None` uses the AWS managed key `aws/ecr`.
+    Kms {
+        key: Option<String>,
+    },
+}
+
+/// Validated repository settings; `None` and empty fields mean "leave as ECR's default / as it is".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepositorySettings {
+    pub tag_mutability: Option<TagMutability>,
+    pub exclusion_filters: Vec<String>,
+    pub scan_on_push: Option<bool>,
+    pub encryption: Option<Encryption>,
+    /// Lifecycle policy JSON text, as read from its file.
+    pub lifecycle_policy: Option<String>,
+    /// Repository policy JSON text, as read from its file.
+    pub repository_policy: Option<String>,
+    pub tags: Vec<(String, String)>,
+}
+
+impl RepositorySettings {
+    /// Checks the options against each other and reads the policy files. No network.
+    pub fn validate(opts: RepositoryOptions) -> anyhow::Result<RepositorySettings> {
+        let explicit = match opts.tag_mutability.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(raw) => Some(match raw.to_ascii_uppercase().as_str() {
+                "MUTABLE" => TagMutability::Mutable,
+                "IMMUTABLE" => TagMutability::Immutable,
+                "IMMUTABLE_WITH_EXCLUSION" => TagMutability::ImmutableWithExclusion,
+                "MUTABLE_WITH_EXCLUSION" => TagMutability::MutableWithExclusion,
+                _ => bail_input!(
+                    "invalid tag mutability '{raw}': expected MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION or \
+                     MUTABLE_WITH_EXCLUSION"
+                ),
+            }),
+        };
+        let filters = opts.mutability_exclusions.clone();
+        let tag_mutability = match (explicit, opts.immutable_tags) {
+            (Some(m @ (TagMutability::Mutable | TagMutability::MutableWithExclusion)), true) => bail_input!(
+                "conflicting tag mutability: --immutable-tags and tag mutability '{}' contradict each other",
+                m.as_str()
+            ),
+            (Some(m), _) => Some(m),
+            (None, true) if filters.is_empty() => Some(TagMutability::Immutable),
+            (None, true) => Some(TagMutability::ImmutableWithExclusion),
+            (None, false) => None,
+        };
+        match tag_mutability {
+            Some(m) if m.has_exclusions() && filters.is_empty() => bail_input!(
+                "tag mutability {} needs 1-{MAX_EXCLUSION_FILTERS} exclusion filters (for example 'latest')",
+                m.as_str()
+            ),
+            Some(m) if !m.has_exclusions() && !filters.is_empty() => bail_input!(
+                "exclusion filters {filters:?} need tag mutability IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION, \
+                 not {}",
+                m.as_str()
+            ),
+            None if !filters.is_empty() => bail_input!(
+                "exclusion filters {filters:?} given without a tag mutability: add IMMUTABLE_WITH_EXCLUSION or \
+                 MUTABLE_WITH_EXCLUSION"
+            ),
+            _ => {}
+        }
+        if filters.len() > MAX_EXCLUSION_FILTERS {
+            bail_input!("{} exclusion filters {filters:?}: ECR allows at most {MAX_EXCLUSION_FILTERS}", filters.len());
+        }
+        for (i, filter) in filters.iter().enumerate() {
+            let ok = (1..=128).contains(&filter.len())
+                && filter.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '*' | '-'));
+            if !ok {
+                bail_input!(
+                    "invalid exclusion filter '{filter}': expected 1-128 characters of [0-9a-zA-Z._*-] ('*' matches \
+                     any run of characters)"
+                );
+            }
+            if filters[..i].contains(filter) {
+                bail_input!("exclusion filter '{filter}' is given twice");
+            }
+        }
+
+        let kms_key = opts.kms_key.as_deref().map(str::trim).filter(|k| !k.is_empty());
+        if let Some(key) = kms_key
+            && (key.len() > 2048 || key.chars().any(char::is_whitespace))
+        {
+            bail_input!("invalid KMS key '{key}': expected a key id, key ARN, alias name or alias ARN");
+        }
+        let encryption = match opts.encryption.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => kms_key.map(|key| Encryption::Kms { key: Some(key.to_string()) }),
+            Some(raw) => match raw.to_ascii_uppercase().as_str() {
+                "AES256" if kms_key.is_some() => bail_input!(
+                    "conflicting encryption: a KMS key ('{}') needs encryption KMS, not '{raw}'",
+                    kms_key.unwrap_or_default()
+                ),
+                "AES256" => Some(Encryption::Aes256),
+                "KMS" => Some(Encryption::Kms { key: kms_key.map(str::to_string) }),
+                _ => bail_input!("invalid encryption '{raw}': expected AES256 or KMS"),
+            },
+        };
+
+        let lifecycle_policy = opts
+            .lifecycle_policy_file
+            .as_deref()
+            .map(|path| read_policy(path, "lifecycle policy", "rules", LIFECYCLE_POLICY_MAX))
+            .transpose()?;
+        let repository_policy = opts
+            .repository_policy_file
+            .as_deref()
+            .map(|path| read_policy(path, "repository policy", "Statement", REPOSITORY_POLICY_MAX))
+            .transpose()?;
+
+        let tags = parse_tags(&opts.tags)?;
+        Ok(RepositorySettings {
+            tag_mutability,
+            exclusion_filters: filters,
+            scan_on_push: opts.scan_on_push,
+            encryption,
+            lifecycle_policy,
+            repository_policy,
+            tags,
+        })
+    }
+}
+
+/// Reads a policy file and checks it is a JSON object with the key ECR requires; errors name the file.
+fn read_policy(path: &Path, what: &str, required_key: &str, max: usize) -> anyhow::Result<String> {
+    let shown = path.display();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => bail_input!("cannot read the {what} file '{shown}': {e}"),
+    };
+    let json: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(json) => json,
+        Err(e) => bail_input!("the {what} file '{shown}' is not valid JSON: {e}"),
+    };
+    if !json.as_object().is_some_and(|o| o.contains_key(required_key)) {
+        bail_input!("the {what} file '{shown}' must be a JSON object with a \"{required_key}\" key");
+    }
+    let text = text.trim().to_string();
+    if text.len() > max {
+        bail_input!("the {what} file '{shown}' has {} characters; ECR accepts at most {max}", text.len());
+    }
+    Ok(text)
+}
+
+/// `KEY=VALUE` pairs with ECR's tag rules: key 1-128, value 0-256, `[\p{L}\p{Z}\p{N}_.:/=+\-@]`, no `aws:` keys.
+fn parse_tags(raw: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    if raw.len() > MAX_TAGS {
+        bail_input!("{} repository tags given: ECR allows at most {MAX_TAGS}", raw.len());
+    }
+    let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
+    let mut tags: Vec<(String, String)> = Vec::with_capacity(raw.len());
+    for item in raw {
+        let Some((key, value)) = item.split_once('=') else {
+            bail_input!("invalid repository tag '{item}': expected KEY=VALUE");
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if !(1..=128).contains(&key.chars().count()) || !key.chars().all(allowed) {
+            bail_input!(
+                "invalid repository tag key '{key}' in '{item}': expected 1-128 letters, digits, spaces or _.:/=+-@"
+            );
+        }
+        if key.to_ascii_lowercase().starts_with("aws:") {
+            bail_input!("invalid repository tag key '{key}': the 'aws:' prefix is reserved for AWS");
+        }
+        if value.chars().count() > 256 || !value.chars().all(allowed) {
+            bail_input!(
+                "invalid repository tag value '{value}' in '{item}': expected 0-256 letters, digits, spaces or _.:/=+-@"
+            );
+        }
+        if tags.iter().any(|(k, _)| k == key) {
+            bail_input!("repository tag key '{key}' is given twice");
+        }
+        tags.push((key.to_string(), value.to_string()));
+    }
+    Ok(tags)
+}
+
+/// A repository as ECR describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryInfo {
+    pub name: String,
+    /// `<account>.dkr.ecr.<region>.<suffix>/<name>`.
+    pub uri: String,
+    pub arn: String,
+    pub registry_id: String,
+    /// `MUTABLE`, `IMMUTABLE`, `IMMUTABLE_WITH_EXCLUSION` or `MUTABLE_WITH_EXCLUSION`.
+    pub tag_mutability: String,
+    pub exclusion_filters: Vec<String>,
+    pub scan_on_push: bool,
+    /// `AES256` or `KMS`.
+    pub encryption: String,
+    pub kms_key: Option<String>,
+    /// True when this call created it.
+    pub created: bool,
+    /// True when this call changed an existing repository's settings.
+    pub updated: bool,
+}
+
+impl RepositoryInfo {
+    fn from_sdk(repo: &Repository) -> RepositoryInfo {
+        RepositoryInfo {
+            name: repo.repository_name().unwrap_or_default().to_string(),
+            uri: repo.repository_uri().unwrap_or_default().to_string(),
+            arn: repo.repository_arn().unwrap_or_default().to_string(),
+            registry_id: repo.registry_id().unwrap_or_default().to_string(),
+            // ECR omits the field for repositories that never changed it; the API default is MUTABLE.
+            tag_mutability: repo.image_tag_mutability().map_or("MUTABLE", |m| m.as_str()).to_string(),
+            exclusion_filters: repo
+                .image_tag_mutability_exclusion_filters()
+                .iter()
+                .map(|f| f.filter().to_string())
+                .collect(),
+            scan_on_push: repo.image_scanning_configuration().is_some_and(|c| c.scan_on_push()),
+            encryption: repo.encryption_configuration().map_or("AES256", |e| e.encryption_type().as_str()).to_string(),
+            kms_key: repo.encryption_configuration().and_then(|e| e.kms_key()).map(str::to_string),
+            created: false,
+            updated: false,
+        }
+    }
+}
+
+impl Session {
+    /// ARN of a repository in the target registry, for messages and TagResource.
+    pub fn repository_arn(&self, name: &str) -> String {
+        format!("arn:{}:ecr:{}:{}:repository/{name}", self.partition.arn_name(), self.region, self.registry_account())
+    }
+
+    fn repository_call(&self, operation: &'static str, action: &'static str, name: &str) -> Call {
+        Call {
+            operation,
+            action,
+            subject: format!("for '{name}' in {}", self.region),
+            resource: self.repository_arn(name),
+            principal: Some(self.caller_arn.clone()),
+            hint: policy_hint(Some(name)),
+        }
+    }
+
+    /// The repository, or `None` when it does not exist.
+    pub async fn describe_repository(&self, name: &str) -> anyhow::Result<Option<RepositoryInfo>> {
+        validate_repository(name)?;
+        let call = self.repository_call("DescribeRepositories", "ecr:DescribeRepositories", name);
+        let result = self
+            .ecr
+            .describe_repositories()
+            .set_registry_id(self.registry_id.clone())
+            .repository_names(name)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(output.repositories().first().map(RepositoryInfo::from_sdk)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_not_found_exception()) => Ok(None),
+            Err(e) => Err(call.error(e)),
+        }
+    }
+
+    /// Makes sure the repository exists: creates it with `settings` when missing and `create` is set, and applies
+    /// `settings` to an existing one only when `update_existing` is set.
+    pub async fn ensure_repository(
+        &self,
+        name: &str,
+        settings: &RepositorySettings,
+        create: bool,
+        update_existing: bool,
+    ) -> anyhow::Result<RepositoryInfo> {
+        if let Some(existing) = self.describe_repository(name).await? {
+            return self.existing(name, existing, settings, update_existing).await;
+        }
+        if !create {
+            anyhow::bail!(
+                "repository '{name}' does not exist in registry {} ({}); pass --create-repository to create it",
+                self.registry_account(),
+                self.region
+            );
+        }
+        let call = self.repository_call("CreateRepository", "ecr:CreateRepository", name);
+        let mut request = self
+            .ecr
+            .create_repository()
+            .set_registry_id(self.registry_id.clone())
+            .repository_name(name)
+            .set_image_tag_mutability(settings.tag_mutability.map(TagMutability::to_sdk))
+            .set_image_tag_mutability_exclusion_filters(exclusion_filters(settings)?)
+            .set_image_scanning_configuration(
+                settings.scan_on_push.map(|on| ImageScanningConfiguration::builder().scan_on_push(on).build()),
+            )
+            .set_encryption_configuration(encryption_configuration(settings)?);
+        for (key, value) in &settings.tags {
+            request = request.tags(Tag::builder().key(key).value(value).build()?);
+        }
+        let repository = match request.send().await {
+            Ok(output) => match output.repository() {
+                Some(repo) => RepositoryInfo::from_sdk(repo),
+                None => anyhow::bail!("{}: the response carries no repository", call.describe()),
+            },
+            // Another job created it between our check and our create: treat it as existing.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_already_exists_exception()) => {
+                match self.describe_repository(name).await? {
+                    Some(existing) => return self.existing(name, existing, settings, update_existing).await,
+                    None => return Err(call.error(e)),
+                }
+            }
+            Err(e) => return Err(call.error(e)),
+        };
+        eprintln!("created repository {}", repository.uri);
+        self.put_policies(name, settings)
+            .await
+            .map_err(|e| e.context(format!("repository '{name}' was created, but applying its policies failed")))?;
+        Ok(RepositoryInfo { created: true, ..repository })
+    }
+
+    async fn existing(
+        &self,
+        name: &str,
+        existing: RepositoryInfo,
+        settings: &RepositorySettings,
+        update_existing: bool,
+    ) -> anyhow::Result<RepositoryInfo> {
+        if !update_existing || *settings == RepositorySettings::default() {
+            return Ok(existing);
+        }
+        if let Some(wanted) = &settings.encryption {
+            let same = match wanted {
+                Encryption::Aes256 => existing.encryption == "AES256",
+                Encryption::Kms { key } => {
+                    existing.encryption == "KMS" && (key.is_none() || key.as_deref() == existing.kms_key.as_deref())
+                }
+            };
+            if !same {
+                eprintln!(
+                    "warning: repository '{name}' keeps its encryption ({}): ECR cannot change encryption after creation",
+                    existing.encryption
+                );
+            }
+        }
+        if let Some(mutability) = settings.tag_mutability {
+            let call = self.repository_call("PutImageTagMutability", "ecr:PutImageTagMutability", name);
+            self.ecr
+                .put_image_tag_mutability()
+                .set_registry_id(self.registry_id.clone())
+                .repository_name(name)
+                .image_tag_mutability(mutability.to_sdk())
+                .set_image_tag_mutability_exclusion_filters(exclusion_filters(settings)?)
+                .send()
+                .await
+                .map_err(|e| call.error(e))?;
+        }
+        if let Some(on) = settings.scan_on_push {
+            let call = self.repository_call("PutImageScanningConfiguration", "ecr:PutImageScanningConfiguration", name);
+            self.ecr
+                .put_image_scanning_configuration()
+                .set_registry_id(self.registry_id.clone())
+                .repository_name(name)
+                .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(on).build())
+                .send()
+                .await
+                .map_err(|e| call.error(e))?;
+        }
+        if !settings.tags.is_empty() {
+            let call = self.repository_call("TagResource", "ecr:TagResource", name);
+            let mut request = self.ecr.tag_resource().resource_arn(&existing.arn);
+            for (key, value) in &settings.tags {
+                request = request.tags(Tag::builder().key(key).value(value).build()?);
+            }
+            request.send().await.map_err(|e| call.error(e))?;
+        }
+        self.put_policies(name, settings).await?;
+        let updated = self.describe_repository(name).await?.unwrap_or(existing);
+        Ok(RepositoryInfo { updated: true, ..updated })
+    }
+
+    /// PutLifecyclePolicy and SetRepositoryPolicy, for whichever of the two is set.
+    async fn put_policies(&self, name: &str, settings: &RepositorySettings) -> anyhow::Result<()> {
+        if let Some(policy) = &settings.lifecycle_policy {
+            let call = self.repository_call("PutLifecyclePolicy", "ecr:PutLifecyclePolicy", name);
+            self.ecr
+                .put_lifecycle_policy()
+                .set_registry_id(self.registry_id.clone())
+                .repository_name(name)
+                .lifecycle_policy_text(policy)
+                .send()
+                .await
+                .map_err(|e| call.error(e))?;
+        }
+        if let Some(policy) = &settings.repository_policy {
+            let call = self.repository_call("SetRepositoryPolicy", "ecr:SetRepositoryPolicy", name);
+            self.ecr
+                .set_repository_policy()
+                .set_registry_id(self.registry_id.clone())
+                .repository_name(name)
+                .policy_text(policy)
+                .send()
+                .await
+                .map_err(|e| call.error(e))?;
+        }
+        Ok(())
+    }
+}
+
+fn exclusion_filters(settings: &RepositorySettings) -> anyhow::Result<Option<Vec<ImageTagMutabilityExclusionFilter>>> {
+    if settings.exclusion_filters.is_empty() {
+        return Ok(None);
+    }
+    let filters = settings
+        .exclusion_filters
+        .iter()
+        .map(|filter| {
+            ImageTagMutabilityExclusionFilter::builder()
+                .filter_type(ImageTagMutabilityExclusionFilterType::Wildcard)
+                .filter(filter)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(filters))
+}
+
+fn encryption_configuration(settings: &RepositorySettings) -> anyhow::Result<Option<EncryptionConfiguration>> {
+    let Some(encryption) = &settings.encryption else {
+        return Ok(None);
+    };
+    let config = match encryption {
+        Encryption::Aes256 => EncryptionConfiguration::builder().encryption_type(EncryptionType::Aes256).build()?,
+        Encryption::Kms { key } => {
+            EncryptionConfiguration::builder().encryption_type(EncryptionType::Kms).set_kms_key(key.clone()).build()?
+        }
+    };
+    Ok(Some(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::exit_code;
+
+    fn with(f: impl FnOnce(&mut RepositoryOptions)) -> RepositoryOptions {
+        let mut opts = RepositoryOptions::default();
+        f(&mut opts);
+        opts
+    }
+
+    #[test]
+    fn bad_settings_are_exit_2_and_name_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_json = dir.path().join("lifecycle.txt");
+        std::fs::write(&not_json, "rules: []").unwrap();
+        let no_rules = dir.path().join("norules.json");
+        std::fs::write(&no_rules, "{\"other\": 1}").unwrap();
+        let missing = dir.path().join("missing.json");
+        let s = |v: &str| Some(v.to_string());
+        let v = |items: &[&str]| items.iter().map(|i| i.to_string()).collect::<Vec<_>>();
+        let cases: Vec<(RepositoryOptions, String)> = vec![
+            (with(|o| o.tag_mutability = s("sometimes")), "sometimes".into()),
+            (with(|o| (o.tag_mutability, o.immutable_tags) = (s("MUTABLE"), true)), "MUTABLE".into()),
+            (with(|o| (o.tag_mutability, o.immutable_tags) = (s("mutable_with_exclusion"), true)), "MUTABLE".into()),
+            (with(|o| o.tag_mutability = s("IMMUTABLE_WITH_EXCLUSION")), "IMMUTABLE_WITH_EXCLUSION".into()),
+            (with(|o| (o.tag_mutability, o.mutability_exclusions) = (s("IMMUTABLE"), v(&["latest"]))), "latest".into()),
+            (with(|o| o.mutability_exclusions = v(&["latest"])), "latest".into()),
+            (
+                with(|o| (o.immutable_tags, o.mutability_exclusions) = (true, v(&["a", "b", "c", "d", "e", "f"]))),
+                "6".into(),
+            ),
+            (with(|o| (o.immutable_tags, o.mutability_exclusions) = (true, v(&["bad/tag"]))), "bad/tag".into()),
+            (with(|o| (o.immutable_tags, o.mutability_exclusions) = (true, v(&[""]))), "''".into()),
+            (with(|o| (o.immutable_tags, o.mutability_exclusions) = (true, v(&[&"x".repeat(129)]))), "xxxx".into()),
+            (with(|o| (o.immutable_tags, o.mutability_exclusions) = (true, v(&["main", "main"]))), "main".into()),
+            (with(|o| o.encryption = s("ROT13")), "ROT13".into()),
+            (with(|o| (o.encryption, o.kms_key) = (s("AES256"), s("alias/mine"))), "alias/mine".into()),
+            (with(|o| o.kms_key = s("has space")), "has space".into()),
+            (with(|o| o.lifecycle_policy_file = Some(not_json.clone())), not_json.display().to_string()),
+            (with(|o| o.lifecycle_policy_file = Some(no_rules.clone())), no_rules.display().to_string()),
+            (with(|o| o.lifecycle_policy_file = Some(missing.clone())), missing.display().to_string()),
+            (with(|o| o.repository_policy_file = Some(not_json.clone())), not_json.display().to_string()),
+            (with(|o| o.repository_policy_file = Some(no_rules.clone())), "Statement".into()),
+            (with(|o| o.tags = v(&["novalue"])), "novalue".into()),
+            (with(|o| o.tags = v(&["=x"])), "=x".into()),
+            (with(|o| o.tags = v(&["aws:team=x"])), "aws:team".into()),
+            (with(|o| o.tags = v(&["team=a", "team=b"])), "team".into()),
+            (with(|o| o.tags = v(&["team=a;b"])), "a;b".into()),
+        ];
+        for (options, needle) in cases {
+            let shown = format!("{options:?}");
+            let error = RepositorySettings::validate(options).expect_err(&shown);
+            assert_eq!(exit_code(&error), 2, "{shown}: {error:#}");
+            assert!(format!("{error:#}").contains(&needle), "{shown}: {error:#} lacks {needle:?}");
+        }
+    }
+
+    #[test]
+    fn good_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let lifecycle = dir.path().join("lifecycle.json");
+        std::fs::write(&lifecycle, "{\"rules\": []}\n").unwrap();
+        let settings = RepositorySettings::validate(RepositoryOptions {
+            immutable_tags: true,
+            mutability_exclusions: vec!["latest".into(), "release-*".into()],
+            kms_key: Some("alias/ecr".into()),
+            lifecycle_policy_file: Some(lifecycle),
+            tags: vec!["team = platform".into(), "cost-center=".into()],
+            scan_on_push: Some(true),
+            ..RepositoryOptions::default()
+        })
+        .unwrap();
+        assert_eq!(settings.tag_mutability, Some(TagMutability::ImmutableWithExclusion));
+        assert_eq!(settings.encryption, Some(Encryption::Kms { key: Some("alias/ecr".into()) }));
+        assert_eq!(settings.lifecycle_policy.as_deref(), Some("{\"rules\": []}"));
+        assert_eq!(settings.tags, vec![("team".into(), "platform".into()), ("cost-center".into(), String::new())]);
+
+        let plain = RepositorySettings::validate(RepositoryOptions {
+            tag_mutability: Some("immutable".into()),
+            immutable_tags: true,
+            encryption: Some("kms".into()),
+            ..RepositoryOptions::default()
+        })
+        .unwrap();
+        assert_eq!(plain.tag_mutability, Some(TagMutability::Immutable));
+        assert_eq!(plain.encryption, Some(Encryption::Kms { key: None }));
+        assert_eq!(RepositorySettings::validate(RepositoryOptions::default()).unwrap(), RepositorySettings::default());
+    }
+}
