@@ -8,3 +8,4 @@
 pub mod error;
 pub mod host;
 pub mod names;
+pub mod oci;
