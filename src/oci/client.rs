@@ -82,6 +82,7 @@ struct Session<'a> {
     registry: &'a Registry,
     auth: AuthState,
     retry: RetryPolicy,
+    tracker: &'a Tracker,
 }
 
 /// Pushes a resolved plan: all blobs, then child manifests by digest, then the top manifest once per tag.
@@ -97,8 +98,10 @@ pub(super) async fn push_plan(
         .credentials(false)
         .await
         .map_err(|e| Error::Credentials { action: format!("pushing to {repository}"), message: format!("{e:#}") })?;
+    let tracker = Tracker::new(options.progress);
     let session = Session {
         registry,
+        tracker: &tracker,
         auth: AuthState {
             provider,
             current: Mutex::new((0, Arc::new(first))),
@@ -107,7 +110,6 @@ pub(super) async fn push_plan(
         retry: options.retry.clone(),
     };
 
-    let tracker = Tracker::new(options.progress);
     let jobs: Vec<(&Blob, Arc<Track>)> = plan
         .blobs
         .iter()
@@ -195,6 +197,8 @@ impl Session<'_> {
                     if tried >= attempts || !self.auth.refresh(generation, action).await? {
                         return Err(error);
                     }
+                    self.tracker
+                        .notice(format!("{action}: the registry answered 401; retrying with fresh credentials"));
                 }
                 Failure::Retry(error, server_delay) => {
                     if tried >= attempts {
@@ -206,6 +210,10 @@ impl Session<'_> {
                         });
                     }
                     let delay = server_delay.map_or_else(|| self.retry.delay(tried), |d| d.min(self.retry.max_delay));
+                    self.tracker.notice(format!(
+                        "attempt {tried} of {attempts} failed, retrying in {:.1}s: {error}",
+                        delay.as_secs_f64()
+                    ));
                     tokio::time::sleep(delay).await;
                 }
             }
@@ -225,6 +233,11 @@ impl Session<'_> {
                     let response = request.send().await.map_err(|e| transport(action, e))?;
                     if response.status() == StatusCode::NOT_FOUND {
                         return Ok(false);
+                    }
+                    // A registry that redirects a blob to its storage has the blob; redirects aren't followed
+                    // because a presigned storage URL is valid for GET only.
+                    if response.status().is_redirection() {
+                        return Ok(true);
                     }
                     check(response, action, self.repository(), None).await?;
                     Ok(true)
@@ -372,6 +385,8 @@ fn expect_digest(headers: &HeaderMap, expected: &str, action: &str) -> Result<()
 }
 
 fn transport(action: &str, error: reqwest::Error) -> Failure {
+    // The action already names the resource; the URL would only add the upload session's opaque state.
+    let error = error.without_url();
     let mut message = error.to_string();
     let mut source = std::error::Error::source(&error);
     while let Some(cause) = source {
@@ -382,8 +397,15 @@ fn transport(action: &str, error: reqwest::Error) -> Failure {
         }
         source = cause.source();
     }
+    // A certificate the client doesn't trust won't become trusted by retrying.
+    let untrusted = message.contains("certificate");
+    if untrusted {
+        message.push_str(
+            " (the registry's certificate is not trusted: on Linux point SSL_CERT_FILE at a bundle with its CA)",
+        );
+    }
     let error_value = Error::Transport { action: action.to_string(), message, attempts: 1 };
-    if error.is_builder() { Failure::Fatal(error_value) } else { Failure::Retry(error_value, None) }
+    if error.is_builder() || untrusted { Failure::Fatal(error_value) } else { Failure::Retry(error_value, None) }
 }
 
 /// Opens the blob's byte range and wraps it in a body that hashes as it streams.

@@ -49,7 +49,7 @@ pub enum Error {
     #[error("{action}: the registry answered HTTP {status}{}", describe(.code, .message))]
     Status { action: String, status: u16, code: Option<String>, message: String },
 
-    #[error("{action}: {message} (after {attempts} attempts)")]
+    #[error("{action}: {message}{}", after_attempts(*.attempts))]
     Transport { action: String, message: String, attempts: u32 },
 
     #[error("{action}: getting registry credentials failed: {message}")]
@@ -60,6 +60,10 @@ pub enum Error {
 
     #[error("pushing to {repository} did not finish within {}s (the push timeout)", .after.as_secs())]
     Timeout { repository: String, after: Duration },
+}
+
+fn after_attempts(attempts: u32) -> String {
+    if attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() }
 }
 
 fn describe(code: &Option<String>, message: &str) -> String {

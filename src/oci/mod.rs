@@ -194,6 +194,7 @@ impl Registry {
             .connect_timeout(Duration::from_secs(15))
             .tcp_keepalive(Duration::from_secs(30))
             .pool_idle_timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| anyhow::anyhow!("setting up the HTTP client: {e}"))?;
         Ok(Registry { base_url: trimmed.to_string(), repository: repository.to_string(), auth, http })

@@ -151,7 +151,7 @@ impl PlanBuilder {
     pub fn finish(self, top: Manifest) -> Plan {
         let mut blobs = self.blobs;
         // Largest first, so the long uploads start at once and the small ones fill the remaining slots.
-        blobs.sort_by(|a, b| b.size.cmp(&a.size));
+        blobs.sort_by_key(|blob| std::cmp::Reverse(blob.size));
         let children = self.children.into_iter().filter(|child| child.digest != top.digest).collect();
         Plan { blobs, children, top }
     }

@@ -102,7 +102,7 @@ impl Track {
 
     fn progress_line(&self, now: Instant, bar: bool) -> String {
         let sent = self.sent.load(Ordering::Relaxed).min(self.total);
-        let percent = if self.total == 0 { 100 } else { sent.saturating_mul(100) / self.total };
+        let percent = sent.saturating_mul(100).checked_div(self.total).unwrap_or(100);
         let rate = rate(sent, self.elapsed(now));
         let mut line = format!("{}: ", self.label);
         if bar {
@@ -134,6 +134,9 @@ impl Track {
 pub struct Tracker {
     mode: Progress,
     tracks: Mutex<Vec<Arc<Track>>>,
+    notices: Mutex<Vec<String>>,
+    /// True while `run` renders; otherwise notices are printed at once.
+    live: AtomicBool,
     render: Mutex<RenderState>,
 }
 
@@ -145,7 +148,13 @@ struct RenderState {
 
 impl Tracker {
     pub fn new(mode: Progress) -> Tracker {
-        Tracker { mode: mode.resolve(), tracks: Mutex::new(Vec::new()), render: Mutex::new(RenderState::default()) }
+        Tracker {
+            mode: mode.resolve(),
+            tracks: Mutex::new(Vec::new()),
+            notices: Mutex::new(Vec::new()),
+            live: AtomicBool::new(false),
+            render: Mutex::new(RenderState::default()),
+        }
     }
 
     pub fn track(&self, label: String, total: u64) -> Arc<Track> {
@@ -169,6 +178,14 @@ impl Tracker {
         if self.mode == Progress::Quiet {
             return std::future::pending().await;
         }
+        struct Live<'a>(&'a AtomicBool);
+        impl Drop for Live<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::SeqCst);
+            }
+        }
+        self.live.store(true, Ordering::SeqCst);
+        let _live = Live(&self.live);
         let mut interval = tokio::time::interval(tick);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -180,6 +197,19 @@ impl Tracker {
     /// Prints what is left: every finished blob's line, and clears the redrawn area.
     pub fn finish(&self) {
         self.render(true);
+    }
+
+    /// A line about something that happened (a retry), printed above the bars at the next render.
+    pub fn notice(&self, line: String) {
+        if self.mode == Progress::Quiet {
+            return;
+        }
+        if !self.live.load(Ordering::SeqCst) {
+            return self.note(&line);
+        }
+        if let Ok(mut notices) = self.notices.lock() {
+            notices.push(line);
+        }
     }
 
     /// A one-off line (manifest and tag results); only used when no bars are on screen.
@@ -199,6 +229,9 @@ impl Tracker {
     }
 
     fn render_text(&self, now: Instant, last: bool) -> String {
+        if self.mode == Progress::Quiet {
+            return String::new();
+        }
         let tracks = match self.tracks.lock() {
             Ok(tracks) => tracks.clone(),
             Err(_) => return String::new(),
@@ -210,6 +243,12 @@ impl Tracker {
             // Up to the first redrawn line, then clear to the end of the screen.
             let _ = write!(out, "\x1b[{}A\r\x1b[J", state.drawn);
             state.drawn = 0;
+        }
+        if let Ok(mut notices) = self.notices.lock() {
+            for line in notices.drain(..) {
+                out.push_str(&line);
+                out.push('\n');
+            }
         }
         for track in &tracks {
             if let Some(line) = track.final_line(now)
@@ -294,6 +333,16 @@ mod tests {
         track.done();
         let done = tracker.render_text(Instant::now(), true);
         assert!(done.contains("pushed 200 MB"), "{done}");
+        assert_eq!(tracker.render_text(Instant::now(), true), "");
+    }
+
+    #[test]
+    fn quiet_prints_nothing() {
+        let tracker = Tracker::new(Progress::Quiet);
+        let track = tracker.track("layer a".into(), 100);
+        track.start();
+        track.done();
+        tracker.notice("retrying".into());
         assert_eq!(tracker.render_text(Instant::now(), true), "");
     }
 

@@ -2,5 +2,5 @@
 //! (moto, Debian's docker-registry, dockerd, podman) started and stopped by the tests themselves.
 
 mod harness;
-mod support;
 mod native_push;
+mod support;

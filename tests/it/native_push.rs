@@ -325,9 +325,16 @@ async fn docker_archive_pushes_as_docker_v2_schema_2_with_layer_digests_equal_to
     let doc: Value = serde_json::from_slice(&pushed.manifest).unwrap();
     assert_eq!(doc["config"]["digest"], format!("sha256:{config_hex}"));
     assert_eq!(doc["config"]["mediaType"], "application/vnd.docker.container.image.v1+json");
-    let layer_digests: Vec<&str> = doc["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap()).collect();
+    let layer_digests: Vec<&str> =
+        doc["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap()).collect();
     assert_eq!(layer_digests, diff_ids.iter().map(String::as_str).collect::<Vec<_>>());
-    assert!(doc["layers"].as_array().unwrap().iter().all(|l| l["mediaType"] == "application/vnd.docker.image.rootfs.diff.tar"));
+    assert!(
+        doc["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["mediaType"] == "application/vnd.docker.image.rootfs.diff.tar")
+    );
     assert_tags_serve(&registry, "team/archive", &["v1"], &pushed).await;
 
     // The inspect call sees the same manifest without any network access.
@@ -387,8 +394,8 @@ async fn multi_arch_index_pushes_children_before_the_index() {
     let amd64 = layout.image(&[random_layer("amd64.bin", 600_000, true), clone_layer(&shared)], "amd64");
     let arm64 = layout.image(&[random_layer("arm64.bin", 500_000, true), clone_layer(&shared)], "arm64");
     let children = [amd64["digest"].as_str().unwrap().to_string(), arm64["digest"].as_str().unwrap().to_string()];
-    let index = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [amd64, arm64]}))
-        .unwrap();
+    let index =
+        serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [amd64, arm64]})).unwrap();
     let (index_digest, index_size) = layout.blob(&index);
     layout.name(json!({"mediaType": OCI_INDEX, "digest": index_digest, "size": index_size}), "multi");
 
@@ -594,11 +601,17 @@ async fn read_head(client: &mut TcpStream) -> Option<Head> {
     })
 }
 
+/// Takes one unit of a fault budget, atomically, so concurrent requests can't overspend it.
+fn claim(counter: &AtomicUsize, limit: usize) -> bool {
+    counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| (used < limit).then_some(used + 1)).is_ok()
+}
+
 fn decide(n: usize, head: &Head, stats: &ProxyStats, plan: &FaultPlan) -> Fault {
     if let Some(tag) = &plan.immutable_tag
         && head.method == "PUT"
         && head.path.ends_with(&format!("/manifests/{tag}"))
     {
+        stats.immutable.fetch_add(1, Ordering::SeqCst);
         return Fault::Immutable;
     }
     if !plan.faults {
@@ -606,18 +619,19 @@ fn decide(n: usize, head: &Head, stats: &ProxyStats, plan: &FaultPlan) -> Fault 
     }
     let big_blob_put =
         head.method == "PUT" && head.path.contains("/blobs/uploads/") && head.content_length.unwrap_or(0) > 1_000_000;
-    if big_blob_put && stats.dropped_mid_body.load(Ordering::SeqCst) == 0 {
+    if big_blob_put && claim(&stats.dropped_mid_body, 1) {
         return Fault::DropMidBody;
     }
-    if n >= 6 && stats.status_401.load(Ordering::SeqCst) == 0 {
+    if n >= 6 && claim(&stats.status_401, 1) {
         return Fault::Status(401);
     }
-    // Every third request, while each kind has budget left: never two faults in a row.
+    // Every third request, while each kind has budget left: never two faults in a row. The budgets add up to
+    // 11 faults in all (3 + 3 + 3 + 1 + 1).
     if n % 3 == 1 {
         match (n / 3) % 3 {
-            0 if stats.status_500.load(Ordering::SeqCst) < 3 => return Fault::Status(500),
-            1 if stats.status_429.load(Ordering::SeqCst) < 3 => return Fault::Status(429),
-            2 if stats.dropped.load(Ordering::SeqCst) < 3 => return Fault::Drop,
+            0 if claim(&stats.status_500, 3) => return Fault::Status(500),
+            1 if claim(&stats.status_429, 3) => return Fault::Status(429),
+            2 if claim(&stats.dropped, 3) => return Fault::Drop,
             _ => {}
         }
     }
@@ -631,27 +645,19 @@ async fn serve(mut client: TcpStream, upstream: u16, stats: &ProxyStats, plan: &
         stats.blob_puts.lock().unwrap().push((head.content_length, head.chunked));
     }
     let body_length = head.content_length.unwrap_or(0);
+    let unread_body = body_length.saturating_sub(head.leftover.len() as u64);
     match decide(n, &head, stats, plan) {
-        Fault::Drop => {
-            stats.dropped.fetch_add(1, Ordering::SeqCst);
-            drop(client);
-        }
+        Fault::Drop => drop(client),
         Fault::DropMidBody => {
-            stats.dropped_mid_body.fetch_add(1, Ordering::SeqCst);
             let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)).await else { return };
             let _ = server.write_all(&head.upstream_head).await;
             let _ = server.write_all(&head.leftover).await;
-            let _ = copy_exact(&mut client, &mut server, (body_length / 2).saturating_sub(head.leftover.len() as u64)).await;
+            let _ = copy_exact(&mut client, &mut server, (body_length / 2).saturating_sub(head.leftover.len() as u64))
+                .await;
             // Both sides see the connection die half-way through the blob.
         }
         Fault::Status(code) => {
-            let counter = match code {
-                500 => &stats.status_500,
-                429 => &stats.status_429,
-                _ => &stats.status_401,
-            };
-            counter.fetch_add(1, Ordering::SeqCst);
-            let _ = discard(&mut client, body_length.saturating_sub(head.leftover.len() as u64)).await;
+            let _ = discard(&mut client, unread_body).await;
             let (error_code, extra) = match code {
                 401 => ("UNAUTHORIZED", "WWW-Authenticate: Basic realm=\"basic-realm\"\r\n"),
                 429 => ("TOOMANYREQUESTS", "Retry-After: 0\r\n"),
@@ -660,8 +666,7 @@ async fn serve(mut client: TcpStream, upstream: u16, stats: &ProxyStats, plan: &
             respond(&mut client, code, extra, error_code, "injected by the test proxy").await;
         }
         Fault::Immutable => {
-            stats.immutable.fetch_add(1, Ordering::SeqCst);
-            let _ = discard(&mut client, body_length.saturating_sub(head.leftover.len() as u64)).await;
+            let _ = discard(&mut client, unread_body).await;
             let tag = plan.immutable_tag.clone().unwrap_or_default();
             let message = format!(
                 "tag invalid: The image tag '{tag}' already exists in the 'team/app' repository and cannot be \
@@ -674,8 +679,7 @@ async fn serve(mut client: TcpStream, upstream: u16, stats: &ProxyStats, plan: &
             if server.write_all(&head.upstream_head).await.is_err() || server.write_all(&head.leftover).await.is_err() {
                 return;
             }
-            let rest = body_length.saturating_sub(head.leftover.len() as u64);
-            if copy_exact(&mut client, &mut server, rest).await.is_err() {
+            if copy_exact(&mut client, &mut server, unread_body).await.is_err() {
                 return;
             }
             let _ = tokio::io::copy(&mut server, &mut client).await;
@@ -730,8 +734,8 @@ async fn push_survives_drops_5xx_429_and_one_401_with_identical_digests() {
     let shared = random_layer("shared.bin", 2_500_000, true);
     let amd64 = layout.image(&[clone_layer(&shared), random_layer("amd.bin", 1_200_000, false)], "amd64");
     let arm64 = layout.image(&[clone_layer(&shared), random_layer("arm.bin", 300_000, true)], "arm64");
-    let index = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [amd64, arm64]}))
-        .unwrap();
+    let index =
+        serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [amd64, arm64]})).unwrap();
     let (index_digest, index_size) = layout.blob(&index);
     layout.name(json!({"mediaType": OCI_INDEX, "digest": index_digest, "size": index_size}), "v1");
 
@@ -739,7 +743,12 @@ async fn push_survives_drops_5xx_429_and_one_401_with_identical_digests() {
     let (target, auth) = target_registry(&format!("http://127.0.0.1:{}", proxy.port), "team/faults");
     let options = PushOptions {
         concurrency: 3,
-        retry: RetryPolicy { attempts: 8, base_delay: Duration::from_millis(20), max_delay: Duration::from_millis(200) },
+        retry: RetryPolicy {
+            // More attempts than the proxy has faults in its budget (11), so no interleaving can exhaust them.
+            attempts: 12,
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+        },
         ..quiet()
     };
     let pushed = oci::push(&layout.source(None), &target, &tags(&["v1", "stable"]), &options).await.expect("push");
@@ -774,6 +783,31 @@ async fn ecr_immutable_tag_refusal_surfaces_as_a_typed_error() {
     assert_eq!(oci::immutable_tag(&error), Some("v1"), "{error:#}");
     assert!(error.to_string().contains("cannot be overwritten because the repository's tags are immutable"));
     assert_eq!(proxy.stats.immutable.load(Ordering::SeqCst), 1, "a 400 is not retried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_that_never_answers_hits_the_push_timeout() {
+    // Accepts connections and holds them without a byte of answer, like a black-holed endpoint.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        for _ in 0..100 {
+            let Ok((socket, _)) = listener.accept().await else { return };
+            held.push(socket);
+        }
+    });
+    let scratch = scratch_dir("timeout");
+    let mut layout = Layout::new(scratch.path());
+    layout.name(layout.image(&[random_layer("a", 1000, true)], "amd64"), "v1");
+    let (target, _) = target_registry(&format!("http://127.0.0.1:{port}"), "team/app");
+    let options = PushOptions { timeout: Some(Duration::from_secs(1)), ..quiet() };
+    let started = std::time::Instant::now();
+    let error = oci::push(&layout.source(None), &target, &tags(&["v1"]), &options).await.unwrap_err();
+    silent.abort();
+    assert!(matches!(error.downcast_ref::<oci::Error>(), Some(oci::Error::Timeout { .. })), "{error:?}");
+    assert!(error.to_string().contains("team/app did not finish within 1s"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -824,6 +858,7 @@ fn tls_registry_is_trusted_through_ssl_cert_file_and_only_then() {
     let refused = run_child("native_push::child_push", &env, &["SSL_CERT_FILE", "SSL_CERT_DIR"]);
     let error = child_line(&refused, "PUSH-ERROR ");
     assert!(error.to_lowercase().contains("certificate"), "{error}");
+    eprintln!("without the CA: {error}");
 
     env.insert("SSL_CERT_FILE", ca.display().to_string());
     let trusted = run_child("native_push::child_push", &env, &["SSL_CERT_DIR"]);
