@@ -15,6 +15,7 @@ pub mod host;
 pub mod images;
 pub mod log;
 pub mod names;
+pub mod oci;
 pub mod outputs;
 pub mod secret;
 pub mod settings;

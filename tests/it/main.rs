@@ -4,5 +4,6 @@
 mod aws;
 mod engine;
 mod harness;
+mod native_push;
 mod support;
 mod tags;

@@ -1,0 +1,419 @@
+//! Reads a `docker save` archive into a push plan without extracting it: blobs are byte ranges of the tar file.
+//!
+//! Two shapes exist. The classic one (`manifest.json` with `Config: "<hex>.json"` and `Layers: ["<id>/layer.tar"]`)
+//! has uncompressed layers and no manifest, so one is built: Docker v2 schema 2, or OCI when a layer is zstd.
+//! Docker 25 and later also embed an OCI layout (`index.json`, `blobs/sha256/…`) whose manifest is pushed byte for
+//! byte when it matches the selected image and all its blobs are in the archive, so the digest is the one
+//! `docker images --digests` would show after a push by docker itself.
+//!
+//! Layers are pushed as they are in the archive and never recompressed. Uncompressed layers keep their digests
+//! equal to the config's `diff_ids` (no hashing pass before the upload, and a re-push of the same image skips
+//! every blob), need no temporary disk space the size of the layer, and cost no CPU; the price is more bytes on
+//! the wire and in the repository. Images that must be small belong in an OCI layout with compressed layers (what
+//! `docker buildx --output type=oci` and `skopeo copy` write), which is pushed unchanged.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::bail_input;
+use crate::error::bad_input;
+
+use super::plan::{
+    Blob, BlobKind, DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, Descriptor, MAX_MANIFEST_BYTES,
+    Manifest, ManifestDoc, OCI_CONFIG, OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST, Plan, PlanBuilder, hex,
+    is_index, sha256_digest, sha256_hex,
+};
+
+/// Image configs are a few kB; this only guards against a path that names a layer by mistake.
+const MAX_CONFIG_BYTES: u64 = 64 * 1024 * 1024;
+const MAX_LINK_HOPS: usize = 8;
+
+#[derive(Debug, Clone)]
+enum EntryKind {
+    File { offset: u64, size: u64 },
+    Symlink(String),
+    Hardlink(String),
+}
+
+/// Name -> location of every entry of the tar, from one pass over its headers (data is skipped by seeking).
+struct TarIndex {
+    file: PathBuf,
+    entries: HashMap<String, EntryKind>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ArchiveImage {
+    #[serde(rename = "Config")]
+    config: String,
+    #[serde(rename = "RepoTags", default)]
+    repo_tags: Option<Vec<String>>,
+    #[serde(rename = "Layers", default)]
+    layers: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ConfigRootfs {
+    #[serde(default)]
+    rootfs: Option<Rootfs>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Rootfs {
+    #[serde(default)]
+    diff_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// Plans a push of the image in the docker archive `file`: the one matching `reference` among its RepoTags, or its
+/// only image.
+pub fn plan(file: &Path, reference: Option<&str>) -> anyhow::Result<Plan> {
+    let index = TarIndex::read(file)?;
+    let manifest_json = index
+        .read_small("manifest.json", MAX_MANIFEST_BYTES)?
+        .ok_or_else(|| bad_input(format!("'{}' is not a docker archive: it has no manifest.json", file.display())))?;
+    let images: Vec<ArchiveImage> = serde_json::from_slice(&manifest_json)
+        .map_err(|e| bad_input(format!("manifest.json in '{}' is not valid: {e}", file.display())))?;
+    let image = select(&images, reference, file)?;
+
+    let config_bytes = index
+        .read_small(&image.config, MAX_CONFIG_BYTES)?
+        .ok_or_else(|| bad_input(format!("'{}' lacks the image config '{}'", file.display(), image.config)))?;
+    let config_digest = sha256_digest(&config_bytes);
+
+    if index.entries.contains_key("index.json")
+        && let Some(plan) = embedded_oci_plan(&index, &config_digest)?
+    {
+        return Ok(plan);
+    }
+    build_plan(&index, image, &config_bytes, config_digest)
+}
+
+fn select<'a>(images: &'a [ArchiveImage], reference: Option<&str>, file: &Path) -> anyhow::Result<&'a ArchiveImage> {
+    let tags: Vec<&str> = images.iter().flat_map(|i| i.repo_tags.iter().flatten()).map(String::as_str).collect();
+    let listing = if tags.is_empty() { "no tags".to_string() } else { tags.join(", ") };
+    match reference {
+        Some(wanted) => {
+            let with_latest = format!("{wanted}:latest");
+            let matches = |tag: &String| {
+                tag == wanted || tag == &with_latest || tag.strip_prefix("docker.io/library/") == Some(wanted)
+            };
+            images.iter().find(|i| i.repo_tags.iter().flatten().any(matches)).ok_or_else(|| {
+                bad_input(format!(
+                    "the docker archive '{}' has no image tagged '{wanted}'; it has: {listing}",
+                    file.display()
+                ))
+            })
+        }
+        None => match images {
+            [only] => Ok(only),
+            [] => bail_input!("the docker archive '{}' holds no images", file.display()),
+            _ => bail_input!(
+                "the docker archive '{}' holds {} images; pick one with docker-archive:{}:TAG, where TAG is one of: \
+                 {listing}",
+                file.display(),
+                images.len(),
+                file.display()
+            ),
+        },
+    }
+}
+
+/// Uses the manifest docker itself wrote into the archive's OCI layout, when there is one for this image's config
+/// and every blob it names is in the archive.
+fn embedded_oci_plan(index: &TarIndex, config_digest: &str) -> anyhow::Result<Option<Plan>> {
+    #[derive(Deserialize)]
+    struct IndexJson {
+        #[serde(default)]
+        manifests: Vec<Descriptor>,
+    }
+    let Some(bytes) = index.read_small("index.json", MAX_MANIFEST_BYTES)? else { return Ok(None) };
+    let Ok(top) = serde_json::from_slice::<IndexJson>(&bytes) else { return Ok(None) };
+    // One level of nesting covers docker's own output (an index per image, or the manifest directly).
+    let mut candidates: Vec<Descriptor> = Vec::new();
+    for descriptor in top.manifests {
+        if is_index(&descriptor.media_type) {
+            if let Some((_, doc)) = index.read_document(&descriptor)? {
+                candidates.extend(doc.manifests.into_iter().flatten());
+            }
+        } else {
+            candidates.push(descriptor);
+        }
+    }
+    for descriptor in candidates {
+        let Some((bytes, doc)) = index.read_document(&descriptor)? else { continue };
+        let Some(config) = doc.config.as_ref().filter(|c| c.digest == config_digest) else { continue };
+        let media_type = doc.media_type(&descriptor.media_type);
+        let mut builder = PlanBuilder::default();
+        let mut complete = true;
+        for (descriptor, kind) in std::iter::once((config, BlobKind::Config))
+            .chain(doc.layers.iter().flatten().map(|layer| (layer, BlobKind::Layer)))
+        {
+            match index.blob_entry(descriptor, kind)? {
+                Some(blob) => builder.add_blob(blob),
+                None => complete = false,
+            }
+        }
+        if complete {
+            return Ok(Some(builder.finish(Manifest::new(media_type, bytes))));
+        }
+    }
+    Ok(None)
+}
+
+/// Builds a manifest from manifest.json for archives without a usable embedded one.
+fn build_plan(
+    index: &TarIndex,
+    image: &ArchiveImage,
+    config_bytes: &[u8],
+    config_digest: String,
+) -> anyhow::Result<Plan> {
+    let diff_ids = serde_json::from_slice::<ConfigRootfs>(config_bytes)
+        .ok()
+        .and_then(|c| c.rootfs)
+        .map(|r| r.diff_ids)
+        .unwrap_or_default();
+    let (config_file, config_offset, config_size) = index.locate(&image.config)?;
+    let mut builder = PlanBuilder::default();
+    builder.add_blob(Blob {
+        digest: config_digest.clone(),
+        size: config_size,
+        kind: BlobKind::Config,
+        path: config_file,
+        offset: config_offset,
+    });
+    let mut layers = Vec::new();
+    for (position, name) in image.layers.iter().enumerate() {
+        let (path, offset, size) = index.locate(name)?;
+        let compression = sniff(&path, offset, size)?;
+        let digest = match blob_name_digest(name) {
+            Some(digest) => digest,
+            // Uncompressed layers are their own diff_ids; the digest is still verified while streaming.
+            None if compression == Compression::None && diff_ids.len() == image.layers.len() => {
+                diff_ids[position].clone()
+            }
+            None => hash_range(&path, offset, size)
+                .map_err(|e| anyhow::anyhow!("reading layer '{name}' of '{}': {e}", index.file.display()))?,
+        };
+        if sha256_hex(&digest).is_none() {
+            bail_input!("layer '{name}' of '{}' has an invalid digest '{digest}'", index.file.display());
+        }
+        layers.push((digest.clone(), size, compression));
+        builder.add_blob(Blob { digest, size, kind: BlobKind::Layer, path, offset });
+    }
+
+    // Docker's own media types unless a layer needs one only OCI has.
+    let oci = layers.iter().any(|(_, _, c)| *c == Compression::Zstd);
+    let layer_type = |c: Compression| match (oci, c) {
+        (false, Compression::None) => DOCKER_LAYER,
+        (false, _) => DOCKER_LAYER_GZIP,
+        (true, Compression::None) => OCI_LAYER,
+        (true, Compression::Gzip) => OCI_LAYER_GZIP,
+        (true, Compression::Zstd) => OCI_LAYER_ZSTD,
+    };
+    #[derive(serde::Serialize)]
+    struct Built<'a> {
+        #[serde(rename = "schemaVersion")]
+        schema_version: u32,
+        #[serde(rename = "mediaType")]
+        media_type: &'a str,
+        config: Descriptor,
+        layers: Vec<Descriptor>,
+    }
+    let descriptor = |media_type: &str, digest: String, size: u64| Descriptor {
+        media_type: media_type.to_string(),
+        digest,
+        size,
+        urls: Vec::new(),
+        annotations: None,
+        platform: None,
+    };
+    let media_type = if oci { OCI_MANIFEST } else { DOCKER_MANIFEST };
+    let built = Built {
+        schema_version: 2,
+        media_type,
+        config: descriptor(if oci { OCI_CONFIG } else { DOCKER_CONFIG }, config_digest, config_size),
+        layers: layers.into_iter().map(|(digest, size, c)| descriptor(layer_type(c), digest, size)).collect(),
+    };
+    let bytes = serde_json::to_vec_pretty(&built)?;
+    Ok(builder.finish(Manifest::new(media_type.to_string(), bytes)))
+}
+
+/// `blobs/sha256/<hex>` names carry their digest.
+fn blob_name_digest(name: &str) -> Option<String> {
+    let hex = normalize(name)?.strip_prefix("blobs/sha256/")?.to_string();
+    let digest = format!("sha256:{hex}");
+    sha256_hex(&digest).is_some().then_some(digest)
+}
+
+fn sniff(path: &Path, offset: u64, size: u64) -> anyhow::Result<Compression> {
+    let mut magic = [0u8; 4];
+    let wanted = usize::try_from(size.min(4)).unwrap_or(4);
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(&mut magic[..wanted])?;
+    Ok(match magic {
+        [0x1f, 0x8b, _, _] => Compression::Gzip,
+        [0x28, 0xb5, 0x2f, 0xfd] => Compression::Zstd,
+        _ => Compression::None,
+    })
+}
+
+fn hash_range(path: &Path, offset: u64, size: u64) -> std::io::Result<String> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut reader = file.take(size);
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(format!("sha256:{}", hex(&hasher.finalize())))
+}
+
+/// `./a//b/../c` -> `a/c`; `None` for names that climb out of the archive.
+fn normalize(name: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for component in Path::new(name).components() {
+        match component {
+            Component::Normal(part) => parts.push(part.to_str()?),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir => {
+                parts.pop()?;
+            }
+            Component::Prefix(_) => return None,
+        }
+    }
+    Some(parts.join("/"))
+}
+
+impl TarIndex {
+    fn read(file: &Path) -> anyhow::Result<TarIndex> {
+        let opened = File::open(file)
+            .map_err(|e| bad_input(format!("cannot open the docker archive '{}': {e}", file.display())))?;
+        let mut magic = [0u8; 2];
+        let mut probe = &opened;
+        if probe.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b] {
+            bail_input!(
+                "'{}' is gzip-compressed; layers are streamed from the archive in place, so decompress it first \
+                 (gunzip, or `docker save -o FILE` without piping through gzip)",
+                file.display()
+            );
+        }
+        let mut reader = BufReader::new(opened);
+        reader.seek(SeekFrom::Start(0))?;
+        let mut archive = tar::Archive::new(reader);
+        let not_tar = |e: std::io::Error| bad_input(format!("'{}' is not a readable tar archive: {e}", file.display()));
+        let mut entries = HashMap::new();
+        for entry in archive.entries_with_seek().map_err(not_tar)? {
+            let entry = entry.map_err(not_tar)?;
+            let raw_name = entry.path().map_err(not_tar)?.to_string_lossy().into_owned();
+            let Some(name) = normalize(&raw_name) else { continue };
+            let header = entry.header();
+            let link = || entry.link_name().ok().flatten().map(|l| l.to_string_lossy().into_owned());
+            let kind = match header.entry_type() {
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    EntryKind::File { offset: entry.raw_file_position(), size: entry.size() }
+                }
+                tar::EntryType::Symlink => match link() {
+                    Some(target) => EntryKind::Symlink(target),
+                    None => continue,
+                },
+                tar::EntryType::Link => match link() {
+                    Some(target) => EntryKind::Hardlink(target),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            entries.insert(name, kind);
+        }
+        Ok(TarIndex { file: file.to_path_buf(), entries })
+    }
+
+    /// The regular file `name` resolves to (following docker's symlinked duplicate layers), as (offset, size).
+    fn resolve(&self, name: &str) -> anyhow::Result<Option<(u64, u64)>> {
+        let Some(mut current) = normalize(name) else {
+            bail_input!("'{name}' in '{}' points outside the archive", self.file.display());
+        };
+        for _ in 0..MAX_LINK_HOPS {
+            match self.entries.get(&current) {
+                None => return Ok(None),
+                Some(EntryKind::File { offset, size }) => return Ok(Some((*offset, *size))),
+                Some(EntryKind::Hardlink(target)) => current = normalize(target).unwrap_or_default(),
+                Some(EntryKind::Symlink(target)) => {
+                    let base = Path::new(&current).parent().map(Path::to_path_buf).unwrap_or_default();
+                    current = normalize(&base.join(target).to_string_lossy()).unwrap_or_default();
+                }
+            }
+        }
+        bail_input!("'{name}' in '{}' is a chain of more than {MAX_LINK_HOPS} links", self.file.display())
+    }
+
+    fn locate(&self, name: &str) -> anyhow::Result<(PathBuf, u64, u64)> {
+        match self.resolve(name)? {
+            Some((offset, size)) => Ok((self.file.clone(), offset, size)),
+            None => bail_input!("the docker archive '{}' lacks '{name}' named in manifest.json", self.file.display()),
+        }
+    }
+
+    fn read_small(&self, name: &str, limit: u64) -> anyhow::Result<Option<Vec<u8>>> {
+        let Some((offset, size)) = self.resolve(name)? else { return Ok(None) };
+        if size > limit {
+            bail_input!("'{name}' in '{}' is {size} bytes, more than the {limit} expected", self.file.display());
+        }
+        let mut file = File::open(&self.file)?;
+        file.seek(SeekFrom::Start(offset))?;
+        let mut bytes = vec![0u8; usize::try_from(size)?];
+        file.read_exact(&mut bytes)
+            .map_err(|e| anyhow::anyhow!("reading '{name}' from '{}': {e}", self.file.display()))?;
+        Ok(Some(bytes))
+    }
+
+    /// A manifest or index stored as `blobs/sha256/<hex>`, checked against its digest; `None` when absent or bad.
+    fn read_document(&self, descriptor: &Descriptor) -> anyhow::Result<Option<(Vec<u8>, ManifestDoc)>> {
+        let Some(hex) = sha256_hex(&descriptor.digest) else { return Ok(None) };
+        let Some(bytes) = self.read_small(&format!("blobs/sha256/{hex}"), MAX_MANIFEST_BYTES)? else {
+            return Ok(None);
+        };
+        if sha256_digest(&bytes) != descriptor.digest {
+            return Ok(None);
+        }
+        Ok(serde_json::from_slice(&bytes).ok().map(|doc| (bytes, doc)))
+    }
+
+    fn blob_entry(&self, descriptor: &Descriptor, kind: BlobKind) -> anyhow::Result<Option<Blob>> {
+        let Some(hex) = sha256_hex(&descriptor.digest) else { return Ok(None) };
+        Ok(self.resolve(&format!("blobs/sha256/{hex}"))?.filter(|(_, size)| *size == descriptor.size).map(
+            |(offset, size)| Blob { digest: descriptor.digest.clone(), size, kind, path: self.file.clone(), offset },
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_normalized_inside_the_archive() {
+        assert_eq!(normalize("./blobs//sha256/ab").as_deref(), Some("blobs/sha256/ab"));
+        assert_eq!(normalize("a/../b/layer.tar").as_deref(), Some("b/layer.tar"));
+        assert_eq!(normalize("../etc/passwd"), None);
+        let hex = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+        assert_eq!(blob_name_digest(&format!("blobs/sha256/{hex}")), Some(format!("sha256:{hex}")));
+        assert_eq!(blob_name_digest("abc/layer.tar"), None);
+    }
+}

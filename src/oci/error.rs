@@ -1,0 +1,176 @@
+//! Typed push failures, and the mapping from the registry's `{"errors":[{code,message}]}` envelope to them.
+//!
+//! Every variant's message starts with the action that failed (`uploading layer sha256:… to team/app`), so a
+//! printed error names the resource without a context chain. Callers that react to a particular failure (the
+//! immutable-tag case above all) downcast the `anyhow::Error` from [`push`](super::push) to [`Error`].
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// ECR refused to move a tag in a repository with immutable tags (registry code TAG_INVALID).
+    #[error(
+        "{action}: the tag '{tag}' already exists in {repository} and cannot be overwritten because the \
+         repository's tags are immutable ({message})"
+    )]
+    TagImmutable { action: String, repository: String, tag: String, message: String },
+
+    #[error("{action}: the registry rejected the tag (TAG_INVALID: {message})")]
+    TagInvalid { action: String, message: String },
+
+    #[error(
+        "{action}: the registry rejected the credentials (UNAUTHORIZED: {message}); the ECR login token may have \
+         expired or be for another account or region"
+    )]
+    Unauthorized { action: String, message: String },
+
+    #[error("{action}: access denied (DENIED: {message}); the role needs push permissions on the repository")]
+    Denied { action: String, message: String },
+
+    #[error("{action}: the repository does not exist (NAME_UNKNOWN: {message})")]
+    NameUnknown { action: String, message: String },
+
+    #[error("{action}: the registry computed a different digest for the bytes it received (DIGEST_INVALID: {message})")]
+    DigestInvalid { action: String, message: String },
+
+    #[error("{action}: the registry does not have a blob the manifest references (MANIFEST_BLOB_UNKNOWN: {message})")]
+    ManifestBlobUnknown { action: String, message: String },
+
+    #[error("{action}: the registry rejected the manifest ({code}: {message})")]
+    ManifestInvalid { action: String, code: String, message: String },
+
+    /// The local bytes do not hash to the digest their manifest promises; the upload was aborted before its end.
+    #[error("{action}: the local file does not match its digest (read {actual}); the image source is corrupt")]
+    BlobCorrupt { action: String, actual: String },
+
+    #[error("{action}: cannot read the local file: {message}")]
+    LocalRead { action: String, message: String },
+
+    #[error("{action}: the registry answered HTTP {status}{}", describe(.code, .message))]
+    Status { action: String, status: u16, code: Option<String>, message: String },
+
+    #[error("{action}: {message}{}", after_attempts(*.attempts))]
+    Transport { action: String, message: String, attempts: u32 },
+
+    #[error("{action}: getting registry credentials failed: {message}")]
+    Credentials { action: String, message: String },
+
+    #[error("{action}: the registry sent {what}")]
+    Protocol { action: String, what: String },
+
+    #[error("pushing to {repository} did not finish within {}s (the push timeout)", .after.as_secs())]
+    Timeout { repository: String, after: Duration },
+}
+
+fn after_attempts(attempts: u32) -> String {
+    if attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() }
+}
+
+fn describe(code: &Option<String>, message: &str) -> String {
+    match (code, message.is_empty()) {
+        (Some(code), false) => format!(" ({code}: {message})"),
+        (Some(code), true) => format!(" ({code})"),
+        (None, false) => format!(": {message}"),
+        (None, true) => String::new(),
+    }
+}
+
+impl Error {
+    /// The tag when this is the immutable-tag refusal.
+    pub fn immutable_tag(&self) -> Option<&str> {
+        match self {
+            Error::TagImmutable { tag, .. } => Some(tag),
+            _ => None,
+        }
+    }
+}
+
+/// The first `{code, message}` of a registry error body, if it has the envelope.
+pub fn parse_envelope(body: &[u8]) -> Option<(String, String)> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        errors: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    let envelope: Envelope = serde_json::from_slice(body).ok()?;
+    let first = envelope.errors.into_iter().next()?;
+    Some((first.code, first.message))
+}
+
+/// Turns a non-success answer into the matching variant. `tag` is the tag being put, if any.
+pub fn from_response(action: &str, repository: &str, tag: Option<&str>, status: u16, body: &[u8]) -> Error {
+    let action = action.to_string();
+    let Some((code, message)) = parse_envelope(body) else {
+        let text = String::from_utf8_lossy(body);
+        let message: String = text.trim().chars().take(300).collect();
+        return match status {
+            401 => Error::Unauthorized { action, message: "authentication required".into() },
+            403 => Error::Denied { action, message: if message.is_empty() { "forbidden".into() } else { message } },
+            _ => Error::Status { action, status, code: None, message },
+        };
+    };
+    match code.as_str() {
+        "UNAUTHORIZED" => Error::Unauthorized { action, message },
+        "DENIED" => Error::Denied { action, message },
+        "NAME_UNKNOWN" => Error::NameUnknown { action, message },
+        "DIGEST_INVALID" => Error::DigestInvalid { action, message },
+        "MANIFEST_BLOB_UNKNOWN" | "BLOB_UNKNOWN" if tag.is_some() || action.contains("manifest") => {
+            Error::ManifestBlobUnknown { action, message }
+        }
+        "TAG_INVALID" => {
+            let lower = message.to_ascii_lowercase();
+            match tag {
+                Some(tag) if lower.contains("immutable") || lower.contains("already exists") => {
+                    Error::TagImmutable { action, repository: repository.to_string(), tag: tag.to_string(), message }
+                }
+                _ => Error::TagInvalid { action, message },
+            }
+        }
+        "MANIFEST_INVALID" | "MANIFEST_UNVERIFIED" | "SIZE_INVALID" | "UNSUPPORTED" => {
+            Error::ManifestInvalid { action, code, message }
+        }
+        _ => Error::Status { action, status, code: Some(code), message },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ecr_immutability_refusal_is_typed() {
+        let body = br#"{"errors":[{"code":"TAG_INVALID","message":"tag invalid: The image tag 'v1' already exists in the 'team/app' repository and cannot be overwritten because the repository is immutable."}]}"#;
+        let error = from_response("putting manifest as team/app:v1", "team/app", Some("v1"), 400, body);
+        assert_eq!(error.immutable_tag(), Some("v1"));
+        assert!(error.to_string().starts_with("putting manifest as team/app:v1: the tag 'v1' already exists"));
+    }
+
+    #[test]
+    fn envelope_codes_map_to_distinct_messages() {
+        let envelope = |code: &str| format!(r#"{{"errors":[{{"code":"{code}","message":"m","detail":null}}]}}"#);
+        let check = |code: &str, needle: &str| {
+            let error = from_response("act", "r", Some("t"), 400, envelope(code).as_bytes());
+            assert!(error.to_string().contains(needle), "{code}: {error}");
+        };
+        check("UNAUTHORIZED", "rejected the credentials");
+        check("DENIED", "access denied");
+        check("DIGEST_INVALID", "different digest");
+        check("MANIFEST_BLOB_UNKNOWN", "does not have a blob");
+        check("TAG_INVALID", "rejected the tag");
+        check("SOMETHING_NEW", "HTTP 400 (SOMETHING_NEW: m)");
+    }
+
+    #[test]
+    fn bodies_without_an_envelope_still_read_well() {
+        let error = from_response("act", "r", None, 502, b"<html>Bad Gateway</html>");
+        assert_eq!(error.to_string(), "act: the registry answered HTTP 502: <html>Bad Gateway</html>");
+        let error = from_response("act", "r", None, 401, b"");
+        assert!(matches!(error, Error::Unauthorized { .. }));
+    }
+}

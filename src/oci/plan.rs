@@ -1,0 +1,240 @@
+//! The push plan: what a source (OCI layout or docker archive) resolves to before anything is contacted, plus the
+//! descriptor, media-type and digest vocabulary the readers and the uploader share.
+//!
+//! A plan lists every blob once (deduplicated by digest across all manifests of a multi-arch image), the child
+//! manifests to put by digest, and the top-level manifest. Blobs are never loaded: each one is a byte range of a
+//! file on disk (a layout's `blobs/sha256/<hex>`, or an entry inside a docker-save tar), so memory stays flat no
+//! matter how large the layers are.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
+pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+
+/// Every manifest media type this pusher reads and puts; also the `Accept` list for reading manifests back.
+pub const MANIFEST_MEDIA_TYPES: [&str; 4] = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST];
+
+/// ECR rejects manifests over 4 MiB; anything larger in a layout is corrupt or not a manifest.
+pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
+
+pub fn is_index(media_type: &str) -> bool {
+    media_type == OCI_INDEX || media_type == DOCKER_MANIFEST_LIST
+}
+
+/// An OCI/Docker content descriptor, as found in index.json, indexes and manifests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Descriptor {
+    #[serde(rename = "mediaType", default)]
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<serde_json::Value>,
+}
+
+/// The fields of an image manifest or index this pusher needs; the bytes themselves are always pushed unchanged.
+#[derive(Debug, Deserialize)]
+pub struct ManifestDoc {
+    #[serde(rename = "mediaType", default)]
+    pub media_type: Option<String>,
+    #[serde(default)]
+    pub config: Option<Descriptor>,
+    #[serde(default)]
+    pub layers: Option<Vec<Descriptor>>,
+    #[serde(default)]
+    pub manifests: Option<Vec<Descriptor>>,
+}
+
+impl ManifestDoc {
+    /// The media type to send as Content-Type: the descriptor's if it has one, else the document's own field, else
+    /// what the shape says (an index has `manifests`).
+    pub fn media_type(&self, descriptor_type: &str) -> String {
+        if !descriptor_type.is_empty() {
+            return descriptor_type.to_string();
+        }
+        match &self.media_type {
+            Some(own) if !own.is_empty() => own.clone(),
+            _ if self.manifests.is_some() => OCI_INDEX.to_string(),
+            _ => OCI_MANIFEST.to_string(),
+        }
+    }
+}
+
+/// What a blob is, for messages and progress lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobKind {
+    Config,
+    Layer,
+}
+
+impl BlobKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            BlobKind::Config => "config",
+            BlobKind::Layer => "layer",
+        }
+    }
+}
+
+/// One blob to make present in the repository: `size` bytes of `path` starting at `offset`.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    pub digest: String,
+    pub size: u64,
+    pub kind: BlobKind,
+    pub path: PathBuf,
+    pub offset: u64,
+}
+
+/// A manifest or index to put, with its exact bytes.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub digest: String,
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Manifest {
+    pub fn new(media_type: String, bytes: Vec<u8>) -> Manifest {
+        Manifest { digest: sha256_digest(&bytes), media_type, bytes }
+    }
+}
+
+/// Everything one push does, in order: blobs (any order, in parallel), then `children` by digest in list order,
+/// then `top` once per tag.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub blobs: Vec<Blob>,
+    pub children: Vec<Manifest>,
+    pub top: Manifest,
+}
+
+/// Collects a plan's blobs and child manifests without duplicates (multi-arch images share layers).
+#[derive(Default)]
+pub struct PlanBuilder {
+    blobs: Vec<Blob>,
+    children: Vec<Manifest>,
+    seen_blobs: HashSet<String>,
+    seen_manifests: HashSet<String>,
+}
+
+impl PlanBuilder {
+    pub fn add_blob(&mut self, blob: Blob) {
+        if self.seen_blobs.insert(blob.digest.clone()) {
+            self.blobs.push(blob);
+        }
+    }
+
+    pub fn add_child(&mut self, manifest: Manifest) {
+        if self.seen_manifests.insert(manifest.digest.clone()) {
+            self.children.push(manifest);
+        }
+    }
+
+    pub fn finish(self, top: Manifest) -> Plan {
+        let mut blobs = self.blobs;
+        // Largest first, so the long uploads start at once and the small ones fill the remaining slots.
+        blobs.sort_by_key(|blob| std::cmp::Reverse(blob.size));
+        let children = self.children.into_iter().filter(|child| child.digest != top.digest).collect();
+        Plan { blobs, children, top }
+    }
+}
+
+/// Lower-case hex, by hand: sha2 0.11's output type does not implement `LowerHex`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(DIGITS[usize::from(byte >> 4)] as char);
+        out.push(DIGITS[usize::from(byte & 0x0f)] as char);
+    }
+    out
+}
+
+/// `sha256:<hex>` of some bytes.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+}
+
+/// The hex part of a well-formed `sha256:<64 lower-case hex>` digest, or `None` for anything else (other
+/// algorithms included: only sha256 can be verified while streaming).
+pub fn sha256_hex(digest: &str) -> Option<&str> {
+    let hex = digest.strip_prefix("sha256:")?;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))).then_some(hex)
+}
+
+/// `sha256:0123456789ab…`, the short form used in progress lines.
+pub fn short_digest(digest: &str) -> String {
+    match digest.split_once(':') {
+        Some((algorithm, hex)) if hex.len() > 12 => format!("{algorithm}:{}…", &hex[..12]),
+        _ => digest.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_and_digest_match_sha256sum() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(
+            sha256_digest(b"hello\n"),
+            "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+        );
+    }
+
+    #[test]
+    fn only_well_formed_sha256_digests_are_accepted() {
+        let good = "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+        assert!(sha256_hex(good).is_some());
+        assert!(sha256_hex(&good.to_uppercase()).is_none());
+        assert!(sha256_hex("sha512:abcd").is_none());
+        assert!(sha256_hex("sha256:../../etc/passwd").is_none());
+        assert_eq!(short_digest(good), "sha256:5891b5b522d5…");
+    }
+
+    #[test]
+    fn media_type_falls_back_from_descriptor_to_document_to_shape() {
+        let doc: ManifestDoc = serde_json::from_str(r#"{"schemaVersion":2,"manifests":[]}"#).unwrap();
+        assert_eq!(doc.media_type(""), OCI_INDEX);
+        assert_eq!(doc.media_type(DOCKER_MANIFEST_LIST), DOCKER_MANIFEST_LIST);
+        let doc: ManifestDoc = serde_json::from_str(&format!(r#"{{"mediaType":"{DOCKER_MANIFEST}"}}"#)).unwrap();
+        assert_eq!(doc.media_type(""), DOCKER_MANIFEST);
+    }
+
+    #[test]
+    fn builder_deduplicates_and_orders_largest_first() {
+        let blob = |digest: &str, size| Blob {
+            digest: digest.into(),
+            size,
+            kind: BlobKind::Layer,
+            path: PathBuf::from("x"),
+            offset: 0,
+        };
+        let mut builder = PlanBuilder::default();
+        builder.add_blob(blob("a", 1));
+        builder.add_blob(blob("b", 5));
+        builder.add_blob(blob("a", 1));
+        let plan = builder.finish(Manifest::new(OCI_MANIFEST.into(), b"{}".to_vec()));
+        let digests: Vec<_> = plan.blobs.iter().map(|b| b.digest.as_str()).collect();
+        assert_eq!(digests, ["b", "a"]);
+    }
+}

@@ -1,0 +1,953 @@
+//! The native push (`ecr_ship::oci`) against Debian's real docker-registry: OCI layouts, docker archives (classic
+//! and OCI-embedding), multi-arch indexes, re-push skipping, corrupt blobs, TLS trusted through SSL_CERT_FILE, a
+//! fault-injecting TCP proxy between client and registry, and flat memory for a large layer. Images are generated
+//! here (random tar and gzip layers, digests computed in Rust); every pushed tag is read back over HTTP and with
+//! skopeo, and both must agree with the digest the push reported.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ecr_ship::oci::{
+    self, Credentials, CredentialsFuture, ImageSource, MANIFEST_MEDIA_TYPES, Progress, PushOptions, PushedImage,
+    Registry, RegistryAuth, RetryPolicy,
+};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::support::moto::PASSWORD;
+use crate::support::registry::{Registry as TestRegistry, RegistryOptions};
+use crate::support::scratch_dir;
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+
+// ---------------------------------------------------------------------------------------------------------------
+// Image fixtures
+// ---------------------------------------------------------------------------------------------------------------
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn digest_of(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(bytes)))
+}
+
+/// Random bytes from a seeded xorshift (fast in debug builds, and incompressible enough for gzip to keep size).
+fn random_bytes(len: usize) -> Vec<u8> {
+    let mut state = getrandom::u64().unwrap_or(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A layer tar holding the given files.
+fn layer_tar(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, data) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(&mut header, name, data.as_slice()).expect("append to layer tar");
+    }
+    builder.into_inner().expect("finish layer tar")
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).expect("gzip");
+    encoder.finish().expect("gzip finish")
+}
+
+/// A layer as it goes into a manifest: the blob bytes, their media type and the uncompressed diff_id.
+struct Layer {
+    blob: Vec<u8>,
+    media_type: &'static str,
+    diff_id: String,
+}
+
+fn random_layer(name: &str, size: usize, compressed: bool) -> Layer {
+    let tar = layer_tar(&[(name, random_bytes(size))]);
+    let diff_id = digest_of(&tar);
+    if compressed {
+        Layer { blob: gzip(&tar), media_type: "application/vnd.oci.image.layer.v1.tar+gzip", diff_id }
+    } else {
+        Layer { blob: tar, media_type: "application/vnd.oci.image.layer.v1.tar", diff_id }
+    }
+}
+
+/// An OCI image layout being written by a test.
+struct Layout {
+    dir: PathBuf,
+    index: Vec<Value>,
+}
+
+impl Layout {
+    fn new(dir: &Path) -> Layout {
+        std::fs::create_dir_all(dir.join("blobs/sha256")).expect("mkdir blobs");
+        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).expect("write oci-layout");
+        Layout { dir: dir.to_path_buf(), index: Vec::new() }
+    }
+
+    fn blob(&self, bytes: &[u8]) -> (String, u64) {
+        let digest = digest_of(bytes);
+        std::fs::write(self.blob_path(&digest), bytes).expect("write blob");
+        (digest, bytes.len() as u64)
+    }
+
+    fn blob_path(&self, digest: &str) -> PathBuf {
+        self.dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
+    }
+
+    /// Writes config, layers and manifest; returns the manifest descriptor.
+    fn image(&self, layers: &[Layer], architecture: &str) -> Value {
+        let diff_ids: Vec<&str> = layers.iter().map(|l| l.diff_id.as_str()).collect();
+        let config = json!({"architecture": architecture, "os": "linux", "config": {},
+                            "rootfs": {"type": "layers", "diff_ids": diff_ids}});
+        let (config_digest, config_size) = self.blob(&serde_json::to_vec(&config).expect("config json"));
+        let layer_descriptors: Vec<Value> = layers
+            .iter()
+            .map(|layer| {
+                let (digest, size) = self.blob(&layer.blob);
+                json!({"mediaType": layer.media_type, "digest": digest, "size": size})
+            })
+            .collect();
+        let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
+            "layers": layer_descriptors});
+        let (digest, size) = self.blob(&serde_json::to_vec(&manifest).expect("manifest json"));
+        json!({"mediaType": OCI_MANIFEST, "digest": digest, "size": size,
+               "platform": {"architecture": architecture, "os": "linux"}})
+    }
+
+    /// Adds an index.json entry named `name`.
+    fn name(&mut self, mut descriptor: Value, name: &str) -> String {
+        descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": name});
+        let digest = descriptor["digest"].as_str().expect("digest").to_string();
+        self.index.push(descriptor);
+        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": self.index});
+        std::fs::write(self.dir.join("index.json"), serde_json::to_vec(&index).expect("index json"))
+            .expect("write index.json");
+        digest
+    }
+
+    fn source(&self, reference: Option<&str>) -> ImageSource {
+        ImageSource::OciLayout { dir: self.dir.clone(), reference: reference.map(str::to_string) }
+    }
+}
+
+/// A tar file assembled from (name, bytes) entries plus symlinks, as `docker save` writes them.
+fn write_tar(path: &Path, files: &[(String, Vec<u8>)], symlinks: &[(String, String)]) {
+    let mut builder = tar::Builder::new(std::fs::File::create(path).expect("create archive"));
+    for (name, data) in files {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_mtime(0);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(&mut header, name, data.as_slice()).expect("append");
+    }
+    for (name, target) in symlinks {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(0);
+        header.set_mode(0o777);
+        header.set_entry_type(tar::EntryType::Symlink);
+        builder.append_link(&mut header, name, target).expect("append link");
+    }
+    builder.finish().expect("finish archive");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Registry access for the tests
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Counts credential requests, to prove a 401 costs exactly one refresh.
+#[derive(Default)]
+struct CountingAuth {
+    initial: AtomicUsize,
+    refreshes: AtomicUsize,
+}
+
+impl RegistryAuth for CountingAuth {
+    fn credentials(&self, refresh: bool) -> CredentialsFuture<'_> {
+        let counter = if refresh { &self.refreshes } else { &self.initial };
+        counter.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { Ok(Credentials { username: "AWS".into(), password: PASSWORD.into() }) })
+    }
+}
+
+fn target_registry(base_url: &str, repository: &str) -> (Registry, Arc<CountingAuth>) {
+    let auth = Arc::new(CountingAuth::default());
+    let registry = Registry::new(base_url, repository, auth.clone()).expect("registry");
+    (registry, auth)
+}
+
+fn quiet() -> PushOptions {
+    PushOptions { progress: Progress::Quiet, timeout: Some(Duration::from_secs(120)), ..PushOptions::default() }
+}
+
+fn tags(names: &[&str]) -> Vec<String> {
+    names.iter().map(|t| t.to_string()).collect()
+}
+
+/// GET a manifest the way a puller does; returns status, Content-Type and body.
+async fn get_manifest(base_url: &str, repository: &str, reference: &str) -> (u16, String, Vec<u8>) {
+    let client = reqwest::Client::new();
+    let response = client
+        .get(format!("{base_url}/v2/{repository}/manifests/{reference}"))
+        .basic_auth("AWS", Some(PASSWORD))
+        .header("Accept", MANIFEST_MEDIA_TYPES.join(", "))
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .expect("GET manifest");
+    let status = response.status().as_u16();
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let body = response.bytes().await.expect("manifest body").to_vec();
+    (status, content_type, body)
+}
+
+/// The raw manifest skopeo reads for `repository:tag`.
+fn skopeo_raw(host: &str, repository: &str, tag: &str) -> Vec<u8> {
+    let output = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", "--creds", &format!("AWS:{PASSWORD}")])
+        .arg(format!("docker://{host}/{repository}:{tag}"))
+        .output()
+        .expect("run skopeo (Debian package skopeo)");
+    assert!(output.status.success(), "skopeo inspect: {}", String::from_utf8_lossy(&output.stderr));
+    output.stdout
+}
+
+/// Every tag must read back, over HTTP and through skopeo, as exactly the manifest the push reported.
+async fn assert_tags_serve(registry: &TestRegistry, repository: &str, tags: &[&str], pushed: &PushedImage) {
+    let base = format!("http://{}", registry.host());
+    for tag in tags {
+        let (status, content_type, body) = get_manifest(&base, repository, tag).await;
+        assert_eq!(status, 200, "GET {repository}:{tag}");
+        assert_eq!(content_type, pushed.media_type, "{repository}:{tag} media type");
+        assert_eq!(digest_of(&body), pushed.digest, "{repository}:{tag} over HTTP");
+        assert_eq!(body, pushed.manifest);
+        let raw = skopeo_raw(&registry.host(), repository, tag);
+        assert_eq!(digest_of(&raw), pushed.digest, "{repository}:{tag} through skopeo");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pushes against the plain-HTTP registry
+// ---------------------------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oci_layout_pushes_with_two_tags_and_a_second_push_uploads_nothing() {
+    let registry = TestRegistry::start();
+    let scratch = scratch_dir("oci-layout");
+    let mut layout = Layout::new(scratch.path());
+    let layers = [
+        random_layer("a.bin", 3_000_000, true),
+        random_layer("b.bin", 500_000, false),
+        random_layer("c.bin", 10_000, true),
+    ];
+    let manifest_digest = layout.name(layout.image(&layers, "amd64"), "v1");
+    // A second image in the same layout: selecting by REF must pick the right one.
+    layout.name(layout.image(&[random_layer("other.bin", 1000, true)], "amd64"), "other");
+
+    let (target, auth) = target_registry(&format!("http://{}", registry.host()), "team/app");
+    let source = ImageSource::parse(&format!("oci:{}:v1", scratch.path().display())).expect("parse source");
+    let pushed = oci::push(&source, &target, &tags(&["v1", "latest"]), &quiet()).await.expect("first push");
+    assert_eq!(pushed.digest, manifest_digest, "the layout's manifest is pushed byte for byte");
+    assert_eq!(pushed.media_type, OCI_MANIFEST);
+    assert_eq!((pushed.blobs_uploaded, pushed.blobs_skipped), (4, 0), "3 layers + config");
+    let layer_bytes: u64 = layers.iter().map(|l| l.blob.len() as u64).sum();
+    assert!(pushed.bytes_uploaded > layer_bytes, "layers and config were sent");
+    assert_tags_serve(&registry, "team/app", &["v1", "latest"], &pushed).await;
+    assert_eq!(auth.refreshes.load(Ordering::SeqCst), 0);
+
+    let again = oci::push(&source, &target, &tags(&["v1"]), &quiet()).await.expect("second push");
+    assert_eq!(again.digest, pushed.digest);
+    assert_eq!((again.blobs_uploaded, again.blobs_skipped, again.bytes_uploaded), (0, 4, 0));
+
+    // Several images and no REF is an input error that lists the refs.
+    let ambiguous = oci::push(&layout.source(None), &target, &tags(&["x"]), &quiet()).await.unwrap_err();
+    assert_eq!(ecr_ship::error::exit_code(&ambiguous), ecr_ship::error::EXIT_BAD_INPUT);
+    assert!(ambiguous.to_string().contains("v1, other"), "{ambiguous}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_archive_pushes_as_docker_v2_schema_2_with_layer_digests_equal_to_diff_ids() {
+    let registry = TestRegistry::start();
+    let scratch = scratch_dir("docker-archive");
+    let layer_a = layer_tar(&[("a.bin", random_bytes(2_000_000))]);
+    let layer_b = layer_tar(&[("b.bin", random_bytes(300_000))]);
+    let diff_ids = [digest_of(&layer_a), digest_of(&layer_b), digest_of(&layer_a)];
+    let config = serde_json::to_vec(&json!({"architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}}))
+    .unwrap();
+    let config_hex = hex(&Sha256::digest(&config));
+    let manifest = json!([{"Config": format!("{config_hex}.json"), "RepoTags": ["team/app:v1"],
+        "Layers": ["1111/layer.tar", "2222/layer.tar", "3333/layer.tar"]}]);
+    let archive = scratch.path().join("image.tar");
+    write_tar(
+        &archive,
+        &[
+            ("manifest.json".into(), serde_json::to_vec(&manifest).unwrap()),
+            (format!("{config_hex}.json"), config.clone()),
+            ("1111/VERSION".into(), b"1.0".to_vec()),
+            ("1111/layer.tar".into(), layer_a.clone()),
+            ("2222/layer.tar".into(), layer_b.clone()),
+            ("repositories".into(), br#"{"team/app":{"v1":"3333"}}"#.to_vec()),
+        ],
+        // docker save stores a repeated layer once and links the others to it.
+        &[("3333/layer.tar".into(), "../1111/layer.tar".into())],
+    );
+
+    let (target, _) = target_registry(&format!("http://{}", registry.host()), "team/archive");
+    let source = ImageSource::parse(&format!("docker-archive:{}", archive.display())).expect("parse");
+    let options = PushOptions { progress: Progress::Lines, ..quiet() };
+    let pushed = oci::push(&source, &target, &tags(&["v1"]), &options).await.expect("push archive");
+    assert_eq!(pushed.media_type, DOCKER_MANIFEST);
+    assert_eq!((pushed.blobs_uploaded, pushed.blobs_skipped), (3, 0), "config + 2 distinct layers");
+    let doc: Value = serde_json::from_slice(&pushed.manifest).unwrap();
+    assert_eq!(doc["config"]["digest"], format!("sha256:{config_hex}"));
+    assert_eq!(doc["config"]["mediaType"], "application/vnd.docker.container.image.v1+json");
+    let layer_digests: Vec<&str> =
+        doc["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap()).collect();
+    assert_eq!(layer_digests, diff_ids.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        doc["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["mediaType"] == "application/vnd.docker.image.rootfs.diff.tar")
+    );
+    assert_tags_serve(&registry, "team/archive", &["v1"], &pushed).await;
+
+    // The inspect call sees the same manifest without any network access.
+    let resolved = source.inspect().expect("inspect");
+    assert_eq!(resolved.digest, pushed.digest);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_archive_with_an_embedded_oci_layout_pushes_dockers_own_manifest() {
+    let registry = TestRegistry::start();
+    let scratch = scratch_dir("docker-archive-oci");
+    // Build the image as an OCI layout first, then pack it the way docker 25+ saves: blobs/, index.json,
+    // oci-layout and manifest.json pointing into blobs/.
+    let layout_dir = scratch.path().join("layout");
+    let mut layout = Layout::new(&layout_dir);
+    let layers = [random_layer("x.bin", 700_000, false), random_layer("y.bin", 90_000, false)];
+    let descriptor = layout.image(&layers, "amd64");
+    let manifest_digest = layout.name(descriptor, "team/app:v2");
+    let manifest_bytes = std::fs::read(layout.blob_path(&manifest_digest)).unwrap();
+    let manifest: Value = serde_json::from_slice(&manifest_bytes).unwrap();
+    let blob_name = |digest: &str| format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
+    let config_name = blob_name(manifest["config"]["digest"].as_str().unwrap());
+    let layer_names: Vec<String> =
+        manifest["layers"].as_array().unwrap().iter().map(|l| blob_name(l["digest"].as_str().unwrap())).collect();
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for entry in std::fs::read_dir(layout_dir.join("blobs/sha256")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = format!("blobs/sha256/{}", path.file_name().unwrap().to_string_lossy());
+        files.push((name, std::fs::read(&path).unwrap()));
+    }
+    files.push(("index.json".into(), std::fs::read(layout_dir.join("index.json")).unwrap()));
+    files.push(("oci-layout".into(), std::fs::read(layout_dir.join("oci-layout")).unwrap()));
+    let docker_manifest = json!([{"Config": config_name, "RepoTags": ["team/app:v2", "team/app:other"],
+                                 "Layers": layer_names}]);
+    files.push(("manifest.json".into(), serde_json::to_vec(&docker_manifest).unwrap()));
+    let archive = scratch.path().join("image.tar");
+    write_tar(&archive, &files, &[]);
+
+    let (target, _) = target_registry(&format!("http://{}", registry.host()), "team/embedded");
+    let source = ImageSource::parse(&format!("docker-archive:{}:team/app:v2", archive.display())).expect("parse");
+    let pushed = oci::push(&source, &target, &tags(&["v2"]), &quiet()).await.expect("push");
+    assert_eq!(pushed.digest, manifest_digest, "the embedded manifest is pushed unchanged");
+    assert_eq!(pushed.media_type, OCI_MANIFEST);
+    assert_tags_serve(&registry, "team/embedded", &["v2"], &pushed).await;
+
+    let unknown = ImageSource::parse(&format!("docker-archive:{}:nope", archive.display())).unwrap();
+    let error = unknown.inspect().unwrap_err().to_string();
+    assert!(error.contains("team/app:v2, team/app:other"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_arch_index_pushes_children_before_the_index() {
+    let registry = TestRegistry::start();
+    let scratch = scratch_dir("multi-arch");
+    let mut layout = Layout::new(scratch.path());
+    let shared = random_layer("shared.bin", 400_000, true);
+    let amd64 = layout.image(&[random_layer("amd64.bin", 600_000, true), clone_layer(&shared)], "amd64");
+    let arm64 = layout.image(&[random_layer("arm64.bin", 500_000, true), clone_layer(&shared)], "arm64");
+    let children = [amd64["digest"].as_str().unwrap().to_string(), arm64["digest"].as_str().unwrap().to_string()];
+    let index =
+        serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [amd64, arm64]})).unwrap();
+    let (index_digest, index_size) = layout.blob(&index);
+    layout.name(json!({"mediaType": OCI_INDEX, "digest": index_digest, "size": index_size}), "multi");
+
+    let (target, _) = target_registry(&format!("http://{}", registry.host()), "team/multi");
+    let pushed = oci::push(&layout.source(None), &target, &tags(&["v1", "v1.0"]), &quiet()).await.expect("push");
+    assert_eq!(pushed.digest, index_digest);
+    assert_eq!(pushed.media_type, OCI_INDEX);
+    assert_eq!(pushed.blobs_uploaded, 5, "2 configs + 2 own layers + 1 shared layer");
+    assert_tags_serve(&registry, "team/multi", &["v1", "v1.0"], &pushed).await;
+    let base = format!("http://{}", registry.host());
+    for child in &children {
+        let (status, content_type, body) = get_manifest(&base, "team/multi", child).await;
+        assert_eq!((status, content_type.as_str()), (200, OCI_MANIFEST), "child {child}");
+        assert_eq!(&digest_of(&body), child);
+    }
+    let again = oci::push(&layout.source(None), &target, &tags(&["v1"]), &quiet()).await.expect("re-push");
+    assert_eq!((again.blobs_uploaded, again.blobs_skipped), (0, 5));
+}
+
+fn clone_layer(layer: &Layer) -> Layer {
+    Layer { blob: layer.blob.clone(), media_type: layer.media_type, diff_id: layer.diff_id.clone() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blob_that_does_not_match_its_digest_fails_the_push_with_nothing_tagged() {
+    let registry = TestRegistry::start();
+    let scratch = scratch_dir("corrupt");
+    let mut layout = Layout::new(scratch.path());
+    let layers = [random_layer("good.bin", 1_000_000, true), random_layer("bad.bin", 1_500_000, true)];
+    let descriptor = layout.image(&layers, "amd64");
+    let manifest_digest = layout.name(descriptor, "v1");
+    // Same size, one byte different: only hashing the stream can notice.
+    let bad_digest = digest_of(&layers[1].blob);
+    let mut corrupted = layers[1].blob.clone();
+    let middle = corrupted.len() / 2;
+    corrupted[middle] ^= 0xff;
+    std::fs::write(layout.blob_path(&bad_digest), &corrupted).unwrap();
+
+    let (target, _) = target_registry(&format!("http://{}", registry.host()), "team/corrupt");
+    let error = oci::push(&layout.source(Some("v1")), &target, &tags(&["v1"]), &quiet()).await.unwrap_err();
+    let typed = error.downcast_ref::<oci::Error>().expect("a typed push error");
+    assert!(matches!(typed, oci::Error::BlobCorrupt { .. }), "{typed:?}");
+    let text = error.to_string();
+    assert!(text.contains(&format!("uploading layer {bad_digest} to team/corrupt")), "{text}");
+    assert!(text.contains(&digest_of(&corrupted)), "names what was read: {text}");
+
+    let base = format!("http://{}", registry.host());
+    assert_eq!(get_manifest(&base, "team/corrupt", "v1").await.0, 404, "no tag was published");
+    assert_eq!(get_manifest(&base, "team/corrupt", &manifest_digest).await.0, 404, "no manifest was published");
+    let blob = reqwest::Client::new()
+        .head(format!("{base}/v2/team/corrupt/blobs/{bad_digest}"))
+        .basic_auth("AWS", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(blob.status().as_u16(), 404, "the corrupt blob never landed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_fail_with_the_unauthorized_message_after_one_refresh() {
+    struct Wrong(AtomicUsize);
+    impl RegistryAuth for Wrong {
+        fn credentials(&self, refresh: bool) -> CredentialsFuture<'_> {
+            if refresh {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+            Box::pin(async { Ok(Credentials { username: "AWS".into(), password: "not-the-token".into() }) })
+        }
+    }
+    let registry = TestRegistry::start();
+    let scratch = scratch_dir("unauthorized");
+    let mut layout = Layout::new(scratch.path());
+    layout.name(layout.image(&[random_layer("a", 1000, true)], "amd64"), "v1");
+    let auth = Arc::new(Wrong(AtomicUsize::new(0)));
+    let target = Registry::new(&format!("http://{}", registry.host()), "team/app", auth.clone()).unwrap();
+    let error = oci::push(&layout.source(None), &target, &tags(&["v1"]), &quiet()).await.unwrap_err();
+    assert!(matches!(error.downcast_ref::<oci::Error>(), Some(oci::Error::Unauthorized { .. })), "{error:?}");
+    assert!(error.to_string().contains("in team/app"), "names the repository: {error}");
+    assert!(!format!("{error:?}").contains("not-the-token"), "the token is never in an error");
+    assert_eq!(auth.0.load(Ordering::SeqCst), 1, "exactly one refresh");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fault injection: a real TCP proxy between the client and the registry
+// ---------------------------------------------------------------------------------------------------------------
+
+#[derive(Default)]
+struct ProxyStats {
+    requests: AtomicUsize,
+    dropped: AtomicUsize,
+    dropped_mid_body: AtomicUsize,
+    status_500: AtomicUsize,
+    status_429: AtomicUsize,
+    status_401: AtomicUsize,
+    immutable: AtomicUsize,
+    /// (Content-Length, chunked) of every blob PUT that reached the proxy.
+    blob_puts: Mutex<Vec<(Option<u64>, bool)>>,
+}
+
+#[derive(Clone, Default)]
+struct FaultPlan {
+    /// Inject drops, 500s, 429s and one 401.
+    faults: bool,
+    /// Answer manifest PUTs for this tag the way ECR does for an immutable repository.
+    immutable_tag: Option<String>,
+}
+
+struct FaultProxy {
+    port: u16,
+    stats: Arc<ProxyStats>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+enum Fault {
+    Forward,
+    Drop,
+    DropMidBody,
+    Status(u16),
+    Immutable,
+}
+
+/// Bounds on the proxy so a broken client can't keep a test alive.
+const PROXY_MAX_CONNECTIONS: usize = 5_000;
+const PROXY_CONNECTION_TIME: Duration = Duration::from_secs(60);
+
+async fn start_fault_proxy(upstream: u16, plan: FaultPlan) -> FaultProxy {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+    let port = listener.local_addr().expect("proxy addr").port();
+    let stats = Arc::new(ProxyStats::default());
+    let task_stats = stats.clone();
+    let task = tokio::spawn(async move {
+        for _ in 0..PROXY_MAX_CONNECTIONS {
+            let Ok((client, _)) = listener.accept().await else { return };
+            let (stats, plan) = (task_stats.clone(), plan.clone());
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(PROXY_CONNECTION_TIME, serve(client, upstream, &stats, &plan)).await;
+            });
+        }
+    });
+    FaultProxy { port, stats, task }
+}
+
+struct Head {
+    method: String,
+    path: String,
+    content_length: Option<u64>,
+    chunked: bool,
+    /// The head rewritten for the upstream: `Connection: close`, so each connection carries one request.
+    upstream_head: Vec<u8>,
+    /// Body bytes read together with the head.
+    leftover: Vec<u8>,
+}
+
+async fn read_head(client: &mut TcpStream) -> Option<Head> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let end = loop {
+        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at;
+        }
+        if buffer.len() > 64 * 1024 {
+            return None;
+        }
+        let n = client.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    };
+    let text = String::from_utf8_lossy(&buffer[..end]).into_owned();
+    let mut lines = text.split("\r\n");
+    let request_line = lines.next()?.to_string();
+    let mut parts = request_line.split(' ');
+    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
+    let mut upstream_head = format!("{request_line}\r\n");
+    let (mut content_length, mut chunked) = (None, false);
+    for line in lines {
+        let (name, value) = line.split_once(':')?;
+        let lower = name.trim().to_ascii_lowercase();
+        match lower.as_str() {
+            "content-length" => content_length = value.trim().parse().ok(),
+            "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+            "connection" => continue,
+            _ => {}
+        }
+        upstream_head.push_str(line);
+        upstream_head.push_str("\r\n");
+    }
+    upstream_head.push_str("Connection: close\r\n\r\n");
+    Some(Head {
+        method,
+        path,
+        content_length,
+        chunked,
+        upstream_head: upstream_head.into_bytes(),
+        leftover: buffer[end + 4..].to_vec(),
+    })
+}
+
+/// Takes one unit of a fault budget, atomically, so concurrent requests can't overspend it.
+fn claim(counter: &AtomicUsize, limit: usize) -> bool {
+    counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| (used < limit).then_some(used + 1)).is_ok()
+}
+
+fn decide(n: usize, head: &Head, stats: &ProxyStats, plan: &FaultPlan) -> Fault {
+    if let Some(tag) = &plan.immutable_tag
+        && head.method == "PUT"
+        && head.path.ends_with(&format!("/manifests/{tag}"))
+    {
+        stats.immutable.fetch_add(1, Ordering::SeqCst);
+        return Fault::Immutable;
+    }
+    if !plan.faults {
+        return Fault::Forward;
+    }
+    let big_blob_put =
+        head.method == "PUT" && head.path.contains("/blobs/uploads/") && head.content_length.unwrap_or(0) > 1_000_000;
+    if big_blob_put && claim(&stats.dropped_mid_body, 1) {
+        return Fault::DropMidBody;
+    }
+    if n >= 6 && claim(&stats.status_401, 1) {
+        return Fault::Status(401);
+    }
+    // Every third request, while each kind has budget left: never two faults in a row. The budgets add up to
+    // 11 faults in all (3 + 3 + 3 + 1 + 1).
+    if n % 3 == 1 {
+        match (n / 3) % 3 {
+            0 if claim(&stats.status_500, 3) => return Fault::Status(500),
+            1 if claim(&stats.status_429, 3) => return Fault::Status(429),
+            2 if claim(&stats.dropped, 3) => return Fault::Drop,
+            _ => {}
+        }
+    }
+    Fault::Forward
+}
+
+async fn serve(mut client: TcpStream, upstream: u16, stats: &ProxyStats, plan: &FaultPlan) {
+    let Some(head) = read_head(&mut client).await else { return };
+    let n = stats.requests.fetch_add(1, Ordering::SeqCst);
+    if head.method == "PUT" && head.path.contains("/blobs/uploads/") {
+        stats.blob_puts.lock().unwrap().push((head.content_length, head.chunked));
+    }
+    let body_length = head.content_length.unwrap_or(0);
+    let unread_body = body_length.saturating_sub(head.leftover.len() as u64);
+    match decide(n, &head, stats, plan) {
+        Fault::Drop => drop(client),
+        Fault::DropMidBody => {
+            let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)).await else { return };
+            let _ = server.write_all(&head.upstream_head).await;
+            let _ = server.write_all(&head.leftover).await;
+            let _ = copy_exact(&mut client, &mut server, (body_length / 2).saturating_sub(head.leftover.len() as u64))
+                .await;
+            // Both sides see the connection die half-way through the blob.
+        }
+        Fault::Status(code) => {
+            let _ = discard(&mut client, unread_body).await;
+            let (error_code, extra) = match code {
+                401 => ("UNAUTHORIZED", "WWW-Authenticate: Basic realm=\"basic-realm\"\r\n"),
+                429 => ("TOOMANYREQUESTS", "Retry-After: 0\r\n"),
+                _ => ("UNKNOWN", ""),
+            };
+            respond(&mut client, code, extra, error_code, "injected by the test proxy").await;
+        }
+        Fault::Immutable => {
+            let _ = discard(&mut client, unread_body).await;
+            let tag = plan.immutable_tag.clone().unwrap_or_default();
+            let message = format!(
+                "tag invalid: The image tag '{tag}' already exists in the 'team/app' repository and cannot be \
+                 overwritten because the repository is immutable."
+            );
+            respond(&mut client, 400, "", "TAG_INVALID", &message).await;
+        }
+        Fault::Forward => {
+            let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)).await else { return };
+            if server.write_all(&head.upstream_head).await.is_err() || server.write_all(&head.leftover).await.is_err() {
+                return;
+            }
+            if copy_exact(&mut client, &mut server, unread_body).await.is_err() {
+                return;
+            }
+            let _ = tokio::io::copy(&mut server, &mut client).await;
+            let _ = client.shutdown().await;
+        }
+    }
+}
+
+async fn respond(client: &mut TcpStream, code: u16, extra: &str, error_code: &str, message: &str) {
+    let body = json!({"errors": [{"code": error_code, "message": message, "detail": null}]}).to_string();
+    let response = format!(
+        "HTTP/1.1 {code} Injected\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = client.write_all(response.as_bytes()).await;
+    let _ = client.shutdown().await;
+}
+
+async fn copy_exact(from: &mut TcpStream, to: &mut TcpStream, mut remaining: u64) -> std::io::Result<()> {
+    let mut buffer = vec![0u8; 64 * 1024];
+    while remaining > 0 {
+        let want = buffer.len().min(usize::try_from(remaining).unwrap_or(buffer.len()));
+        let n = from.read(&mut buffer[..want]).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        to.write_all(&buffer[..n]).await?;
+        remaining -= n as u64;
+    }
+    Ok(())
+}
+
+async fn discard(from: &mut TcpStream, mut remaining: u64) -> std::io::Result<()> {
+    let mut buffer = vec![0u8; 64 * 1024];
+    while remaining > 0 {
+        let want = buffer.len().min(usize::try_from(remaining).unwrap_or(buffer.len()));
+        let n = from.read(&mut buffer[..want]).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        remaining -= n as u64;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_survives_drops_5xx_429_and_one_401_with_identical_digests() {
+    let registry = TestRegistry::start();
+    let scratch = scratch_dir("faults");
+    let mut layout = Layout::new(scratch.path());
+    let shared = random_layer("shared.bin", 2_500_000, true);
+    let amd64 = layout.image(&[clone_layer(&shared), random_layer("amd.bin", 1_200_000, false)], "amd64");
+    let arm64 = layout.image(&[clone_layer(&shared), random_layer("arm.bin", 300_000, true)], "arm64");
+    let index =
+        serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [amd64, arm64]})).unwrap();
+    let (index_digest, index_size) = layout.blob(&index);
+    layout.name(json!({"mediaType": OCI_INDEX, "digest": index_digest, "size": index_size}), "v1");
+
+    let proxy = start_fault_proxy(registry.port, FaultPlan { faults: true, immutable_tag: None }).await;
+    let (target, auth) = target_registry(&format!("http://127.0.0.1:{}", proxy.port), "team/faults");
+    let options = PushOptions {
+        concurrency: 3,
+        retry: RetryPolicy {
+            // More attempts than the proxy has faults in its budget (11), so no interleaving can exhaust them.
+            attempts: 12,
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+        },
+        ..quiet()
+    };
+    let pushed = oci::push(&layout.source(None), &target, &tags(&["v1", "stable"]), &options).await.expect("push");
+    assert_eq!(pushed.digest, index_digest, "same digest as the layout, despite the faults");
+    assert_eq!(pushed.blobs_uploaded, 5);
+
+    let stats = &proxy.stats;
+    let injected = |counter: &AtomicUsize| counter.load(Ordering::SeqCst);
+    assert_eq!(injected(&stats.status_401), 1);
+    assert_eq!(auth.refreshes.load(Ordering::SeqCst), 1, "the 401 cost exactly one refresh");
+    assert_eq!(auth.initial.load(Ordering::SeqCst), 1);
+    assert_eq!(injected(&stats.dropped_mid_body), 1, "a blob upload died half-way and was re-sent");
+    assert!(injected(&stats.status_500) >= 1 && injected(&stats.status_429) >= 1 && injected(&stats.dropped) >= 1);
+    // Monolithic uploads: every blob PUT carries its Content-Length, never a chunked body.
+    let puts = stats.blob_puts.lock().unwrap().clone();
+    assert!(puts.len() >= 5 && puts.iter().all(|(length, chunked)| length.is_some() && !chunked), "{puts:?}");
+
+    // Read back directly from the registry, bypassing the proxy.
+    assert_tags_serve(&registry, "team/faults", &["v1", "stable"], &pushed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ecr_immutable_tag_refusal_surfaces_as_a_typed_error() {
+    let registry = TestRegistry::start();
+    let scratch = scratch_dir("immutable");
+    let mut layout = Layout::new(scratch.path());
+    layout.name(layout.image(&[random_layer("a", 2000, true)], "amd64"), "v1");
+    let plan = FaultPlan { faults: false, immutable_tag: Some("v1".into()) };
+    let proxy = start_fault_proxy(registry.port, plan).await;
+    let (target, _) = target_registry(&format!("http://127.0.0.1:{}", proxy.port), "team/app");
+    let error = oci::push(&layout.source(None), &target, &tags(&["v1"]), &quiet()).await.unwrap_err();
+    assert_eq!(oci::immutable_tag(&error), Some("v1"), "{error:#}");
+    assert!(error.to_string().contains("cannot be overwritten because the repository's tags are immutable"));
+    assert_eq!(proxy.stats.immutable.load(Ordering::SeqCst), 1, "a 400 is not retried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_that_never_answers_hits_the_push_timeout() {
+    // Accepts connections and holds them without a byte of answer, like a black-holed endpoint.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        for _ in 0..100 {
+            let Ok((socket, _)) = listener.accept().await else { return };
+            held.push(socket);
+        }
+    });
+    let scratch = scratch_dir("timeout");
+    let mut layout = Layout::new(scratch.path());
+    layout.name(layout.image(&[random_layer("a", 1000, true)], "amd64"), "v1");
+    let (target, _) = target_registry(&format!("http://127.0.0.1:{port}"), "team/app");
+    let options = PushOptions { timeout: Some(Duration::from_secs(1)), ..quiet() };
+    let started = std::time::Instant::now();
+    let error = oci::push(&layout.source(None), &target, &tags(&["v1"]), &options).await.unwrap_err();
+    silent.abort();
+    assert!(matches!(error.downcast_ref::<oci::Error>(), Some(oci::Error::Timeout { .. })), "{error:?}");
+    assert!(error.to_string().contains("team/app did not finish within 1s"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Child-process cases: TLS trust through SSL_CERT_FILE, and peak memory for a large layer
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Runs one ignored test of this binary in a child process with `env`; returns its stdout.
+fn run_child(test: &str, env: &BTreeMap<&str, String>, remove: &[&str]) -> String {
+    let mut command = Command::new(std::env::current_exe().expect("test binary path"));
+    command.args([test, "--exact", "--ignored", "--nocapture", "--test-threads=1"]);
+    for key in remove {
+        command.env_remove(key);
+    }
+    command.envs(env);
+    let output = command.output().expect("run child test");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "child {test} failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn child_line<'a>(stdout: &'a str, key: &str) -> &'a str {
+    stdout
+        .lines()
+        .find_map(|line| line.split_once(key).map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("child printed no {key} line:\n{stdout}"))
+}
+
+#[test]
+fn tls_registry_is_trusted_through_ssl_cert_file_and_only_then() {
+    let registry = TestRegistry::start_with(RegistryOptions {
+        addr: None,
+        tls_names: vec!["123456789012.dkr.ecr.us-east-1.amazonaws.com".into()],
+        notify_url: None,
+    });
+    let ca = registry.ca_cert.clone().expect("test CA");
+    let scratch = scratch_dir("tls");
+    let mut layout = Layout::new(scratch.path());
+    let digest = layout.name(layout.image(&[random_layer("tls.bin", 200_000, true)], "amd64"), "v1");
+    let mut env = BTreeMap::from([
+        ("ECR_SHIP_CHILD_URL", format!("https://127.0.0.1:{}", registry.port)),
+        ("ECR_SHIP_CHILD_LAYOUT", scratch.path().display().to_string()),
+    ]);
+
+    // Without the CA the product must refuse the registry's certificate.
+    let refused = run_child("native_push::child_push", &env, &["SSL_CERT_FILE", "SSL_CERT_DIR"]);
+    let error = child_line(&refused, "PUSH-ERROR ");
+    assert!(error.to_lowercase().contains("certificate"), "{error}");
+    eprintln!("without the CA: {error}");
+
+    env.insert("SSL_CERT_FILE", ca.display().to_string());
+    let trusted = run_child("native_push::child_push", &env, &["SSL_CERT_DIR"]);
+    assert_eq!(child_line(&trusted, "PUSH-DIGEST "), digest);
+
+    // skopeo confirms over TLS with the same CA (its cert dir must hold only CA files).
+    let cert_dir = scratch_dir("tls-ca");
+    std::fs::copy(&ca, cert_dir.path().join("ca.crt")).unwrap();
+    let output = Command::new("skopeo")
+        .args(["inspect", "--raw", "--cert-dir"])
+        .arg(cert_dir.path())
+        .args(["--creds", &format!("AWS:{PASSWORD}")])
+        .arg(format!("docker://127.0.0.1:{}/team/tls:v1", registry.port))
+        .output()
+        .expect("skopeo");
+    assert!(output.status.success(), "skopeo over TLS: {}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(digest_of(&output.stdout), digest);
+}
+
+/// Child half of the TLS and memory tests: pushes the layout named by the environment and reports on stdout.
+#[test]
+#[ignore = "runs only as a child process started by another test"]
+fn child_push() {
+    let (Ok(url), Ok(dir)) = (std::env::var("ECR_SHIP_CHILD_URL"), std::env::var("ECR_SHIP_CHILD_LAYOUT")) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let result = runtime.block_on(async {
+        let auth = Arc::new(CountingAuth::default());
+        let target = Registry::new(&url, "team/tls", auth)?;
+        let source = ImageSource::OciLayout { dir: PathBuf::from(dir), reference: None };
+        let options = PushOptions {
+            retry: RetryPolicy { attempts: 1, ..RetryPolicy::default() },
+            progress: Progress::Lines,
+            ..quiet()
+        };
+        oci::push(&source, &target, &tags(&["v1"]), &options).await
+    });
+    match result {
+        Ok(pushed) => println!("PUSH-DIGEST {}", pushed.digest),
+        Err(error) => println!("PUSH-ERROR {error:#}"),
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(peak) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+        println!("PEAK-RSS {}", peak.trim());
+    }
+}
+
+#[test]
+fn a_large_layer_pushes_with_flat_memory() {
+    const LAYER: u64 = 256 * 1024 * 1024;
+    let registry = TestRegistry::start();
+    let scratch = scratch_dir("large");
+    let mut layout = Layout::new(scratch.path());
+    // The layer file is written in pieces and hashed with sha256sum, so the test itself stays small too.
+    let layer_path = scratch.path().join("layer.bin");
+    {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&layer_path).unwrap());
+        let mut written = 0;
+        while written < LAYER {
+            let piece = random_bytes(4 * 1024 * 1024);
+            file.write_all(&piece).unwrap();
+            written += piece.len() as u64;
+        }
+        file.flush().unwrap();
+    }
+    let output = Command::new("sha256sum").arg(&layer_path).output().expect("sha256sum");
+    let hex = String::from_utf8_lossy(&output.stdout).split_whitespace().next().unwrap_or_default().to_string();
+    let layer_digest = format!("sha256:{hex}");
+    std::fs::rename(&layer_path, layout.blob_path(&layer_digest)).unwrap();
+    let config = serde_json::to_vec(&json!({"architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest]}}))
+    .unwrap();
+    let (config_digest, config_size) = layout.blob(&config);
+    let manifest = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": LAYER}]}))
+    .unwrap();
+    let (digest, size) = layout.blob(&manifest);
+    layout.name(json!({"mediaType": OCI_MANIFEST, "digest": digest, "size": size}), "big");
+
+    let env = BTreeMap::from([
+        ("ECR_SHIP_CHILD_URL", format!("http://{}", registry.host())),
+        ("ECR_SHIP_CHILD_LAYOUT", scratch.path().display().to_string()),
+    ]);
+    let stdout = run_child("native_push::child_push", &env, &[]);
+    assert_eq!(child_line(&stdout, "PUSH-DIGEST "), digest);
+    let peak_kb: u64 = child_line(&stdout, "PEAK-RSS ").trim_end_matches(" kB").trim().parse().expect("VmHWM in kB");
+    assert!(peak_kb < 64 * 1024, "peak RSS {peak_kb} kB for a {LAYER}-byte layer");
+    eprintln!("peak RSS pushing a {} MiB layer: {} MiB", LAYER >> 20, peak_kb / 1024);
+}
