@@ -226,6 +226,9 @@ pub struct PushArgs {
     /// Skip tags that already point at another image in an immutable repository, with a warning.
     #[arg(long, env = "ECR_SHIP_SKIP_EXISTING", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub skip_existing: Option<bool>,
+    /// Remove the engine's registry login again after the push (default true; --logout=false keeps it).
+    #[arg(long, env = "ECR_SHIP_LOGOUT", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub logout: Option<bool>,
     /// Push even when CodeBuild reports the build as failing (CODEBUILD_BUILD_SUCCEEDING=0).
     #[arg(long, env = "ECR_SHIP_FORCE", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub force: Option<bool>,

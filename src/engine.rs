@@ -282,6 +282,16 @@ impl Engine {
         Ok(())
     }
 
+    /// Logs the engine out of `host` (used by `ecr-ship logout`, for the hosts an earlier `ecr-ship login` added).
+    pub async fn logout_host(&self, host: &str) -> anyhow::Result<()> {
+        check_arg("registry host", host)?;
+        let captured = self.run(&["logout", host], None, &Scrubber::none()).await?;
+        if !captured.success && !captured.stderr.contains("not logged into") {
+            bail!("{} logout from {host} failed ({})", self.kind, captured.reason());
+        }
+        Ok(())
+    }
+
     /// True when the engine has a local image by this reference (name, tag, digest or ID).
     pub async fn image_exists(&self, local_ref: &str) -> anyhow::Result<bool> {
         check_arg("image reference", local_ref)?;
@@ -305,6 +315,23 @@ impl Engine {
         } else {
             bail!("{engine} could not check for the local image {local_ref} ({})", captured.reason())
         }
+    }
+
+    /// The `repository@sha256:…` names the engine recorded for `local_ref` when it was pushed or pulled: the only
+    /// way to know an image's registry digest before pushing it (the engine compresses layers at push time).
+    pub async fn repo_digests(&self, local_ref: &str) -> anyhow::Result<Vec<String>> {
+        check_arg("image reference", local_ref)?;
+        let args = ["image", "inspect", "--format", "{{json .RepoDigests}}", local_ref];
+        let captured = self.run(&args, None, &Scrubber::none()).await?;
+        if !captured.success {
+            bail!("{} could not inspect the local image {local_ref} ({})", self.kind, captured.reason());
+        }
+        let text = captured.stdout.trim();
+        if text.is_empty() || text == "null" {
+            return Ok(Vec::new());
+        }
+        serde_json::from_str(text)
+            .with_context(|| format!("{} printed unexpected RepoDigests for {local_ref}: {text}", self.kind))
     }
 
     /// Gives the local image `local_ref` the additional name `remote_ref`.

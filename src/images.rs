@@ -12,8 +12,6 @@ use anyhow::Context;
 use aws_sdk_ecr::types::{ImageIdentifier, ImageTagMutabilityExclusionFilter};
 use sha2::{Digest, Sha256};
 
-use crate::bail_input;
-
 /// The four manifest kinds ECR stores; BatchGetImage returns only kinds it is told to accept.
 pub const MANIFEST_MEDIA_TYPES: [&str; 4] = [
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -135,7 +133,7 @@ pub fn plan_tags(
             Some(current) if Some(current.as_str()) == digest => TagAction::Present,
             Some(_) if mutability.may_overwrite(tag) => TagAction::Put,
             Some(current) if skip_existing => TagAction::Skipped { existing: current.clone() },
-            Some(current) => bail_input!(
+            Some(current) => anyhow::bail!(
                 "tag '{tag}' already points at {current} in the {mode} repository '{repository}' and cannot be moved; \
                  nothing was uploaded. Use commit-hash tags (the default `sha-<hex>`), add '{tag}' to the repository's \
                  mutability exclusion filters (--tag-mutability IMMUTABLE_WITH_EXCLUSION --mutability-exclusion '{tag}'), \
@@ -148,37 +146,31 @@ pub fn plan_tags(
     Ok(actions)
 }
 
-fn tag_ids(tags: &[String]) -> Vec<ImageIdentifier> {
-    tags.iter().map(|t| ImageIdentifier::builder().image_tag(t).build()).collect()
-}
-
 /// The digest each of `tags` points at now (absent tags are left out).
+///
+/// One BatchGetImage per tag, run concurrently: the response's `imageId` is not a reliable key for which requested
+/// tag an image answers (moto, for one, reports the image's latest tag instead), so each answer must belong to
+/// exactly one question.
 pub async fn existing_tags(
     client: &aws_sdk_ecr::Client,
     registry_id: Option<&str>,
     repository: &str,
     tags: &[String],
 ) -> anyhow::Result<BTreeMap<String, String>> {
-    let mut found = BTreeMap::new();
-    // BatchGetImage takes at most 100 image ids per call.
-    for chunk in tags.chunks(100) {
+    let lookups = tags.iter().map(|tag| async move {
         let output = client
             .batch_get_image()
             .set_registry_id(registry_id.map(String::from))
             .repository_name(repository)
-            .set_image_ids(Some(tag_ids(chunk)))
+            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
             .set_accepted_media_types(Some(MANIFEST_MEDIA_TYPES.iter().map(|m| m.to_string()).collect()))
             .send()
             .await
-            .map_err(|e| crate::aws_error(e, "ecr:BatchGetImage", &format!("tags {chunk:?} of '{repository}'")))?;
-        for image in output.images() {
-            let id = image.image_id();
-            if let (Some(tag), Some(digest)) = (id.and_then(|i| i.image_tag()), id.and_then(|i| i.image_digest())) {
-                found.insert(tag.to_string(), digest.to_string());
-            }
-        }
-    }
-    Ok(found)
+            .map_err(|e| crate::aws_error(e, "ecr:BatchGetImage", &format!("tag '{tag}' of '{repository}'")))?;
+        let digest = output.images().first().and_then(|i| i.image_id()).and_then(|id| id.image_digest());
+        anyhow::Ok(digest.map(|d| (tag.clone(), d.to_string())))
+    });
+    Ok(futures_util::future::try_join_all(lookups).await?.into_iter().flatten().collect())
 }
 
 /// Reads a stored manifest by tag or digest.
@@ -295,7 +287,7 @@ mod tests {
             .collect();
         let immutable = Mutability { mode: "IMMUTABLE_WITH_EXCLUSION".into(), exclusions: vec!["main".into()] };
         let error = plan_tags(&tags, &existing, Some("sha256:aa"), &immutable, false, "team/app").unwrap_err();
-        assert_eq!(crate::error::exit_code(&error), 2);
+        assert_eq!(crate::error::exit_code(&error), 1, "found on the server, so not exit 2 (nothing contacted)");
         assert!(error.to_string().contains("tag 'v1' already points at sha256:cc"), "{error}");
         let skipped = plan_tags(&tags, &existing, Some("sha256:aa"), &immutable, true, "team/app").unwrap();
         assert_eq!(

@@ -41,6 +41,11 @@ impl Session {
         self.token.get_or_try_init(|| self.fetch_authorization_token()).await.cloned()
     }
 
+    /// A new token, bypassing the cache: for the one re-authentication after a registry answered 401 mid-push.
+    pub async fn fresh_authorization_token(&self) -> anyhow::Result<RegistryCredentials> {
+        self.fetch_authorization_token().await
+    }
+
     async fn fetch_authorization_token(&self) -> anyhow::Result<RegistryCredentials> {
         let call = Call {
             operation: "GetAuthorizationToken",

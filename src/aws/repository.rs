@@ -37,7 +37,11 @@ pub struct RepositoryOptions {
     pub encryption: Option<String>,
     pub kms_key: Option<String>,
     pub lifecycle_policy_file: Option<PathBuf>,
+    /// Lifecycle policy JSON given inline (in `.ecr-ship.yml`); a file wins over it.
+    pub lifecycle_policy_inline: Option<String>,
     pub repository_policy_file: Option<PathBuf>,
+    /// Repository policy JSON given inline (in `.ecr-ship.yml`); a file wins over it.
+    pub repository_policy_inline: Option<String>,
     /// `KEY=VALUE` resource tags.
     pub tags: Vec<String>,
 }
@@ -171,16 +175,20 @@ impl RepositorySettings {
             },
         };
 
-        let lifecycle_policy = opts
-            .lifecycle_policy_file
-            .as_deref()
-            .map(|path| read_policy(path, "lifecycle policy", "rules", LIFECYCLE_POLICY_MAX))
-            .transpose()?;
-        let repository_policy = opts
-            .repository_policy_file
-            .as_deref()
-            .map(|path| read_policy(path, "repository policy", "Statement", REPOSITORY_POLICY_MAX))
-            .transpose()?;
+        let lifecycle_policy = match (&opts.lifecycle_policy_file, &opts.lifecycle_policy_inline) {
+            (Some(path), _) => Some(read_policy(path, "lifecycle policy", "rules", LIFECYCLE_POLICY_MAX)?),
+            (None, Some(text)) => {
+                Some(check_policy(text, "inline", "lifecycle policy", "rules", LIFECYCLE_POLICY_MAX)?)
+            }
+            (None, None) => None,
+        };
+        let repository_policy = match (&opts.repository_policy_file, &opts.repository_policy_inline) {
+            (Some(path), _) => Some(read_policy(path, "repository policy", "Statement", REPOSITORY_POLICY_MAX)?),
+            (None, Some(text)) => {
+                Some(check_policy(text, "inline", "repository policy", "Statement", REPOSITORY_POLICY_MAX)?)
+            }
+            (None, None) => None,
+        };
 
         let tags = parse_tags(&opts.tags)?;
         Ok(RepositorySettings {
@@ -202,16 +210,21 @@ fn read_policy(path: &Path, what: &str, required_key: &str, max: usize) -> anyho
         Ok(text) => text,
         Err(e) => bail_input!("cannot read the {what} file '{shown}': {e}"),
     };
-    let json: serde_json::Value = match serde_json::from_str(&text) {
+    check_policy(&text, &format!("file '{shown}'"), what, required_key, max)
+}
+
+/// Checks policy text is a JSON object with the key ECR requires; `origin` names where it came from.
+fn check_policy(text: &str, origin: &str, what: &str, required_key: &str, max: usize) -> anyhow::Result<String> {
+    let json: serde_json::Value = match serde_json::from_str(text) {
         Ok(json) => json,
-        Err(e) => bail_input!("the {what} file '{shown}' is not valid JSON: {e}"),
+        Err(e) => bail_input!("the {what} {origin} is not valid JSON: {e}"),
     };
     if !json.as_object().is_some_and(|o| o.contains_key(required_key)) {
-        bail_input!("the {what} file '{shown}' must be a JSON object with a \"{required_key}\" key");
+        bail_input!("the {what} {origin} must be a JSON object with a \"{required_key}\" key");
     }
     let text = text.trim().to_string();
     if text.len() > max {
-        bail_input!("the {what} file '{shown}' has {} characters; ECR accepts at most {max}", text.len());
+        bail_input!("the {what} {origin} has {} characters; ECR accepts at most {max}", text.len());
     }
     Ok(text)
 }

@@ -5,5 +5,6 @@ mod aws;
 mod engine;
 mod harness;
 mod native_push;
+mod push;
 mod support;
 mod tags;

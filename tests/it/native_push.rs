@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,153 +25,11 @@ use crate::support::moto::PASSWORD;
 use crate::support::registry::{Registry as TestRegistry, RegistryOptions};
 use crate::support::scratch_dir;
 
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+use crate::support::images::*;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Image fixtures
 // ---------------------------------------------------------------------------------------------------------------
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn digest_of(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex(&Sha256::digest(bytes)))
-}
-
-/// Random bytes from a seeded xorshift (fast in debug builds, and incompressible enough for gzip to keep size).
-fn random_bytes(len: usize) -> Vec<u8> {
-    let mut state = getrandom::u64().unwrap_or(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
-/// A layer tar holding the given files.
-fn layer_tar(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (name, data) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(0);
-        header.set_entry_type(tar::EntryType::Regular);
-        builder.append_data(&mut header, name, data.as_slice()).expect("append to layer tar");
-    }
-    builder.into_inner().expect("finish layer tar")
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    encoder.write_all(bytes).expect("gzip");
-    encoder.finish().expect("gzip finish")
-}
-
-/// A layer as it goes into a manifest: the blob bytes, their media type and the uncompressed diff_id.
-struct Layer {
-    blob: Vec<u8>,
-    media_type: &'static str,
-    diff_id: String,
-}
-
-fn random_layer(name: &str, size: usize, compressed: bool) -> Layer {
-    let tar = layer_tar(&[(name, random_bytes(size))]);
-    let diff_id = digest_of(&tar);
-    if compressed {
-        Layer { blob: gzip(&tar), media_type: "application/vnd.oci.image.layer.v1.tar+gzip", diff_id }
-    } else {
-        Layer { blob: tar, media_type: "application/vnd.oci.image.layer.v1.tar", diff_id }
-    }
-}
-
-/// An OCI image layout being written by a test.
-struct Layout {
-    dir: PathBuf,
-    index: Vec<Value>,
-}
-
-impl Layout {
-    fn new(dir: &Path) -> Layout {
-        std::fs::create_dir_all(dir.join("blobs/sha256")).expect("mkdir blobs");
-        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).expect("write oci-layout");
-        Layout { dir: dir.to_path_buf(), index: Vec::new() }
-    }
-
-    fn blob(&self, bytes: &[u8]) -> (String, u64) {
-        let digest = digest_of(bytes);
-        std::fs::write(self.blob_path(&digest), bytes).expect("write blob");
-        (digest, bytes.len() as u64)
-    }
-
-    fn blob_path(&self, digest: &str) -> PathBuf {
-        self.dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
-    }
-
-    /// Writes config, layers and manifest; returns the manifest descriptor.
-    fn image(&self, layers: &[Layer], architecture: &str) -> Value {
-        let diff_ids: Vec<&str> = layers.iter().map(|l| l.diff_id.as_str()).collect();
-        let config = json!({"architecture": architecture, "os": "linux", "config": {},
-                            "rootfs": {"type": "layers", "diff_ids": diff_ids}});
-        let (config_digest, config_size) = self.blob(&serde_json::to_vec(&config).expect("config json"));
-        let layer_descriptors: Vec<Value> = layers
-            .iter()
-            .map(|layer| {
-                let (digest, size) = self.blob(&layer.blob);
-                json!({"mediaType": layer.media_type, "digest": digest, "size": size})
-            })
-            .collect();
-        let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
-            "layers": layer_descriptors});
-        let (digest, size) = self.blob(&serde_json::to_vec(&manifest).expect("manifest json"));
-        json!({"mediaType": OCI_MANIFEST, "digest": digest, "size": size,
-               "platform": {"architecture": architecture, "os": "linux"}})
-    }
-
-    /// Adds an index.json entry named `name`.
-    fn name(&mut self, mut descriptor: Value, name: &str) -> String {
-        descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": name});
-        let digest = descriptor["digest"].as_str().expect("digest").to_string();
-        self.index.push(descriptor);
-        let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": self.index});
-        std::fs::write(self.dir.join("index.json"), serde_json::to_vec(&index).expect("index json"))
-            .expect("write index.json");
-        digest
-    }
-
-    fn source(&self, reference: Option<&str>) -> ImageSource {
-        ImageSource::OciLayout { dir: self.dir.clone(), reference: reference.map(str::to_string) }
-    }
-}
-
-/// A tar file assembled from (name, bytes) entries plus symlinks, as `docker save` writes them.
-fn write_tar(path: &Path, files: &[(String, Vec<u8>)], symlinks: &[(String, String)]) {
-    let mut builder = tar::Builder::new(std::fs::File::create(path).expect("create archive"));
-    for (name, data) in files {
-        let mut header = tar::Header::new_ustar();
-        header.set_size(data.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(0);
-        header.set_entry_type(tar::EntryType::Regular);
-        builder.append_data(&mut header, name, data.as_slice()).expect("append");
-    }
-    for (name, target) in symlinks {
-        let mut header = tar::Header::new_ustar();
-        header.set_size(0);
-        header.set_mode(0o777);
-        header.set_entry_type(tar::EntryType::Symlink);
-        builder.append_link(&mut header, name, target).expect("append link");
-    }
-    builder.finish().expect("finish archive");
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Registry access for the tests

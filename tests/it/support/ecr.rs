@@ -86,6 +86,34 @@ impl Ecr {
         command
     }
 
+    /// The digest a pull of `repository:reference` gets, read with skopeo by the real host name.
+    pub fn pull_digest(&self, repository: &str, reference: &str) -> Option<String> {
+        let raw = self.pull_manifest(repository, reference)?;
+        Some(ecr_ship::images::digest_of(&raw))
+    }
+
+    /// The raw manifest a pull of `repository:reference` gets (`None` when there is none).
+    pub fn pull_manifest(&self, repository: &str, reference: &str) -> Option<Vec<u8>> {
+        let separator = if reference.starts_with("sha256:") { "@" } else { ":" };
+        let output = self
+            .wrap("skopeo")
+            .args(["inspect", "--raw", "--creds", &format!("AWS:{}", moto::PASSWORD), "--cert-dir"])
+            .arg(self.ca().parent().expect("ca dir"))
+            .arg(format!("docker://{HOST}/{repository}{separator}{reference}"))
+            .output()
+            .expect("skopeo");
+        output.status.success().then_some(output.stdout)
+    }
+
+    /// Tags moto (the ECR API) reports for a repository, with their digests.
+    pub fn api_tags(&self, repository: &str) -> std::collections::BTreeMap<String, String> {
+        let text = self.moto.python(&format!(
+            "out = {{}}\nfor i in client('ecr').describe_images(repositoryName={repository:?})['imageDetails']:\n    \
+             for t in i.get('imageTags', []): out[t] = i['imageDigest']\nprint(json.dumps(out))"
+        ));
+        serde_json::from_str(text.trim()).expect("describe_images JSON")
+    }
+
     pub fn bridge_log(&self) -> String {
         std::fs::read_to_string(self.registry.dir.path().join("bridge.log")).unwrap_or_default()
     }

@@ -7,6 +7,7 @@
 
 pub mod dockerd;
 pub mod ecr;
+pub mod images;
 pub mod moto;
 pub mod oidc;
 pub mod podman;
@@ -71,6 +72,8 @@ impl Drop for Guarded {
 
 /// Builder for one run of the real `ecr-ship` binary with a clean, explicit environment.
 pub struct Ship {
+    /// Run inside a private mount namespace that sees this file as /etc/hosts.
+    hosts_file: Option<PathBuf>,
     args: Vec<String>,
     env: BTreeMap<String, String>,
     cwd: Option<PathBuf>,
@@ -94,7 +97,7 @@ impl Ship {
             }
         }
         env.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
-        Ship { args: args.iter().map(|a| a.to_string()).collect(), env, cwd: None, stdin: None }
+        Ship { hosts_file: None, args: args.iter().map(|a| a.to_string()).collect(), env, cwd: None, stdin: None }
     }
 
     pub fn arg(mut self, arg: impl Into<String>) -> Ship {
@@ -129,8 +132,28 @@ impl Ship {
         self
     }
 
+    /// Runs the binary where the ECR stand-in's host name resolves (see `ecr::Ecr::wrap`), with its environment.
+    pub fn against(mut self, ecr: &ecr::Ecr) -> Ship {
+        self.hosts_file = Some(ecr.hosts_file.clone());
+        for (key, value) in ecr.env() {
+            self.env.insert(key, value);
+        }
+        self
+    }
+
     pub fn command(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ecr-ship"));
+        let binary = env!("CARGO_BIN_EXE_ecr-ship");
+        let mut command = match &self.hosts_file {
+            Some(hosts) => {
+                let mut wrapped = Command::new("unshare");
+                wrapped
+                    .args(["--mount", "sh", "-c", r#"mount --bind "$0" /etc/hosts && exec "$@""#])
+                    .arg(hosts)
+                    .arg(binary);
+                wrapped
+            }
+            None => Command::new(binary),
+        };
         command.args(&self.args).env_clear().envs(&self.env);
         if let Some(dir) = &self.cwd {
             command.current_dir(dir);

@@ -1,0 +1,140 @@
+//! `ecr-ship login` and `ecr-ship logout`: the container engine's registry login, and exactly its undoing.
+//!
+//! Login gets one authorization token per region (a token is valid for every registry of its region) and hands
+//! the password to the engine on standard input only. So that a later `ecr-ship logout`, a separate process, removes
+//! exactly what login added, login records the hosts it logged in to (host names only, never a credential) in a
+//! file beside the engine's credential store.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::aws::{AwsOptions, AwsPlan, Session};
+use crate::ci::EnvMap;
+use crate::cli::LoginArgs;
+use crate::engine::Engine;
+use crate::host::RegistryHost;
+use crate::settings::ConfigFile;
+use crate::{app, log, settings};
+
+const STATE_FILE: &str = "ecr-ship-logins.json";
+
+pub async fn login(args: &LoginArgs, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> anyhow::Result<()> {
+    let file = ConfigFile::load(args.common.config.as_deref(), cwd)?;
+    let plan = app::aws_plan(&args.common, &args.aws, &file, env)?;
+    let extra = app::extra_registries(&args.aws, &file)?;
+    let engine = Engine::detect(args.engine.as_deref().or(file.engine.as_deref()), env)?;
+    let json = settings::target(&args.common, &file).json;
+
+    let session = plan.connect(env).await?;
+    let token = session.authorization_token().await?;
+    let target = match plan.registry() {
+        Some(host) => host.clone(),
+        None => RegistryHost::parse(&token.proxy_endpoint)
+            .with_context(|| format!("GetAuthorizationToken returned proxy endpoint '{}'", token.proxy_endpoint))?,
+    };
+    let mut hosts = vec![target];
+    for host in extra {
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    // One token per region: the target's session serves its region, other regions get a session of their own.
+    let mut sessions: BTreeMap<String, Session> = BTreeMap::new();
+    let mut logged_in = Vec::new();
+    for host in &hosts {
+        let credentials = if host.region == session.region() {
+            token.clone()
+        } else {
+            if !sessions.contains_key(&host.region) {
+                let regional = AwsPlan::validate(regional_options(args, &file, &host.region), env)?;
+                sessions.insert(host.region.clone(), regional.connect(env).await?);
+            }
+            let regional = &sessions[&host.region];
+            regional.authorization_token().await?
+        };
+        engine.login(host.host(), &credentials.username, &credentials.password).await?;
+        log::info(format!("{} logged in to {}", engine.kind(), host.host()));
+        logged_in.push(host.host().to_string());
+    }
+    remember(&engine, &logged_in)?;
+    let text = if json {
+        format!("{}\n", json!({ "registries": logged_in }))
+    } else {
+        logged_in.iter().map(|h| format!("{h}\n")).collect()
+    };
+    stdout.write_all(text.as_bytes()).context("writing to standard output")
+}
+
+fn regional_options(args: &LoginArgs, file: &ConfigFile, region: &str) -> AwsOptions {
+    let role_arns = if args.aws.role_arn.is_empty() {
+        file.role_arn.clone().map(|r| r.into_vec()).unwrap_or_default()
+    } else {
+        args.aws.role_arn.clone()
+    };
+    AwsOptions {
+        region: Some(region.to_string()),
+        registry: None,
+        role_arns,
+        external_id: args.aws.external_id.clone().or_else(|| file.external_id.clone()),
+        session_name: args.aws.role_session_name.clone().or_else(|| file.role_session_name.clone()),
+        role_duration: args.aws.role_duration.or(file.role_duration).map(std::time::Duration::from_secs),
+        timeout: args.aws.timeout.or(file.timeout).map(std::time::Duration::from_secs),
+    }
+}
+
+pub async fn logout(args: &LoginArgs, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> anyhow::Result<()> {
+    let file = ConfigFile::load(args.common.config.as_deref(), cwd)?;
+    let engine = Engine::detect(args.engine.as_deref().or(file.engine.as_deref()), env)?;
+    let state = state_path(&engine)?;
+    let hosts = read_state(&state)?;
+    if hosts.is_empty() {
+        log::info(format!("no ecr-ship login recorded in {}: nothing to remove", state.display()));
+    }
+    for host in &hosts {
+        engine.logout_host(host).await?;
+        log::info(format!("{} logged out of {host}", engine.kind()));
+    }
+    if state.exists() {
+        std::fs::remove_file(&state).with_context(|| format!("removing {}", state.display()))?;
+    }
+    let text: String = hosts.iter().map(|h| format!("{h}\n")).collect();
+    stdout.write_all(text.as_bytes()).context("writing to standard output")
+}
+
+fn state_path(engine: &Engine) -> anyhow::Result<PathBuf> {
+    let auth_file = engine.auth_file()?;
+    let dir = auth_file.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    Ok(dir.join(STATE_FILE))
+}
+
+fn read_state(path: &Path) -> anyhow::Result<Vec<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let value: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("reading the login record {}", path.display()))?;
+            Ok(value["hosts"].as_array().into_iter().flatten().filter_map(|h| h.as_str().map(String::from)).collect())
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(error) => Err(error).with_context(|| format!("reading the login record {}", path.display())),
+    }
+}
+
+/// Adds `hosts` to the login record (host names only).
+fn remember(engine: &Engine, hosts: &[String]) -> anyhow::Result<()> {
+    let path = state_path(engine)?;
+    let mut all = read_state(&path)?;
+    for host in hosts {
+        if !all.contains(host) {
+            all.push(host.clone());
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&path, format!("{}\n", json!({ "hosts": all })))
+        .with_context(|| format!("writing the login record {}", path.display()))
+}
