@@ -118,3 +118,133 @@ fn multi_arch_index_and_server_side_retag() {
     // Idempotent, and by digest too.
     Ship::new(&["retag", "--repository", "team/app", &index_digest, "stable"]).against(&ecr).run().success();
 }
+
+fn github_output_digest(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).expect("GITHUB_OUTPUT");
+    text.lines().find_map(|l| l.strip_prefix("digest=")).expect("digest output").to_string()
+}
+
+/// Engine path: push once through the engine, then the other tags server-side; every tag pulls the same digest.
+fn engine_push_round_trip(ecr: &Ecr, engine: &str, engine_env: &[(String, String)], work: &Path) {
+    let github_output = work.join("github_output");
+    std::fs::write(&github_output, "").unwrap();
+    let run = Ship::new(&["push", "--repository", "team/app", "--sha", SHA, "--branch", "feature/Engines"])
+        .args_from(&["--image".into(), "app:1".into(), "--engine".into(), engine.into(), "--create-repository".into()])
+        .args_from(&[
+            "--tag".into(),
+            "{branch}".into(),
+            "--tag".into(),
+            "sha-{sha:7}".into(),
+            "--tag".into(),
+            "v1".into(),
+        ])
+        .envs(engine_env.iter().map(|(k, v)| (k, v)))
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", github_output.display().to_string())
+        .against(ecr)
+        .cwd(work)
+        .run()
+        .success();
+    assert_eq!(run.stdout, format!("{HOST}/team/app:feature-engines\n"));
+    let digest = github_output_digest(&github_output);
+    for tag in ["feature-engines", "sha-3f78685", "v1"] {
+        assert_eq!(ecr.pull_digest("team/app", tag).as_deref(), Some(digest.as_str()), "{engine}: pull of {tag}");
+    }
+    assert!(!run.stderr.contains(PASSWORD) && !run.stdout.contains(PASSWORD), "the password leaked");
+}
+
+#[test]
+fn engine_push_with_docker() {
+    use crate::support::dockerd::Dockerd;
+    let ecr = Ecr::start();
+    let dockerd = Dockerd::start_with_hosts(Some(&ecr.hosts_file));
+    let work = scratch_dir("push-docker");
+    let docker_config = work.path().join("docker-config");
+    std::fs::create_dir_all(&docker_config).unwrap();
+    dockerd.build_scratch_image("app:1", &[("hello.txt", b"hello from docker" as &[u8])]);
+    let env = vec![
+        ("DOCKER_HOST".to_string(), dockerd.host()),
+        ("DOCKER_CONFIG".to_string(), docker_config.display().to_string()),
+    ];
+    engine_push_round_trip(&ecr, "docker", &env, work.path());
+    let config = std::fs::read_to_string(docker_config.join("config.json")).unwrap_or_default();
+    assert!(!config.contains(HOST), "the login was removed after the push: {config}");
+}
+
+#[test]
+fn engine_push_with_podman() {
+    use crate::support::podman::Podman;
+    let ecr = Ecr::start();
+    let podman = Podman::new(&[HOST]);
+    let work = scratch_dir("push-podman");
+    podman.build_scratch_image("app:1", &[("hello.txt", b"hello from podman" as &[u8])]);
+    let env: Vec<(String, String)> = podman.env().into_iter().collect();
+    engine_push_round_trip(&ecr, "podman", &env, work.path());
+    let auth = std::fs::read_to_string(podman.auth_file()).unwrap_or_default();
+    assert!(!auth.contains(HOST), "the login was removed after the push: {auth}");
+}
+
+#[test]
+fn docker_archive_push_without_a_daemon() {
+    use crate::support::images::{layer_tar, write_tar};
+    let ecr = Ecr::start();
+    let work = scratch_dir("push-archive");
+    let layer = layer_tar(&[("app.txt", b"archived".to_vec())]);
+    let diff_id = ecr_ship::images::digest_of(&layer);
+    let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]}});
+    let config_bytes = serde_json::to_vec(&config).unwrap();
+    let config_name = format!("{}.json", ecr_ship::images::digest_of(&config_bytes).trim_start_matches("sha256:"));
+    let manifest = serde_json::json!([{"Config": config_name, "RepoTags": ["app:1"], "Layers": ["l1/layer.tar"]}]);
+    write_tar(
+        &work.path().join("app.tar"),
+        &[
+            ("manifest.json".to_string(), serde_json::to_vec(&manifest).unwrap()),
+            (config_name.clone(), config_bytes),
+            ("l1/layer.tar".to_string(), layer),
+        ],
+        &[],
+    );
+    let run = push(&ecr, work.path(), &["--from", "docker-archive:app.tar", "--create-repository", "--json"]).success();
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let digest = json["digest"].as_str().unwrap();
+    assert_eq!(json["tags"], serde_json::json!(["sha-3f78685", "main"]));
+    for tag in ["sha-3f78685", "main"] {
+        assert_eq!(ecr.pull_digest("team/app", tag).as_deref(), Some(digest));
+    }
+}
+
+#[test]
+fn a_failing_codebuild_build_is_not_pushed_unless_forced() {
+    let ecr = Ecr::start();
+    let work = scratch_dir("push-codebuild");
+    single_image_layout(&work.path().join("oci"), "cb");
+    let failing =
+        Ship::new(&["push", "--repository", "team/app", "--sha", SHA, "--from", "oci:oci", "--create-repository"])
+            .env("CODEBUILD_BUILD_ID", "app:1")
+            .env("CODEBUILD_BUILD_SUCCEEDING", "0")
+            .against(&ecr)
+            .cwd(work.path())
+            .run()
+            .success();
+    assert!(failing.stdout.is_empty() && failing.stderr.contains("not pushing"), "{}", failing.stderr);
+    assert_eq!(ecr.pull_digest("team/app", "sha-3f78685"), None);
+    Ship::new(&[
+        "push",
+        "--repository",
+        "team/app",
+        "--sha",
+        SHA,
+        "--from",
+        "oci:oci",
+        "--create-repository",
+        "--force",
+    ])
+    .env("CODEBUILD_BUILD_ID", "app:1")
+    .env("CODEBUILD_BUILD_SUCCEEDING", "0")
+    .against(&ecr)
+    .cwd(work.path())
+    .run()
+    .success();
+    assert!(ecr.pull_digest("team/app", "sha-3f78685").is_some());
+}

@@ -22,12 +22,29 @@ pub struct Dockerd {
 
 impl Dockerd {
     pub fn start() -> Dockerd {
+        Dockerd::start_with_hosts(None)
+    }
+
+    /// A dockerd that resolves names through `hosts` (in a private mount namespace), so it reaches the ECR
+    /// stand-in by the real registry host name, as the binary does.
+    pub fn start_with_hosts(hosts: Option<&Path>) -> Dockerd {
         let dir = super::scratch_dir("dockerd");
         let root = dir.path();
         let socket = root.join("docker.sock");
         let log = std::fs::File::create(root.join("dockerd.log")).expect("dockerd log file");
         let started = Instant::now();
-        let child = Command::new("dockerd")
+        let mut command = match hosts {
+            Some(hosts) => {
+                let mut wrapped = Command::new("unshare");
+                wrapped
+                    .args(["--mount", "sh", "-c", r#"mount --bind "$0" /etc/hosts && exec "$@""#])
+                    .arg(hosts)
+                    .arg("dockerd");
+                wrapped
+            }
+            None => Command::new("dockerd"),
+        };
+        let child = command
             .arg("--data-root")
             .arg(root.join("data"))
             .arg("--exec-root")
