@@ -248,3 +248,24 @@ fn a_failing_codebuild_build_is_not_pushed_unless_forced() {
     .success();
     assert!(ecr.pull_digest("team/app", "sha-3f78685").is_some());
 }
+
+/// The registry's certificate is trusted only through the standard SSL_CERT_FILE, never through a product switch.
+#[test]
+fn tls_to_the_registry_is_verified() {
+    let ecr = Ecr::start();
+    let work = scratch_dir("push-tls");
+    single_image_layout(&work.path().join("oci"), "tls");
+    let untrusted =
+        Ship::new(&["push", "--repository", "team/app", "--sha", SHA, "--from", "oci:oci", "--create-repository"])
+            .against(&ecr)
+            .without("SSL_CERT_FILE")
+            .cwd(work.path())
+            .run();
+    let untrusted = untrusted.fails_with(1, "certificate");
+    assert!(
+        untrusted.stderr.contains("SSL_CERT_FILE"),
+        "the error says how to trust a private CA: {}",
+        untrusted.stderr
+    );
+    assert_eq!(ecr.pull_digest("team/app", "sha-3f78685"), None);
+}

@@ -115,6 +115,12 @@ impl Ship {
         self
     }
 
+    /// Removes a variable from the run's environment.
+    pub fn without(mut self, key: &str) -> Ship {
+        self.env.remove(key);
+        self
+    }
+
     pub fn envs<'a>(mut self, pairs: impl IntoIterator<Item = (&'a String, &'a String)>) -> Ship {
         for (key, value) in pairs {
             self.env.insert(key.clone(), value.clone());
