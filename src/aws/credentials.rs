@@ -154,7 +154,7 @@ impl AwsPlan {
         let (Some(caller_arn), Some(account)) = (who.arn(), who.account()) else {
             anyhow::bail!("{}: the response lacks the caller ARN or account", call.describe());
         };
-        eprintln!("authenticated as {caller_arn}");
+        crate::log::info(format!("authenticated as {caller_arn}"));
 
         let registry_id = self.registry.as_ref().map(|r| r.account.clone()).filter(|id| id != account);
         Ok(Session {

@@ -389,7 +389,7 @@ impl Session {
             }
             Err(e) => return Err(call.error(e)),
         };
-        eprintln!("created repository {}", repository.uri);
+        crate::log::info(format!("created repository {}", repository.uri));
         self.put_policies(name, settings)
             .await
             .map_err(|e| e.context(format!("repository '{name}' was created, but applying its policies failed")))?;
@@ -414,10 +414,10 @@ impl Session {
                 }
             };
             if !same {
-                eprintln!(
+                crate::log::info(format!(
                     "warning: repository '{name}' keeps its encryption ({}): ECR cannot change encryption after creation",
                     existing.encryption
-                );
+                ));
             }
         }
         if let Some(mutability) = settings.tag_mutability {
