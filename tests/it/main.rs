@@ -2,5 +2,6 @@
 //! (moto, Debian's docker-registry, dockerd, podman) started and stopped by the tests themselves.
 
 mod harness;
+mod shipping;
 mod support;
 mod tags;
