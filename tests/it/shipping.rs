@@ -357,12 +357,12 @@ fn act(root: &Path, work: &Path, event: &str, payload: Option<&serde_json::Value
 fn action_runs_under_act_for_push_pull_request_and_tag_events() {
     let root = scratch_dir("act");
     let (work, sha) = act_repository(root.path());
-    let short = &sha[..7];
+    let (short, long) = (&sha[..7], &sha[..10]); // the workflow sets ECR_SHIP_SHA_LENGTH=10 for the default rules
     let uri = |tag: &str| format!("{REGISTRY}/team/app:{tag}");
     let head = "1111111111111111111111111111111111111111";
     let repository = serde_json::json!({ "default_branch": "main", "full_name": "octo/app" });
     let cases = [
-        ("push", None, uri("main"), format!("main,sha-{short}"), format!("sha-{short},main")),
+        ("push", None, uri("main"), format!("main,sha-{short}"), format!("sha-{long},main")),
         (
             "pull_request",
             Some(serde_json::json!({
@@ -376,14 +376,14 @@ fn action_runs_under_act_for_push_pull_request_and_tag_events() {
             })),
             uri("feature-login"),
             "feature-login,sha-1111111".to_string(),
-            "sha-1111111,pr-42".to_string(),
+            "sha-1111111111,pr-42".to_string(),
         ),
         (
             "push",
             Some(serde_json::json!({ "ref": "refs/tags/v1.2.3", "repository": repository })),
             uri(&format!("sha-{short}")),
             format!("sha-{short}"),
-            format!("v1.2.3,sha-{short}"),
+            format!("v1.2.3,sha-{long}"),
         ),
     ];
     for (event, payload, want_uri, want_tags, want_default_tags) in cases {
