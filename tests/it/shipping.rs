@@ -338,7 +338,9 @@ fn act(root: &Path, work: &Path, event: &str, payload: Option<&serde_json::Value
         .args([event, "-W", "tests/workflows/tags.yml", "-P", "ubuntu-latest=-self-hosted", "--pull=false"])
         .arg("--action-cache-path")
         .arg(root.join("act-cache"))
-        .args(["--container-daemon-socket", "-", "--defaultbranch", "main"]);
+        // No docker socket, and no cache server: act would bind it on the host's outbound address (not loopback),
+        // and without a network it cannot find one and stops with "listen tcp: lookup <nil>".
+        .args(["--container-daemon-socket", "-", "--no-cache-server", "--defaultbranch", "main"]);
     if let Some(payload) = payload {
         let path = root.join(format!("{event}-event.json"));
         std::fs::write(&path, payload.to_string()).unwrap();
