@@ -6,5 +6,6 @@ mod engine;
 mod harness;
 mod native_push;
 mod push;
+mod shipping;
 mod support;
 mod tags;

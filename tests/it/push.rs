@@ -62,7 +62,8 @@ fn native_push_from_an_oci_layout_is_pullable_and_idempotent() {
     assert_eq!(again.stdout, first.stdout);
 
     // Server-side retag of the single-platform manifest: no pull, same digest under the new tag.
-    let retag = Ship::new(&["retag", "--repository", "team/app", "sha-3f78685", "release-1"]).against(&ecr).run().success();
+    let retag =
+        Ship::new(&["retag", "--repository", "team/app", "sha-3f78685", "release-1"]).against(&ecr).run().success();
     assert_eq!(retag.stdout, format!("{HOST}/team/app:release-1\n"));
     assert_eq!(ecr.pull_digest("team/app", "release-1").as_deref(), Some(digest.as_str()));
 }

@@ -1,0 +1,585 @@
+//! The shipped artefacts run the way users run them: the `dist/ecr-ship` launcher (checksum check, architecture
+//! mapping, build from source), the static release binaries (`scripts/build-dist`, x86_64 natively and aarch64
+//! under qemu), the workflows and `action.yml` linted by zizmor, the composite action run by act in host mode, and
+//! the CodeBuild and Jenkins fragments executed with each system's variables.
+//!
+//! The CodeBuild and Jenkins tests run their fragment with `ECR_SHIP_COMMAND=tags` (the same outputs, planned rather
+//! than pushed) until `push` is available; switching is the one constant `FRAGMENT_COMMAND`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Instant, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use crate::support::scratch_dir;
+
+/// The command the CodeBuild and Jenkins fragments run (`ECR_SHIP_COMMAND`); `push` once it needs only the stand-ins.
+const FRAGMENT_COMMAND: &str = "tags";
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "eu-west-1";
+const REGISTRY: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn debug_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ecr-ship"))
+}
+
+/// A tool from the pinned test venv (`scripts/install-test-deps` fills it from tests/requirements.txt).
+fn venv_tool(name: &str) -> PathBuf {
+    let venv = std::env::var_os("ECR_SHIP_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/ecr-ship/venv"));
+    let tool = venv.join("bin").join(name);
+    assert!(tool.exists(), "{} is missing: run scripts/install-test-deps", tool.display());
+    tool
+}
+
+/// This machine's name in the launcher's terms.
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "x86_64",
+        "aarch64" => "aarch64",
+        other => panic!("no ecr-ship binary for {other}"),
+    }
+}
+
+fn sha256_file(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A command with nothing from the host environment but PATH and HOME.
+fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(program);
+    command.env_clear().stdin(Stdio::null());
+    for key in ["PATH", "HOME"] {
+        if let Some(value) = std::env::var_os(key) {
+            command.env(key, value);
+        }
+    }
+    command
+}
+
+fn output_of(command: &mut Command) -> Output {
+    command.output().unwrap_or_else(|e| panic!("spawn {command:?}: {e}"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `root/dist/` with the real launcher and the given files as `ecr-ship-<arch>-linux`, plus their SHA256SUMS.
+fn dist_copy(root: &Path, binaries: &[(&str, &Path)]) -> PathBuf {
+    let dist = root.join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::copy(repo().join("dist/ecr-ship"), dist.join("ecr-ship")).unwrap();
+    let mut sums = String::new();
+    for (arch, source) in binaries {
+        let name = format!("ecr-ship-{arch}-linux");
+        std::fs::copy(source, dist.join(&name)).unwrap();
+        sums.push_str(&format!("{}  {name}\n", sha256_file(&dist.join(&name))));
+    }
+    std::fs::write(dist.join("SHA256SUMS"), sums).unwrap();
+    dist
+}
+
+fn write_executable(path: &Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, body).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn launcher_runs_the_bundled_binary_once_its_checksum_matches() {
+    let root = scratch_dir("launcher-ok");
+    let dist = dist_copy(root.path(), &[(host_arch(), &debug_binary())]);
+    let run = output_of(clean_command(dist.join("ecr-ship")).arg("--version"));
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(text(&run.stdout), format!("ecr-ship {}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(text(&run.stderr), "", "a verified binary runs silently");
+
+    // Arguments and exit codes pass through unchanged (exit 2: bad input).
+    let run = output_of(clean_command(dist.join("ecr-ship")).args(["tags", "--repository", "Not Valid"]));
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
+}
+
+#[test]
+fn launcher_refuses_a_binary_whose_checksum_does_not_match() {
+    let root = scratch_dir("launcher-bad");
+    let dist = dist_copy(root.path(), &[(host_arch(), &debug_binary())]);
+    let name = format!("ecr-ship-{}-linux", host_arch());
+    let mut bytes = std::fs::read(dist.join(&name)).unwrap();
+    bytes.extend_from_slice(b"tampered");
+    std::fs::write(dist.join(&name), bytes).unwrap();
+
+    let run = output_of(clean_command(dist.join("ecr-ship")).arg("--version").env("GITHUB_ACTIONS", "true"));
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert_eq!(text(&run.stdout), "", "the binary must not have run");
+    assert!(stderr.contains(&format!("refusing to run dist/{name}")) && stderr.contains("SHA256SUMS"), "{stderr}");
+    assert!(stderr.contains("::error title=ecr-ship::refusing to run"), "GitHub annotation: {stderr}");
+
+    // A binary with no line in SHA256SUMS is refused too.
+    std::fs::write(dist.join("SHA256SUMS"), "").unwrap();
+    let run = output_of(clean_command(dist.join("ecr-ship")).arg("--version"));
+    assert_eq!(run.status.code(), Some(1));
+    assert!(text(&run.stderr).contains(&format!("dist/{name}: it has no line in dist/SHA256SUMS")));
+}
+
+#[test]
+fn launcher_maps_every_architecture_name_to_its_binary() {
+    let root = scratch_dir("launcher-arch");
+    let fakes = root.path().join("fakes");
+    std::fs::create_dir_all(&fakes).unwrap();
+    for arch in ["x86_64", "aarch64"] {
+        write_executable(&fakes.join(arch), &format!("#!/bin/sh\necho \"{arch} binary: $*\"\n"));
+    }
+    let dist = dist_copy(root.path(), &[("x86_64", &fakes.join("x86_64")), ("aarch64", &fakes.join("aarch64"))]);
+    // A fake `uname` answers -m as the test says, so the uname path is covered on any host.
+    let bin = root.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    write_executable(
+        &bin.join("uname"),
+        "#!/bin/sh\ncase \"$1\" in -m) echo \"$FAKE_MACHINE\" ;; *) echo Linux ;; esac\n",
+    );
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+
+    let cases = [
+        ("RUNNER_ARCH", "X64", "x86_64"),
+        ("RUNNER_ARCH", "ARM64", "aarch64"),
+        ("FAKE_MACHINE", "x86_64", "x86_64"),
+        ("FAKE_MACHINE", "amd64", "x86_64"),
+        ("FAKE_MACHINE", "aarch64", "aarch64"),
+        ("FAKE_MACHINE", "arm64", "aarch64"),
+    ];
+    for (variable, value, want) in cases {
+        let run = output_of(
+            clean_command(dist.join("ecr-ship")).env("PATH", &path).env(variable, value).args(["push", "--x"]),
+        );
+        assert!(run.status.success(), "{variable}={value}: {}", text(&run.stderr));
+        assert_eq!(text(&run.stdout), format!("{want} binary: push --x\n"), "{variable}={value}");
+    }
+    for (variable, value) in [("RUNNER_ARCH", "ARM"), ("FAKE_MACHINE", "riscv64")] {
+        let run = output_of(clean_command(dist.join("ecr-ship")).env("PATH", &path).env(variable, value));
+        assert_eq!(run.status.code(), Some(1), "{variable}={value}");
+        assert!(text(&run.stderr).contains(&format!("no ecr-ship binary for architecture '{value}'")));
+    }
+}
+
+/// A branch checkout has no bundled binary: the launcher builds from source. The checkout here is a stable
+/// directory under target/ whose Cargo.toml, Cargo.lock and src/ link to this crate, built with the dev profile
+/// (`ECR_SHIP_CARGO_PROFILE=dev`) into its own `CARGO_TARGET_DIR`, so it never rewrites the binary the other tests
+/// run; after the first run that build is warm.
+#[test]
+fn launcher_builds_from_source_without_a_bundled_binary() {
+    let base = repo().join("target/ship-from-source");
+    let checkout = base.join("checkout");
+    let _ = std::fs::remove_dir_all(&checkout);
+    std::fs::create_dir_all(checkout.join("dist")).unwrap();
+    for entry in ["Cargo.toml", "Cargo.lock", "src", "tests", "README.md"] {
+        if repo().join(entry).exists() {
+            std::os::unix::fs::symlink(repo().join(entry), checkout.join(entry)).unwrap();
+        }
+    }
+    std::fs::copy(repo().join("dist/ecr-ship"), checkout.join("dist/ecr-ship")).unwrap();
+
+    let started = Instant::now();
+    let run = output_of(
+        clean_command(checkout.join("dist/ecr-ship"))
+            .arg("--version")
+            .env("ECR_SHIP_CARGO_PROFILE", "dev")
+            .env("CARGO_TARGET_DIR", base.join("target"))
+            .env("CARGO_TERM_COLOR", "never"),
+    );
+    let stderr = text(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert_eq!(text(&run.stdout), format!("ecr-ship {}\n", env!("CARGO_PKG_VERSION")), "stdout is ecr-ship's only");
+    let name = format!("ecr-ship-{}-linux", host_arch());
+    assert!(
+        stderr.contains(&format!("dist/{name} is not bundled here (a branch checkout, not a release): building from source with cargo build --profile dev --locked")),
+        "{stderr}"
+    );
+    assert!(base.join("target/debug/ecr-ship").exists());
+    eprintln!("build from source (dev profile) took {:?}", started.elapsed());
+}
+
+fn newest_source_mtime() -> SystemTime {
+    fn walk(dir: &Path, newest: &mut SystemTime) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, newest);
+            } else {
+                *newest = (*newest).max(path.metadata().unwrap().modified().unwrap());
+            }
+        }
+    }
+    let mut newest = SystemTime::UNIX_EPOCH;
+    walk(&repo().join("src"), &mut newest);
+    for file in ["Cargo.toml", "Cargo.lock", "scripts/build-dist"] {
+        newest = newest.max(repo().join(file).metadata().unwrap().modified().unwrap());
+    }
+    newest
+}
+
+/// The release binaries: built by `scripts/build-dist` only when missing or older than the sources (a fat-LTO
+/// build takes minutes; `target/` is reused), then both must be fully static and run, aarch64 under qemu.
+#[test]
+fn static_release_binaries_build_and_run_on_both_architectures() {
+    let dist = repo().join("dist");
+    let binaries = ["x86_64", "aarch64"].map(|arch| dist.join(format!("ecr-ship-{arch}-linux")));
+    let newest = newest_source_mtime();
+    let fresh = binaries.iter().all(|b| b.metadata().and_then(|m| m.modified()).is_ok_and(|t| t >= newest))
+        && dist.join("SHA256SUMS").exists();
+    if fresh {
+        eprintln!("dist/ecr-ship-*-linux are newer than the sources: not rebuilding");
+    } else {
+        let started = Instant::now();
+        let run = output_of(Command::new(repo().join("scripts/build-dist")).current_dir(repo()).stdin(Stdio::null()));
+        assert!(run.status.success(), "scripts/build-dist failed:\n{}", text(&run.stderr));
+        eprintln!("scripts/build-dist took {:?}", started.elapsed());
+    }
+
+    for (binary, machine) in binaries.iter().zip(["x86-64", "aarch64"]) {
+        let file = text(&output_of(Command::new("file").arg("-b").arg(binary)).stdout);
+        assert!(file.contains("ELF 64-bit") && file.contains(machine), "{}: {file}", binary.display());
+        // `file` says "static-pie linked" for musl's default static PIE and "statically linked" otherwise; both
+        // mean no interpreter and no shared libraries.
+        assert!(
+            file.contains("statically linked") || file.contains("static-pie linked"),
+            "{}: {file}",
+            binary.display()
+        );
+        assert!(!file.contains("interpreter"), "{}: {file}", binary.display());
+    }
+    let version = format!("ecr-ship {}\n", env!("CARGO_PKG_VERSION"));
+    let native = output_of(clean_command(&binaries[0]).arg("--version"));
+    assert_eq!(text(&native.stdout), version, "{}", text(&native.stderr));
+    let emulated = output_of(clean_command("qemu-aarch64-static").arg(&binaries[1]).arg("--version"));
+    assert_eq!(text(&emulated.stdout), version, "{}", text(&emulated.stderr));
+
+    // The checksums the launcher checks describe exactly these files, and the launcher accepts them.
+    let sums = std::fs::read_to_string(dist.join("SHA256SUMS")).unwrap();
+    for binary in &binaries {
+        let name = binary.file_name().unwrap().to_string_lossy();
+        assert!(sums.contains(&format!("{}  {name}\n", sha256_file(binary))), "SHA256SUMS:\n{sums}");
+    }
+    let launched = output_of(clean_command(dist.join("ecr-ship")).arg("--version"));
+    assert_eq!(text(&launched.stdout), version, "{}", text(&launched.stderr));
+}
+
+#[test]
+fn zizmor_finds_nothing_above_low_in_the_workflows_and_the_action() {
+    let mut files = vec![repo().join("action.yml")];
+    for dir in [".github/workflows", "tests/workflows"] {
+        for entry in std::fs::read_dir(repo().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 4, "{files:?}");
+    let run = output_of(
+        clean_command(venv_tool("zizmor"))
+            .args(["--offline", "--min-severity", "medium", "--format", "plain", "--no-progress"])
+            .args(&files)
+            .current_dir(repo()),
+    );
+    let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
+    assert!(run.status.success(), "zizmor found problems:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("No findings to report"), "{stdout}\n{stderr}");
+}
+
+/// A throwaway repository holding what `uses: ./` needs, with the debug binary bundled as a release would bundle
+/// the static one (so act exercises the checksum path, not a build), committed so act finds a sha and a branch.
+fn act_repository(root: &Path) -> (PathBuf, String) {
+    let work = root.join("repo");
+    std::fs::create_dir_all(work.join("tests")).unwrap();
+    std::fs::create_dir_all(work.join("out")).unwrap();
+    std::fs::write(work.join("out/.keep"), "").unwrap();
+    std::fs::copy(repo().join("action.yml"), work.join("action.yml")).unwrap();
+    dist_copy(&work, &[(host_arch(), &debug_binary())]);
+    let copy = output_of(Command::new("cp").arg("-r").arg(repo().join("tests/workflows")).arg(work.join("tests")));
+    assert!(copy.status.success());
+    let git = |args: &[&str]| {
+        let run = output_of(
+            clean_command("git")
+                .args(["-c", "user.name=ecr-ship", "-c", "user.email=ecr-ship@example.invalid"])
+                .args(["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"])
+                .args(args)
+                .current_dir(&work),
+        );
+        assert!(run.status.success(), "git {args:?}: {}", text(&run.stderr));
+        text(&run.stdout).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-qm", "action under test"]);
+    let sha = git(&["rev-parse", "HEAD"]);
+    (work, sha)
+}
+
+struct ActRun {
+    success: bool,
+    log: String,
+}
+
+fn act(root: &Path, work: &Path, event: &str, payload: Option<&serde_json::Value>, expect: &[(&str, &str)]) -> ActRun {
+    let mut command = clean_command(venv_tool("act"));
+    command
+        .current_dir(work)
+        .env("HOME", root) // no ~/.actrc of the host's
+        .args([event, "-W", "tests/workflows/tags.yml", "-P", "ubuntu-latest=-self-hosted", "--pull=false"])
+        .arg("--action-cache-path")
+        .arg(root.join("act-cache"))
+        // No docker socket, and no cache server: act would bind it on the host's outbound address (not loopback),
+        // and without a network it cannot find one and stops with "listen tcp: lookup <nil>".
+        .args(["--container-daemon-socket", "-", "--no-cache-server", "--defaultbranch", "main"]);
+    if let Some(payload) = payload {
+        let path = root.join(format!("{event}-event.json"));
+        std::fs::write(&path, payload.to_string()).unwrap();
+        command.arg("-e").arg(path);
+    }
+    for (key, value) in expect {
+        command.arg("--env").arg(format!("{key}={value}"));
+    }
+    let run = output_of(&mut command);
+    ActRun { success: run.status.success(), log: format!("{}{}", text(&run.stdout), text(&run.stderr)) }
+}
+
+/// The composite action through act (host mode, offline: no image, no download; `actions/checkout` is replaced by
+/// act with a copy of the work tree) on a push, a pull request whose head differs from GITHUB_SHA, and a tag.
+#[test]
+fn action_runs_under_act_for_push_pull_request_and_tag_events() {
+    let root = scratch_dir("act");
+    let (work, sha) = act_repository(root.path());
+    let (short, long) = (&sha[..7], &sha[..10]); // the workflow sets ECR_SHIP_SHA_LENGTH=10 for the default rules
+    let uri = |tag: &str| format!("{REGISTRY}/team/app:{tag}");
+    let head = "1111111111111111111111111111111111111111";
+    let repository = serde_json::json!({ "default_branch": "main", "full_name": "octo/app" });
+    let cases = [
+        ("push", None, uri("main"), format!("main,sha-{short}"), format!("sha-{long},main")),
+        (
+            "pull_request",
+            Some(serde_json::json!({
+                "number": 42,
+                "pull_request": {
+                    "number": 42,
+                    "head": { "sha": head, "ref": "feature/login" },
+                    "base": { "sha": "2222222222222222222222222222222222222222", "ref": "main" }
+                },
+                "repository": repository,
+            })),
+            uri("feature-login"),
+            "feature-login,sha-1111111".to_string(),
+            "sha-1111111111,pr-42".to_string(),
+        ),
+        (
+            "push",
+            Some(serde_json::json!({ "ref": "refs/tags/v1.2.3", "repository": repository })),
+            uri(&format!("sha-{short}")),
+            format!("sha-{short}"),
+            format!("v1.2.3,sha-{long}"),
+        ),
+    ];
+    for (event, payload, want_uri, want_tags, want_default_tags) in cases {
+        let started = Instant::now();
+        let run = act(
+            root.path(),
+            &work,
+            event,
+            payload.as_ref(),
+            &[
+                ("EXPECT_IMAGE_URI", &want_uri),
+                ("EXPECT_TAGS", &want_tags),
+                ("EXPECT_DEFAULT_TAGS", &want_default_tags),
+            ],
+        );
+        eprintln!("act {event} took {:?}", started.elapsed());
+        assert!(run.success && run.log.contains("ACTION-TAGS-OK"), "act {event} failed:\n{}", run.log);
+        // The same values, read from act's log of the step outputs.
+        assert!(run.log.contains(&format!("seen plan image-uri={want_uri} tags={want_tags} ")), "{}", run.log);
+        assert!(run.log.contains(&format!("seen defaults image-uri={REGISTRY}/team/app:")), "{}", run.log);
+        assert!(run.log.contains("Job succeeded"), "{}", run.log);
+        assert!(!run.log.contains("building from source"), "the bundled binary must be used:\n{}", run.log);
+    }
+}
+
+/// A working directory outside any git repository (the scratch dirs are inside this checkout), so only the CI
+/// variables speak, as in a CodeBuild or Jenkins workspace with a detached checkout.
+fn no_git_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+/// Variables of a CI fixture (tests/fixtures/ci) and the tags it expects with no extra flags.
+fn fixture(name: &str) -> (BTreeMap<String, String>, Vec<String>) {
+    let path = repo().join("tests/fixtures/ci").join(format!("{name}.env"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains("#! args:"), "{name}: the fragments pass no tag flags");
+    let tags = text.lines().find_map(|l| l.strip_prefix("#! tags: ")).expect("#! tags").split_whitespace();
+    let env = ecr_ship::ci::parse_env_dump(&text).unwrap().into_iter().collect();
+    (env, tags.map(String::from).collect())
+}
+
+/// A directory with the debug binary on PATH as `ecr-ship`, as the install step leaves it.
+fn path_with_binary(dir: &Path) -> String {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(debug_binary(), bin.join("ecr-ship")).unwrap();
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
+}
+
+fn yaml_strings(value: &serde_json::Value) -> Vec<String> {
+    value.as_array().expect("a YAML list").iter().map(|v| v.as_str().expect("a string").to_string()).collect()
+}
+
+#[test]
+fn codebuild_fragment_exports_variables_and_writes_deploy_files() {
+    let buildspec = std::fs::read_to_string(repo().join("dist/codebuild/buildspec.yml")).unwrap();
+    let spec: serde_json::Value = serde_saphyr::from_str(&buildspec).expect("buildspec.yml is YAML");
+    assert_eq!(spec["version"], serde_json::json!(0.2));
+    assert_eq!(spec["env"]["shell"], "bash");
+    let exported = yaml_strings(&spec["env"]["exported-variables"]);
+    assert_eq!(exported, ["IMAGE_URI", "IMAGE_URI_DIGEST", "IMAGE_DIGEST", "IMAGE_TAGS"]);
+    assert_eq!(yaml_strings(&spec["artifacts"]["files"]), ["imagedefinitions.json", "imageDetail.json"]);
+    let install = yaml_strings(&spec["phases"]["install"]["commands"]).join("\n");
+    assert!(install.contains("sha256sum --check") && install.contains("SHA256SUMS"), "install checks the download");
+    let post_build = yaml_strings(&spec["phases"]["post_build"]["commands"]);
+    let variables: BTreeMap<String, String> = spec["env"]["variables"]
+        .as_object()
+        .expect("env.variables")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), String::from)))
+        .collect();
+    assert_eq!(variables["ECR_SHIP_COMMAND"], "push", "the fragment pushes by default");
+
+    // Buildspec 0.2 runs a phase's commands in one shell and fails the phase on the first command that exits
+    // non-zero; the exported variables are read at the end.
+    let mut script = String::new();
+    for command in &post_build {
+        script.push_str(&format!("{command}\nstatus=$?; [ \"$status\" = 0 ] || exit \"$status\"\n"));
+    }
+    for name in &exported {
+        script.push_str(&format!("echo \"{name}=${{{name}-<unset>}}\"\n"));
+    }
+
+    for (case, succeeding) in [
+        ("codebuild-webhook-push", "1"),
+        ("codebuild-webhook-pr", "1"),
+        ("codebuild-pipeline-detached", "1"),
+        ("codebuild-webhook-push", "0"),
+    ] {
+        let dir = no_git_dir();
+        let (fixture_env, tags) = fixture(case);
+        let run = output_of(
+            clean_command("bash")
+                .arg("-c")
+                .arg(&script)
+                .current_dir(dir.path())
+                .envs(&fixture_env)
+                .envs(&variables)
+                .env("PATH", path_with_binary(dir.path()))
+                .env("CODEBUILD_SRC_DIR", dir.path())
+                .env("CODEBUILD_BUILD_SUCCEEDING", succeeding)
+                .env("AWS_REGION", REGION)
+                .env("ECR_SHIP_ACCOUNT_ID", ACCOUNT)
+                .env("ECR_SHIP_COMMAND", FRAGMENT_COMMAND),
+        );
+        let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
+        assert!(run.status.success(), "{case}: {stderr}");
+        let printed: BTreeMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once('=')).collect();
+        if succeeding == "0" {
+            assert!(printed.values().all(|v| *v == "<unset>"), "{case}: a failing build exports nothing: {stdout}");
+            assert!(
+                !dir.path().join("imagedefinitions.json").exists() && !dir.path().join("imageDetail.json").exists()
+            );
+            continue;
+        }
+        let uri = format!("{REGISTRY}/team/app:{}", tags[0]);
+        assert_eq!(printed["IMAGE_URI"], uri, "{case}: {stdout}\n{stderr}");
+        assert_eq!(printed["IMAGE_TAGS"], tags.join(","), "{case}");
+        if FRAGMENT_COMMAND == "push" {
+            assert!(printed["IMAGE_DIGEST"].starts_with("sha256:"), "{case}: {stdout}");
+        }
+        let definitions: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("imagedefinitions.json")).unwrap()).unwrap();
+        assert_eq!(definitions, serde_json::json!([{ "name": variables["CONTAINER_NAME"], "imageUri": uri }]));
+        let detail: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("imageDetail.json")).unwrap()).unwrap();
+        let pinned = printed.get("IMAGE_URI_DIGEST").copied().filter(|v| *v != "<unset>");
+        assert_eq!(detail["ImageURI"], pinned.unwrap_or(&uri), "{case}: imageDetail.json prefers the digest form");
+        assert_eq!(detail["RepositoryName"], "team/app");
+        assert_eq!(detail["RegistryId"], ACCOUNT);
+    }
+
+    // A failing ecr-ship fails the phase (`eval "$(…)"` alone would swallow the exit code).
+    let dir = no_git_dir();
+    let (fixture_env, _) = fixture("codebuild-webhook-push");
+    let run = output_of(
+        clean_command("bash")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(dir.path())
+            .envs(&fixture_env)
+            .envs(&variables)
+            .env("PATH", path_with_binary(dir.path()))
+            .env("IMAGE_REPO_NAME", "Not A Repository")
+            .env("ECR_SHIP_COMMAND", FRAGMENT_COMMAND),
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
+}
+
+/// The script of `sh(returnStdout: true, script: '…')` in the Jenkinsfile.
+fn jenkins_push_script(jenkinsfile: &str) -> String {
+    let start = jenkinsfile.find("sh(returnStdout: true, script: '").expect("a returnStdout sh step") + 32;
+    let end = start + jenkinsfile[start..].find("')").expect("end of the script");
+    jenkinsfile[start..end].to_string()
+}
+
+#[test]
+fn jenkins_pipeline_step_returns_the_uri_and_writes_properties() {
+    let jenkinsfile = std::fs::read_to_string(repo().join("dist/jenkins/Jenkinsfile")).unwrap();
+    let script = jenkins_push_script(&jenkinsfile);
+    assert!(script.contains("--properties-file ecr-ship.properties"), "{script}");
+    assert!(jenkinsfile.contains("readProperties file: 'ecr-ship.properties'"));
+    assert!(jenkinsfile.contains(".trim()"));
+
+    for case in ["jenkins-multibranch-pr-default", "jenkins-tag", "jenkins-freestyle"] {
+        let dir = no_git_dir();
+        let (fixture_env, tags) = fixture(case);
+        // The install stage leaves the binary in $WORKSPACE/.ecr-ship, which the step puts first on PATH.
+        std::fs::create_dir_all(dir.path().join(".ecr-ship")).unwrap();
+        std::os::unix::fs::symlink(debug_binary(), dir.path().join(".ecr-ship/ecr-ship")).unwrap();
+        // Jenkins runs `sh` steps as `sh -xe`: the trace goes to stderr, stdout is the step's value.
+        let run = output_of(
+            clean_command("sh")
+                .args(["-xe", "-c", &script])
+                .current_dir(dir.path())
+                .envs(&fixture_env)
+                .env("WORKSPACE", dir.path())
+                .env("AWS_REGION", REGION)
+                .env("ECR_SHIP_ACCOUNT_ID", ACCOUNT)
+                .env("ECR_SHIP_IMAGE", "app:latest")
+                .env("ECR_SHIP_COMMAND", FRAGMENT_COMMAND),
+        );
+        let stderr = text(&run.stderr);
+        assert!(run.status.success(), "{case}: {stderr}");
+        // `def uri = sh(returnStdout: true, …).trim()`: push prints the image URI alone; the dry `tags` run prints
+        // every reference, the image URI first.
+        let stdout = text(&run.stdout).trim().to_string();
+        let uri = if FRAGMENT_COMMAND == "push" { stdout.clone() } else { stdout.lines().next().unwrap_or("").into() };
+        assert_eq!(uri, format!("{REGISTRY}/team/app:{}", tags[0]), "{case}: {stderr}");
+        let properties = std::fs::read_to_string(dir.path().join("ecr-ship.properties")).unwrap();
+        let values: BTreeMap<&str, &str> = properties.lines().filter_map(|l| l.split_once('=')).collect();
+        assert_eq!(values["IMAGE_URI"], uri, "{case}: {properties}");
+        assert_eq!(values["IMAGE_TAGS"], tags.join(","), "{case}: {properties}");
+        assert_eq!(values["IMAGE_REPOSITORY"], "team/app");
+        assert_eq!(values["IMAGE_REGISTRY"], REGISTRY);
+    }
+}
