@@ -50,6 +50,26 @@ pub fn today(env: &EnvMap) -> String {
     tags::utc_date(now)
 }
 
+/// The region for commands that never contact AWS: `--region`, then AWS_REGION, then AWS_DEFAULT_REGION.
+fn offline_region(target: &settings::Target, env: &EnvMap) -> Option<String> {
+    target
+        .region
+        .clone()
+        .or_else(|| ci::var(env, "AWS_REGION").or(ci::var(env, "AWS_DEFAULT_REGION")).map(String::from))
+}
+
+/// The registry host for commands that never contact AWS (`tags`, `policy`): `--registry`, or an account id and
+/// the region.
+fn offline_registry(
+    target: &settings::Target,
+    account_flag: Option<&str>,
+    file: &ConfigFile,
+    env: &EnvMap,
+) -> anyhow::Result<Option<RegistryHost>> {
+    let account = account_flag.or(file.account_id.as_deref());
+    registry_host(target.registry.as_deref(), account, offline_region(target, env).as_deref())
+}
+
 /// The registry host from `--registry`, or from an account id and region.
 fn registry_host(
     registry: Option<&str>,
@@ -80,12 +100,7 @@ fn tags_command(args: &TagsArgs, env: &EnvMap, cwd: &Path, stdout: &mut dyn Writ
     if let Some(repository) = &target.repository {
         names::validate_repository(repository)?;
     }
-    let region = target
-        .region
-        .clone()
-        .or_else(|| ci::var(env, "AWS_REGION").or(ci::var(env, "AWS_DEFAULT_REGION")).map(String::from));
-    let account = args.account_id.clone().or_else(|| file.account_id.clone());
-    let registry = registry_host(target.registry.as_deref(), account.as_deref(), region.as_deref())?;
+    let registry = offline_registry(&target, args.account_id.as_deref(), &file, env)?;
     let (rules, overrides) = settings::tag_rules(&args.tags, &file)?;
     let (targets, export) = settings::output_targets(&args.outputs, &file, env);
     let wants_files = targets.image_definitions.is_some()
@@ -154,6 +169,11 @@ fn tags_command(args: &TagsArgs, env: &EnvMap, cwd: &Path, stdout: &mut dyn Writ
 
 /// The AWS plan from flags, environment and config file (no network).
 pub fn aws_plan(common: &CommonArgs, aws: &AwsArgs, file: &ConfigFile, env: &EnvMap) -> anyhow::Result<AwsPlan> {
+    AwsPlan::validate(aws_options(common, aws, file)?, env)
+}
+
+/// The AWS options from flags and config file, before validation.
+pub fn aws_options(common: &CommonArgs, aws: &AwsArgs, file: &ConfigFile) -> anyhow::Result<AwsOptions> {
     let registry =
         common.registry.clone().or_else(|| file.registry.clone()).map(|h| RegistryHost::parse(&h)).transpose()?;
     let role_arns = if aws.role_arn.is_empty() {
@@ -170,7 +190,7 @@ pub fn aws_plan(common: &CommonArgs, aws: &AwsArgs, file: &ConfigFile, env: &Env
         role_duration: aws.role_duration.or(file.role_duration).map(std::time::Duration::from_secs),
         timeout: aws.timeout.or(file.timeout).map(std::time::Duration::from_secs),
     };
-    AwsPlan::validate(options, env)
+    Ok(options)
 }
 
 /// Other registries to log in to (`--registries`), parsed.
@@ -262,15 +282,10 @@ fn policy_command(args: &PolicyArgs, env: &EnvMap, cwd: &Path, stdout: &mut dyn 
         bail_input!("policy needs --repository");
     };
     names::validate_repository(&repository)?;
-    let region = target
-        .region
-        .clone()
-        .or_else(|| ci::var(env, "AWS_REGION").or(ci::var(env, "AWS_DEFAULT_REGION")).map(String::from));
-    let account = args.account_id.clone().or_else(|| file.account_id.clone());
-    let host = registry_host(target.registry.as_deref(), account.as_deref(), region.as_deref())?;
+    let host = offline_registry(&target, args.account_id.as_deref(), &file, env)?;
     let (account, region) = match &host {
         Some(host) => (host.account.clone(), host.region.clone()),
-        None => ("*".to_string(), region.unwrap_or_else(|| "*".to_string())),
+        None => ("*".to_string(), offline_region(&target, env).unwrap_or_else(|| "*".to_string())),
     };
     if let Some(repo) = &args.github_repo {
         crate::aws::policy::validate_github_repo(repo)?;

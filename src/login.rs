@@ -50,7 +50,13 @@ pub async fn login(args: &LoginArgs, env: &EnvMap, cwd: &Path, stdout: &mut dyn 
             token.clone()
         } else {
             if !sessions.contains_key(&host.region) {
-                let regional = AwsPlan::validate(regional_options(args, &file, &host.region), env)?;
+                // Same credentials and roles, another region (and no registry: that would pin the first region).
+                let options = AwsOptions {
+                    region: Some(host.region.clone()),
+                    registry: None,
+                    ..app::aws_options(&args.common, &args.aws, &file)?
+                };
+                let regional = AwsPlan::validate(options, env)?;
                 sessions.insert(host.region.clone(), regional.connect(env).await?);
             }
             let regional = &sessions[&host.region];
@@ -67,23 +73,6 @@ pub async fn login(args: &LoginArgs, env: &EnvMap, cwd: &Path, stdout: &mut dyn 
         logged_in.iter().map(|h| format!("{h}\n")).collect()
     };
     stdout.write_all(text.as_bytes()).context("writing to standard output")
-}
-
-fn regional_options(args: &LoginArgs, file: &ConfigFile, region: &str) -> AwsOptions {
-    let role_arns = if args.aws.role_arn.is_empty() {
-        file.role_arn.clone().map(|r| r.into_vec()).unwrap_or_default()
-    } else {
-        args.aws.role_arn.clone()
-    };
-    AwsOptions {
-        region: Some(region.to_string()),
-        registry: None,
-        role_arns,
-        external_id: args.aws.external_id.clone().or_else(|| file.external_id.clone()),
-        session_name: args.aws.role_session_name.clone().or_else(|| file.role_session_name.clone()),
-        role_duration: args.aws.role_duration.or(file.role_duration).map(std::time::Duration::from_secs),
-        timeout: args.aws.timeout.or(file.timeout).map(std::time::Duration::from_secs),
-    }
 }
 
 pub async fn logout(args: &LoginArgs, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> anyhow::Result<()> {

@@ -225,33 +225,20 @@ fn a_failing_codebuild_build_is_not_pushed_unless_forced() {
     let ecr = Ecr::start();
     let work = scratch_dir("push-codebuild");
     single_image_layout(&work.path().join("oci"), "cb");
-    let failing =
+    let failing_build = |extra: &[&str]| {
         Ship::new(&["push", "--repository", "team/app", "--sha", SHA, "--from", "oci:oci", "--create-repository"])
+            .args_from(&extra.iter().map(|a| a.to_string()).collect::<Vec<_>>())
             .env("CODEBUILD_BUILD_ID", "app:1")
             .env("CODEBUILD_BUILD_SUCCEEDING", "0")
             .against(&ecr)
             .cwd(work.path())
             .run()
-            .success();
-    assert!(failing.stdout.is_empty() && failing.stderr.contains("not pushing"), "{}", failing.stderr);
+            .success()
+    };
+    let skipped = failing_build(&[]);
+    assert!(skipped.stdout.is_empty() && skipped.stderr.contains("not pushing"), "{}", skipped.stderr);
     assert_eq!(ecr.pull_digest("team/app", "sha-3f78685"), None);
-    Ship::new(&[
-        "push",
-        "--repository",
-        "team/app",
-        "--sha",
-        SHA,
-        "--from",
-        "oci:oci",
-        "--create-repository",
-        "--force",
-    ])
-    .env("CODEBUILD_BUILD_ID", "app:1")
-    .env("CODEBUILD_BUILD_SUCCEEDING", "0")
-    .against(&ecr)
-    .cwd(work.path())
-    .run()
-    .success();
+    failing_build(&["--force"]);
     assert!(ecr.pull_digest("team/app", "sha-3f78685").is_some());
 }
 

@@ -34,14 +34,7 @@ impl Dockerd {
         let log = std::fs::File::create(root.join("dockerd.log")).expect("dockerd log file");
         let started = Instant::now();
         let mut command = match hosts {
-            Some(hosts) => {
-                let mut wrapped = Command::new("unshare");
-                wrapped
-                    .args(["--mount", "sh", "-c", r#"mount --bind "$0" /etc/hosts && exec "$@""#])
-                    .arg(hosts)
-                    .arg("dockerd");
-                wrapped
-            }
+            Some(hosts) => super::in_hosts_namespace(hosts, "dockerd"),
             None => Command::new("dockerd"),
         };
         let child = command

@@ -75,15 +75,9 @@ impl Ecr {
         self.registry.ca_cert.clone().expect("TLS registry has a CA")
     }
 
-    /// Wraps a command so it runs in a private mount namespace that sees this stand-in's `/etc/hosts`.
-    /// `unshare` execs the command, so the PID stays the command's own.
+    /// Wraps a command so it runs where this stand-in's host name resolves.
     pub fn wrap(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut command = Command::new("unshare");
-        command
-            .args(["--mount", "sh", "-c", r#"mount --bind "$0" /etc/hosts && exec "$@""#])
-            .arg(&self.hosts_file)
-            .arg(program);
-        command
+        super::in_hosts_namespace(&self.hosts_file, program)
     }
 
     /// The digest a pull of `repository:reference` gets, read with skopeo by the real host name.

@@ -51,6 +51,14 @@ pub fn http_status(port: u16, path: &str) -> Option<u16> {
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
+/// A command that runs `program` in a private mount namespace whose /etc/hosts is `hosts`, so names resolve as
+/// the test says without touching the machine's own file. `unshare` execs the command: the PID stays its own.
+pub fn in_hosts_namespace(hosts: &Path, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new("unshare");
+    command.args(["--mount", "sh", "-c", r#"mount --bind "$0" /etc/hosts && exec "$@""#]).arg(hosts).arg(program);
+    command
+}
+
 /// A child process killed (and reaped) when dropped.
 pub struct Guarded {
     pub child: Child,
@@ -150,14 +158,7 @@ impl Ship {
     pub fn command(&self) -> Command {
         let binary = env!("CARGO_BIN_EXE_ecr-ship");
         let mut command = match &self.hosts_file {
-            Some(hosts) => {
-                let mut wrapped = Command::new("unshare");
-                wrapped
-                    .args(["--mount", "sh", "-c", r#"mount --bind "$0" /etc/hosts && exec "$@""#])
-                    .arg(hosts)
-                    .arg(binary);
-                wrapped
-            }
+            Some(hosts) => in_hosts_namespace(hosts, binary),
             None => Command::new(binary),
         };
         command.args(&self.args).env_clear().envs(&self.env);
