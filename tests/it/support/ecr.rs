@@ -118,3 +118,48 @@ impl Ecr {
         std::fs::read_to_string(self.registry.dir.path().join("bridge.log")).unwrap_or_default()
     }
 }
+
+impl Ecr {
+    /// Like [`Ecr::start`], but the registry also answers to `extra_names` (in its certificate and in the hosts
+    /// file of the namespace), so one local registry can stand in for the registries of several accounts.
+    ///
+    /// The loopback address is picked at random in 127.77.0.0/16 and checked free on port 443 first, so stand-ins
+    /// of test runs in other worktrees (which count up from 127.0.0.20) never collide with this one.
+    pub fn start_with_names(extra_names: &[&str]) -> Ecr {
+        let moto = Moto::start();
+        let ip = loop {
+            let mut random = [0u8; 2];
+            getrandom::fill(&mut random).expect("randomness");
+            let candidate = format!("127.77.{}.{}", random[0], random[1].max(1));
+            if std::net::TcpListener::bind((candidate.as_str(), 443)).is_ok() {
+                break candidate;
+            }
+        };
+        let bridge_port = free_port();
+        let mut tls_names = vec![HOST.to_string()];
+        tls_names.extend(extra_names.iter().map(|n| n.to_string()));
+        let registry = Registry::start_with(RegistryOptions {
+            addr: Some(format!("{ip}:443")),
+            tls_names: tls_names.clone(),
+            notify_url: Some(format!("http://127.0.0.1:{bridge_port}/registry-events")),
+        });
+        let ca = registry.ca_cert.clone().expect("TLS registry has a CA");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/stand-ins/ecr_bridge.py");
+        let log = std::fs::File::create(registry.dir.path().join("bridge.log")).expect("bridge log");
+        let child = Command::new(moto::venv().join("bin/python"))
+            .arg(script)
+            .args([&bridge_port.to_string(), &moto.endpoint(), &format!("https://{ip}:443"), moto::PASSWORD])
+            .arg(&ca)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start ecr_bridge.py");
+        let bridge = Guarded { child, name: "ecr-bridge" };
+        wait_until("ecr bridge", Duration::from_secs(20), || {
+            super::http_status(bridge_port, "/moto-api/") == Some(200)
+        });
+        let hosts_file = registry.dir.path().join("hosts");
+        std::fs::write(&hosts_file, format!("127.0.0.1 localhost\n{ip} {}\n", tls_names.join(" "))).expect("hosts");
+        Ecr { moto, registry, ip, bridge_port, hosts_file, _bridge: bridge }
+    }
+}

@@ -195,3 +195,11 @@ impl Run {
         self
     }
 }
+
+impl Ship {
+    /// Removes a variable from the run's environment (for example the static AWS keys `against` put there).
+    pub fn without(mut self, key: &str) -> Ship {
+        self.env.remove(key);
+        self
+    }
+}
