@@ -30,6 +30,8 @@ use crate::support::{Run, Ship, scratch_dir};
 /// The second account's registry of the two-registry login (same region, so the same token serves it).
 const OTHER_HOST: &str = "210987654321.dkr.ecr.us-east-1.amazonaws.com";
 /// Static keys with a secret distinctive enough to search for (moto accepts any keys while auth is off).
+/// A registry in the China partition (another partition than the tests' us-east-1).
+const CN_HOST: &str = "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn";
 const KEY_ID: &str = "AKIAECRSHIPCLITEST01";
 const SECRET_KEY: &str = "ecrShipStaticSecret+9f8e7d6c5b4a39281706";
 const REPOSITORY_ARN: &str = "arn:aws:ecr:us-east-1:123456789012:repository/team/app";
@@ -779,7 +781,7 @@ fn login_never_puts_the_password_in_an_argv() {
     let root = Arc::new(std::sync::atomic::AtomicU32::new(0));
     // Only the binary's own process tree counts: the test harness itself puts the moto password on the command
     // lines of its bridge and of skopeo, in this and in parallel tests.
-    let scan = ArgvScan::start(root.clone(), PASSWORD, &["login", "--password-stdin"]);
+    let scan = ArgvScan::start(root.clone(), PASSWORD, &["login", HOST]);
     let mut attempts = 0;
     while !scan.witnessed() && attempts < 20 {
         attempts += 1;
@@ -842,6 +844,11 @@ fn bad_input_is_refused_before_anything_is_sent() {
         ),
         (login(&["--registries", "123456789012.dkr.ecr.us-east-1.amazonaws.co"]), "amazonaws.co'"),
         (push(&["--registry", "123456789012.dkr.ecr.us-east-1.example.com"]), "dkr.ecr.us-east-1.example.com"),
+        // A role can only be assumed in its own partition, so the extra registry's login could never work.
+        (
+            login(&["--role-arn", "arn:aws:iam::123456789012:role/ci-push", "--registries", CN_HOST]),
+            "arn:aws:iam::123456789012:role/ci-push",
+        ),
         (push(&["--create-repository", "--lifecycle-policy", "missing.json"]), "missing.json"),
         (push(&["--create-repository", "--lifecycle-policy", "a-directory.json"]), "a-directory.json"),
         (push(&["--create-repository", "--lifecycle-policy", "broken.json"]), "broken.json"),
