@@ -141,7 +141,14 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
 /// GITHUB_STEP_SUMMARY, the login record, temporary files) except the engine's credential store `config.json`.
 #[track_caller]
 fn assert_no_leaks(run: &Run, work: &Work) {
-    let secrets = secrets();
+    assert_no_leaks_of(run, work, &[]);
+}
+
+/// [`assert_no_leaks`] with more secrets of the test's own (such as IAM keys made for it).
+#[track_caller]
+fn assert_no_leaks_of(run: &Run, work: &Work, more: &[&str]) {
+    let mut secrets = secrets();
+    secrets.extend(more.iter().map(|s| s.to_string()));
     for secret in &secrets {
         assert!(!run.stdout.contains(secret.as_str()), "stdout shows secret {secret:?}:\n{}", run.stdout);
         assert!(!run.stderr.contains(secret.as_str()), "stderr shows secret {secret:?}:\n{}", run.stderr);
@@ -372,8 +379,9 @@ fn login_chains_two_roles_under_enforced_iam() {
     let denied = ship(&[second]).run().fails_with(1, "sts:AssumeRole");
     assert!(denied.stderr.contains(&format!("AssumeRole of {second}")), "{}", denied.stderr);
     assert!(denied.stderr.contains("trust policy"), "{}", denied.stderr);
-    assert!(!denied.stderr.contains(&secret) && !denied.stdout.contains(&secret));
     assert_eq!(denied.stdout, "");
+    assert_no_leaks_of(&run, &work, &[&secret]);
+    assert_no_leaks_of(&denied, &work, &[&secret]);
 
     ecr.moto.post("/moto-api/reset-auth", "inf");
 }
@@ -603,7 +611,7 @@ print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
     assert!(annotation.contains("ecr:CreateRepository") && annotation.contains(REPOSITORY_ARN), "{annotation}");
     assert!(!run.stderr.contains(secret));
     assert_eq!(work.read("denied.github_output"), "", "no outputs for a failed push");
-    assert_no_leaks(&run, &work);
+    assert_no_leaks_of(&run, &work, &[secret]);
 
     moto.post("/moto-api/reset-auth", "inf");
 }
@@ -662,6 +670,7 @@ fn policy_prints_push_and_trust_policies() {
             .filter_map(|v| v.as_str())
             .collect();
         assert!(arns.iter().all(|a| a.starts_with(prefix)), "{arns:?}");
+        assert_no_leaks(&run, &work);
     }
     assert_eq!(nothing.connections(), 0, "policy is offline");
 }
@@ -902,4 +911,24 @@ fn tap_forwards_records_and_counts() {
     echo.join().unwrap();
     assert_eq!(&answer, b"hello");
     assert_eq!((tap.connections(), tap.sent()), (1, "hello".to_string()));
+}
+
+/// The leak check can fail: a secret planted in a file of the scratch space, in stderr, or as the JWT of the OIDC
+/// stand-in is reported, while the same secret in the engine's credential store is allowed.
+#[test]
+fn leak_check_finds_planted_secrets() {
+    let work = Work::new("cli-leak-check");
+    let clean = Run { code: 0, stdout: String::new(), stderr: String::new() };
+    std::fs::write(work.docker_config(), format!(r#"{{"auths":{{"h":{{"auth":"{}"}}}}}}"#, basic("AWS", PASSWORD)))
+        .unwrap();
+    assert_no_leaks(&clean, &work);
+    let fails = |run: &Run, more: &[&str]| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| assert_no_leaks_of(run, &work, more))).is_err()
+    };
+    let printed = |text: String| Run { code: 0, stdout: String::new(), stderr: text };
+    assert!(fails(&printed(format!("token {}", oidc::jwt("sts.amazonaws.com"))), &[]), "JWT in stderr");
+    assert!(fails(&printed(format!("x{SECRET_KEY}x")), &[]), "static secret in stderr");
+    assert!(fails(&printed("own-iam-secret".into()), &["own-iam-secret"]), "a test's own secret");
+    std::fs::write(work.path().join("tmp/left-behind"), format!("password={PASSWORD}")).unwrap();
+    assert!(fails(&clean, &[]), "password in a file the run left");
 }
