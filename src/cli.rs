@@ -100,7 +100,7 @@ pub struct AwsArgs {
     /// Role session duration in seconds (900-43200; at most 3600 when chaining).
     #[arg(long, env = "ECR_SHIP_ROLE_DURATION", value_name = "SECONDS")]
     pub role_duration: Option<u64>,
-    /// Other registries to log in to as well, e.g. another account's for base images.
+    /// With `login`: other registries to log in to as well, e.g. another account's for base images.
     #[arg(long, env = "ECR_SHIP_REGISTRIES", value_name = "HOST", value_delimiter = ',')]
     pub registries: Vec<String>,
     /// Time limit for the whole operation, in seconds.

@@ -28,6 +28,22 @@ pub async fn login(args: &LoginArgs, env: &EnvMap, cwd: &Path, stdout: &mut dyn 
     let extra = app::extra_registries(&args.aws, &file)?;
     let engine = Engine::detect(args.engine.as_deref().or(file.engine.as_deref()), env)?;
     let json = settings::target(&args.common, &file).json;
+    // The plans of the other regions are checked now, before anything is contacted: a registry in another
+    // partition than the role, say, is bad input and must not surface only after the first login.
+    let mut regional_plans: BTreeMap<String, AwsPlan> = BTreeMap::new();
+    for host in extra.iter().filter(|h| h.region != plan.region()) {
+        if !regional_plans.contains_key(&host.region) {
+            // Same credentials and roles, another region (and no registry: that would pin the first region).
+            let options = AwsOptions {
+                region: Some(host.region.clone()),
+                registry: None,
+                ..app::aws_options(&args.common, &args.aws, &file)?
+            };
+            let regional = AwsPlan::validate(options, env)
+                .map_err(|e| crate::error::bad_input(format!("--registries {}: {e:#}", host.host())))?;
+            regional_plans.insert(host.region.clone(), regional);
+        }
+    }
 
     let session = plan.connect(env).await?;
     let token = session.authorization_token().await?;
@@ -50,13 +66,9 @@ pub async fn login(args: &LoginArgs, env: &EnvMap, cwd: &Path, stdout: &mut dyn 
             token.clone()
         } else {
             if !sessions.contains_key(&host.region) {
-                // Same credentials and roles, another region (and no registry: that would pin the first region).
-                let options = AwsOptions {
-                    region: Some(host.region.clone()),
-                    registry: None,
-                    ..app::aws_options(&args.common, &args.aws, &file)?
-                };
-                let regional = AwsPlan::validate(options, env)?;
+                let regional = regional_plans
+                    .remove(&host.region)
+                    .with_context(|| format!("no plan was made for region {}", host.region))?;
                 sessions.insert(host.region.clone(), regional.connect(env).await?);
             }
             let regional = &sessions[&host.region];

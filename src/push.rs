@@ -42,7 +42,6 @@ struct PushPlan {
     update: bool,
     skip_existing: bool,
     logout: bool,
-    extra_registries: Vec<RegistryHost>,
     targets: OutputTargets,
     export: bool,
     json: bool,
@@ -82,7 +81,6 @@ async fn validate(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<P
     let (targets, export) = settings::output_targets(&args.outputs, &file, env);
     let aws = app::aws_plan(&args.common, &args.aws, &file, env)?;
     let (settings, create, update) = app::repository_settings(&args.repository, &file, cwd)?;
-    let extra_registries = app::extra_registries(&args.aws, &file)?;
     let source = match (&args.image, &args.from) {
         (Some(image), None) => {
             if image.trim().is_empty() || image.starts_with('-') {
@@ -121,7 +119,6 @@ async fn validate(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<P
         update,
         skip_existing: args.skip_existing.or(file.skip_existing).unwrap_or(false),
         logout: args.logout.unwrap_or(true),
-        extra_registries,
         targets,
         export,
         json: target.json,
@@ -267,9 +264,7 @@ async fn engine_push(
     let Some((first, rest)) = to_put.split_first() else {
         return known.context("no tag to write and no known digest: nothing was pushed");
     };
-    for registry in std::iter::once(host).chain(plan.extra_registries.iter()) {
-        records.push(engine.login(registry.host(), &token.username, &token.password).await?);
-    }
+    records.push(engine.login(host.host(), &token.username, &token.password).await?);
     let remote = format!("{}/{}:{first}", host.host(), plan.repository);
     engine.tag(image, &remote).await?;
     let pushed = engine.push(&remote).await;

@@ -2,6 +2,7 @@
 //! (moto, Debian's docker-registry, dockerd, podman) started and stopped by the tests themselves.
 
 mod aws;
+mod aws_cli;
 mod engine;
 mod harness;
 mod native_push;

@@ -4,11 +4,10 @@
 //! The registry answers to the real host name the ECR API returns (`123456789012.dkr.ecr.us-east-1.amazonaws.com`):
 //! commands that must reach it run inside a private mount namespace whose `/etc/hosts` maps that name to this
 //! stand-in's address ([`Ecr::wrap`]), so the product's own host handling is exercised unchanged. Each stand-in takes
-//! a different 127.0.0.N, so tests run in parallel.
+//! a random free 127.77.x.y, so tests (and test runs) proceed in parallel.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use super::moto::{self, Moto};
@@ -17,8 +16,6 @@ use super::{Guarded, free_port, wait_until};
 
 /// The registry host moto's GetAuthorizationToken names.
 pub const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
-
-static NEXT_ADDRESS: AtomicU8 = AtomicU8::new(20);
 
 pub struct Ecr {
     pub moto: Moto,
@@ -31,32 +28,7 @@ pub struct Ecr {
 
 impl Ecr {
     pub fn start() -> Ecr {
-        let moto = Moto::start();
-        let ip = format!("127.0.0.{}", NEXT_ADDRESS.fetch_add(1, Ordering::SeqCst));
-        let bridge_port = free_port();
-        let registry = Registry::start_with(RegistryOptions {
-            addr: Some(format!("{ip}:443")),
-            tls_names: vec![HOST.to_string()],
-            notify_url: Some(format!("http://127.0.0.1:{bridge_port}/registry-events")),
-        });
-        let ca = registry.ca_cert.clone().expect("TLS registry has a CA");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/stand-ins/ecr_bridge.py");
-        let log = std::fs::File::create(registry.dir.path().join("bridge.log")).expect("bridge log");
-        let child = Command::new(moto::venv().join("bin/python"))
-            .arg(script)
-            .args([&bridge_port.to_string(), &moto.endpoint(), &format!("https://{ip}:443"), moto::PASSWORD])
-            .arg(&ca)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start ecr_bridge.py");
-        let bridge = Guarded { child, name: "ecr-bridge" };
-        wait_until("ecr bridge", Duration::from_secs(20), || {
-            super::http_status(bridge_port, "/moto-api/") == Some(200)
-        });
-        let hosts_file = registry.dir.path().join("hosts");
-        std::fs::write(&hosts_file, format!("127.0.0.1 localhost\n{ip} {HOST}\n")).expect("write hosts");
-        Ecr { moto, registry, ip, bridge_port, hosts_file, _bridge: bridge }
+        Ecr::start_with_names(&[])
     }
 
     /// Environment for the binary: the ECR API through the bridge, STS on moto, static keys, the test CA.
@@ -110,5 +82,50 @@ impl Ecr {
 
     pub fn bridge_log(&self) -> String {
         std::fs::read_to_string(self.registry.dir.path().join("bridge.log")).unwrap_or_default()
+    }
+}
+
+impl Ecr {
+    /// Like [`Ecr::start`], but the registry also answers to `extra_names` (in its certificate and in the hosts
+    /// file of the namespace), so one local registry can stand in for the registries of several accounts.
+    ///
+    /// The loopback address is picked at random in 127.77.0.0/16 and checked free on port 443 first, so parallel
+    /// tests and other test runs on the machine never collide.
+    pub fn start_with_names(extra_names: &[&str]) -> Ecr {
+        let moto = Moto::start();
+        let ip = loop {
+            let mut random = [0u8; 2];
+            getrandom::fill(&mut random).expect("randomness");
+            let candidate = format!("127.77.{}.{}", random[0], random[1].max(1));
+            if std::net::TcpListener::bind((candidate.as_str(), 443)).is_ok() {
+                break candidate;
+            }
+        };
+        let bridge_port = free_port();
+        let mut tls_names = vec![HOST.to_string()];
+        tls_names.extend(extra_names.iter().map(|n| n.to_string()));
+        let registry = Registry::start_with(RegistryOptions {
+            addr: Some(format!("{ip}:443")),
+            tls_names: tls_names.clone(),
+            notify_url: Some(format!("http://127.0.0.1:{bridge_port}/registry-events")),
+        });
+        let ca = registry.ca_cert.clone().expect("TLS registry has a CA");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/stand-ins/ecr_bridge.py");
+        let log = std::fs::File::create(registry.dir.path().join("bridge.log")).expect("bridge log");
+        let child = Command::new(moto::venv().join("bin/python"))
+            .arg(script)
+            .args([&bridge_port.to_string(), &moto.endpoint(), &format!("https://{ip}:443"), moto::PASSWORD])
+            .arg(&ca)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start ecr_bridge.py");
+        let bridge = Guarded { child, name: "ecr-bridge" };
+        wait_until("ecr bridge", Duration::from_secs(20), || {
+            super::http_status(bridge_port, "/moto-api/") == Some(200)
+        });
+        let hosts_file = registry.dir.path().join("hosts");
+        std::fs::write(&hosts_file, format!("127.0.0.1 localhost\n{ip} {}\n", tls_names.join(" "))).expect("hosts");
+        Ecr { moto, registry, ip, bridge_port, hosts_file, _bridge: bridge }
     }
 }
