@@ -73,7 +73,7 @@ pub struct CommonArgs {
     /// ECR repository name, e.g. team/app.
     #[arg(long, env = "ECR_SHIP_REPOSITORY", value_name = "NAME")]
     pub repository: Option<String>,
-    /// AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile, or the region of --registry).
+    /// AWS region (default: the region of --registry, then AWS_REGION, AWS_DEFAULT_REGION, the profile's region).
     #[arg(long, env = "ECR_SHIP_REGION", value_name = "REGION")]
     pub region: Option<String>,
     /// Registry host, e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com (default: the caller's account).

@@ -269,10 +269,40 @@ fn resolve_region(opts: &AwsOptions, env: &BTreeMap<String, String>) -> anyhow::
             return Ok((region.to_string(), RegionSource::Environment));
         }
     }
+    if let Some(region) = profile_region(env) {
+        return Ok((region, RegionSource::Environment));
+    }
     bail_input!(
         "no region: pass --region, set AWS_REGION, or give a registry host such as \
          123456789012.dkr.ecr.eu-west-1.amazonaws.com"
     )
+}
+
+/// The `region` of the active profile (`AWS_PROFILE`, else `default`) in the shared config file
+/// (`AWS_CONFIG_FILE`, else `~/.aws/config`), as the SDK's own region chain reads it.
+fn profile_region(env: &BTreeMap<String, String>) -> Option<String> {
+    let path = match non_empty(env.get("AWS_CONFIG_FILE").map(String::as_str)) {
+        Some(path) => std::path::PathBuf::from(path),
+        None => std::path::Path::new(non_empty(env.get("HOME").map(String::as_str))?).join(".aws/config"),
+    };
+    let text = std::fs::read_to_string(path).ok()?;
+    let profile = non_empty(env.get("AWS_PROFILE").map(String::as_str)).unwrap_or("default");
+    let wanted = |section: &str| {
+        let name = section.strip_prefix("profile ").unwrap_or(section).trim();
+        name == profile && (section.starts_with("profile ") || section == "default")
+    };
+    let mut in_profile = false;
+    for line in text.lines().map(str::trim) {
+        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            in_profile = wanted(section.trim());
+        } else if in_profile
+            && let Some((key, value)) = line.split_once('=')
+            && key.trim() == "region"
+        {
+            return non_empty(Some(value)).map(String::from);
+        }
+    }
+    None
 }
 
 /// CI inputs that are "not set" often arrive as empty strings (composite actions, templated buildspecs).
@@ -467,5 +497,24 @@ mod tests {
             assert!(name.starts_with(prefix), "{name} vs {prefix}");
             assert!(is_valid_session_name(&name), "{name}");
         }
+    }
+
+    #[test]
+    fn region_comes_from_the_active_profile_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config");
+        std::fs::write(&config, "[default]\nregion = eu-west-1\n\n[profile ci]\nrole_arn = x\nregion = ap-south-1\n")
+            .unwrap();
+        let env = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            let mut map: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            map.insert("AWS_CONFIG_FILE".into(), config.display().to_string());
+            map
+        };
+        assert_eq!(profile_region(&env(&[])).as_deref(), Some("eu-west-1"));
+        assert_eq!(profile_region(&env(&[("AWS_PROFILE", "ci")])).as_deref(), Some("ap-south-1"));
+        assert_eq!(profile_region(&env(&[("AWS_PROFILE", "nope")])), None);
+        let opts = AwsOptions::default();
+        assert_eq!(resolve_region(&opts, &env(&[("AWS_REGION", "us-west-2")])).unwrap().0, "us-west-2");
+        assert_eq!(resolve_region(&opts, &env(&[("AWS_PROFILE", "ci")])).unwrap().0, "ap-south-1");
     }
 }
