@@ -13,6 +13,9 @@ use std::time::{Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 
+use crate::support::ecr::{self, Ecr};
+use crate::support::images::{Layout, random_layer};
+use crate::support::oidc::OidcServer;
 use crate::support::scratch_dir;
 
 /// The command the CodeBuild and Jenkins fragments run (`ECR_SHIP_COMMAND`); `push` once it needs only the stand-ins.
@@ -330,25 +333,50 @@ struct ActRun {
     log: String,
 }
 
-fn act(root: &Path, work: &Path, event: &str, payload: Option<&serde_json::Value>, expect: &[(&str, &str)]) -> ActRun {
-    let mut command = clean_command(venv_tool("act"));
+/// How one act run is set up: the workflow, the event and its payload, and the job's extra environment.
+struct ActJob<'a> {
+    workflow: &'a str,
+    event: &'a str,
+    payload: Option<&'a serde_json::Value>,
+    /// Passed with act's `--env-file` (KEY=VALUE lines), as a user would keep them in a file.
+    env: &'a [(String, String)],
+}
+
+/// act in host mode, offline: no image, no docker socket, no cache server. With `ecr`, act (and so every step it
+/// runs) lives in the ECR stand-in's mount namespace, where the real registry host name resolves to it.
+fn act(root: &Path, work: &Path, job: &ActJob, ecr: Option<&Ecr>) -> ActRun {
+    let mut command = match ecr {
+        Some(ecr) => {
+            let mut wrapped = ecr.wrap(venv_tool("act"));
+            wrapped.env_clear().stdin(Stdio::null());
+            for key in ["PATH", "HOME"] {
+                if let Some(value) = std::env::var_os(key) {
+                    wrapped.env(key, value);
+                }
+            }
+            wrapped
+        }
+        None => clean_command(venv_tool("act")),
+    };
     command
         .current_dir(work)
         .env("HOME", root) // no ~/.actrc of the host's
-        .args([event, "-W", "tests/workflows/tags.yml", "-P", "ubuntu-latest=-self-hosted", "--pull=false"])
+        .args([job.event, "-W", job.workflow, "-P", "ubuntu-latest=-self-hosted", "--pull=false"])
         .arg("--action-cache-path")
         .arg(root.join("act-cache"))
         // No docker socket, and no cache server: act would bind it on the host's outbound address (not loopback),
         // and without a network it cannot find one and stops with "listen tcp: lookup <nil>".
         .args(["--container-daemon-socket", "-", "--no-cache-server", "--defaultbranch", "main"]);
-    if let Some(payload) = payload {
-        let path = root.join(format!("{event}-event.json"));
+    if let Some(payload) = job.payload {
+        let path = root.join(format!("{}-event.json", job.event));
         std::fs::write(&path, payload.to_string()).unwrap();
         command.arg("-e").arg(path);
     }
-    for (key, value) in expect {
-        command.arg("--env").arg(format!("{key}={value}"));
-    }
+    // An explicit env file always: without --env-file act reads `.env` from the work tree if there is one.
+    let env_file = root.join(format!("{}.env", job.event));
+    let lines: String = job.env.iter().map(|(key, value)| format!("{key}={value}\n")).collect();
+    std::fs::write(&env_file, lines).unwrap();
+    command.arg("--env-file").arg(env_file);
     let run = output_of(&mut command);
     ActRun { success: run.status.success(), log: format!("{}{}", text(&run.stdout), text(&run.stderr)) }
 }
@@ -390,17 +418,14 @@ fn action_runs_under_act_for_push_pull_request_and_tag_events() {
     ];
     for (event, payload, want_uri, want_tags, want_default_tags) in cases {
         let started = Instant::now();
-        let run = act(
-            root.path(),
-            &work,
-            event,
-            payload.as_ref(),
-            &[
-                ("EXPECT_IMAGE_URI", &want_uri),
-                ("EXPECT_TAGS", &want_tags),
-                ("EXPECT_DEFAULT_TAGS", &want_default_tags),
-            ],
-        );
+        let env = [
+            ("EXPECT_IMAGE_URI", want_uri.clone()),
+            ("EXPECT_TAGS", want_tags.clone()),
+            ("EXPECT_DEFAULT_TAGS", want_default_tags),
+        ]
+        .map(|(k, v)| (k.to_string(), v));
+        let job = ActJob { workflow: "tests/workflows/tags.yml", event, payload: payload.as_ref(), env: &env };
+        let run = act(root.path(), &work, &job, None);
         eprintln!("act {event} took {:?}", started.elapsed());
         assert!(run.success && run.log.contains("ACTION-TAGS-OK"), "act {event} failed:\n{}", run.log);
         // The same values, read from act's log of the step outputs.
@@ -408,6 +433,109 @@ fn action_runs_under_act_for_push_pull_request_and_tag_events() {
         assert!(run.log.contains(&format!("seen defaults image-uri={REGISTRY}/team/app:")), "{}", run.log);
         assert!(run.log.contains("Job succeeded"), "{}", run.log);
         assert!(!run.log.contains("building from source"), "the bundled binary must be used:\n{}", run.log);
+    }
+}
+
+/// A one-image OCI layout (amd64, two small layers of random bytes, so every call gives a new digest) named
+/// `latest`; returns the manifest digest a pull must get.
+fn small_layout(dir: &Path, seed: &str) -> String {
+    let mut layout = Layout::new(dir);
+    let layers = [random_layer(&format!("{seed}-a"), 20_000, true), random_layer(&format!("{seed}-b"), 10_000, false)];
+    let manifest = layout.image(&layers, "amd64");
+    layout.name(manifest, "latest")
+}
+
+/// `KEY=VALUE` lines of act's log, for the `seen push …` line the workflow prints.
+fn seen_fields<'a>(log: &'a str, prefix: &str) -> BTreeMap<&'a str, &'a str> {
+    let line = log.lines().find_map(|l| l.split_once(prefix).map(|(_, rest)| rest)).unwrap_or_else(|| {
+        panic!("no '{prefix}' line in act's log:\n{log}");
+    });
+    line.split_whitespace().filter_map(|field| field.split_once('=')).collect()
+}
+
+/// The real push through `uses: ./` under act, credentials from GitHub OIDC alone: act runs inside the ECR
+/// stand-in's mount namespace, the job gets the stand-in endpoints, the test CA and the runner's OIDC variables
+/// (pointing at a local token endpoint) through `--env-file` and no AWS keys; the action assumes
+/// `role/gha-push` with the web identity token, creates the repository and pushes a fresh layout per event. Every
+/// output tag then pulls back (skopeo, by the real host name) with the `digest` output.
+///
+/// act passes ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN from --env/--env-file through to the steps unchanged (it sets
+/// ACTIONS_RUNTIME_URL/TOKEN and ACTIONS_CACHE_URL itself, but not these), so nothing else is needed for OIDC.
+#[test]
+fn action_pushes_under_act_with_github_oidc_for_push_pull_request_and_tag_events() {
+    let root = scratch_dir("act-push");
+    let (work, sha) = act_repository(root.path());
+    let short = &sha[..7];
+    let ecr = Ecr::start();
+    let uri = |tag: &str| format!("{}/team/app:{tag}", ecr::HOST);
+    let head = "1111111111111111111111111111111111111111";
+    let repository = serde_json::json!({ "default_branch": "main", "full_name": "octo/app" });
+    let cases = [
+        ("push", None, format!("sha-{short},main")),
+        (
+            "pull_request",
+            Some(serde_json::json!({
+                "number": 42,
+                "pull_request": {
+                    "number": 42,
+                    "head": { "sha": head, "ref": "feature/login" },
+                    "base": { "sha": "2222222222222222222222222222222222222222", "ref": "main" }
+                },
+                "repository": repository,
+            })),
+            "sha-1111111,pr-42".to_string(),
+        ),
+        (
+            "push",
+            Some(serde_json::json!({ "ref": "refs/tags/v1.2.3", "repository": repository })),
+            format!("v1.2.3,sha-{short}"),
+        ),
+    ];
+    for (index, (event, payload, want_tags)) in cases.into_iter().enumerate() {
+        let oidc = OidcServer::start("sts.amazonaws.com");
+        let layout = root.path().join(format!("layout-{index}"));
+        let digest = small_layout(&layout, &format!("act-{index}"));
+        let want_uri = uri(want_tags.split(',').next().unwrap());
+        // The stand-in's environment minus its static keys and region (the action's aws-region input names it).
+        let mut env: Vec<(String, String)> = ecr
+            .env()
+            .into_iter()
+            .filter(|(key, _)| !matches!(key.as_str(), "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_REGION"))
+            .collect();
+        env.extend(oidc.env().into_iter().filter(|(key, _)| key.starts_with("ACTIONS_ID_TOKEN_REQUEST_")));
+        env.extend([
+            ("OCI_LAYOUT_SOURCE".to_string(), layout.display().to_string()),
+            ("EXPECT_IMAGE_URI".to_string(), want_uri.clone()),
+            ("EXPECT_TAGS".to_string(), want_tags.clone()),
+            ("EXPECT_DIGEST".to_string(), digest.clone()),
+        ]);
+        let job = ActJob { workflow: "tests/workflows/push.yml", event, payload: payload.as_ref(), env: &env };
+        let started = Instant::now();
+        let run = act(root.path(), &work, &job, Some(&ecr));
+        eprintln!("act {event} push ({want_tags}) took {:?}", started.elapsed());
+        assert!(
+            run.success && run.log.contains("ACTION-PUSH-OK") && run.log.contains("Job succeeded"),
+            "act {event} ({want_tags}) failed:\n{}\nbridge log:\n{}",
+            run.log,
+            ecr.bridge_log()
+        );
+        assert!(!run.log.contains("building from source"), "the bundled binary must be used:\n{}", run.log);
+        assert!(
+            run.log.contains("ecr-ship: authenticated as arn:aws:sts::123456789012:assumed-role/gha-push/"),
+            "{event}: the role is assumed with the web identity:\n{}",
+            run.log
+        );
+
+        // The token endpoint was asked once, for STS's audience, with the runner's request token.
+        assert_eq!(oidc.audiences(), vec!["sts.amazonaws.com".to_string()], "{event}: {}", run.log);
+
+        let seen = seen_fields(&run.log, "seen push ");
+        assert_eq!(seen["image-uri"], want_uri);
+        assert_eq!(seen["digest"], digest, "{event}: the digest output is the layout's manifest");
+        assert_eq!(seen["tags"], want_tags);
+        for tag in want_tags.split(',') {
+            assert_eq!(ecr.pull_digest("team/app", tag).as_deref(), Some(digest.as_str()), "{event}: pull of {tag}");
+        }
     }
 }
 
