@@ -3,8 +3,9 @@
 //! under qemu), the workflows and `action.yml` linted by zizmor, the composite action run by act in host mode, and
 //! the CodeBuild and Jenkins fragments executed with each system's variables.
 //!
-//! The CodeBuild and Jenkins tests run their fragment with `ECR_SHIP_COMMAND=tags` (the same outputs, planned rather
-//! than pushed) until `push` is available; switching is the one constant `FRAGMENT_COMMAND`.
+//! The act, CodeBuild and Jenkins tests run the real push against the local ECR stand-in (`support::ecr`): each
+//! runs inside the stand-in's mount namespace, where the real registry host name resolves to it, and pulls every
+//! pushed tag back. The act `tags` test still covers the dry plan (`command: tags`) through the action.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,12 +14,13 @@ use std::time::{Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use crate::support::scratch_dir;
+use crate::support::dockerd::Dockerd;
+use crate::support::ecr::{self, Ecr};
+use crate::support::images::{Layout, random_layer};
+use crate::support::oidc::OidcServer;
+use crate::support::{ContainerCredentials, scratch_dir};
 
-/// The command the CodeBuild and Jenkins fragments run (`ECR_SHIP_COMMAND`); `push` once it needs only the stand-ins.
-const FRAGMENT_COMMAND: &str = "tags";
 const ACCOUNT: &str = "123456789012";
-const REGION: &str = "eu-west-1";
 const REGISTRY: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
 
 fn repo() -> PathBuf {
@@ -330,25 +332,50 @@ struct ActRun {
     log: String,
 }
 
-fn act(root: &Path, work: &Path, event: &str, payload: Option<&serde_json::Value>, expect: &[(&str, &str)]) -> ActRun {
-    let mut command = clean_command(venv_tool("act"));
+/// How one act run is set up: the workflow, the event and its payload, and the job's extra environment.
+struct ActJob<'a> {
+    workflow: &'a str,
+    event: &'a str,
+    payload: Option<&'a serde_json::Value>,
+    /// Passed with act's `--env-file` (KEY=VALUE lines), as a user would keep them in a file.
+    env: &'a [(String, String)],
+}
+
+/// act in host mode, offline: no image, no docker socket, no cache server. With `ecr`, act (and so every step it
+/// runs) lives in the ECR stand-in's mount namespace, where the real registry host name resolves to it.
+fn act(root: &Path, work: &Path, job: &ActJob, ecr: Option<&Ecr>) -> ActRun {
+    let mut command = match ecr {
+        Some(ecr) => {
+            let mut wrapped = ecr.wrap(venv_tool("act"));
+            wrapped.env_clear().stdin(Stdio::null());
+            for key in ["PATH", "HOME"] {
+                if let Some(value) = std::env::var_os(key) {
+                    wrapped.env(key, value);
+                }
+            }
+            wrapped
+        }
+        None => clean_command(venv_tool("act")),
+    };
     command
         .current_dir(work)
         .env("HOME", root) // no ~/.actrc of the host's
-        .args([event, "-W", "tests/workflows/tags.yml", "-P", "ubuntu-latest=-self-hosted", "--pull=false"])
+        .args([job.event, "-W", job.workflow, "-P", "ubuntu-latest=-self-hosted", "--pull=false"])
         .arg("--action-cache-path")
         .arg(root.join("act-cache"))
         // No docker socket, and no cache server: act would bind it on the host's outbound address (not loopback),
         // and without a network it cannot find one and stops with "listen tcp: lookup <nil>".
         .args(["--container-daemon-socket", "-", "--no-cache-server", "--defaultbranch", "main"]);
-    if let Some(payload) = payload {
-        let path = root.join(format!("{event}-event.json"));
+    if let Some(payload) = job.payload {
+        let path = root.join(format!("{}-event.json", job.event));
         std::fs::write(&path, payload.to_string()).unwrap();
         command.arg("-e").arg(path);
     }
-    for (key, value) in expect {
-        command.arg("--env").arg(format!("{key}={value}"));
-    }
+    // An explicit env file always: without --env-file act reads `.env` from the work tree if there is one.
+    let env_file = root.join(format!("{}.env", job.event));
+    let lines: String = job.env.iter().map(|(key, value)| format!("{key}={value}\n")).collect();
+    std::fs::write(&env_file, lines).unwrap();
+    command.arg("--env-file").arg(env_file);
     let run = output_of(&mut command);
     ActRun { success: run.status.success(), log: format!("{}{}", text(&run.stdout), text(&run.stderr)) }
 }
@@ -390,17 +417,14 @@ fn action_runs_under_act_for_push_pull_request_and_tag_events() {
     ];
     for (event, payload, want_uri, want_tags, want_default_tags) in cases {
         let started = Instant::now();
-        let run = act(
-            root.path(),
-            &work,
-            event,
-            payload.as_ref(),
-            &[
-                ("EXPECT_IMAGE_URI", &want_uri),
-                ("EXPECT_TAGS", &want_tags),
-                ("EXPECT_DEFAULT_TAGS", &want_default_tags),
-            ],
-        );
+        let env = [
+            ("EXPECT_IMAGE_URI", want_uri.clone()),
+            ("EXPECT_TAGS", want_tags.clone()),
+            ("EXPECT_DEFAULT_TAGS", want_default_tags),
+        ]
+        .map(|(k, v)| (k.to_string(), v));
+        let job = ActJob { workflow: "tests/workflows/tags.yml", event, payload: payload.as_ref(), env: &env };
+        let run = act(root.path(), &work, &job, None);
         eprintln!("act {event} took {:?}", started.elapsed());
         assert!(run.success && run.log.contains("ACTION-TAGS-OK"), "act {event} failed:\n{}", run.log);
         // The same values, read from act's log of the step outputs.
@@ -408,6 +432,109 @@ fn action_runs_under_act_for_push_pull_request_and_tag_events() {
         assert!(run.log.contains(&format!("seen defaults image-uri={REGISTRY}/team/app:")), "{}", run.log);
         assert!(run.log.contains("Job succeeded"), "{}", run.log);
         assert!(!run.log.contains("building from source"), "the bundled binary must be used:\n{}", run.log);
+    }
+}
+
+/// A one-image OCI layout (amd64, two small layers of random bytes, so every call gives a new digest) named
+/// `latest`; returns the manifest digest a pull must get.
+fn small_layout(dir: &Path, seed: &str) -> String {
+    let mut layout = Layout::new(dir);
+    let layers = [random_layer(&format!("{seed}-a"), 20_000, true), random_layer(&format!("{seed}-b"), 10_000, false)];
+    let manifest = layout.image(&layers, "amd64");
+    layout.name(manifest, "latest")
+}
+
+/// `KEY=VALUE` lines of act's log, for the `seen push …` line the workflow prints.
+fn seen_fields<'a>(log: &'a str, prefix: &str) -> BTreeMap<&'a str, &'a str> {
+    let line = log.lines().find_map(|l| l.split_once(prefix).map(|(_, rest)| rest)).unwrap_or_else(|| {
+        panic!("no '{prefix}' line in act's log:\n{log}");
+    });
+    line.split_whitespace().filter_map(|field| field.split_once('=')).collect()
+}
+
+/// The real push through `uses: ./` under act, credentials from GitHub OIDC alone: act runs inside the ECR
+/// stand-in's mount namespace, the job gets the stand-in endpoints, the test CA and the runner's OIDC variables
+/// (pointing at a local token endpoint) through `--env-file` and no AWS keys; the action assumes
+/// `role/gha-push` with the web identity token, creates the repository and pushes a fresh layout per event. Every
+/// output tag then pulls back (skopeo, by the real host name) with the `digest` output.
+///
+/// act passes ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN from --env/--env-file through to the steps unchanged (it sets
+/// ACTIONS_RUNTIME_URL/TOKEN and ACTIONS_CACHE_URL itself, but not these), so nothing else is needed for OIDC.
+#[test]
+fn action_pushes_under_act_with_github_oidc_for_push_pull_request_and_tag_events() {
+    let root = scratch_dir("act-push");
+    let (work, sha) = act_repository(root.path());
+    let short = &sha[..7];
+    let ecr = Ecr::start();
+    let uri = |tag: &str| format!("{}/team/app:{tag}", ecr::HOST);
+    let head = "1111111111111111111111111111111111111111";
+    let repository = serde_json::json!({ "default_branch": "main", "full_name": "octo/app" });
+    let cases = [
+        ("push", None, format!("sha-{short},main")),
+        (
+            "pull_request",
+            Some(serde_json::json!({
+                "number": 42,
+                "pull_request": {
+                    "number": 42,
+                    "head": { "sha": head, "ref": "feature/login" },
+                    "base": { "sha": "2222222222222222222222222222222222222222", "ref": "main" }
+                },
+                "repository": repository,
+            })),
+            "sha-1111111,pr-42".to_string(),
+        ),
+        (
+            "push",
+            Some(serde_json::json!({ "ref": "refs/tags/v1.2.3", "repository": repository })),
+            format!("v1.2.3,sha-{short}"),
+        ),
+    ];
+    for (index, (event, payload, want_tags)) in cases.into_iter().enumerate() {
+        let oidc = OidcServer::start("sts.amazonaws.com");
+        let layout = root.path().join(format!("layout-{index}"));
+        let digest = small_layout(&layout, &format!("act-{index}"));
+        let want_uri = uri(want_tags.split(',').next().unwrap());
+        // The stand-in's environment minus its static keys and region (the action's aws-region input names it).
+        let mut env: Vec<(String, String)> = ecr
+            .env()
+            .into_iter()
+            .filter(|(key, _)| !matches!(key.as_str(), "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_REGION"))
+            .collect();
+        env.extend(oidc.env().into_iter().filter(|(key, _)| key.starts_with("ACTIONS_ID_TOKEN_REQUEST_")));
+        env.extend([
+            ("OCI_LAYOUT_SOURCE".to_string(), layout.display().to_string()),
+            ("EXPECT_IMAGE_URI".to_string(), want_uri.clone()),
+            ("EXPECT_TAGS".to_string(), want_tags.clone()),
+            ("EXPECT_DIGEST".to_string(), digest.clone()),
+        ]);
+        let job = ActJob { workflow: "tests/workflows/push.yml", event, payload: payload.as_ref(), env: &env };
+        let started = Instant::now();
+        let run = act(root.path(), &work, &job, Some(&ecr));
+        eprintln!("act {event} push ({want_tags}) took {:?}", started.elapsed());
+        assert!(
+            run.success && run.log.contains("ACTION-PUSH-OK") && run.log.contains("Job succeeded"),
+            "act {event} ({want_tags}) failed:\n{}\nbridge log:\n{}",
+            run.log,
+            ecr.bridge_log()
+        );
+        assert!(!run.log.contains("building from source"), "the bundled binary must be used:\n{}", run.log);
+        assert!(
+            run.log.contains("ecr-ship: authenticated as arn:aws:sts::123456789012:assumed-role/gha-push/"),
+            "{event}: the role is assumed with the web identity:\n{}",
+            run.log
+        );
+
+        // The token endpoint was asked once, for STS's audience, with the runner's request token.
+        assert_eq!(oidc.audiences(), vec!["sts.amazonaws.com".to_string()], "{event}: {}", run.log);
+
+        let seen = seen_fields(&run.log, "seen push ");
+        assert_eq!(seen["image-uri"], want_uri);
+        assert_eq!(seen["digest"], digest, "{event}: the digest output is the layout's manifest");
+        assert_eq!(seen["tags"], want_tags);
+        for tag in want_tags.split(',') {
+            assert_eq!(ecr.pull_digest("team/app", tag).as_deref(), Some(digest.as_str()), "{event}: pull of {tag}");
+        }
     }
 }
 
@@ -439,8 +566,80 @@ fn yaml_strings(value: &serde_json::Value) -> Vec<String> {
     value.as_array().expect("a YAML list").iter().map(|v| v.as_str().expect("a string").to_string()).collect()
 }
 
+/// What a fragment pushes from: an OCI layout (`ECR_SHIP_FROM=oci:…`, the fragment's ECR_SHIP_IMAGE removed, as a
+/// user without a daemon would), or the image `docker build` left in a daemon (`ECR_SHIP_IMAGE`, the default).
+enum Source<'a> {
+    Layout { dir: PathBuf, digest: String },
+    Docker(&'a Dockerd, PathBuf),
+}
+
+impl Source<'_> {
+    fn layout(root: &Path, name: &str) -> Source<'static> {
+        let dir = root.join(name);
+        let digest = small_layout(&dir, name);
+        Source::Layout { dir, digest }
+    }
+
+    fn apply(&self, command: &mut Command) {
+        match self {
+            Source::Layout { dir, .. } => {
+                command.env_remove("ECR_SHIP_IMAGE").env("ECR_SHIP_FROM", format!("oci:{}", dir.display()));
+            }
+            Source::Docker(dockerd, config) => {
+                command.env("DOCKER_HOST", dockerd.host()).env("DOCKER_CONFIG", config);
+            }
+        }
+    }
+
+    /// The digest the push must report, when the test knows it in advance (a layout's manifest).
+    fn digest(&self) -> Option<&str> {
+        match self {
+            Source::Layout { digest, .. } => Some(digest),
+            Source::Docker(..) => None,
+        }
+    }
+}
+
+/// A daemon (in the stand-in's mount namespace, so it reaches the registry by its real name) holding `app:latest`,
+/// built FROM scratch as the fragments' Build step would (`docker build -t app:latest .`).
+fn docker_with_app_image(ecr: &Ecr) -> Dockerd {
+    let started = Instant::now();
+    let dockerd = Dockerd::start_with_hosts(Some(&ecr.hosts_file));
+    dockerd.build_scratch_image("app:latest", &[("hello.txt", b"hello from a CI build" as &[u8])]);
+    eprintln!("dockerd start and docker build took {:?}", started.elapsed());
+    dockerd
+}
+
+/// `bash`/`sh` in the ECR stand-in's mount namespace with nothing of the host's environment but PATH and HOME.
+fn wrapped_shell(ecr: &Ecr, shell: &str) -> Command {
+    let mut command = ecr.wrap(shell);
+    command.env_clear().stdin(Stdio::null());
+    for key in ["PATH", "HOME"] {
+        if let Some(value) = std::env::var_os(key) {
+            command.env(key, value);
+        }
+    }
+    command
+}
+
+/// Every tag pulls back (skopeo, by the real registry host name) as `digest`.
+fn assert_tags_pull_as(ecr: &Ecr, repository: &str, tags: &[String], digest: &str, case: &str) {
+    for tag in tags {
+        assert_eq!(ecr.pull_digest(repository, tag).as_deref(), Some(digest), "{case}: pull of {repository}:{tag}");
+    }
+}
+
+/// The CodeBuild fragment's post_build phase, run as CodeBuild runs it (one bash, the buildspec's variables, the
+/// project's environment) against the local ECR: a webhook push through docker, a webhook pull request and a
+/// CodePipeline-started build (no branch) from OCI layouts, and a failed build that must push nothing. The
+/// exported variables, imagedefinitions.json and imageDetail.json (digest-pinned) are checked, and every tag pulls
+/// back with the exported digest.
+///
+/// Credentials come as in CodeBuild, from the service role through the container credentials endpoint, with no
+/// keys in the environment: the fixture's AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (which means 169.254.170.2, not a
+/// loopback address) is replaced by AWS_CONTAINER_CREDENTIALS_FULL_URI pointing at a local stand-in.
 #[test]
-fn codebuild_fragment_exports_variables_and_writes_deploy_files() {
+fn codebuild_fragment_pushes_exports_variables_and_writes_deploy_files() {
     let buildspec = std::fs::read_to_string(repo().join("dist/codebuild/buildspec.yml")).unwrap();
     let spec: serde_json::Value = serde_saphyr::from_str(&buildspec).expect("buildspec.yml is YAML");
     assert_eq!(spec["version"], serde_json::json!(0.2));
@@ -458,6 +657,8 @@ fn codebuild_fragment_exports_variables_and_writes_deploy_files() {
         .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), String::from)))
         .collect();
     assert_eq!(variables["ECR_SHIP_COMMAND"], "push", "the fragment pushes by default");
+    assert_eq!(variables["ECR_SHIP_IMAGE"], "app:latest");
+    let repository = variables["IMAGE_REPO_NAME"].as_str();
 
     // Buildspec 0.2 runs a phase's commands in one shell and fails the phase on the first command that exits
     // non-zero; the exported variables are read at the end.
@@ -469,54 +670,82 @@ fn codebuild_fragment_exports_variables_and_writes_deploy_files() {
         script.push_str(&format!("echo \"{name}=${{{name}-<unset>}}\"\n"));
     }
 
-    for (case, succeeding) in [
-        ("codebuild-webhook-push", "1"),
-        ("codebuild-webhook-pr", "1"),
-        ("codebuild-pipeline-detached", "1"),
-        ("codebuild-webhook-push", "0"),
-    ] {
+    let ecr = Ecr::start();
+    let service_role = ContainerCredentials::start();
+    let mut ecr_env = ecr.env();
+    ecr_env.retain(|(key, _)| !matches!(key.as_str(), "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY"));
+    ecr_env.push(("AWS_CONTAINER_CREDENTIALS_FULL_URI".into(), service_role.full_uri()));
+    // The fragment does not create repositories: the project's repository exists, as in a real account.
+    ecr.moto.python(&format!("client('ecr').create_repository(repositoryName={repository:?})"));
+    let scratch = scratch_dir("codebuild");
+    let dockerd = docker_with_app_image(&ecr);
+    let docker_config = scratch.path().join("docker-config");
+    std::fs::create_dir_all(&docker_config).unwrap();
+
+    let cases = [
+        ("codebuild-webhook-push", "0", Source::layout(scratch.path(), "failed")),
+        ("codebuild-webhook-push", "1", Source::Docker(&dockerd, docker_config.clone())),
+        ("codebuild-webhook-pr", "1", Source::layout(scratch.path(), "pr")),
+        ("codebuild-pipeline-detached", "1", Source::layout(scratch.path(), "pipeline")),
+    ];
+    for (case, succeeding, source) in cases {
         let dir = no_git_dir();
-        let (fixture_env, tags) = fixture(case);
-        let run = output_of(
-            clean_command("bash")
-                .arg("-c")
-                .arg(&script)
-                .current_dir(dir.path())
-                .envs(&fixture_env)
-                .envs(&variables)
-                .env("PATH", path_with_binary(dir.path()))
-                .env("CODEBUILD_SRC_DIR", dir.path())
-                .env("CODEBUILD_BUILD_SUCCEEDING", succeeding)
-                .env("AWS_REGION", REGION)
-                .env("ECR_SHIP_ACCOUNT_ID", ACCOUNT)
-                .env("ECR_SHIP_COMMAND", FRAGMENT_COMMAND),
-        );
+        let (mut fixture_env, tags) = fixture(case);
+        fixture_env.remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+        let mut command = wrapped_shell(&ecr, "bash");
+        command
+            .arg("-c")
+            .arg(&script)
+            .current_dir(dir.path())
+            .envs(&fixture_env)
+            .envs(&variables)
+            .envs(ecr_env.iter().cloned())
+            .env("PATH", path_with_binary(dir.path()))
+            .env("CODEBUILD_SRC_DIR", dir.path())
+            .env("CODEBUILD_BUILD_SUCCEEDING", succeeding);
+        source.apply(&mut command);
+        let started = Instant::now();
+        let run = output_of(&mut command);
         let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
-        assert!(run.status.success(), "{case}: {stderr}");
+        eprintln!("codebuild {case} (succeeding={succeeding}) took {:?}", started.elapsed());
+        assert!(run.status.success(), "{case}: {stderr}\n{}", ecr.bridge_log());
+        if matches!(source, Source::Docker(..)) {
+            assert!(stderr.contains("through docker"), "{case}: {stderr}");
+        }
         let printed: BTreeMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once('=')).collect();
         if succeeding == "0" {
             assert!(printed.values().all(|v| *v == "<unset>"), "{case}: a failing build exports nothing: {stdout}");
             assert!(
                 !dir.path().join("imagedefinitions.json").exists() && !dir.path().join("imageDetail.json").exists()
             );
+            assert!(ecr.api_tags(repository).is_empty(), "{case}: a failing build pushes nothing");
             continue;
         }
-        let uri = format!("{REGISTRY}/team/app:{}", tags[0]);
+        let uri = format!("{}/{repository}:{}", ecr::HOST, tags[0]);
         assert_eq!(printed["IMAGE_URI"], uri, "{case}: {stdout}\n{stderr}");
         assert_eq!(printed["IMAGE_TAGS"], tags.join(","), "{case}");
-        if FRAGMENT_COMMAND == "push" {
-            assert!(printed["IMAGE_DIGEST"].starts_with("sha256:"), "{case}: {stdout}");
+        let digest = printed["IMAGE_DIGEST"];
+        assert!(digest.starts_with("sha256:") && digest.len() == 71, "{case}: {stdout}");
+        if let Some(want) = source.digest() {
+            assert_eq!(digest, want, "{case}: the layout's manifest was pushed");
         }
+        let pinned = format!("{}/{repository}@{digest}", ecr::HOST);
+        assert_eq!(printed["IMAGE_URI_DIGEST"], pinned, "{case}");
         let definitions: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.path().join("imagedefinitions.json")).unwrap()).unwrap();
         assert_eq!(definitions, serde_json::json!([{ "name": variables["CONTAINER_NAME"], "imageUri": uri }]));
         let detail: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.path().join("imageDetail.json")).unwrap()).unwrap();
-        let pinned = printed.get("IMAGE_URI_DIGEST").copied().filter(|v| *v != "<unset>");
-        assert_eq!(detail["ImageURI"], pinned.unwrap_or(&uri), "{case}: imageDetail.json prefers the digest form");
-        assert_eq!(detail["RepositoryName"], "team/app");
+        assert_eq!(detail["ImageURI"], pinned, "{case}: imageDetail.json pins the digest");
+        assert_eq!(detail["RepositoryName"], repository);
         assert_eq!(detail["RegistryId"], ACCOUNT);
+        assert_tags_pull_as(&ecr, repository, &tags, digest, case);
+        if let Source::Docker(_, config) = &source {
+            let config = std::fs::read_to_string(config.join("config.json")).unwrap_or_default();
+            assert!(!config.contains(ecr::HOST), "{case}: the docker login was removed after the push: {config}");
+        }
     }
+    assert!(service_role.requests() >= 3, "each push took the service role's credentials from the endpoint");
 
     // A failing ecr-ship fails the phase (`eval "$(…)"` alone would swallow the exit code).
     let dir = no_git_dir();
@@ -529,8 +758,7 @@ fn codebuild_fragment_exports_variables_and_writes_deploy_files() {
             .envs(&fixture_env)
             .envs(&variables)
             .env("PATH", path_with_binary(dir.path()))
-            .env("IMAGE_REPO_NAME", "Not A Repository")
-            .env("ECR_SHIP_COMMAND", FRAGMENT_COMMAND),
+            .env("IMAGE_REPO_NAME", "Not A Repository"),
     );
     assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
 }
@@ -542,44 +770,70 @@ fn jenkins_push_script(jenkinsfile: &str) -> String {
     jenkinsfile[start..end].to_string()
 }
 
+/// The Jenkinsfile's Push step as Jenkins runs it (`sh -xe`, the pipeline's environment, the AWS Credentials
+/// binding's keys) against the local ECR, for a multibranch pull request and a freestyle branch build from OCI
+/// layouts and a tag build through docker (the Jenkinsfile's Build stage): the step's stdout is the image URI alone
+/// and equals the properties file's IMAGE_URI, and every tag pulls back with its IMAGE_DIGEST.
 #[test]
-fn jenkins_pipeline_step_returns_the_uri_and_writes_properties() {
+fn jenkins_pipeline_step_pushes_returns_the_uri_and_writes_properties() {
     let jenkinsfile = std::fs::read_to_string(repo().join("dist/jenkins/Jenkinsfile")).unwrap();
     let script = jenkins_push_script(&jenkinsfile);
     assert!(script.contains("--properties-file ecr-ship.properties"), "{script}");
     assert!(jenkinsfile.contains("readProperties file: 'ecr-ship.properties'"));
     assert!(jenkinsfile.contains(".trim()"));
+    assert!(jenkinsfile.contains("ECR_SHIP_COMMAND = 'push'"), "the Jenkinsfile pushes by default");
+    assert!(jenkinsfile.contains("sh 'docker build -t \"$ECR_SHIP_IMAGE\" .'"));
 
-    for case in ["jenkins-multibranch-pr-default", "jenkins-tag", "jenkins-freestyle"] {
+    let ecr = Ecr::start();
+    ecr.moto.python("client('ecr').create_repository(repositoryName='team/app')");
+    let scratch = scratch_dir("jenkins");
+    let dockerd = docker_with_app_image(&ecr);
+    let docker_config = scratch.path().join("docker-config");
+    std::fs::create_dir_all(&docker_config).unwrap();
+
+    let cases = [
+        ("jenkins-multibranch-pr-default", Source::layout(scratch.path(), "pr")),
+        ("jenkins-tag", Source::Docker(&dockerd, docker_config.clone())),
+        ("jenkins-freestyle", Source::layout(scratch.path(), "freestyle")),
+    ];
+    for (case, source) in cases {
         let dir = no_git_dir();
         let (fixture_env, tags) = fixture(case);
         // The install stage leaves the binary in $WORKSPACE/.ecr-ship, which the step puts first on PATH.
         std::fs::create_dir_all(dir.path().join(".ecr-ship")).unwrap();
         std::os::unix::fs::symlink(debug_binary(), dir.path().join(".ecr-ship/ecr-ship")).unwrap();
-        // Jenkins runs `sh` steps as `sh -xe`: the trace goes to stderr, stdout is the step's value.
-        let run = output_of(
-            clean_command("sh")
-                .args(["-xe", "-c", &script])
-                .current_dir(dir.path())
-                .envs(&fixture_env)
-                .env("WORKSPACE", dir.path())
-                .env("AWS_REGION", REGION)
-                .env("ECR_SHIP_ACCOUNT_ID", ACCOUNT)
-                .env("ECR_SHIP_IMAGE", "app:latest")
-                .env("ECR_SHIP_COMMAND", FRAGMENT_COMMAND),
-        );
+        // Jenkins runs `sh` steps as `sh -xe`: the trace goes to stderr, stdout is the step's value. The
+        // pipeline's `environment` block (ECR_SHIP_COMMAND, ECR_SHIP_IMAGE; AWS_REGION is the stand-in's) and the
+        // credentials binding (the stand-in's keys) come on top of the build's variables.
+        let mut command = wrapped_shell(&ecr, "sh");
+        command
+            .args(["-xe", "-c", &script])
+            .current_dir(dir.path())
+            .envs(&fixture_env)
+            .env("WORKSPACE", dir.path())
+            .env("ECR_SHIP_COMMAND", "push")
+            .env("ECR_SHIP_IMAGE", "app:latest")
+            .envs(ecr.env());
+        source.apply(&mut command);
+        let started = Instant::now();
+        let run = output_of(&mut command);
+        eprintln!("jenkins {case} took {:?}", started.elapsed());
         let stderr = text(&run.stderr);
-        assert!(run.status.success(), "{case}: {stderr}");
-        // `def uri = sh(returnStdout: true, …).trim()`: push prints the image URI alone; the dry `tags` run prints
-        // every reference, the image URI first.
-        let stdout = text(&run.stdout).trim().to_string();
-        let uri = if FRAGMENT_COMMAND == "push" { stdout.clone() } else { stdout.lines().next().unwrap_or("").into() };
-        assert_eq!(uri, format!("{REGISTRY}/team/app:{}", tags[0]), "{case}: {stderr}");
+        assert!(run.status.success(), "{case}: {stderr}\n{}", ecr.bridge_log());
+        // `def uri = sh(returnStdout: true, …).trim()`: push prints the image URI alone.
+        let uri = text(&run.stdout).trim().to_string();
+        assert_eq!(uri, format!("{}/team/app:{}", ecr::HOST, tags[0]), "{case}: {stderr}");
         let properties = std::fs::read_to_string(dir.path().join("ecr-ship.properties")).unwrap();
         let values: BTreeMap<&str, &str> = properties.lines().filter_map(|l| l.split_once('=')).collect();
         assert_eq!(values["IMAGE_URI"], uri, "{case}: {properties}");
         assert_eq!(values["IMAGE_TAGS"], tags.join(","), "{case}: {properties}");
         assert_eq!(values["IMAGE_REPOSITORY"], "team/app");
-        assert_eq!(values["IMAGE_REGISTRY"], REGISTRY);
+        assert_eq!(values["IMAGE_REGISTRY"], ecr::HOST);
+        let digest = values["IMAGE_DIGEST"];
+        if let Some(want) = source.digest() {
+            assert_eq!(digest, want, "{case}: the layout's manifest was pushed");
+        }
+        assert_eq!(values["IMAGE_URI_DIGEST"], format!("{}/team/app@{digest}", ecr::HOST), "{case}");
+        assert_tags_pull_as(&ecr, "team/app", &tags, digest, case);
     }
 }

@@ -202,3 +202,85 @@ impl Run {
         self
     }
 }
+
+/// A stand-in for the container credentials endpoint through which AWS CodeBuild (and ECS) hand a project's
+/// service-role credentials to the SDKs: a thread on 127.0.0.1 answering every GET with temporary keys, reached via
+/// `AWS_CONTAINER_CREDENTIALS_FULL_URI` (the SDKs accept plain HTTP there for loopback addresses only; the real
+/// `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI` means 169.254.170.2). moto accepts any keys while auth is off. Requests
+/// are counted; the thread stops and is joined when the handle drops.
+pub struct ContainerCredentials {
+    pub port: u16,
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ContainerCredentials {
+    pub const ACCESS_KEY_ID: &'static str = "ASIACODEBUILDSTANDIN";
+
+    pub fn start() -> ContainerCredentials {
+        use std::io::{BufRead, Write};
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local addr").port();
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = {
+            let (requests, stop) = (requests.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(mut stream) = stream else { continue };
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                    // Read the request head; the body of a GET is empty.
+                    let mut reader = std::io::BufReader::new(match stream.try_clone() {
+                        Ok(s) => s,
+                        Err(_) => continue,
+                    });
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" && line != "\n" {
+                        line.clear();
+                    }
+                    requests.fetch_add(1, Ordering::SeqCst);
+                    let body = serde_json::json!({
+                        "AccessKeyId": Self::ACCESS_KEY_ID,
+                        "SecretAccessKey": "codebuild-stand-in-secret",
+                        "Token": "codebuild-stand-in-session-token",
+                        "Expiration": "2099-01-01T00:00:00Z",
+                        "RoleArn": "arn:aws:iam::123456789012:role/codebuild-app-service-role",
+                    })
+                    .to_string();
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                         Connection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+            })
+        };
+        ContainerCredentials { port, requests, stop, thread: Some(thread) }
+    }
+
+    /// The value for `AWS_CONTAINER_CREDENTIALS_FULL_URI`.
+    pub fn full_uri(&self) -> String {
+        format!("http://127.0.0.1:{}/v2/credentials/codebuild", self.port)
+    }
+
+    pub fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for ContainerCredentials {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wake the blocking accept so the thread sees the flag.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
