@@ -121,26 +121,10 @@ async fn role_chaining_signs_each_hop_with_the_previous_one() {
     let moto = Moto::start();
     // The user may assume only `first`, and only `first` may assume `second`: under enforced auth the chain works
     // only if the second AssumeRole is signed with the first role's credentials.
-    let keys = json(&moto.python(
-        r#"
-iam = client("iam")
-allow = lambda acts, res: json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": acts, "Resource": res}]})
-trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]})
-iam.create_user(UserName="starter")
-iam.put_user_policy(UserName="starter", PolicyName="p",
-    PolicyDocument=allow(["sts:AssumeRole"], "arn:aws:iam::123456789012:role/first"))
-key = iam.create_access_key(UserName="starter")["AccessKey"]
-iam.create_role(RoleName="first", AssumeRolePolicyDocument=trust)
-iam.put_role_policy(RoleName="first", PolicyName="p",
-    PolicyDocument=allow(["sts:AssumeRole"], "arn:aws:iam::123456789012:role/second"))
-iam.create_role(RoleName="second", AssumeRolePolicyDocument=trust)
-iam.put_role_policy(RoleName="second", PolicyName="p", PolicyDocument=allow(["ecr:GetAuthorizationToken"], "*"))
-print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
-"#,
-    ));
+    let (key_id, secret) = moto.chain_identities();
     let mut env = env_of(&moto);
-    env.insert("AWS_ACCESS_KEY_ID".into(), keys["id"].as_str().unwrap().into());
-    env.insert("AWS_SECRET_ACCESS_KEY".into(), keys["secret"].as_str().unwrap().into());
+    env.insert("AWS_ACCESS_KEY_ID".into(), key_id);
+    env.insert("AWS_SECRET_ACCESS_KEY".into(), secret);
     moto.post("/moto-api/reset-auth", "0");
 
     let first = "arn:aws:iam::123456789012:role/first";

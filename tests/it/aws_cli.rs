@@ -25,6 +25,7 @@ use crate::push::{SHA, single_image_layout};
 use crate::support::ecr::{Ecr, HOST};
 use crate::support::moto::{Moto, PASSWORD};
 use crate::support::oidc::{self, OidcServer};
+use crate::support::proc_scan::{ProcScan, Scope};
 use crate::support::{Run, Ship, scratch_dir};
 
 /// The second account's registry of the two-registry login (same region, so the same token serves it).
@@ -324,34 +325,11 @@ fn login_with_github_oidc_web_identity() {
     assert_no_leaks(&failed, &work);
 }
 
-/// Creates the identities of the chaining test while auth is off: `starter` may assume only `first`, and only
-/// `first` may assume `second`, which may log in. Returns the starter's keys.
-fn chain_identities(moto: &Moto) -> (String, String) {
-    let keys = json_of(&moto.python(
-        r#"
-iam = client("iam")
-allow = lambda acts, res: json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": acts, "Resource": res}]})
-trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]})
-iam.create_user(UserName="starter")
-iam.put_user_policy(UserName="starter", PolicyName="p",
-    PolicyDocument=allow(["sts:AssumeRole"], "arn:aws:iam::123456789012:role/first"))
-key = iam.create_access_key(UserName="starter")["AccessKey"]
-iam.create_role(RoleName="first", AssumeRolePolicyDocument=trust)
-iam.put_role_policy(RoleName="first", PolicyName="p",
-    PolicyDocument=allow(["sts:AssumeRole"], "arn:aws:iam::123456789012:role/second"))
-iam.create_role(RoleName="second", AssumeRolePolicyDocument=trust)
-iam.put_role_policy(RoleName="second", PolicyName="p", PolicyDocument=allow(["ecr:GetAuthorizationToken"], "*"))
-print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
-"#,
-    ));
-    (keys["id"].as_str().expect("id").to_string(), keys["secret"].as_str().expect("secret").to_string())
-}
-
 // 3. Role chaining under enforced IAM.
 #[test]
 fn login_chains_two_roles_under_enforced_iam() {
     let ecr = Ecr::start();
-    let (key_id, secret) = chain_identities(&ecr.moto);
+    let (key_id, secret) = ecr.moto.chain_identities();
     let work = Work::new("cli-login-chain");
     let first = "arn:aws:iam::123456789012:role/first";
     let second = "arn:aws:iam::123456789012:role/second";
@@ -675,84 +653,6 @@ fn policy_prints_push_and_trust_policies() {
     assert_eq!(nothing.connections(), 0, "policy is offline");
 }
 
-/// Descendants of `root` (itself included), from the parent links in `/proc/<pid>/stat`.
-fn process_tree(root: u32) -> Vec<u32> {
-    let mut parents = Vec::new();
-    for pid in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = pid.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        // The command name in parentheses may hold spaces; the fields after its closing paren are fixed.
-        let Some(ppid) =
-            stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        parents.push((pid, ppid));
-    }
-    let mut tree = vec![root];
-    let mut index = 0;
-    while index < tree.len() {
-        let parent = tree[index];
-        tree.extend(parents.iter().filter(|(_, p)| *p == parent).map(|(c, _)| *c));
-        index += 1;
-    }
-    tree
-}
-
-/// A thread scanning `/proc/*/cmdline` of a process tree again and again for a needle, and noting whether it ever
-/// saw a process whose argv holds all of `witness` (the proof that the scan overlapped the moment that matters).
-struct ArgvScan {
-    stop: Arc<AtomicBool>,
-    witnessed: Arc<AtomicBool>,
-    passes: Arc<AtomicUsize>,
-    handle: JoinHandle<Vec<String>>,
-}
-
-impl ArgvScan {
-    fn start(root: Arc<std::sync::atomic::AtomicU32>, needle: &str, witness: &'static [&'static str]) -> ArgvScan {
-        let (stop, witnessed, passes) = (Arc::new(AtomicBool::new(false)), Arc::default(), Arc::default());
-        let needle = needle.as_bytes().to_vec();
-        let handle = {
-            let (stop, witnessed, passes): (Arc<AtomicBool>, Arc<AtomicBool>, Arc<AtomicUsize>) =
-                (stop.clone(), Arc::clone(&witnessed), Arc::clone(&passes));
-            std::thread::spawn(move || {
-                let mut hits: Vec<String> = Vec::new();
-                while !stop.load(Ordering::SeqCst) {
-                    let root = root.load(Ordering::SeqCst);
-                    if root != 0 {
-                        for pid in process_tree(root) {
-                            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                            if cmdline.windows(needle.len()).any(|w| w == needle) {
-                                let hit = format!("{pid}: {}", String::from_utf8_lossy(&cmdline).replace('\0', " "));
-                                if !hits.contains(&hit) {
-                                    hits.push(hit);
-                                }
-                            }
-                            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-                            if witness.iter().all(|w| args.contains(&w.as_bytes())) {
-                                witnessed.store(true, Ordering::SeqCst);
-                            }
-                        }
-                    }
-                    passes.fetch_add(1, Ordering::SeqCst);
-                }
-                hits
-            })
-        };
-        ArgvScan { stop, witnessed, passes, handle }
-    }
-
-    fn witnessed(&self) -> bool {
-        self.witnessed.load(Ordering::SeqCst)
-    }
-
-    fn finish(self) -> (Vec<String>, usize) {
-        self.stop.store(true, Ordering::SeqCst);
-        let hits = self.handle.join().expect("scanner thread");
-        (hits, self.passes.load(Ordering::SeqCst))
-    }
-}
-
 /// Proves the scan can fail: a shell whose child sleeps with `needle` in its argv must be reported, through the
 /// parent links (the child is not the root), and the planted processes are gone afterwards.
 fn scanner_finds_a_planted_argv(needle: &str) {
@@ -762,7 +662,7 @@ fn scanner_finds_a_planted_argv(needle: &str) {
         .spawn()
         .expect("spawn sh");
     let root = Arc::new(std::sync::atomic::AtomicU32::new(planted.id()));
-    let scan = ArgvScan::start(root, needle, &["read line", "planted"]);
+    let scan = ProcScan::start(Scope::TreeOf(root), needle, &["read line", "planted"], false);
     let started = Instant::now();
     while !scan.witnessed() && started.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(10));
@@ -790,7 +690,7 @@ fn login_never_puts_the_password_in_an_argv() {
     let root = Arc::new(std::sync::atomic::AtomicU32::new(0));
     // Only the binary's own process tree counts: the test harness itself puts the moto password on the command
     // lines of its bridge and of skopeo, in this and in parallel tests.
-    let scan = ArgvScan::start(root.clone(), PASSWORD, &["login", HOST]);
+    let scan = ProcScan::start(Scope::TreeOf(root.clone()), PASSWORD, &["login", HOST], false);
     let mut attempts = 0;
     while !scan.witnessed() && attempts < 20 {
         attempts += 1;

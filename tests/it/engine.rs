@@ -11,9 +11,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -24,6 +22,7 @@ use sha2::Digest as _;
 
 use crate::support::dockerd::Dockerd;
 use crate::support::podman::Podman;
+use crate::support::proc_scan::{ProcScan, Scope, processes_containing};
 use crate::support::registry::Registry;
 
 const USER: &str = "ecr-ship-engine-test";
@@ -61,84 +60,6 @@ fn add_registry_user(registry: &Registry, user: &str, password: &str) {
         let mut head = [0u8; 12];
         stream.write_all(request.as_bytes()).is_ok() && stream.read_exact(&mut head).is_ok() && &head[9..12] == b"200"
     });
-}
-
-/// Every readable `/proc/<pid>/cmdline` and `/proc/<pid>/environ` that contains `needle`, as "pid: cmdline".
-fn processes_containing(needle: &[u8]) -> Vec<String> {
-    let mut hits = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return hits };
-    for pid in entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()) {
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-        let contains = |hay: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
-        if contains(&cmdline) || contains(&environ) {
-            hits.push(format!("{pid}: {}", String::from_utf8_lossy(&cmdline).replace('\0', " ")));
-        }
-    }
-    hits
-}
-
-/// A thread that scans all processes again and again for the password, and also notes whether it ever saw the
-/// login command itself, which shows the scan really overlapped a login.
-struct ProcScan {
-    stop: Arc<AtomicBool>,
-    witnessed: Arc<AtomicBool>,
-    passes: Arc<AtomicUsize>,
-    handle: JoinHandle<Vec<String>>,
-}
-
-impl ProcScan {
-    fn start(needle: &str, witness: &'static [&'static str]) -> ProcScan {
-        let (stop, witnessed, passes) = (Arc::default(), Arc::default(), Arc::default());
-        let needle = needle.as_bytes().to_vec();
-        let handle = {
-            let (stop, witnessed, passes): (Arc<AtomicBool>, Arc<AtomicBool>, Arc<AtomicUsize>) =
-                (Arc::clone(&stop), Arc::clone(&witnessed), Arc::clone(&passes));
-            std::thread::spawn(move || {
-                let mut hits = Vec::new();
-                while !stop.load(Ordering::SeqCst) {
-                    for hit in processes_containing(&needle) {
-                        if !hits.contains(&hit) {
-                            hits.push(hit);
-                        }
-                    }
-                    if !witnessed.load(Ordering::SeqCst) {
-                        let words: Vec<&[u8]> = witness.iter().map(|w| w.as_bytes()).collect();
-                        if !processes_containing_all(&words).is_empty() {
-                            witnessed.store(true, Ordering::SeqCst);
-                        }
-                    }
-                    passes.fetch_add(1, Ordering::SeqCst);
-                }
-                hits
-            })
-        };
-        ProcScan { stop, witnessed, passes, handle }
-    }
-
-    fn witnessed(&self) -> bool {
-        self.witnessed.load(Ordering::SeqCst)
-    }
-
-    /// Stops the scan; returns the processes that showed the password and the number of passes.
-    fn finish(self) -> (Vec<String>, usize) {
-        self.stop.store(true, Ordering::SeqCst);
-        let hits = self.handle.join().expect("scanner thread");
-        (hits, self.passes.load(Ordering::SeqCst))
-    }
-}
-
-/// Processes whose argv contains every one of `words` (as separate arguments).
-fn processes_containing_all(words: &[&[u8]]) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-            words.iter().all(|w| args.contains(w))
-        })
-        .collect()
 }
 
 /// Proves the scanner can fail: a sleeping process with the password in its argv, and one with it in its
@@ -211,7 +132,7 @@ fn registry_digest(reference: &str, host: &str, password: &str, scratch: &Path) 
 /// tens of milliseconds), then checks nothing anywhere showed the password.
 async fn login_watched(engine: &Engine, host: &str, password: &str) -> ecr_ship::engine::LoginRecord {
     scanner_finds_a_planted_password(password);
-    let scan = ProcScan::start(password, &["login", USER]);
+    let scan = ProcScan::start(Scope::All, password, &["login", USER], true);
     let secret = Secret::new(password);
     let mut attempts = 0;
     let record = loop {

@@ -11,6 +11,7 @@ pub mod images;
 pub mod moto;
 pub mod oidc;
 pub mod podman;
+pub mod proc_scan;
 pub mod registry;
 
 use std::collections::BTreeMap;

@@ -86,4 +86,28 @@ impl Moto {
         let _ = stream.read_to_string(&mut response);
         assert!(response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"), "{path}: {response}");
     }
+
+    /// Creates the identities of the chaining test while auth is off: `starter` may assume only `first`, and only
+    /// `first` may assume `second`, which may log in. Returns the starter's keys.
+    pub fn chain_identities(&self) -> (String, String) {
+        let output = self.python(
+            r#"
+iam = client("iam")
+allow = lambda acts, res: json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": acts, "Resource": res}]})
+trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]})
+iam.create_user(UserName="starter")
+iam.put_user_policy(UserName="starter", PolicyName="p",
+    PolicyDocument=allow(["sts:AssumeRole"], "arn:aws:iam::123456789012:role/first"))
+key = iam.create_access_key(UserName="starter")["AccessKey"]
+iam.create_role(RoleName="first", AssumeRolePolicyDocument=trust)
+iam.put_role_policy(RoleName="first", PolicyName="p",
+    PolicyDocument=allow(["sts:AssumeRole"], "arn:aws:iam::123456789012:role/second"))
+iam.create_role(RoleName="second", AssumeRolePolicyDocument=trust)
+iam.put_role_policy(RoleName="second", PolicyName="p", PolicyDocument=allow(["ecr:GetAuthorizationToken"], "*"))
+print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
+"#,
+        );
+        let keys: serde_json::Value = serde_json::from_str(output.trim()).expect("identities JSON");
+        (keys["id"].as_str().expect("id").to_string(), keys["secret"].as_str().expect("secret").to_string())
+    }
 }
