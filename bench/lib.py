@@ -8,6 +8,7 @@ Usage: python3 bench/lib.py COMMAND ARGS...
   blobs DIR TAG                     "<digest> <path> <media type>" for config + layers, then the manifest last
   median X...                       median of the numbers
   access COUNTS LOG START           counts of registry access-log lines after byte offset START, by client
+  protocols LOG START               HTTP versions of the blob PUTs in the registry access log after offset START
   werkzeug LOG START                number of HTTP request lines in moto's (werkzeug) log after byte offset START
   ctx DIR MB FILES                  docker build context: FROM scratch + FILES random files of MB MiB each
 """
@@ -168,6 +169,18 @@ def access(log, start):
         print(f"{key}={value}")
 
 
+def protocols(log, start):
+    """Protocols of the blob upload PUTs after byte offset START, e.g. "HTTP/1.1" or "HTTP/2.0"."""
+    seen = set()
+    with open(log, "rb") as f:
+        f.seek(int(start))
+        for line in f.read().decode(errors="replace").splitlines():
+            m = re.search(r'"PUT /v2/\S+/blobs/uploads/\S* (HTTP/[\d.]+)"', line)
+            if m:
+                seen.add(m.group(1))
+    print("+".join(sorted(seen)) or "-")
+
+
 def werkzeug(log, start):
     with open(log, "rb") as f:
         f.seek(int(start))
@@ -190,4 +203,4 @@ def ctx(out, mb, files):
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     {"layout": layout, "blobs": blobs, "free-port": free_port, "free-ip": free_ip, "median": median,
-     "access": access, "werkzeug": werkzeug, "ctx": ctx}[command](*args)
+     "access": access, "protocols": protocols, "werkzeug": werkzeug, "ctx": ctx}[command](*args)
