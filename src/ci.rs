@@ -148,8 +148,9 @@ pub fn detect(env: &EnvMap, workspace: &dyn Workspace, overrides: &Overrides) ->
     } else {
         CiContext::new(CiSystem::Unknown)
     };
-    fill_from_git(&mut context, workspace);
+    // Overrides first, so git is asked only for what neither the CI system nor the user said.
     apply_overrides(&mut context, overrides)?;
+    fill_from_git(&mut context, workspace);
     if let Some(sha) = &context.sha {
         context.sha = Some(normalize_sha(sha, "the detected commit")?);
     }

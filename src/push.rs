@@ -182,9 +182,6 @@ async fn act(plan: &PushPlan, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) 
             (resolved.digest.clone(), actions)
         }
         Source::Engine { engine, image } => {
-            if !engine.image_exists(image).await? {
-                anyhow::bail!("the local image '{image}' does not exist in {}: build or pull it first", engine.kind());
-            }
             let known = local_digest(engine, image, &host, &plan.repository).await?;
             let actions = images::plan_tags(
                 &plan.tags,
@@ -237,7 +234,8 @@ fn report_actions(actions: &[(String, TagAction)], digest: &str, github: bool) {
     }
 }
 
-/// The digest this local image has in the target repository, if the engine pushed it there before.
+/// The digest this local image has in the target repository, if the engine pushed it there before. One inspect
+/// on the happy path; only when it fails is the image's existence checked, for a clearer message.
 async fn local_digest(
     engine: &Engine,
     image: &str,
@@ -245,7 +243,13 @@ async fn local_digest(
     repository: &str,
 ) -> anyhow::Result<Option<String>> {
     let name = format!("{}/{repository}@", host.host());
-    Ok(engine.repo_digests(image).await?.into_iter().find_map(|d| d.strip_prefix(&name).map(String::from)))
+    match engine.repo_digests(image).await {
+        Ok(digests) => Ok(digests.into_iter().find_map(|d| d.strip_prefix(&name).map(String::from))),
+        Err(_) if !engine.image_exists(image).await? => {
+            anyhow::bail!("the local image '{image}' does not exist in {}: build or pull it first", engine.kind())
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// Pushes once through the engine under the first tag to write, then adds the other tags with PutImage.
@@ -283,9 +287,9 @@ async fn engine_push(
             anyhow::bail!("the registry returned manifest {} for {digest}", manifest.digest);
         }
         let client = session.ecr_client();
-        for tag in rest {
-            images::put_tag(client, Some(session.registry_account()), &plan.repository, &manifest, tag).await?;
-        }
+        let registry_id = Some(session.registry_account());
+        let puts = rest.iter().map(|tag| images::put_tag(client, registry_id, &plan.repository, &manifest, tag));
+        futures_util::future::try_join_all(puts).await?;
     }
     Ok(digest)
 }

@@ -80,6 +80,16 @@ impl Ecr {
         serde_json::from_str(text.trim()).expect("describe_images JSON")
     }
 
+    /// Waits until the ECR API (moto) reports every one of `tags` in `repository`. A push through the registry
+    /// reaches moto by the registry's asynchronous notification; ECR itself is one store and needs no such wait, so
+    /// a test that reads the API right after a registry push (a re-run, a retag, an immutability check) waits here.
+    pub fn settle(&self, repository: &str, tags: &[&str]) {
+        super::wait_until("the API view of the pushed tags", Duration::from_secs(20), || {
+            let known = self.api_tags(repository);
+            tags.iter().all(|t| known.contains_key(*t))
+        });
+    }
+
     pub fn bridge_log(&self) -> String {
         std::fs::read_to_string(self.registry.dir.path().join("bridge.log")).unwrap_or_default()
     }
