@@ -12,6 +12,8 @@ use anyhow::Context;
 use aws_sdk_ecr::types::{ImageIdentifier, ImageTagMutabilityExclusionFilter};
 use sha2::{Digest, Sha256};
 
+use crate::aws::Session;
+
 /// The four manifest kinds ECR stores; BatchGetImage returns only kinds it is told to accept.
 pub const MANIFEST_MEDIA_TYPES: [&str; 4] = [
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -152,11 +154,11 @@ pub fn plan_tags(
 /// tag an image answers (moto, for one, reports the image's latest tag instead), so each answer must belong to
 /// exactly one question.
 pub async fn existing_tags(
-    client: &aws_sdk_ecr::Client,
-    registry_id: Option<&str>,
+    session: &Session,
     repository: &str,
     tags: &[String],
 ) -> anyhow::Result<BTreeMap<String, String>> {
+    let (client, registry_id) = (session.ecr_client(), Some(session.registry_account()));
     let lookups = tags.iter().map(|tag| async move {
         let output = client
             .batch_get_image()
@@ -166,7 +168,7 @@ pub async fn existing_tags(
             .set_accepted_media_types(Some(MANIFEST_MEDIA_TYPES.iter().map(|m| m.to_string()).collect()))
             .send()
             .await
-            .map_err(|e| crate::aws_error(e, "ecr:BatchGetImage", &format!("tag '{tag}' of '{repository}'")))?;
+            .map_err(|e| session.explain("BatchGetImage", "ecr:BatchGetImage", repository, e))?;
         let digest = output.images().first().and_then(|i| i.image_id()).and_then(|id| id.image_digest());
         anyhow::Ok(digest.map(|d| (tag.clone(), d.to_string())))
     });
@@ -174,12 +176,8 @@ pub async fn existing_tags(
 }
 
 /// Reads a stored manifest by tag or digest.
-pub async fn get_manifest(
-    client: &aws_sdk_ecr::Client,
-    registry_id: Option<&str>,
-    repository: &str,
-    reference: &str,
-) -> anyhow::Result<StoredManifest> {
+pub async fn get_manifest(session: &Session, repository: &str, reference: &str) -> anyhow::Result<StoredManifest> {
+    let (client, registry_id) = (session.ecr_client(), Some(session.registry_account()));
     let id = if is_digest(reference) {
         ImageIdentifier::builder().image_digest(reference).build()
     } else {
@@ -193,7 +191,7 @@ pub async fn get_manifest(
         .set_accepted_media_types(Some(MANIFEST_MEDIA_TYPES.iter().map(|m| m.to_string()).collect()))
         .send()
         .await
-        .map_err(|e| crate::aws_error(e, "ecr:BatchGetImage", &format!("'{repository}:{reference}'")))?;
+        .map_err(|e| session.explain("BatchGetImage", "ecr:BatchGetImage", repository, e))?;
     let Some(image) = output.images().first() else {
         let reason = output.failures().first().and_then(|f| f.failure_reason()).unwrap_or("image not found");
         anyhow::bail!("no image '{reference}' in repository '{repository}': {reason}");
@@ -204,12 +202,12 @@ pub async fn get_manifest(
 
 /// Points `tag` at `manifest` with PutImage. Returns false when the tag already pointed at it.
 pub async fn put_tag(
-    client: &aws_sdk_ecr::Client,
-    registry_id: Option<&str>,
+    session: &Session,
     repository: &str,
     manifest: &StoredManifest,
     tag: &str,
 ) -> anyhow::Result<bool> {
+    let (client, registry_id) = (session.ecr_client(), Some(session.registry_account()));
     let result = client
         .put_image()
         .set_registry_id(registry_id.map(String::from))
@@ -228,7 +226,7 @@ pub async fn put_tag(
             let immutable = service.is_some_and(|e| e.is_image_tag_already_exists_exception());
             if already || immutable {
                 // ImageAlreadyExists also answers an immutable overwrite on some implementations: look, don't guess.
-                let now = existing_tags(client, registry_id, repository, &[tag.to_string()]).await?;
+                let now = existing_tags(session, repository, &[tag.to_string()]).await?;
                 if now.get(tag) == Some(&manifest.digest) {
                     return Ok(false);
                 }
@@ -238,7 +236,7 @@ pub async fn put_tag(
                     if immutable { "ImageTagAlreadyExistsException" } else { "ImageAlreadyExistsException" }
                 );
             }
-            Err(crate::aws_error(error, "ecr:PutImage", &format!("tag '{tag}' of '{repository}'")))
+            Err(session.explain("PutImage", "ecr:PutImage", repository, error))
         }
     }
 }

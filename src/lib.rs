@@ -23,13 +23,3 @@ pub mod retag;
 pub mod secret;
 pub mod settings;
 pub mod tags;
-
-/// Wraps an AWS SDK error with the IAM action and resource it concerns.
-/// (Replaced by the AWS module's teaching errors once that lands.)
-pub fn aws_error<E, R>(error: aws_sdk_ecr::error::SdkError<E, R>, action: &str, resource: &str) -> anyhow::Error
-where
-    E: std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    anyhow::Error::new(error).context(format!("{action} on {resource} failed"))
-}

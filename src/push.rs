@@ -138,17 +138,19 @@ fn absolute_source(spec: &str, cwd: &Path) -> String {
 
 async fn act(plan: &PushPlan, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> anyhow::Result<()> {
     let session = Arc::new(plan.aws.connect(env).await?);
-    let token = session.authorization_token().await?;
+    // The token and the repository's state are independent: ask for both at once.
+    let repository_state = async {
+        let info = session.ensure_repository(&plan.repository, &plan.settings, plan.create, plan.update).await?;
+        let existing = images::existing_tags(&session, &plan.repository, &plan.tags).await?;
+        anyhow::Ok((info, existing))
+    };
+    let (token, (info, existing)) = tokio::try_join!(session.authorization_token(), repository_state)?;
     let host = match plan.aws.registry() {
         Some(host) => host.clone(),
         None => RegistryHost::parse(&token.proxy_endpoint)
             .with_context(|| format!("GetAuthorizationToken returned proxy endpoint '{}'", token.proxy_endpoint))?,
     };
-    let info = session.ensure_repository(&plan.repository, &plan.settings, plan.create, plan.update).await?;
     let mutability = Mutability { mode: info.tag_mutability.clone(), exclusions: info.exclusion_filters.clone() };
-    let registry_id = Some(info.registry_id.as_str());
-    let client = session.ecr_client();
-    let existing = images::existing_tags(client, registry_id, &plan.repository, &plan.tags).await?;
 
     let (digest, actions) = match &plan.source {
         Source::Native { source, resolved } => {
@@ -286,9 +288,7 @@ async fn engine_push(
         if manifest.digest != digest {
             anyhow::bail!("the registry returned manifest {} for {digest}", manifest.digest);
         }
-        let client = session.ecr_client();
-        let registry_id = Some(session.registry_account());
-        let puts = rest.iter().map(|tag| images::put_tag(client, registry_id, &plan.repository, &manifest, tag));
+        let puts = rest.iter().map(|tag| images::put_tag(session, &plan.repository, &manifest, tag));
         futures_util::future::try_join_all(puts).await?;
     }
     Ok(digest)

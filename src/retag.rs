@@ -36,18 +36,16 @@ pub async fn run(args: &RetagArgs, env: &EnvMap, cwd: &Path, stdout: &mut dyn Wr
     let Some(info) = session.describe_repository(&repository).await? else {
         anyhow::bail!("repository '{repository}' does not exist in {}", session.region());
     };
-    let registry_id = Some(info.registry_id.as_str());
-    let client = session.ecr_client();
-    let manifest = images::get_manifest(client, registry_id, &repository, &args.source).await?;
+    let manifest = images::get_manifest(&session, &repository, &args.source).await?;
     let mutability = Mutability { mode: info.tag_mutability.clone(), exclusions: info.exclusion_filters.clone() };
-    let existing = images::existing_tags(client, registry_id, &repository, &args.new_tags).await?;
+    let existing = images::existing_tags(&session, &repository, &args.new_tags).await?;
     let skip = args.skip_existing.or(file.skip_existing).unwrap_or(false);
     let actions = images::plan_tags(&args.new_tags, &existing, Some(&manifest.digest), &mutability, skip, &repository)?;
     let mut tags = Vec::new();
     for (tag, action) in &actions {
         match action {
             TagAction::Put => {
-                let written = images::put_tag(client, registry_id, &repository, &manifest, tag).await?;
+                let written = images::put_tag(&session, &repository, &manifest, tag).await?;
                 log::info(if written {
                     format!("tag {tag} -> {}", manifest.digest)
                 } else {

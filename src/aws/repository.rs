@@ -312,6 +312,21 @@ impl Session {
         format!("arn:{}:ecr:{}:{}:repository/{name}", self.partition.arn_name(), self.region, self.registry_account())
     }
 
+    /// Turns the SDK error of a call on repository `name` into an error naming the call, with the teaching message
+    /// (IAM action, resource ARN, `ecr-ship policy`) when the call was denied.
+    pub fn explain<E>(
+        &self,
+        operation: &'static str,
+        action: &'static str,
+        name: &str,
+        error: aws_sdk_ecr::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+    ) -> anyhow::Error
+    where
+        E: aws_sdk_ecr::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.repository_call(operation, action, name).error(error)
+    }
+
     fn repository_call(&self, operation: &'static str, action: &'static str, name: &str) -> Call {
         Call {
             operation,

@@ -142,10 +142,14 @@ pub(super) async fn push_plan(
         session.put_manifest(top, &top.digest, None).await?;
         tracker.note(&format!("manifest {}: pushed to {repository} (no tag)", short_digest(&top.digest)));
     }
-    for tag in tags {
+    // The blobs and children are all present now, so the tags can go up together.
+    let (session, tracker) = (&session, &tracker);
+    let tagging = tags.iter().map(|tag| async move {
         session.put_manifest(top, tag, Some(tag)).await?;
         tracker.note(&format!("manifest {}: tagged {repository}:{tag}", short_digest(&top.digest)));
-    }
+        Ok::<(), Error>(())
+    });
+    futures_util::future::try_join_all(tagging).await?;
     Ok(PushedImage {
         digest: top.digest.clone(),
         media_type: top.media_type.clone(),

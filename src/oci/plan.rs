@@ -150,8 +150,10 @@ impl PlanBuilder {
 
     pub fn finish(self, top: Manifest) -> Plan {
         let mut blobs = self.blobs;
-        // Largest first, so the long uploads start at once and the small ones fill the remaining slots.
-        blobs.sort_by_key(|blob| std::cmp::Reverse(blob.size));
+        // Tiny blobs (configs) first, since they finish at once and would otherwise wait for a slot behind the
+        // layers and delay the manifest; then largest first, so the long uploads start at once.
+        const TINY: u64 = 64 * 1024;
+        blobs.sort_by_key(|blob| (blob.size > TINY, std::cmp::Reverse(blob.size)));
         let children = self.children.into_iter().filter(|child| child.digest != top.digest).collect();
         Plan { blobs, children, top }
     }
