@@ -162,10 +162,11 @@ async fn act(plan: &PushPlan, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) 
                 plan.skip_existing,
                 &plan.repository,
             )?;
+            ensure_some_tag(&actions, &plan.repository)?;
             let to_put = tags_with(&actions, |a| *a == TagAction::Put);
             let registry = registry_client(&host, &plan.repository, session.clone(), &token)?;
             if to_put.is_empty() {
-                log::info(format!("every planned tag already points at {}: nothing to upload", resolved.digest));
+                log::info(format!("every tag to write already points at {}: nothing to upload", resolved.digest));
             } else {
                 let pushed = oci::push(source, &registry, &to_put, &oci::PushOptions::default()).await.map_err(|error| {
                     match oci::immutable_tag(&error).map(String::from) {
@@ -193,6 +194,7 @@ async fn act(plan: &PushPlan, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) 
                 plan.skip_existing,
                 &plan.repository,
             )?;
+            ensure_some_tag(&actions, &plan.repository)?;
             let to_put = tags_with(&actions, |a| *a == TagAction::Put);
             let mut records = Vec::new();
             let outcome = engine_push(plan, engine, image, &host, &token, &session, &to_put, known, &mut records).await;
@@ -219,6 +221,19 @@ async fn act(plan: &PushPlan, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) 
 
 fn tags_with(actions: &[(String, TagAction)], keep: impl Fn(&TagAction) -> bool) -> Vec<String> {
     actions.iter().filter(|(_, a)| keep(a)).map(|(t, _)| t.clone()).collect()
+}
+
+/// Refuses a push whose every tag was skipped: nothing would name the image, so there is nothing to report.
+fn ensure_some_tag(actions: &[(String, TagAction)], repository: &str) -> anyhow::Result<()> {
+    if actions.iter().all(|(_, a)| matches!(a, TagAction::Skipped { .. })) {
+        let tags: Vec<&str> = actions.iter().map(|(t, _)| t.as_str()).collect();
+        anyhow::bail!(
+            "nothing was pushed to '{repository}': every planned tag ({}) points at another image and was skipped \
+             (--skip-existing); plan a tag that can be written, such as the commit tag",
+            tags.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn report_actions(actions: &[(String, TagAction)], digest: &str, github: bool) {

@@ -100,6 +100,10 @@ fn immutable_conflicts_fail_before_upload_and_skip_existing_skips() {
     assert_eq!(ecr.pull_digest("team/app", "v1").as_deref(), Some(first_digest.as_str()));
     assert_eq!(ecr.pull_digest("team/app", "extra").as_deref(), Some(second_digest.as_str()));
 
+    // When every planned tag would be skipped, nothing names the image: a clear failure, not a silent success.
+    let all_skipped = push(&ecr, work.path(), &["--from", "oci:second", "--tag", "v1", "--skip-existing"]);
+    all_skipped.fails_with(1, "nothing was pushed to 'team/app'");
+
     // Re-pushing the first image under v1 is idempotent even though the repository is immutable.
     push(&ecr, work.path(), &["--from", "oci:first", "--tag", "v1"]).success();
 }
