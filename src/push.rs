@@ -152,22 +152,23 @@ async fn act(plan: &PushPlan, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) 
     };
     let mutability = Mutability { mode: info.tag_mutability.clone(), exclusions: info.exclusion_filters.clone() };
 
-    let (digest, actions) = match &plan.source {
+    // The digest this image will have, when it can be known before pushing: then an existing tag is judged
+    // (present, movable, or a conflict) before anything is uploaded.
+    let known = match &plan.source {
+        Source::Native { resolved, .. } => Some(resolved.digest.clone()),
+        Source::Engine { engine, image } => local_digest(engine, image, &host, &plan.repository).await?,
+    };
+    let actions =
+        images::plan_tags(&plan.tags, &existing, known.as_deref(), &mutability, plan.skip_existing, &plan.repository)?;
+    ensure_some_tag(&actions, &plan.repository)?;
+    let to_put = tags_with(&actions, |a| *a == TagAction::Put);
+
+    let digest = match &plan.source {
         Source::Native { source, resolved } => {
-            let actions = images::plan_tags(
-                &plan.tags,
-                &existing,
-                Some(&resolved.digest),
-                &mutability,
-                plan.skip_existing,
-                &plan.repository,
-            )?;
-            ensure_some_tag(&actions, &plan.repository)?;
-            let to_put = tags_with(&actions, |a| *a == TagAction::Put);
-            let registry = registry_client(&host, &plan.repository, session.clone(), &token)?;
             if to_put.is_empty() {
                 log::info(format!("every tag to write already points at {}: nothing to upload", resolved.digest));
             } else {
+                let registry = registry_client(&host, &plan.repository, session.clone(), &token)?;
                 let pushed = oci::push(source, &registry, &to_put, &oci::PushOptions::default()).await.map_err(|error| {
                     match oci::immutable_tag(&error).map(String::from) {
                         Some(tag) => error.context(format!(
@@ -182,20 +183,9 @@ async fn act(plan: &PushPlan, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) 
                     pushed.digest, pushed.blobs_uploaded, pushed.bytes_uploaded, pushed.blobs_skipped
                 ));
             }
-            (resolved.digest.clone(), actions)
+            resolved.digest.clone()
         }
         Source::Engine { engine, image } => {
-            let known = local_digest(engine, image, &host, &plan.repository).await?;
-            let actions = images::plan_tags(
-                &plan.tags,
-                &existing,
-                known.as_deref(),
-                &mutability,
-                plan.skip_existing,
-                &plan.repository,
-            )?;
-            ensure_some_tag(&actions, &plan.repository)?;
-            let to_put = tags_with(&actions, |a| *a == TagAction::Put);
             let mut records = Vec::new();
             let outcome = engine_push(plan, engine, image, &host, &token, &session, &to_put, known, &mut records).await;
             if plan.logout
@@ -203,7 +193,7 @@ async fn act(plan: &PushPlan, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) 
             {
                 log::warn(format!("could not remove the registry login: {error:#}"), plan.github);
             }
-            (outcome?, actions)
+            outcome?
         }
     };
     report_actions(&actions, &digest, plan.github);

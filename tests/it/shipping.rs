@@ -394,15 +394,7 @@ fn action_runs_under_act_for_push_pull_request_and_tag_events() {
         ("push", None, uri("main"), format!("main,sha-{short}"), format!("sha-{long},main")),
         (
             "pull_request",
-            Some(serde_json::json!({
-                "number": 42,
-                "pull_request": {
-                    "number": 42,
-                    "head": { "sha": head, "ref": "feature/login" },
-                    "base": { "sha": "2222222222222222222222222222222222222222", "ref": "main" }
-                },
-                "repository": repository,
-            })),
+            Some(pull_request_event(head, &repository)),
             uri("feature-login"),
             "feature-login,sha-1111111".to_string(),
             "sha-1111111111,pr-42".to_string(),
@@ -471,19 +463,7 @@ fn action_pushes_under_act_with_github_oidc_for_push_pull_request_and_tag_events
     let repository = serde_json::json!({ "default_branch": "main", "full_name": "octo/app" });
     let cases = [
         ("push", None, format!("sha-{short},main")),
-        (
-            "pull_request",
-            Some(serde_json::json!({
-                "number": 42,
-                "pull_request": {
-                    "number": 42,
-                    "head": { "sha": head, "ref": "feature/login" },
-                    "base": { "sha": "2222222222222222222222222222222222222222", "ref": "main" }
-                },
-                "repository": repository,
-            })),
-            "sha-1111111,pr-42".to_string(),
-        ),
+        ("pull_request", Some(pull_request_event(head, &repository)), "sha-1111111,pr-42".to_string()),
         (
             "push",
             Some(serde_json::json!({ "ref": "refs/tags/v1.2.3", "repository": repository })),
@@ -836,4 +816,17 @@ fn jenkins_pipeline_step_pushes_returns_the_uri_and_writes_properties() {
         assert_eq!(values["IMAGE_URI_DIGEST"], format!("{}/team/app@{digest}", ecr::HOST), "{case}");
         assert_tags_pull_as(&ecr, "team/app", &tags, digest, case);
     }
+}
+
+/// A pull_request event payload for PR 42 whose head commit is `head` (not the merge commit act puts in GITHUB_SHA).
+fn pull_request_event(head: &str, repository: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "number": 42,
+        "pull_request": {
+            "number": 42,
+            "head": { "sha": head, "ref": "feature/login" },
+            "base": { "sha": "2222222222222222222222222222222222222222", "ref": "main" }
+        },
+        "repository": repository,
+    })
 }
