@@ -379,7 +379,7 @@ impl Engine {
                     format!("{engine} push of {remote_ref} finished but wrote no digest file {file_arg}")
                 })?;
                 let digest = contents.trim();
-                if !is_sha256_digest(digest) {
+                if !crate::digest::is_digest(digest) {
                     bail!("{engine} push of {remote_ref} wrote an unexpected digest '{digest}' (want sha256:<64 hex>)");
                 }
                 digest.to_string()
@@ -639,17 +639,13 @@ fn check_arg(what: &str, value: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn is_sha256_digest(text: &str) -> bool {
-    text.strip_prefix("sha256:").is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
 /// Finds `<tag>: digest: sha256:<hex> size: <n>`, the line `docker push` ends with; the last one wins because a
 /// push prints one per pushed tag.
 fn parse_docker_push_digest(stdout: &str) -> Option<String> {
     stdout.lines().rev().find_map(|line| {
         let after = &line[line.find("digest: ")? + "digest: ".len()..];
         let digest = after.split_whitespace().next()?;
-        is_sha256_digest(digest).then(|| digest.to_ascii_lowercase())
+        crate::digest::is_digest(digest).then(|| digest.to_string())
     })
 }
 

@@ -10,17 +10,10 @@ use std::collections::BTreeMap;
 
 use anyhow::Context;
 use aws_sdk_ecr::types::{ImageIdentifier, ImageTagMutabilityExclusionFilter};
-use sha2::{Digest, Sha256};
 
 use crate::aws::Session;
 
-/// The four manifest kinds ECR stores; BatchGetImage returns only kinds it is told to accept.
-pub const MANIFEST_MEDIA_TYPES: [&str; 4] = [
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.oci.image.index.v1+json",
-];
+pub use crate::media_type::MANIFEST_MEDIA_TYPES;
 
 /// A manifest as stored: its exact bytes (never re-serialised, or the digest would change) and media type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,17 +37,7 @@ impl StoredManifest {
     }
 }
 
-/// `sha256:<hex>` of some bytes.
-pub fn digest_of(bytes: &[u8]) -> String {
-    let hash = Sha256::digest(bytes);
-    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
-}
-
-/// True for `sha256:` followed by 64 lower-case hex characters.
-pub fn is_digest(value: &str) -> bool {
-    value.strip_prefix("sha256:").is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-}
+pub use crate::digest::{is_digest, sha256_digest as digest_of};
 
 /// A repository's tag mutability and its exclusion filters.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -8,12 +8,14 @@
 pub mod app;
 pub mod aws;
 pub mod ci;
+pub mod digest;
 pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod host;
 pub mod images;
 pub mod log;
+pub mod media_type;
 pub mod login;
 pub mod names;
 pub mod oci;

@@ -10,29 +10,12 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-pub const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
-pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
-pub const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-
-/// Every manifest media type this pusher reads and puts; also the `Accept` list for reading manifests back.
-pub const MANIFEST_MEDIA_TYPES: [&str; 4] = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST];
+pub use crate::digest::{hex, sha256_digest, sha256_hex, short_digest};
+pub use crate::media_type::*;
 
 /// ECR rejects manifests over 4 MiB; anything larger in a layout is corrupt or not a manifest.
 pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
-
-pub fn is_index(media_type: &str) -> bool {
-    media_type == OCI_INDEX || media_type == DOCKER_MANIFEST_LIST
-}
 
 /// An OCI/Docker content descriptor, as found in index.json, indexes and manifests.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -159,59 +142,9 @@ impl PlanBuilder {
     }
 }
 
-/// Lower-case hex, by hand: sha2 0.11's output type does not implement `LowerHex`.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(DIGITS[usize::from(byte >> 4)] as char);
-        out.push(DIGITS[usize::from(byte & 0x0f)] as char);
-    }
-    out
-}
-
-/// `sha256:<hex>` of some bytes.
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex(&Sha256::digest(bytes)))
-}
-
-/// The hex part of a well-formed `sha256:<64 lower-case hex>` digest, or `None` for anything else (other
-/// algorithms included: only sha256 can be verified while streaming).
-pub fn sha256_hex(digest: &str) -> Option<&str> {
-    let hex = digest.strip_prefix("sha256:")?;
-    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))).then_some(hex)
-}
-
-/// `sha256:0123456789ab…`, the short form used in progress lines.
-pub fn short_digest(digest: &str) -> String {
-    match digest.split_once(':') {
-        Some((algorithm, hex)) if hex.len() > 12 => format!("{algorithm}:{}…", &hex[..12]),
-        _ => digest.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hex_and_digest_match_sha256sum() {
-        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
-        assert_eq!(
-            sha256_digest(b"hello\n"),
-            "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
-        );
-    }
-
-    #[test]
-    fn only_well_formed_sha256_digests_are_accepted() {
-        let good = "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
-        assert!(sha256_hex(good).is_some());
-        assert!(sha256_hex(&good.to_uppercase()).is_none());
-        assert!(sha256_hex("sha512:abcd").is_none());
-        assert!(sha256_hex("sha256:../../etc/passwd").is_none());
-        assert_eq!(short_digest(good), "sha256:5891b5b522d5…");
-    }
 
     #[test]
     fn media_type_falls_back_from_descriptor_to_document_to_shape() {
