@@ -30,6 +30,11 @@ pub fn var<'a>(env: &'a EnvMap, key: &str) -> Option<&'a str> {
     env.get(key).map(|value| value.trim()).filter(|value| !value.is_empty())
 }
 
+/// True when running in GitHub Actions, whose runners set `GITHUB_ACTIONS=true`.
+pub fn in_github_actions(env: &EnvMap) -> bool {
+    var(env, "GITHUB_ACTIONS") == Some("true")
+}
+
 /// What detection may read besides the environment.
 pub trait Workspace {
     fn read_file(&self, path: &Path) -> std::io::Result<String>;
@@ -127,7 +132,7 @@ pub struct Overrides {
 
 /// Detects the CI context, applies the overrides, and checks the commit sha.
 pub fn detect(env: &EnvMap, workspace: &dyn Workspace, overrides: &Overrides) -> anyhow::Result<CiContext> {
-    let mut context = if var(env, "GITHUB_ACTIONS") == Some("true") {
+    let mut context = if in_github_actions(env) {
         github(env, workspace)?
     } else if var(env, "CODEBUILD_BUILD_ID").is_some() {
         codebuild(env)
@@ -160,7 +165,7 @@ pub fn detect(env: &EnvMap, workspace: &dyn Workspace, overrides: &Overrides) ->
 /// Checks a commit id: 40 hex characters (SHA-1) or 64 (SHA-256 repositories); returns it in lower case.
 pub fn normalize_sha(sha: &str, source: &str) -> anyhow::Result<String> {
     let sha = sha.trim();
-    if !(sha.len() == 40 || sha.len() == 64) || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !is_hex_sha(sha) {
         bail_input!("invalid commit sha '{sha}' from {source}: expected the full 40 hexadecimal characters");
     }
     Ok(sha.to_ascii_lowercase())
@@ -226,6 +231,7 @@ fn pr_from_ref(reference: &str) -> Option<u64> {
     parse_pr(rest.split('/').next()?)
 }
 
+/// A full commit id in either case (SHA-1 or SHA-256 repositories); [`normalize_sha`] lower-cases it.
 fn is_hex_sha(value: &str) -> bool {
     (value.len() == 40 || value.len() == 64) && value.bytes().all(|b| b.is_ascii_hexdigit())
 }

@@ -3,6 +3,8 @@
 //! Everything inside the library returns `anyhow::Result`. Errors caused by the user's input or configuration are
 //! raised as [`BadInput`] (exit 2, and by construction nothing has been sent anywhere yet, because input is checked
 //! before the first network call); every other error is a failure talking to AWS, a registry or a local tool (exit 1).
+//! Once a command has started acting, its errors are marked with [`after_contact`]: from then on nothing is exit 2,
+//! even a value a server returned that fails a check written for user input.
 
 use std::fmt;
 
@@ -38,9 +40,38 @@ pub const EXIT_FAILURE: u8 = 1;
 /// Exit code for bad input or configuration (nothing was contacted).
 pub const EXIT_BAD_INPUT: u8 = 2;
 
-/// Maps an error to its exit code by looking for a [`BadInput`] anywhere in its cause chain.
+/// An error raised after the first network call. It reads exactly as the error it wraps (same message, same
+/// causes); it only tells [`exit_code`] that this is a failure, not bad input.
+#[derive(Debug)]
+struct AfterContact(anyhow::Error);
+
+impl fmt::Display for AfterContact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.0.as_ref() as &dyn std::error::Error, f)
+    }
+}
+
+impl std::error::Error for AfterContact {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.chain().nth(1)
+    }
+}
+
+/// Marks an error of the acting phase: its exit code is 1 whatever its causes say.
+pub fn after_contact(error: anyhow::Error) -> anyhow::Error {
+    if error.is::<AfterContact>() { error } else { anyhow::Error::new(AfterContact(error)) }
+}
+
+/// Maps an error to its exit code: 1 once the command had started acting, else 2 when a [`BadInput`] is anywhere
+/// in its cause chain.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
-    if error.chain().any(|cause| cause.is::<BadInput>()) { EXIT_BAD_INPUT } else { EXIT_FAILURE }
+    if error.is::<AfterContact>() {
+        EXIT_FAILURE
+    } else if error.chain().any(|cause| cause.is::<BadInput>()) {
+        EXIT_BAD_INPUT
+    } else {
+        EXIT_FAILURE
+    }
 }
 
 #[cfg(test)]
@@ -53,5 +84,18 @@ mod tests {
         assert_eq!(exit_code(&anyhow::anyhow!("connection refused")), EXIT_FAILURE);
         let wrapped: anyhow::Result<()> = Err(bad_input("bad repository 'A'")).context("reading options");
         assert_eq!(exit_code(&wrapped.unwrap_err()), EXIT_BAD_INPUT);
+    }
+
+    #[test]
+    fn after_contact_is_exit_1_and_reads_the_same() {
+        let server_value: anyhow::Result<()> =
+            Err(bad_input("invalid registry host 'x'")).context("GetAuthorizationToken returned proxy endpoint 'x'");
+        let error = server_value.unwrap_err();
+        let before: Vec<String> = error.chain().map(ToString::to_string).collect();
+        let marked = after_contact(error);
+        assert_eq!(exit_code(&marked), EXIT_FAILURE);
+        assert_eq!(marked.chain().map(ToString::to_string).collect::<Vec<_>>(), before);
+        assert_eq!(format!("{marked:#}"), before.join(": "));
+        assert_eq!(exit_code(&after_contact(marked)), EXIT_FAILURE);
     }
 }

@@ -5,23 +5,20 @@
 //! The flow is always parse, then validate, then act: a command builds a checked plan from flags, environment,
 //! config file and CI context before the first network call.
 
-pub mod app;
 pub mod aws;
 pub mod ci;
-pub mod digest;
 pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod digest;
 pub mod engine;
 pub mod error;
 pub mod host;
 pub mod images;
 pub mod log;
 pub mod media_type;
-pub mod login;
 pub mod names;
 pub mod oci;
 pub mod outputs;
-pub mod push;
-pub mod retag;
 pub mod secret;
-pub mod settings;
 pub mod tags;

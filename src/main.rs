@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     let env = ecr_ship::ci::process_env();
     let outcome = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => match std::env::current_dir() {
-            Ok(cwd) => runtime.block_on(ecr_ship::app::run(cli, &env, &cwd, &mut std::io::stdout().lock())),
+            Ok(cwd) => runtime.block_on(ecr_ship::commands::run(cli, &env, &cwd, &mut std::io::stdout().lock())),
             Err(error) => Err(anyhow::Error::new(error).context("reading the current directory")),
         },
         Err(error) => Err(anyhow::Error::new(error).context("starting the async runtime")),
@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(error) => {
-            ecr_ship::app::report(&error, &env);
+            ecr_ship::commands::report::failure(&error, &env);
             ExitCode::from(exit_code(&error).max(EXIT_FAILURE))
         }
     }

@@ -454,9 +454,9 @@ mod tests {
                     for tag in &tags {
                         prop_assert!(is_valid_tag(tag), "invalid tag {:?}", tag);
                     }
-                    let mut unique = tags.clone();
-                    unique.dedup();
-                    prop_assert_eq!(unique.len(), tags.len());
+                    // A set, not dedup(): dedup() only drops adjacent repeats.
+                    let unique: std::collections::BTreeSet<&String> = tags.iter().collect();
+                    prop_assert_eq!(unique.len(), tags.len(), "repeated tag in {:?}", tags);
                 }
             }
 

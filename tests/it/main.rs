@@ -3,6 +3,7 @@
 
 mod aws;
 mod aws_cli;
+mod config;
 mod engine;
 mod harness;
 mod native_push;

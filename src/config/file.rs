@@ -1,9 +1,8 @@
-//! The config file `.ecr-ship.yml` and the merge of every option source.
+//! The config file `.ecr-ship.yml`: its schema and its parsing, nothing else.
 //!
-//! Precedence is flags > `ECR_SHIP_*` environment > config file > CI defaults. clap already folds flags and
-//! environment into one `Option` per setting, so merging here is "take the command line's value, else the file's".
-//! The file is parsed with serde-saphyr (serde_yaml is deprecated and serde_yml carries RUSTSEC-2025-0068); unknown
-//! keys and wrong types are bad input whose message names the key and the line.
+//! Keys mirror the command-line flags. The file is parsed with serde-saphyr (serde_yaml is deprecated and serde_yml
+//! carries RUSTSEC-2025-0068); unknown keys and wrong types are bad input whose message names the key and the line.
+//! Merging the file with flags and the environment is the resolver's job (`config/mod.rs`), not this file's.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,10 +10,6 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::bail_input;
-use crate::ci::{EnvMap, Overrides};
-use crate::cli::{CommonArgs, OutputArgs, TagArgs};
-use crate::outputs::OutputTargets;
-use crate::tags::TagRules;
 
 /// The default config file name, looked for in the current directory.
 pub const DEFAULT_CONFIG: &str = ".ecr-ship.yml";
@@ -149,64 +144,6 @@ impl ConfigFile {
 /// The line number in a serde-saphyr message that starts "line N column M: …".
 fn line_number(detail: &str) -> Option<usize> {
     detail.strip_prefix("line ")?.split(' ').next()?.parse().ok().filter(|n| *n > 0)
-}
-
-/// Common target settings after the merge.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub repository: Option<String>,
-    pub region: Option<String>,
-    pub registry: Option<String>,
-    pub json: bool,
-}
-
-pub fn target(common: &CommonArgs, file: &ConfigFile) -> Target {
-    Target {
-        repository: common.repository.clone().or_else(|| file.repository.clone()),
-        region: common.region.clone().or_else(|| file.region.clone()),
-        registry: common.registry.clone().or_else(|| file.registry.clone()),
-        json: common.json.unwrap_or(false),
-    }
-}
-
-/// Tag rules and explicit CI overrides after the merge.
-pub fn tag_rules(args: &TagArgs, file: &ConfigFile) -> anyhow::Result<(TagRules, Overrides)> {
-    let section = file.tag_section();
-    let templates =
-        if args.tags.is_empty() { section.templates.clone().unwrap_or_default() } else { args.tags.clone() };
-    let templates: Vec<String> = templates.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
-    let rules = TagRules::new(
-        &templates,
-        args.sha_length.or(section.sha_length),
-        args.latest.or(section.latest).unwrap_or(false),
-        args.semver.or(section.semver).unwrap_or(false),
-    )?;
-    let overrides = Overrides {
-        branch: args.branch.clone(),
-        sha: args.sha.clone(),
-        git_tag: args.git_tag.clone(),
-        pr: args.pr.clone(),
-        default_branch: args.default_branch.clone().or_else(|| section.default_branch.clone()),
-    };
-    Ok((rules, overrides))
-}
-
-/// Output destinations after the merge; GitHub's files come from the environment when running in Actions.
-pub fn output_targets(args: &OutputArgs, file: &ConfigFile, env: &EnvMap) -> (OutputTargets, bool) {
-    let section = file.output_section();
-    let in_github = crate::ci::var(env, "GITHUB_ACTIONS") == Some("true");
-    let github_file = |key: &str| in_github.then(|| crate::ci::var(env, key).map(PathBuf::from)).flatten();
-    let targets = OutputTargets {
-        github_output: github_file("GITHUB_OUTPUT"),
-        github_summary: github_file("GITHUB_STEP_SUMMARY"),
-        image_definitions: args.image_definitions.clone().or(section.image_definitions),
-        image_definitions_file: args.image_definitions_file.clone().or(section.image_definitions_file),
-        image_detail: args.image_detail.or(section.image_detail).unwrap_or(false),
-        properties_file: args.properties_file.clone().or(section.properties_file),
-        dotenv_file: args.dotenv_file.clone().or(section.dotenv_file),
-        json_file: args.output_json.clone().or(section.output_json),
-    };
-    (targets, args.export.unwrap_or(false))
 }
 
 #[cfg(test)]

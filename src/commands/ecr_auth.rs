@@ -1,0 +1,72 @@
+//! The registry client's credentials for ECR: the authorization token, fetched again once when the registry
+//! answers 401 because it expired mid-push.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::aws::{RegistryCredentials, Session};
+use crate::host::RegistryHost;
+use crate::oci;
+
+/// A registry client for `repository` on `host`, authenticated with the ECR token.
+pub fn registry_client(
+    host: &RegistryHost,
+    repository: &str,
+    session: Arc<Session>,
+    token: &RegistryCredentials,
+) -> anyhow::Result<oci::Registry> {
+    let auth = TokenAuth {
+        session,
+        current: tokio::sync::Mutex::new(oci::Credentials {
+            username: token.username.clone(),
+            password: token.password.expose().to_string(),
+        }),
+    };
+    oci::Registry::new(&format!("https://{}", host.host()), repository, Arc::new(auth))
+}
+
+struct TokenAuth {
+    session: Arc<Session>,
+    current: tokio::sync::Mutex<oci::Credentials>,
+}
+
+impl oci::RegistryAuth for TokenAuth {
+    fn credentials(&self, refresh: bool) -> oci::CredentialsFuture<'_> {
+        Box::pin(async move {
+            let mut current = self.current.lock().await;
+            if refresh {
+                let fresh = self.session.fresh_authorization_token().await?;
+                *current = oci::Credentials { username: fresh.username, password: fresh.password.expose().to_string() };
+            }
+            Ok(current.clone())
+        })
+    }
+}
+
+/// The registry host of a GetAuthorizationToken answer. The endpoint comes from a server, so a value that does not
+/// parse is a failure of that server (exit 1), never bad input.
+pub fn host_of_proxy_endpoint(proxy_endpoint: &str) -> anyhow::Result<RegistryHost> {
+    RegistryHost::parse(proxy_endpoint)
+        .with_context(|| {
+            format!(
+                "GetAuthorizationToken returned the proxy endpoint '{proxy_endpoint}', which is not an ECR registry; \
+                 pass --registry HOST to name the registry"
+            )
+        })
+        .map_err(crate::error::after_contact)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_proxy_endpoint_is_a_server_failure_not_bad_input() {
+        let error = host_of_proxy_endpoint("https://registry.example.com").unwrap_err();
+        assert_eq!(crate::error::exit_code(&error), crate::error::EXIT_FAILURE);
+        assert!(format!("{error:#}").contains("GetAuthorizationToken returned the proxy endpoint"), "{error:#}");
+        let host = host_of_proxy_endpoint("https://123456789012.dkr.ecr.us-east-1.amazonaws.com").unwrap();
+        assert_eq!(host.host(), "123456789012.dkr.ecr.us-east-1.amazonaws.com");
+    }
+}

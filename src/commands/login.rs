@@ -1,0 +1,68 @@
+//! `ecr-ship login`: the container engine's registry login, recorded so that `ecr-ship logout` (a separate
+//! process) removes exactly what was added.
+//!
+//! One authorization token per region (a token is valid for every registry of its region); the password reaches
+//! the engine on standard input only.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::Context;
+use serde_json::json;
+
+use super::ecr_auth::host_of_proxy_endpoint;
+use super::{login_record, report};
+use crate::aws::Session;
+use crate::ci::EnvMap;
+use crate::config::LoginSettings;
+use crate::engine::Engine;
+use crate::error::after_contact;
+use crate::log;
+
+pub async fn run(settings: &LoginSettings, env: &EnvMap, stdout: &mut dyn Write) -> anyhow::Result<()> {
+    let engine = Engine::detect(settings.engine.as_deref(), env)?;
+    let logged_in = act(settings, &engine, env).await.map_err(after_contact)?;
+    if settings.reporting.json {
+        let text = format!("{}\n", json!({ "registries": logged_in }));
+        stdout.write_all(text.as_bytes()).context("writing to standard output")
+    } else {
+        report::lines(&logged_in, stdout)
+    }
+}
+
+async fn act(settings: &LoginSettings, engine: &Engine, env: &EnvMap) -> anyhow::Result<Vec<String>> {
+    let session = settings.aws.connect(env).await?;
+    let token = session.authorization_token().await?;
+    let target = match settings.aws.registry() {
+        Some(host) => host.clone(),
+        None => host_of_proxy_endpoint(&token.proxy_endpoint)?,
+    };
+    let mut hosts = vec![target];
+    for host in &settings.extra_registries {
+        if !hosts.contains(host) {
+            hosts.push(host.clone());
+        }
+    }
+    // One token per region: the target's session serves its region, other regions get a session of their own.
+    let mut sessions: BTreeMap<String, Session> = BTreeMap::new();
+    let mut logged_in = Vec::new();
+    for host in &hosts {
+        let credentials = if host.region == session.region() {
+            token.clone()
+        } else {
+            if !sessions.contains_key(&host.region) {
+                let regional = settings
+                    .regional_plans
+                    .get(&host.region)
+                    .with_context(|| format!("no plan was made for region {}", host.region))?;
+                sessions.insert(host.region.clone(), regional.connect(env).await?);
+            }
+            sessions[&host.region].authorization_token().await?
+        };
+        engine.login(host.host(), &credentials.username, &credentials.password).await?;
+        log::info(format!("{} logged in to {}", engine.kind(), host.host()));
+        logged_in.push(host.host().to_string());
+    }
+    login_record::remember(engine, &logged_in)?;
+    Ok(logged_in)
+}

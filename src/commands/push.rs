@@ -1,0 +1,228 @@
+//! `ecr-ship push`: the job the tool exists for.
+//!
+//! Resolve, plan, act, report. The settings arrive checked; planning adds the tags and reads the image source (or
+//! finds the engine) without the network. Then: credentials, repository, a look at which planned tags already
+//! exist (so a re-run is idempotent and an immutable conflict fails before anything is uploaded), the push (once,
+//! through the engine or natively), the remaining tags server-side, and the outputs. No tag is written before the
+//! image it names is complete: the engine and the native pusher both put a manifest only after all its blobs.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::ecr_auth::{host_of_proxy_endpoint, registry_client};
+use super::report;
+use crate::aws::{RegistryCredentials, Session};
+use crate::ci::EnvMap;
+use crate::config::{PushSettings, SourceSettings};
+use crate::engine::{Engine, LoginRecord};
+use crate::error::after_contact;
+use crate::host::RegistryHost;
+use crate::images::{self, Mutability, StoredManifest, TagAction};
+use crate::log;
+use crate::oci::{self, ImageSource, ResolvedImage};
+use crate::outputs::ImageOutputs;
+
+/// Where the image comes from, planned.
+enum Source<'a> {
+    /// A local image pushed through docker or podman.
+    Engine { engine: Engine, image: &'a str },
+    /// An OCI layout or docker archive pushed natively; its manifest digest is known before any upload.
+    Native { source: &'a ImageSource, resolved: ResolvedImage },
+}
+
+pub async fn run(settings: &PushSettings, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> anyhow::Result<()> {
+    if settings.build_failing && !settings.force {
+        log::warn(
+            "CodeBuild reports this build as failing (CODEBUILD_BUILD_SUCCEEDING=0): not pushing (--force pushes anyway)",
+            settings.reporting.github,
+        );
+        return Ok(());
+    }
+    let tags = settings.tags.plan()?;
+    let source = match &settings.source {
+        SourceSettings::Engine { engine, image } => {
+            Source::Engine { engine: Engine::detect(engine.as_deref(), env)?, image }
+        }
+        SourceSettings::Native(source) => Source::Native { source, resolved: source.inspect()? },
+    };
+    log::info(format!(
+        "{} build: pushing {} to '{}' as {}",
+        settings.tags.context.system,
+        match &source {
+            Source::Engine { engine, image } => format!("{image} through {}", engine.kind()),
+            Source::Native { resolved, .. } =>
+                format!("{} ({} blobs, {} bytes)", resolved.digest, resolved.blobs, resolved.bytes),
+        },
+        settings.repository,
+        tags.join(", ")
+    ));
+    act(settings, &tags, &source, env, cwd, stdout).await.map_err(after_contact)
+}
+
+async fn act(
+    settings: &PushSettings,
+    tags: &[String],
+    source: &Source<'_>,
+    env: &EnvMap,
+    cwd: &Path,
+    stdout: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let repository = settings.repository.as_str();
+    let session = Arc::new(settings.aws.connect(env).await?);
+    // The token and the repository's state are independent: ask for both at once.
+    let repository_state = async {
+        let info = session
+            .ensure_repository(
+                repository,
+                &settings.repository_settings,
+                settings.create_repository,
+                settings.update_repository,
+            )
+            .await?;
+        let existing = images::existing_tags(&session, repository, tags).await?;
+        anyhow::Ok((info, existing))
+    };
+    let (token, (info, existing)) = tokio::try_join!(session.authorization_token(), repository_state)?;
+    let host = match settings.aws.registry() {
+        Some(host) => host.clone(),
+        None => host_of_proxy_endpoint(&token.proxy_endpoint)?,
+    };
+    let mutability = Mutability { mode: info.tag_mutability.clone(), exclusions: info.exclusion_filters.clone() };
+
+    // The digest this image will have, when it can be known before pushing: then an existing tag is judged
+    // (present, movable, or a conflict) before anything is uploaded.
+    let known = match source {
+        Source::Native { resolved, .. } => Some(resolved.digest.clone()),
+        Source::Engine { engine, image } => local_digest(engine, image, &host, repository).await?,
+    };
+    let actions =
+        images::plan_tags(tags, &existing, known.as_deref(), &mutability, settings.skip_existing, repository)?;
+    ensure_some_tag(&actions, repository)?;
+    let to_put: Vec<String> = actions.iter().filter(|(_, a)| *a == TagAction::Put).map(|(t, _)| t.clone()).collect();
+
+    let digest = match source {
+        Source::Native { source, resolved } => {
+            if to_put.is_empty() {
+                log::info(format!("every tag to write already points at {}: nothing to upload", resolved.digest));
+            } else {
+                let registry = registry_client(&host, repository, session.clone(), &token)?;
+                let pushed =
+                    oci::push(source, &registry, &to_put, &oci::PushOptions::default()).await.map_err(|error| {
+                        match oci::immutable_tag(&error).map(String::from) {
+                            Some(tag) => error.context(format!(
+                                "tag '{tag}' already exists in the immutable repository '{repository}'; use commit-hash tags or --skip-existing"
+                            )),
+                            None => error,
+                        }
+                    })?;
+                log::info(format!(
+                    "pushed {}: {} blobs uploaded ({} bytes), {} already present",
+                    pushed.digest, pushed.blobs_uploaded, pushed.bytes_uploaded, pushed.blobs_skipped
+                ));
+            }
+            resolved.digest.clone()
+        }
+        Source::Engine { engine, image } => {
+            let mut records = Vec::new();
+            let target = EngineTarget { host: &host, repository, token: &token, session: &session };
+            let outcome = engine_push(&target, engine, image, &to_put, known, &mut records, settings).await;
+            if settings.logout
+                && let Err(error) = engine.logout(&records).await
+            {
+                log::warn(format!("could not remove the registry login: {error:#}"), settings.reporting.github);
+            }
+            outcome?
+        }
+    };
+    report::tag_actions(&actions, &digest, settings.reporting.github);
+    let pushed_tags: Vec<String> =
+        actions.iter().filter(|(_, a)| !matches!(a, TagAction::Skipped { .. })).map(|(t, _)| t.clone()).collect();
+    let result = ImageOutputs {
+        registry: Some(host.host().to_string()),
+        repository: repository.to_string(),
+        tags: pushed_tags,
+        digest: Some(digest),
+        tag_mutability: Some(info.tag_mutability.clone()),
+    };
+    report::image(&result, &settings.outputs, &settings.reporting, "pushed", cwd, stdout)
+}
+
+/// Refuses a push whose every tag was skipped: nothing would name the image, so there is nothing to report.
+fn ensure_some_tag(actions: &[(String, TagAction)], repository: &str) -> anyhow::Result<()> {
+    if actions.iter().all(|(_, a)| matches!(a, TagAction::Skipped { .. })) {
+        let tags: Vec<&str> = actions.iter().map(|(t, _)| t.as_str()).collect();
+        anyhow::bail!(
+            "nothing was pushed to '{repository}': every planned tag ({}) points at another image and was skipped \
+             (--skip-existing); plan a tag that can be written, such as the commit tag",
+            tags.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The digest this local image has in the target repository, if the engine pushed it there before. One inspect
+/// on the happy path; only when it fails is the image's existence checked, for a clearer message.
+async fn local_digest(
+    engine: &Engine,
+    image: &str,
+    host: &RegistryHost,
+    repository: &str,
+) -> anyhow::Result<Option<String>> {
+    let name = format!("{}/{repository}@", host.host());
+    match engine.repo_digests(image).await {
+        Ok(digests) => Ok(digests.into_iter().find_map(|d| d.strip_prefix(&name).map(String::from))),
+        Err(_) if !engine.image_exists(image).await? => {
+            anyhow::bail!("the local image '{image}' does not exist in {}: build or pull it first", engine.kind())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Where the engine path pushes to, and with what.
+struct EngineTarget<'a> {
+    host: &'a RegistryHost,
+    repository: &'a str,
+    token: &'a RegistryCredentials,
+    session: &'a Arc<Session>,
+}
+
+/// Pushes once through the engine under the first tag to write, then adds the other tags with PutImage.
+async fn engine_push(
+    target: &EngineTarget<'_>,
+    engine: &Engine,
+    image: &str,
+    to_put: &[String],
+    known: Option<String>,
+    records: &mut Vec<LoginRecord>,
+    settings: &PushSettings,
+) -> anyhow::Result<String> {
+    let Some((first, rest)) = to_put.split_first() else {
+        return known.context("no tag to write and no known digest: nothing was pushed");
+    };
+    let (host, repository) = (target.host, target.repository);
+    records.push(engine.login(host.host(), &target.token.username, &target.token.password).await?);
+    let remote = format!("{}/{repository}:{first}", host.host());
+    engine.tag(image, &remote).await?;
+    let pushed = engine.push(&remote).await;
+    if let Err(error) = engine.remove_tag(&remote).await {
+        log::warn(format!("could not remove the temporary local name {remote}: {error:#}"), settings.reporting.github);
+    }
+    let digest = pushed?.digest;
+    if !rest.is_empty() {
+        let registry = registry_client(host, repository, target.session.clone(), target.token)?;
+        let (bytes, media_type) = registry.get_manifest(&digest).await?;
+        let manifest = StoredManifest::new(
+            String::from_utf8(bytes).context("the pushed manifest is not UTF-8 JSON")?,
+            Some(media_type),
+        );
+        if manifest.digest != digest {
+            anyhow::bail!("the registry returned manifest {} for {digest}", manifest.digest);
+        }
+        let puts = rest.iter().map(|tag| images::put_tag(target.session, repository, &manifest, tag));
+        futures_util::future::try_join_all(puts).await?;
+    }
+    Ok(digest)
+}

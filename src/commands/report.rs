@@ -1,0 +1,67 @@
+//! The final report: a command's result on standard output and in the step-output files, and a failure's cause
+//! chain on standard error.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::ci::{self, EnvMap};
+use crate::config::{OutputSettings, Reporting};
+use crate::images::TagAction;
+use crate::log;
+use crate::outputs::{self, ImageOutputs};
+
+/// Prints the whole cause chain on stderr, and an annotation when running in GitHub Actions.
+pub fn failure(error: &anyhow::Error, env: &EnvMap) {
+    eprintln!("ecr-ship: error: {error}");
+    for cause in error.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    if ci::in_github_actions(env) {
+        let chain: Vec<String> = error.chain().map(ToString::to_string).collect();
+        eprintln!("{}", outputs::github_error_annotation(&chain.join(": ")));
+    }
+}
+
+/// Writes the file outputs and the result on standard output (the image URI, `export` lines, or JSON).
+pub fn image(
+    result: &ImageOutputs,
+    outputs: &OutputSettings,
+    reporting: &Reporting,
+    title: &str,
+    cwd: &Path,
+    stdout: &mut dyn Write,
+) -> anyhow::Result<()> {
+    outputs::write_files(result, &outputs.targets, title, cwd)?;
+    let text = if reporting.json {
+        format!("{}\n", result.to_json())
+    } else if outputs.export {
+        outputs::export_lines(result)
+    } else {
+        format!("{}\n", result.image_uri())
+    };
+    stdout.write_all(text.as_bytes()).context("writing to standard output")
+}
+
+/// One log line per planned tag: written, already there, or skipped.
+pub fn tag_actions(actions: &[(String, TagAction)], digest: &str, github: bool) {
+    for (tag, action) in actions {
+        match action {
+            TagAction::Put => log::info(format!("tag {tag} -> {digest}")),
+            TagAction::Present => log::info(format!("tag {tag} already points at {digest}")),
+            TagAction::Skipped { existing } => log::warn(
+                format!(
+                    "skipped tag {tag}: it points at {existing} and the repository does not let it move (--skip-existing)"
+                ),
+                github,
+            ),
+        }
+    }
+}
+
+/// Text lines on standard output.
+pub fn lines(lines: &[String], stdout: &mut dyn Write) -> anyhow::Result<()> {
+    let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
+    stdout.write_all(text.as_bytes()).context("writing to standard output")
+}

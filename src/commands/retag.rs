@@ -1,0 +1,53 @@
+//! `ecr-ship retag SOURCE NEW_TAG...`: promote an image already in ECR to new tags, server-side.
+//!
+//! BatchGetImage reads the manifest's exact bytes and media type (all four manifest kinds are accepted, so indexes
+//! and OCI manifests without a `mediaType` field work), PutImage writes it under each new tag with
+//! `imageManifestMediaType` and `imageDigest`. No pull, no engine. Idempotent and immutability-aware as push is.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::report;
+use crate::ci::EnvMap;
+use crate::config::RetagSettings;
+use crate::error::after_contact;
+use crate::images::{self, Mutability, TagAction};
+use crate::outputs::ImageOutputs;
+
+pub async fn run(settings: &RetagSettings, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> anyhow::Result<()> {
+    let result = act(settings, env).await.map_err(after_contact)?;
+    report::image(&result, &settings.outputs, &settings.reporting, "retagged", cwd, stdout)
+}
+
+async fn act(settings: &RetagSettings, env: &EnvMap) -> anyhow::Result<ImageOutputs> {
+    let repository = settings.repository.as_str();
+    let session = settings.aws.connect(env).await?;
+    let Some(info) = session.describe_repository(repository).await? else {
+        anyhow::bail!("repository '{repository}' does not exist in {}", session.region());
+    };
+    let manifest = images::get_manifest(&session, repository, &settings.source).await?;
+    let mutability = Mutability { mode: info.tag_mutability.clone(), exclusions: info.exclusion_filters.clone() };
+    let existing = images::existing_tags(&session, repository, &settings.new_tags).await?;
+    let mut actions = images::plan_tags(
+        &settings.new_tags,
+        &existing,
+        Some(&manifest.digest),
+        &mutability,
+        settings.skip_existing,
+        repository,
+    )?;
+    for (tag, action) in &mut actions {
+        if *action == TagAction::Put && !images::put_tag(&session, repository, &manifest, tag).await? {
+            *action = TagAction::Present;
+        }
+    }
+    report::tag_actions(&actions, &manifest.digest, settings.reporting.github);
+    let tags = actions.iter().filter(|(_, a)| !matches!(a, TagAction::Skipped { .. })).map(|(t, _)| t.clone());
+    Ok(ImageOutputs {
+        registry: Some(info.uri.split('/').next().unwrap_or_default().to_string()),
+        repository: repository.to_string(),
+        tags: tags.collect(),
+        digest: Some(manifest.digest.clone()),
+        tag_mutability: Some(info.tag_mutability.clone()),
+    })
+}

@@ -1,0 +1,531 @@
+//! Option resolution: the one place where flags, `ECR_SHIP_*` variables, `.ecr-ship.yml` and CI defaults meet.
+//!
+//! Precedence is flags > environment > config file > CI defaults. clap already folds a flag and its environment
+//! variable into one `Option`, so each setting here is "the command line's value, else the file's, else the CI
+//! system's or the built-in default". Every command's options are resolved once, into a typed and validated
+//! settings value ([`PushSettings`], [`LoginSettings`], …); commands receive that value and never read flags, the
+//! environment or the file again. Everything here is offline: a bad value is a [`BadInput`](crate::error::BadInput)
+//! error (exit 2) before anything is contacted.
+
+mod file;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use file::{ConfigFile, DEFAULT_CONFIG, OneOrMany, OutputSection, RepositorySection, TagSection};
+
+use crate::aws::{AwsOptions, AwsPlan, RepositoryOptions, RepositorySettings};
+use crate::bail_input;
+use crate::ci::{self, CiContext, EnvMap, LocalWorkspace, Overrides};
+use crate::cli::{
+    AwsArgs, Command, CommonArgs, LoginArgs, OutputArgs, PolicyArgs, PushArgs, RepositoryArgs, RetagArgs,
+};
+use crate::cli::{TagArgs, TagsArgs};
+use crate::host::{Partition, RegistryHost, Stack};
+use crate::oci::ImageSource;
+use crate::outputs::OutputTargets;
+use crate::tags::TagRules;
+use crate::{names, tags};
+
+/// One command's resolved settings.
+#[derive(Debug)]
+pub enum Settings {
+    Push(Box<PushSettings>),
+    Login(LoginSettings),
+    Logout(LogoutSettings),
+    Tags(TagsSettings),
+    Retag(RetagSettings),
+    Policy(PolicySettings),
+}
+
+impl Settings {
+    /// The limit for the whole command (`--timeout`, `ECR_SHIP_TIMEOUT` or `timeout:` in the file).
+    pub fn time_limit(&self) -> Option<Duration> {
+        match self {
+            Settings::Push(push) => push.time_limit,
+            Settings::Login(login) => login.time_limit,
+            Settings::Logout(logout) => logout.time_limit,
+            Settings::Retag(retag) => retag.time_limit,
+            Settings::Tags(_) | Settings::Policy(_) => None,
+        }
+    }
+}
+
+/// How results are reported, whatever the command.
+#[derive(Debug, Clone)]
+pub struct Reporting {
+    /// Running in GitHub Actions: warnings and errors also become annotations.
+    pub github: bool,
+    /// `--json`: the result as JSON on standard output.
+    pub json: bool,
+}
+
+/// Where the step outputs go.
+#[derive(Debug, Clone)]
+pub struct OutputSettings {
+    pub targets: OutputTargets,
+    /// `--export`: `export NAME='value'` lines on standard output instead of the image URI.
+    pub export: bool,
+}
+
+/// The build the tags are for, and the rules that turn it into tags.
+#[derive(Debug, Clone)]
+pub struct TagSettings {
+    pub context: CiContext,
+    pub rules: TagRules,
+    /// Today in UTC as `YYYYMMDD` (honours SOURCE_DATE_EPOCH), for `{date}`.
+    pub today: String,
+}
+
+impl TagSettings {
+    /// The tags this build gets, in order (the first is the primary one).
+    pub fn plan(&self) -> anyhow::Result<Vec<String>> {
+        tags::plan(&self.context, &self.rules, &self.today)
+    }
+}
+
+/// Where a pushed image comes from, checked.
+#[derive(Debug, Clone)]
+pub enum SourceSettings {
+    /// A local image pushed through docker or podman; `engine` is `docker`, `podman` or `auto`.
+    Engine { engine: Option<String>, image: String },
+    /// An OCI layout or docker archive pushed natively.
+    Native(ImageSource),
+}
+
+#[derive(Debug)]
+pub struct PushSettings {
+    pub repository: String,
+    pub tags: TagSettings,
+    pub source: SourceSettings,
+    pub aws: AwsPlan,
+    pub repository_settings: RepositorySettings,
+    pub create_repository: bool,
+    pub update_repository: bool,
+    pub skip_existing: bool,
+    pub logout: bool,
+    /// Push even when CodeBuild reports the build as failing.
+    pub force: bool,
+    /// CodeBuild reports this build as failing (`CODEBUILD_BUILD_SUCCEEDING=0`).
+    pub build_failing: bool,
+    pub outputs: OutputSettings,
+    pub reporting: Reporting,
+    pub time_limit: Option<Duration>,
+}
+
+#[derive(Debug)]
+pub struct LoginSettings {
+    pub aws: AwsPlan,
+    /// Other registries to log in to as well, each with the plan of its region when that differs from `aws`'s.
+    pub extra_registries: Vec<RegistryHost>,
+    pub regional_plans: BTreeMap<String, AwsPlan>,
+    pub engine: Option<String>,
+    pub reporting: Reporting,
+    pub time_limit: Option<Duration>,
+}
+
+#[derive(Debug)]
+pub struct LogoutSettings {
+    pub engine: Option<String>,
+    pub time_limit: Option<Duration>,
+}
+
+#[derive(Debug)]
+pub struct TagsSettings {
+    pub repository: Option<String>,
+    /// The registry, when it can be named without contacting AWS (`--registry`, or an account id and a region).
+    pub registry: Option<RegistryHost>,
+    pub tags: TagSettings,
+    pub outputs: OutputSettings,
+    pub reporting: Reporting,
+}
+
+#[derive(Debug)]
+pub struct RetagSettings {
+    pub repository: String,
+    /// An existing tag or a `sha256:` digest.
+    pub source: String,
+    pub new_tags: Vec<String>,
+    pub aws: AwsPlan,
+    pub skip_existing: bool,
+    pub outputs: OutputSettings,
+    pub reporting: Reporting,
+    pub time_limit: Option<Duration>,
+}
+
+#[derive(Debug)]
+pub struct PolicySettings {
+    pub repository: String,
+    pub partition: Partition,
+    /// The registry's account, or `*` when unknown.
+    pub account: String,
+    /// The registry's region, or `*` when unknown.
+    pub region: String,
+    pub github_repo: Option<String>,
+    pub create_repository: bool,
+}
+
+/// Resolves and validates one command's options. `env` is the process environment, `cwd` the working directory
+/// relative paths are read from.
+pub fn resolve(command: &Command, env: &EnvMap, cwd: &Path) -> anyhow::Result<Settings> {
+    Ok(match command {
+        Command::Push(args) => Settings::Push(Box::new(push(args, env, cwd)?)),
+        Command::Login(args) => Settings::Login(login(args, env, cwd)?),
+        Command::Logout(args) => Settings::Logout(logout(args, cwd)?),
+        Command::Tags(args) => Settings::Tags(tags(args, env, cwd)?),
+        Command::Retag(args) => Settings::Retag(retag(args, env, cwd)?),
+        Command::Policy(args) => Settings::Policy(policy(args, env, cwd)?),
+    })
+}
+
+fn push(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PushSettings> {
+    let file = ConfigFile::load(args.common.config.as_deref(), cwd)?;
+    let Some(repository) = repository(&args.common, &file) else {
+        bail_input!("push needs --repository (or ECR_SHIP_REPOSITORY, or repository: in .ecr-ship.yml)");
+    };
+    names::validate_repository(&repository)?;
+    let tags = tag_settings(&args.tags, &file, env, cwd)?;
+    let outputs = output_settings(&args.outputs, &file, env);
+    let aws = aws_plan(&args.common, &args.aws, &file, env)?;
+    let (repository_settings, create_repository, update_repository) =
+        repository_settings(&args.repository, &file, cwd)?;
+    let source = match (&args.image, &args.from) {
+        (Some(image), None) => {
+            if image.trim().is_empty() || image.starts_with('-') {
+                bail_input!("invalid --image '{image}': expected a local image reference such as app:latest");
+            }
+            SourceSettings::Engine { engine: engine(args.engine.as_deref(), &file), image: image.clone() }
+        }
+        (None, Some(from)) => SourceSettings::Native(ImageSource::parse(&absolute_source(from, cwd))?),
+        (Some(_), Some(_)) => bail_input!("--image and --from are mutually exclusive: give one image source"),
+        (None, None) => bail_input!(
+            "push needs an image: --image LOCAL_REF (through docker or podman) or --from oci:DIR[:REF] / docker-archive:FILE"
+        ),
+    };
+    Ok(PushSettings {
+        repository,
+        tags,
+        source,
+        aws,
+        repository_settings,
+        create_repository,
+        update_repository,
+        skip_existing: args.skip_existing.or(file.skip_existing).unwrap_or(false),
+        logout: args.logout.unwrap_or(true),
+        force: args.force.unwrap_or(false),
+        build_failing: ci::var(env, "CODEBUILD_BUILD_SUCCEEDING") == Some("0"),
+        outputs,
+        reporting: reporting(&args.common, env),
+        time_limit: time_limit(&args.aws, &file),
+    })
+}
+
+fn login(args: &LoginArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<LoginSettings> {
+    let file = ConfigFile::load(args.common.config.as_deref(), cwd)?;
+    let aws = aws_plan(&args.common, &args.aws, &file, env)?;
+    let extra_registries = extra_registries(&args.aws, &file)?;
+    // The plans of the other regions are checked now, before anything is contacted: a registry in another
+    // partition than the role, say, is bad input and must not surface only after the first login.
+    let mut regional_plans = BTreeMap::new();
+    for host in extra_registries.iter().filter(|h| h.region != aws.region()) {
+        if !regional_plans.contains_key(&host.region) {
+            // Same credentials and roles, another region (and no registry: that would pin the first region).
+            let options = AwsOptions {
+                region: Some(host.region.clone()),
+                registry: None,
+                ..aws_options(&args.common, &args.aws, &file)?
+            };
+            let regional = AwsPlan::validate(options, env)
+                .map_err(|e| crate::error::bad_input(format!("--registries {}: {e:#}", host.host())))?;
+            regional_plans.insert(host.region.clone(), regional);
+        }
+    }
+    Ok(LoginSettings {
+        aws,
+        extra_registries,
+        regional_plans,
+        engine: engine(args.engine.as_deref(), &file),
+        reporting: reporting(&args.common, env),
+        time_limit: time_limit(&args.aws, &file),
+    })
+}
+
+fn logout(args: &LoginArgs, cwd: &Path) -> anyhow::Result<LogoutSettings> {
+    let file = ConfigFile::load(args.common.config.as_deref(), cwd)?;
+    Ok(LogoutSettings { engine: engine(args.engine.as_deref(), &file), time_limit: time_limit(&args.aws, &file) })
+}
+
+fn tags(args: &TagsArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<TagsSettings> {
+    let file = ConfigFile::load(args.common.config.as_deref(), cwd)?;
+    let repository = repository(&args.common, &file);
+    if let Some(repository) = &repository {
+        names::validate_repository(repository)?;
+    }
+    let registry = offline_registry(&args.common, args.account_id.as_deref(), &file, env)?;
+    let tags = tag_settings(&args.tags, &file, env, cwd)?;
+    let outputs = output_settings(&args.outputs, &file, env);
+    let wants_files = outputs.targets.image_definitions.is_some()
+        || outputs.targets.image_detail
+        || outputs.targets.properties_file.is_some()
+        || outputs.targets.dotenv_file.is_some()
+        || outputs.targets.json_file.is_some()
+        || outputs.export;
+    if wants_files && repository.is_none() {
+        bail_input!("image outputs (--export, --image-definitions, --image-detail, output files) need --repository");
+    }
+    Ok(TagsSettings { repository, registry, tags, outputs, reporting: reporting(&args.common, env) })
+}
+
+fn retag(args: &RetagArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<RetagSettings> {
+    let file = ConfigFile::load(args.common.config.as_deref(), cwd)?;
+    let Some(repository) = repository(&args.common, &file) else {
+        bail_input!("retag needs --repository");
+    };
+    names::validate_repository(&repository)?;
+    if !crate::digest::is_digest(&args.source) {
+        names::validate_tag(&args.source)
+            .map_err(|e| e.context("SOURCE_TAG_OR_DIGEST is neither a tag nor a sha256 digest"))?;
+    }
+    for tag in &args.new_tags {
+        names::validate_tag(tag)?;
+    }
+    let outputs = output_settings(&args.outputs, &file, env);
+    let aws = aws_plan(&args.common, &args.aws, &file, env)?;
+    Ok(RetagSettings {
+        repository,
+        source: args.source.clone(),
+        new_tags: args.new_tags.clone(),
+        aws,
+        skip_existing: args.skip_existing.or(file.skip_existing).unwrap_or(false),
+        outputs,
+        reporting: reporting(&args.common, env),
+        time_limit: time_limit(&args.aws, &file),
+    })
+}
+
+fn policy(args: &PolicyArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PolicySettings> {
+    let file = ConfigFile::load(args.common.config.as_deref(), cwd)?;
+    let Some(repository) = repository(&args.common, &file) else {
+        bail_input!("policy needs --repository");
+    };
+    names::validate_repository(&repository)?;
+    let host = offline_registry(&args.common, args.account_id.as_deref(), &file, env)?;
+    let (account, region) = match &host {
+        Some(host) => (host.account.clone(), host.region.clone()),
+        None => ("*".to_string(), offline_region(&args.common, &file, env).unwrap_or_else(|| "*".to_string())),
+    };
+    if let Some(repo) = &args.github_repo {
+        crate::aws::policy::validate_github_repo(repo)?;
+    }
+    Ok(PolicySettings {
+        repository,
+        partition: Partition::of_region(&region),
+        account,
+        region,
+        github_repo: args.github_repo.clone(),
+        create_repository: args.create_repository.unwrap_or(false),
+    })
+}
+
+fn repository(common: &CommonArgs, file: &ConfigFile) -> Option<String> {
+    common.repository.clone().or_else(|| file.repository.clone())
+}
+
+fn reporting(common: &CommonArgs, env: &EnvMap) -> Reporting {
+    Reporting { github: ci::in_github_actions(env), json: common.json.unwrap_or(false) }
+}
+
+fn engine(flag: Option<&str>, file: &ConfigFile) -> Option<String> {
+    flag.or(file.engine.as_deref()).map(String::from)
+}
+
+/// The whole-command limit; the same value also bounds each AWS call (see [`aws_options`]).
+fn time_limit(aws: &AwsArgs, file: &ConfigFile) -> Option<Duration> {
+    aws.timeout.or(file.timeout).map(Duration::from_secs)
+}
+
+/// Today's date in UTC as `YYYYMMDD`, honouring SOURCE_DATE_EPOCH for reproducible runs.
+fn today(env: &EnvMap) -> String {
+    let now = ci::var(env, "SOURCE_DATE_EPOCH").and_then(|s| s.parse::<i64>().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    });
+    tags::utc_date(now)
+}
+
+/// The tag rules (flags, else the file's `tags:`) and the build they apply to (CI detection under the explicit
+/// `--branch/--sha/--git-tag/--pr/--default-branch`).
+fn tag_settings(args: &TagArgs, file: &ConfigFile, env: &EnvMap, cwd: &Path) -> anyhow::Result<TagSettings> {
+    let section = file.tag_section();
+    let templates =
+        if args.tags.is_empty() { section.templates.clone().unwrap_or_default() } else { args.tags.clone() };
+    let templates: Vec<String> = templates.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+    let rules = TagRules::new(
+        &templates,
+        args.sha_length.or(section.sha_length),
+        args.latest.or(section.latest).unwrap_or(false),
+        args.semver.or(section.semver).unwrap_or(false),
+    )?;
+    let overrides = Overrides {
+        branch: args.branch.clone(),
+        sha: args.sha.clone(),
+        git_tag: args.git_tag.clone(),
+        pr: args.pr.clone(),
+        default_branch: args.default_branch.clone().or_else(|| section.default_branch.clone()),
+    };
+    let context = ci::detect(env, &LocalWorkspace { dir: cwd.to_path_buf() }, &overrides)?;
+    Ok(TagSettings { context, rules, today: today(env) })
+}
+
+/// Output destinations (flags, else the file's `outputs:`); GitHub's files come from the environment in Actions.
+fn output_settings(args: &OutputArgs, file: &ConfigFile, env: &EnvMap) -> OutputSettings {
+    let section = file.output_section();
+    let in_github = ci::in_github_actions(env);
+    let github_file = |key: &str| in_github.then(|| ci::var(env, key).map(PathBuf::from)).flatten();
+    let targets = OutputTargets {
+        github_output: github_file("GITHUB_OUTPUT"),
+        github_summary: github_file("GITHUB_STEP_SUMMARY"),
+        image_definitions: args.image_definitions.clone().or(section.image_definitions),
+        image_definitions_file: args.image_definitions_file.clone().or(section.image_definitions_file),
+        image_detail: args.image_detail.or(section.image_detail).unwrap_or(false),
+        properties_file: args.properties_file.clone().or(section.properties_file),
+        dotenv_file: args.dotenv_file.clone().or(section.dotenv_file),
+        json_file: args.output_json.clone().or(section.output_json),
+    };
+    OutputSettings { targets, export: args.export.unwrap_or(false) }
+}
+
+/// The AWS plan from flags, environment and config file (no network).
+fn aws_plan(common: &CommonArgs, aws: &AwsArgs, file: &ConfigFile, env: &EnvMap) -> anyhow::Result<AwsPlan> {
+    AwsPlan::validate(aws_options(common, aws, file)?, env)
+}
+
+/// The AWS options from flags and config file, before validation.
+fn aws_options(common: &CommonArgs, aws: &AwsArgs, file: &ConfigFile) -> anyhow::Result<AwsOptions> {
+    let registry =
+        common.registry.clone().or_else(|| file.registry.clone()).map(|h| RegistryHost::parse(&h)).transpose()?;
+    let role_arns = if aws.role_arn.is_empty() {
+        file.role_arn.clone().map(OneOrMany::into_vec).unwrap_or_default()
+    } else {
+        aws.role_arn.clone()
+    };
+    Ok(AwsOptions {
+        region: common.region.clone().or_else(|| file.region.clone()),
+        registry,
+        role_arns: role_arns.into_iter().map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect(),
+        external_id: aws.external_id.clone().or_else(|| file.external_id.clone()),
+        session_name: aws.role_session_name.clone().or_else(|| file.role_session_name.clone()),
+        role_duration: aws.role_duration.or(file.role_duration).map(Duration::from_secs),
+        timeout: time_limit(aws, file),
+    })
+}
+
+/// Other registries to log in to (`--registries`, else the file's `registries:`), parsed.
+fn extra_registries(aws: &AwsArgs, file: &ConfigFile) -> anyhow::Result<Vec<RegistryHost>> {
+    let hosts =
+        if aws.registries.is_empty() { file.registries.clone().unwrap_or_default() } else { aws.registries.clone() };
+    hosts.iter().map(|h| h.trim()).filter(|h| !h.is_empty()).map(RegistryHost::parse).collect()
+}
+
+/// Repository settings from flags and the file's `repository-settings:`, checked; with the create and update
+/// switches.
+fn repository_settings(
+    args: &RepositoryArgs,
+    file: &ConfigFile,
+    cwd: &Path,
+) -> anyhow::Result<(RepositorySettings, bool, bool)> {
+    let section = file.repository_settings.as_ref();
+    let inline = |value: Option<&serde_json::Value>| -> Option<String> {
+        value.map(|v| match v {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        })
+    };
+    let exclusions = if args.mutability_exclusion.is_empty() {
+        section.and_then(|s| s.mutability_exclusions.clone()).unwrap_or_default()
+    } else {
+        args.mutability_exclusion.clone()
+    };
+    let resource_tags = if args.resource_tag.is_empty() {
+        section
+            .and_then(|s| s.resource_tags.clone())
+            .map(|tags| tags.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
+            .unwrap_or_default()
+    } else {
+        args.resource_tag.clone()
+    };
+    let options = RepositoryOptions {
+        tag_mutability: args.tag_mutability.clone().or_else(|| section.and_then(|s| s.tag_mutability.clone())),
+        immutable_tags: false,
+        mutability_exclusions: exclusions,
+        scan_on_push: args.scan_on_push.or(section.and_then(|s| s.scan_on_push)),
+        encryption: args.encryption.clone().or_else(|| section.and_then(|s| s.encryption.clone())),
+        kms_key: args.kms_key.clone().or_else(|| section.and_then(|s| s.kms_key.clone())),
+        lifecycle_policy_file: args
+            .lifecycle_policy
+            .clone()
+            .or_else(|| section.and_then(|s| s.lifecycle_policy_file.clone()))
+            .map(|p| cwd.join(p)),
+        lifecycle_policy_inline: inline(section.and_then(|s| s.lifecycle_policy.as_ref())),
+        repository_policy_file: args
+            .repository_policy
+            .clone()
+            .or_else(|| section.and_then(|s| s.repository_policy_file.clone()))
+            .map(|p| cwd.join(p)),
+        repository_policy_inline: inline(section.and_then(|s| s.repository_policy.as_ref())),
+        tags: resource_tags,
+    };
+    let settings = RepositorySettings::validate(options)?;
+    let create = args.create_repository.or(section.and_then(|s| s.create)).unwrap_or(false);
+    let update = args.update_repository_settings.or(section.and_then(|s| s.update)).unwrap_or(false);
+    Ok((settings, create, update))
+}
+
+/// The region for commands that never contact AWS: `--region` (or the file's), then AWS_REGION, then
+/// AWS_DEFAULT_REGION.
+fn offline_region(common: &CommonArgs, file: &ConfigFile, env: &EnvMap) -> Option<String> {
+    common
+        .region
+        .clone()
+        .or_else(|| file.region.clone())
+        .or_else(|| ci::var(env, "AWS_REGION").or(ci::var(env, "AWS_DEFAULT_REGION")).map(String::from))
+}
+
+/// The registry host for commands that never contact AWS (`tags`, `policy`): `--registry`, or an account id and
+/// the region.
+fn offline_registry(
+    common: &CommonArgs,
+    account_flag: Option<&str>,
+    file: &ConfigFile,
+    env: &EnvMap,
+) -> anyhow::Result<Option<RegistryHost>> {
+    let registry = common.registry.as_deref().or(file.registry.as_deref());
+    let account = account_flag.or(file.account_id.as_deref());
+    let region = offline_region(common, file, env);
+    match (registry, account) {
+        (Some(host), _) => {
+            let parsed = RegistryHost::parse(host)?;
+            if let Some(region) = region.filter(|r| *r != parsed.region) {
+                bail_input!("--registry '{host}' is in region {} but --region is '{region}'", parsed.region);
+            }
+            Ok(Some(parsed))
+        }
+        (None, Some(account)) => match region {
+            Some(region) => Ok(Some(RegistryHost::for_account(account, &region, false, Stack::Ipv4)?)),
+            None => {
+                bail_input!("--account-id '{account}' needs a region (--region or AWS_REGION) to name the registry")
+            }
+        },
+        (None, None) => Ok(None),
+    }
+}
+
+/// `oci:DIR` and `docker-archive:FILE` relative to the working directory the command was given.
+fn absolute_source(spec: &str, cwd: &Path) -> String {
+    match spec.split_once(':') {
+        Some((kind, rest)) if !rest.starts_with('/') && (kind == "oci" || kind == "docker-archive") => {
+            format!("{kind}:{}", cwd.join(rest).display())
+        }
+        _ => spec.to_string(),
+    }
+}
