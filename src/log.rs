@@ -11,8 +11,28 @@ pub fn info(message: impl AsRef<str>) {
 /// A warning; in GitHub Actions also an annotation on the run.
 pub fn warn(message: impl AsRef<str>, github: bool) {
     if github {
-        eprintln!("{}", crate::outputs::github_warning_annotation(message.as_ref()));
+        eprintln!("{}", github_annotation("warning", message.as_ref()));
     } else {
         eprintln!("ecr-ship: warning: {}", message.as_ref());
+    }
+}
+
+/// An error in the GitHub Actions log; the runner reads workflow commands from stderr too.
+pub fn github_error(message: &str) {
+    eprintln!("{}", github_annotation("error", message));
+}
+
+/// A GitHub Actions workflow-command annotation, escaped as actions/toolkit does.
+fn github_annotation(level: &str, message: &str) -> String {
+    let escaped = message.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    format!("::{level} title=ecr-ship::{escaped}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn annotations_escape_newlines_and_percent() {
+        assert_eq!(super::github_annotation("error", "a\nb 100%"), "::error title=ecr-ship::a%0Ab 100%25");
+        assert_eq!(super::github_annotation("warning", "x\ry"), "::warning title=ecr-ship::x%0Dy");
     }
 }

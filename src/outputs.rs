@@ -1,7 +1,7 @@
 //! Step outputs in each CI system's own format.
 //!
 //! One writer per destination: GitHub Actions (`$GITHUB_OUTPUT` with heredoc values under a random delimiter, a
-//! Markdown job summary, `::error::` annotations), CodeBuild (`export` lines for `eval`, `imagedefinitions.json`,
+//! Markdown job summary), CodeBuild (`export` lines for `eval`, `imagedefinitions.json`,
 //! `imageDetail.json`), Jenkins (a Java properties file), GitLab (a dotenv report) and a JSON file for everything
 //! else. The account id is never masked: GitHub drops every output that contains a masked value, and image URIs
 //! contain the account id.
@@ -231,18 +231,6 @@ pub fn image_detail(outputs: &ImageOutputs) -> serde_json::Value {
     serde_json::Value::Object(detail)
 }
 
-/// A GitHub Actions error annotation (workflow commands are read from stderr too), escaped as actions/toolkit does.
-pub fn github_error_annotation(message: &str) -> String {
-    let escaped = message.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
-    format!("::error title=ecr-ship::{escaped}")
-}
-
-/// A GitHub Actions warning annotation.
-pub fn github_warning_annotation(message: &str) -> String {
-    let escaped = message.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
-    format!("::warning title=ecr-ship::{escaped}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,10 +276,5 @@ mod tests {
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert!(dotenv(&sample()).contains("IMAGE_REPOSITORY=team/app\n"));
         assert!(properties(&sample()).contains("IMAGE_TAG_MUTABILITY=IMMUTABLE\n"));
-    }
-
-    #[test]
-    fn annotations_escape_newlines_and_percent() {
-        assert_eq!(github_error_annotation("a\nb 100%"), "::error title=ecr-ship::a%0Ab 100%25");
     }
 }

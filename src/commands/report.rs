@@ -20,7 +20,7 @@ pub fn failure(error: &anyhow::Error, env: &EnvMap) {
     }
     if ci::in_github_actions(env) {
         let chain: Vec<String> = error.chain().map(ToString::to_string).collect();
-        eprintln!("{}", outputs::github_error_annotation(&chain.join(": ")));
+        log::github_error(&chain.join(": "));
     }
 }
 

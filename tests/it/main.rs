@@ -6,6 +6,7 @@ mod aws_cli;
 mod config;
 mod engine;
 mod harness;
+mod layering;
 mod native_push;
 mod push;
 mod shipping;
