@@ -529,3 +529,91 @@ fn absolute_source(spec: &str, cwd: &Path) -> String {
         _ => spec.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+    use crate::error::{EXIT_BAD_INPUT, exit_code};
+
+    const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    fn resolve_in(dir: &Path, config: &str, args: &[&str]) -> anyhow::Result<Settings> {
+        std::fs::write(dir.join(DEFAULT_CONFIG), config).unwrap();
+        let mut argv = vec!["ecr-ship"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).unwrap();
+        let env: EnvMap =
+            [("AWS_EC2_METADATA_DISABLED", "true")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        resolve(&cli.command, &env, dir)
+    }
+
+    fn push_args(extra: &[&'static str]) -> Vec<&'static str> {
+        let mut args =
+            vec!["push", "--repository", "team/app", "--image", "app:1", "--region", "us-east-1", "--sha", SHA];
+        args.extend_from_slice(extra);
+        args
+    }
+
+    #[test]
+    fn the_file_timeout_is_the_whole_command_limit_and_the_flag_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = resolve_in(dir.path(), "timeout: 7\n", &push_args(&[])).unwrap();
+        assert_eq!(settings.time_limit(), Some(Duration::from_secs(7)));
+        let Settings::Push(push) = &settings else { panic!("push settings") };
+        assert_eq!(push.aws.timeout(), Duration::from_secs(7), "the same value bounds each AWS call");
+        let settings = resolve_in(dir.path(), "timeout: 7\n", &push_args(&["--timeout", "3"])).unwrap();
+        assert_eq!(settings.time_limit(), Some(Duration::from_secs(3)));
+        for args in [
+            vec!["retag", "--repository", "team/app", "--region", "us-east-1", "v1", "v2"],
+            vec!["login", "--region", "us-east-1"],
+            vec!["logout"],
+        ] {
+            let settings = resolve_in(dir.path(), "timeout: 9\n", &args).unwrap();
+            assert_eq!(settings.time_limit(), Some(Duration::from_secs(9)), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn switches_fall_through_from_flag_to_file_to_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = "skip-existing: true\nengine: podman\ntags:\n  templates: [\"{branch}-x\"]\n";
+        let Settings::Push(push) = resolve_in(dir.path(), file, &push_args(&["--branch", "dev"])).unwrap() else {
+            panic!("push settings")
+        };
+        assert!(push.skip_existing && push.logout && !push.force);
+        assert!(matches!(&push.source, SourceSettings::Engine { engine: Some(e), .. } if e == "podman"));
+        assert_eq!(push.tags.plan().unwrap(), ["dev-x"]);
+        let args = push_args(&["--branch", "dev", "--skip-existing=false", "--engine", "docker", "--tag", "t"]);
+        let Settings::Push(push) = resolve_in(dir.path(), file, &args).unwrap() else { panic!("push settings") };
+        assert!(!push.skip_existing);
+        assert!(matches!(&push.source, SourceSettings::Engine { engine: Some(e), .. } if e == "docker"));
+        assert_eq!(push.tags.plan().unwrap(), ["t"]);
+    }
+
+    #[test]
+    fn bad_values_are_exit_2_and_name_the_value() {
+        let dir = tempfile::tempdir().unwrap();
+        for (config, args, needle) in [
+            ("", vec!["push", "--image", "app"], "push needs --repository"),
+            ("", vec!["push", "--repository", "Team/App", "--image", "app"], "Team/App"),
+            (
+                "",
+                vec!["push", "--repository", "team/app", "--image=-x", "--region", "us-east-1"],
+                "invalid --image '-x'",
+            ),
+            ("registry: nope.example.com\n", push_args(&[]), "nope.example.com"),
+            ("", push_args(&["--sha-length", "2"]), "invalid sha length 2"),
+            ("", push_args(&["--tag", "{nope}"]), "{nope}"),
+            ("", vec!["retag", "--repository", "team/app", "--region", "us-east-1", "v1", "bad tag"], "bad tag"),
+            ("", vec!["tags", "--sha", SHA, "--export"], "need --repository"),
+            ("", vec!["policy"], "policy needs --repository"),
+        ] {
+            let error = resolve_in(dir.path(), config, &args).unwrap_err();
+            assert_eq!(exit_code(&error), EXIT_BAD_INPUT, "{args:?}: {error:#}");
+            assert!(format!("{error:#}").contains(needle), "{args:?}: {error:#}");
+        }
+    }
+}
