@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use base64::Engine as _;
@@ -47,6 +47,32 @@ impl EngineKind {
 impl fmt::Display for EngineKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// The engine a user asked for, checked offline so the config resolver can refuse a bad value before any
+/// process starts; [`Engine::detect`] turns it into a working engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EngineChoice {
+    #[default]
+    Auto,
+    Docker,
+    Podman,
+}
+
+impl EngineChoice {
+    /// Reads `docker`, `podman` or `auto` (any case, surrounding spaces ignored; empty means auto).
+    pub fn parse(value: &str) -> anyhow::Result<EngineChoice> {
+        let trimmed = value.trim();
+        if trimmed.is_empty() || trimmed.eq_ignore_ascii_case("auto") {
+            Ok(EngineChoice::Auto)
+        } else if trimmed.eq_ignore_ascii_case("docker") {
+            Ok(EngineChoice::Docker)
+        } else if trimmed.eq_ignore_ascii_case("podman") {
+            Ok(EngineChoice::Podman)
+        } else {
+            bail_input!("unknown container engine '{trimmed}': use docker, podman or auto");
+        }
     }
 }
 
@@ -151,23 +177,18 @@ impl Captured {
 }
 
 impl Engine {
-    /// Chooses the engine. `requested` is `docker`, `podman` or `auto` (`None` means auto); `env` is the
-    /// environment the engine will run with, and its `PATH` is where the program is looked up.
+    /// Chooses the engine. `env` is the environment the engine will run with, and its `PATH` is where the
+    /// program is looked up.
     ///
     /// Auto picks docker when `docker version` reaches a daemon (honouring `DOCKER_HOST` and contexts), else
     /// podman when it is on `PATH`. An explicit choice only requires the program on `PATH`, because docker login
     /// works without a daemon and the push reports an unreachable daemon in its own words.
-    /// This blocks for at most [`DETECT_TIMEOUT`] while asking the docker daemon.
-    pub fn detect(requested: Option<&str>, env: &BTreeMap<String, String>) -> anyhow::Result<Engine> {
-        let requested = requested.map(str::trim).unwrap_or("auto");
-        let explicit = if requested.eq_ignore_ascii_case("auto") || requested.is_empty() {
-            None
-        } else if requested.eq_ignore_ascii_case("docker") {
-            Some(EngineKind::Docker)
-        } else if requested.eq_ignore_ascii_case("podman") {
-            Some(EngineKind::Podman)
-        } else {
-            bail_input!("unknown container engine '{requested}': use docker, podman or auto");
+    /// Asking the docker daemon waits at most [`DETECT_TIMEOUT`], without blocking the runtime.
+    pub async fn detect(choice: EngineChoice, env: &BTreeMap<String, String>) -> anyhow::Result<Engine> {
+        let explicit = match choice {
+            EngineChoice::Auto => None,
+            EngineChoice::Docker => Some(EngineKind::Docker),
+            EngineChoice::Podman => Some(EngineKind::Podman),
         };
         if let Some(kind) = explicit {
             let Some(program) = find_program(kind.name(), env) else {
@@ -176,7 +197,7 @@ impl Engine {
             return Ok(Engine::new(kind, program, env.clone()));
         }
         let docker_reason = match find_program("docker", env) {
-            Some(program) => match docker_daemon_reachable(&program, env) {
+            Some(program) => match docker_daemon_reachable(&program, env).await {
                 Ok(()) => return Ok(Engine::new(EngineKind::Docker, program, env.clone())),
                 Err(reason) => format!("docker cannot reach a daemon ({reason})"),
             },
@@ -680,40 +701,28 @@ fn path_of(env: &BTreeMap<String, String>) -> String {
 }
 
 /// Asks `docker version` for the server version: success means a daemon answered at the configured address.
-fn docker_daemon_reachable(program: &Path, env: &BTreeMap<String, String>) -> Result<(), String> {
-    let mut child = std::process::Command::new(program)
+async fn docker_daemon_reachable(program: &Path, env: &BTreeMap<String, String>) -> Result<(), String> {
+    let child = tokio::process::Command::new(program)
         .args(["version", "--format", "{{.Server.Version}}"])
         .env_clear()
         .envs(env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // A timed-out `docker version` is dropped with the future; it must not outlive detection.
+        .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("could not start {}: {e}", program.display()))?;
-    let started = Instant::now();
-    // Polling keeps this synchronous and bounded; the output is a few lines, far below a pipe buffer.
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() < DETECT_TIMEOUT => std::thread::sleep(Duration::from_millis(20)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("no answer within {DETECT_TIMEOUT:?}"));
-            }
-            Err(e) => return Err(format!("waiting for docker version: {e}")),
-        }
+    let output = match tokio::time::timeout(DETECT_TIMEOUT, child.wait_with_output()).await {
+        Ok(Ok(output)) => output,
+        Ok(Err(e)) => return Err(format!("waiting for docker version: {e}")),
+        Err(_) => return Err(format!("no answer within {DETECT_TIMEOUT:?}")),
     };
-    let (mut stdout, mut stderr) = (String::new(), String::new());
-    if let Some(mut pipe) = child.stdout.take() {
-        let _ = std::io::Read::read_to_string(&mut pipe, &mut stdout);
-    }
-    if let Some(mut pipe) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
-    }
-    if status.success() && !stdout.trim().is_empty() {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if output.status.success() && !stdout.trim().is_empty() {
         Ok(())
     } else {
+        let stderr = String::from_utf8_lossy(&output.stderr);
         let reason = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("no server version").trim().to_string();
         Err(reason)
     }
@@ -806,6 +815,28 @@ mod tests {
         for bad in ["", "https://", "a/b", "-H", "a b"] {
             let error = normalize_host(bad).unwrap_err();
             assert_eq!(crate::error::exit_code(&error), crate::error::EXIT_BAD_INPUT, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn engine_choice_parse_table() {
+        for (value, choice) in [
+            ("", EngineChoice::Auto),
+            ("  ", EngineChoice::Auto),
+            ("auto", EngineChoice::Auto),
+            ("AUTO", EngineChoice::Auto),
+            ("docker", EngineChoice::Docker),
+            (" Docker ", EngineChoice::Docker),
+            ("podman", EngineChoice::Podman),
+            ("PODMAN", EngineChoice::Podman),
+        ] {
+            assert_eq!(EngineChoice::parse(value).unwrap(), choice, "{value:?}");
+        }
+        for bad in ["containerd", "dock er", "nerdctl", "docker,podman"] {
+            let error = EngineChoice::parse(bad).unwrap_err();
+            assert_eq!(crate::error::exit_code(&error), crate::error::EXIT_BAD_INPUT, "{bad:?}");
+            let message = error.to_string();
+            assert!(message.contains(bad.trim()) && message.contains("docker, podman or auto"), "{message}");
         }
     }
 

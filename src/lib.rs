@@ -8,15 +8,15 @@
 pub mod app;
 pub mod aws;
 pub mod ci;
-pub mod digest;
 pub mod cli;
+pub mod digest;
 pub mod engine;
 pub mod error;
 pub mod host;
 pub mod images;
 pub mod log;
-pub mod media_type;
 pub mod login;
+pub mod media_type;
 pub mod names;
 pub mod oci;
 pub mod outputs;

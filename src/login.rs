@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::aws::{AwsOptions, AwsPlan, Session};
 use crate::ci::EnvMap;
 use crate::cli::LoginArgs;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineChoice};
 use crate::host::RegistryHost;
 use crate::settings::ConfigFile;
 use crate::{app, log, settings};
@@ -26,7 +26,9 @@ pub async fn login(args: &LoginArgs, env: &EnvMap, cwd: &Path, stdout: &mut dyn 
     let file = ConfigFile::load(args.common.config.as_deref(), cwd)?;
     let plan = app::aws_plan(&args.common, &args.aws, &file, env)?;
     let extra = app::extra_registries(&args.aws, &file)?;
-    let engine = Engine::detect(args.engine.as_deref().or(file.engine.as_deref()), env)?;
+    let engine =
+        Engine::detect(EngineChoice::parse(args.engine.as_deref().or(file.engine.as_deref()).unwrap_or("auto"))?, env)
+            .await?;
     let json = settings::target(&args.common, &file).json;
     // The plans of the other regions are checked now, before anything is contacted: a registry in another
     // partition than the role, say, is bad input and must not surface only after the first login.
@@ -89,7 +91,9 @@ pub async fn login(args: &LoginArgs, env: &EnvMap, cwd: &Path, stdout: &mut dyn 
 
 pub async fn logout(args: &LoginArgs, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> anyhow::Result<()> {
     let file = ConfigFile::load(args.common.config.as_deref(), cwd)?;
-    let engine = Engine::detect(args.engine.as_deref().or(file.engine.as_deref()), env)?;
+    let engine =
+        Engine::detect(EngineChoice::parse(args.engine.as_deref().or(file.engine.as_deref()).unwrap_or("auto"))?, env)
+            .await?;
     let state = state_path(&engine)?;
     let hosts = read_state(&state)?;
     if hosts.is_empty() {

@@ -15,7 +15,7 @@ use anyhow::Context;
 use crate::aws::{AwsPlan, RepositorySettings, Session};
 use crate::ci::{self, EnvMap, LocalWorkspace};
 use crate::cli::PushArgs;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineChoice};
 use crate::host::RegistryHost;
 use crate::images::{self, Mutability, StoredManifest, TagAction};
 use crate::oci::{self, ImageSource, ResolvedImage};
@@ -86,7 +86,11 @@ async fn validate(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<P
             if image.trim().is_empty() || image.starts_with('-') {
                 bail_input!("invalid --image '{image}': expected a local image reference such as app:latest");
             }
-            let engine = Engine::detect(args.engine.as_deref().or(file.engine.as_deref()), env)?;
+            let engine = Engine::detect(
+                EngineChoice::parse(args.engine.as_deref().or(file.engine.as_deref()).unwrap_or("auto"))?,
+                env,
+            )
+            .await?;
             Source::Engine { engine, image: image.clone() }
         }
         (None, Some(from)) => {
