@@ -61,26 +61,11 @@ pub async fn login(args: &LoginArgs, env: &EnvMap, cwd: &Path, stdout: &mut dyn 
         }
     }
     // One token per region: the target's session serves its region, other regions get a session of their own.
-    let mut sessions: BTreeMap<String, Session> = BTreeMap::new();
     let mut logged_in = Vec::new();
-    for host in &hosts {
-        let credentials = if host.region == session.region() {
-            token.clone()
-        } else {
-            if !sessions.contains_key(&host.region) {
-                let regional = regional_plans
-                    .remove(&host.region)
-                    .with_context(|| format!("no plan was made for region {}", host.region))?;
-                sessions.insert(host.region.clone(), regional.connect(env).await?);
-            }
-            let regional = &sessions[&host.region];
-            regional.authorization_token().await?
-        };
-        engine.login(host.host(), &credentials.username, &credentials.password).await?;
-        log::info(format!("{} logged in to {}", engine.kind(), host.host()));
-        logged_in.push(host.host().to_string());
-    }
+    let result = login_all(&engine, &hosts, &session, &token, &mut regional_plans, env, &mut logged_in).await;
+    // What succeeded before a later failure is recorded too, so `logout` can undo it.
     remember(&engine, &logged_in)?;
+    result?;
     let text = if json {
         format!("{}\n", json!({ "registries": logged_in }))
     } else {
@@ -142,4 +127,35 @@ fn remember(engine: &Engine, hosts: &[String]) -> anyhow::Result<()> {
     }
     std::fs::write(&path, format!("{}\n", json!({ "hosts": all })))
         .with_context(|| format!("writing the login record {}", path.display()))
+}
+
+/// Logs in to every host in order, pushing each success onto `logged_in` as it happens.
+async fn login_all(
+    engine: &Engine,
+    hosts: &[RegistryHost],
+    session: &Session,
+    token: &crate::aws::RegistryCredentials,
+    regional_plans: &mut BTreeMap<String, AwsPlan>,
+    env: &EnvMap,
+    logged_in: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let mut sessions: BTreeMap<String, Session> = BTreeMap::new();
+    for host in hosts {
+        let credentials = if host.region == session.region() {
+            token.clone()
+        } else {
+            if !sessions.contains_key(&host.region) {
+                let regional = regional_plans
+                    .remove(&host.region)
+                    .with_context(|| format!("no plan was made for region {}", host.region))?;
+                sessions.insert(host.region.clone(), regional.connect(env).await?);
+            }
+            let regional = &sessions[&host.region];
+            regional.authorization_token().await?
+        };
+        engine.login(host.host(), &credentials.username, &credentials.password).await?;
+        log::info(format!("{} logged in to {}", engine.kind(), host.host()));
+        logged_in.push(host.host().to_string());
+    }
+    Ok(())
 }
