@@ -2,7 +2,7 @@
 //! process) removes exactly what was added.
 //!
 //! One authorization token per region (a token is valid for every registry of its region); the password reaches
-//! the engine on standard input only.
+//! the engine on standard input only. The engine remembers each login, and the credentials it replaced, for logout.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -11,16 +11,17 @@ use anyhow::Context;
 use serde_json::json;
 
 use super::ecr_auth::host_of_proxy_endpoint;
-use super::{login_record, report};
-use crate::aws::Session;
+use super::report;
+use crate::aws::{RegistryCredentials, Session};
 use crate::ci::EnvMap;
 use crate::config::LoginSettings;
-use crate::engine::Engine;
+use crate::engine::{Engine, LoginRecord};
 use crate::error::after_contact;
+use crate::host::RegistryHost;
 use crate::log;
 
 pub async fn run(settings: &LoginSettings, env: &EnvMap, stdout: &mut dyn Write) -> anyhow::Result<()> {
-    let engine = Engine::detect(settings.engine.as_deref(), env)?;
+    let engine = Engine::detect(settings.engine, env).await?;
     let logged_in = act(settings, &engine, env).await.map_err(after_contact)?;
     if settings.reporting.json {
         let text = format!("{}\n", json!({ "registries": logged_in }));
@@ -43,10 +44,27 @@ async fn act(settings: &LoginSettings, engine: &Engine, env: &EnvMap) -> anyhow:
             hosts.push(host.clone());
         }
     }
-    // One token per region: the target's session serves its region, other regions get a session of their own.
+    // Every login that succeeded is remembered even when a later one fails, so that logout can undo it.
+    let mut records = Vec::new();
+    let outcome = login_all(settings, engine, &hosts, &session, &token, env, &mut records).await;
+    engine.remember(&records).await?;
+    outcome?;
+    Ok(records.iter().map(|r| r.host().to_string()).collect())
+}
+
+/// Logs in to each host in turn, one token per region: the target's session serves its region, other regions get
+/// a session of their own.
+async fn login_all(
+    settings: &LoginSettings,
+    engine: &Engine,
+    hosts: &[RegistryHost],
+    session: &Session,
+    token: &RegistryCredentials,
+    env: &EnvMap,
+    records: &mut Vec<LoginRecord>,
+) -> anyhow::Result<()> {
     let mut sessions: BTreeMap<String, Session> = BTreeMap::new();
-    let mut logged_in = Vec::new();
-    for host in &hosts {
+    for host in hosts {
         let credentials = if host.region == session.region() {
             token.clone()
         } else {
@@ -59,10 +77,8 @@ async fn act(settings: &LoginSettings, engine: &Engine, env: &EnvMap) -> anyhow:
             }
             sessions[&host.region].authorization_token().await?
         };
-        engine.login(host.host(), &credentials.username, &credentials.password).await?;
+        records.push(engine.login(host.host(), &credentials.username, &credentials.password).await?);
         log::info(format!("{} logged in to {}", engine.kind(), host.host()));
-        logged_in.push(host.host().to_string());
     }
-    login_record::remember(engine, &logged_in)?;
-    Ok(logged_in)
+    Ok(())
 }

@@ -8,7 +8,6 @@
 
 mod ecr_auth;
 mod login;
-mod login_record;
 mod logout;
 mod policy;
 mod push;

@@ -44,7 +44,7 @@ pub async fn run(settings: &PushSettings, env: &EnvMap, cwd: &Path, stdout: &mut
     let tags = settings.tags.plan()?;
     let source = match &settings.source {
         SourceSettings::Engine { engine, image } => {
-            Source::Engine { engine: Engine::detect(engine.as_deref(), env)?, image }
+            Source::Engine { engine: Engine::detect(*engine, env).await?, image }
         }
         SourceSettings::Native(source) => Source::Native { source, resolved: source.inspect()? },
     };

@@ -22,6 +22,7 @@ use crate::cli::{
     AwsArgs, Command, CommonArgs, LoginArgs, OutputArgs, PolicyArgs, PushArgs, RepositoryArgs, RetagArgs,
 };
 use crate::cli::{TagArgs, TagsArgs};
+use crate::engine::EngineChoice;
 use crate::host::{Partition, RegistryHost, Stack};
 use crate::oci::ImageSource;
 use crate::outputs::OutputTargets;
@@ -88,8 +89,8 @@ impl TagSettings {
 /// Where a pushed image comes from, checked.
 #[derive(Debug, Clone)]
 pub enum SourceSettings {
-    /// A local image pushed through docker or podman; `engine` is `docker`, `podman` or `auto`.
-    Engine { engine: Option<String>, image: String },
+    /// A local image pushed through docker or podman.
+    Engine { engine: EngineChoice, image: String },
     /// An OCI layout or docker archive pushed natively.
     Native(ImageSource),
 }
@@ -120,14 +121,14 @@ pub struct LoginSettings {
     /// Other registries to log in to as well, each with the plan of its region when that differs from `aws`'s.
     pub extra_registries: Vec<RegistryHost>,
     pub regional_plans: BTreeMap<String, AwsPlan>,
-    pub engine: Option<String>,
+    pub engine: EngineChoice,
     pub reporting: Reporting,
     pub time_limit: Option<Duration>,
 }
 
 #[derive(Debug)]
 pub struct LogoutSettings {
-    pub engine: Option<String>,
+    pub engine: EngineChoice,
     pub time_limit: Option<Duration>,
 }
 
@@ -195,7 +196,7 @@ fn push(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PushSetting
             if image.trim().is_empty() || image.starts_with('-') {
                 bail_input!("invalid --image '{image}': expected a local image reference such as app:latest");
             }
-            SourceSettings::Engine { engine: engine(args.engine.as_deref(), &file), image: image.clone() }
+            SourceSettings::Engine { engine: engine(args.engine.as_deref(), &file)?, image: image.clone() }
         }
         (None, Some(from)) => SourceSettings::Native(ImageSource::parse(&absolute_source(from, cwd))?),
         (Some(_), Some(_)) => bail_input!("--image and --from are mutually exclusive: give one image source"),
@@ -245,7 +246,7 @@ fn login(args: &LoginArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<LoginSett
         aws,
         extra_registries,
         regional_plans,
-        engine: engine(args.engine.as_deref(), &file),
+        engine: engine(args.engine.as_deref(), &file)?,
         reporting: reporting(&args.common, env),
         time_limit: time_limit(&args.aws, &file),
     })
@@ -253,7 +254,7 @@ fn login(args: &LoginArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<LoginSett
 
 fn logout(args: &LoginArgs, cwd: &Path) -> anyhow::Result<LogoutSettings> {
     let file = ConfigFile::load(args.common.config.as_deref(), cwd)?;
-    Ok(LogoutSettings { engine: engine(args.engine.as_deref(), &file), time_limit: time_limit(&args.aws, &file) })
+    Ok(LogoutSettings { engine: engine(args.engine.as_deref(), &file)?, time_limit: time_limit(&args.aws, &file) })
 }
 
 fn tags(args: &TagsArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<TagsSettings> {
@@ -336,8 +337,8 @@ fn reporting(common: &CommonArgs, env: &EnvMap) -> Reporting {
     Reporting { github: ci::in_github_actions(env), json: common.json.unwrap_or(false) }
 }
 
-fn engine(flag: Option<&str>, file: &ConfigFile) -> Option<String> {
-    flag.or(file.engine.as_deref()).map(String::from)
+fn engine(flag: Option<&str>, file: &ConfigFile) -> anyhow::Result<EngineChoice> {
+    flag.or(file.engine.as_deref()).map_or(Ok(EngineChoice::Auto), EngineChoice::parse)
 }
 
 /// The whole-command limit; the same value also bounds each AWS call (see [`aws_options`]).
@@ -584,12 +585,12 @@ mod tests {
             panic!("push settings")
         };
         assert!(push.skip_existing && push.logout && !push.force);
-        assert!(matches!(&push.source, SourceSettings::Engine { engine: Some(e), .. } if e == "podman"));
+        assert!(matches!(&push.source, SourceSettings::Engine { engine: EngineChoice::Podman, .. }));
         assert_eq!(push.tags.plan().unwrap(), ["dev-x"]);
         let args = push_args(&["--branch", "dev", "--skip-existing=false", "--engine", "docker", "--tag", "t"]);
         let Settings::Push(push) = resolve_in(dir.path(), file, &args).unwrap() else { panic!("push settings") };
         assert!(!push.skip_existing);
-        assert!(matches!(&push.source, SourceSettings::Engine { engine: Some(e), .. } if e == "docker"));
+        assert!(matches!(&push.source, SourceSettings::Engine { engine: EngineChoice::Docker, .. }));
         assert_eq!(push.tags.plan().unwrap(), ["t"]);
     }
 
@@ -610,6 +611,8 @@ mod tests {
             ("", vec!["retag", "--repository", "team/app", "--region", "us-east-1", "v1", "bad tag"], "bad tag"),
             ("", vec!["tags", "--sha", SHA, "--export"], "need --repository"),
             ("", vec!["policy"], "policy needs --repository"),
+            ("engine: containerd\n", push_args(&[]), "unknown container engine 'containerd'"),
+            ("", vec!["logout", "--engine", "rkt"], "unknown container engine 'rkt'"),
         ] {
             let error = resolve_in(dir.path(), config, &args).unwrap_err();
             assert_eq!(exit_code(&error), EXIT_BAD_INPUT, "{args:?}: {error:#}");

@@ -399,6 +399,46 @@ fn login_of_two_registries_and_exact_logout() {
     assert_eq!(work.auths().keys().collect::<Vec<_>>(), ["ghcr.io"]);
 }
 
+/// `login`, then a separate `logout` process, puts back the credential the user had for the host before: the earlier
+/// entry is parked in the engine's own credential file (never in the login record), and gone again after logout.
+#[test]
+fn logout_in_another_process_puts_back_the_earlier_credential() {
+    let ecr = Ecr::start();
+    let work = Work::new("cli-login-restore");
+    let earlier = json!({"auth": basic("ci-bot", "earlierRegistryPassword0000")});
+    std::fs::write(work.docker_config(), serde_json::to_string_pretty(&json!({"auths": {HOST: earlier}})).unwrap())
+        .expect("write config.json");
+    let run = static_keys(work.ship(&["login", "--engine", "docker"]).against(&ecr)).run().success();
+    assert_logged_in(&run, &work, &[HOST]);
+    let record = std::fs::read_to_string(work.path().join("docker/ecr-ship-logins.json")).expect("login record");
+    assert!(!record.contains("earlierRegistryPassword0000") && !record.contains(earlier["auth"].as_str().unwrap()));
+
+    let out = work.ship(&["logout", "--engine", "docker"]).against(&ecr).run().success();
+    assert_eq!(out.stdout, format!("{HOST}\n"));
+    let auths = work.auths();
+    assert_eq!(auths.keys().collect::<Vec<_>>(), [HOST], "the earlier entry alone is left: {auths:?}");
+    assert_eq!(auths[HOST], earlier);
+    assert_no_leaks(&out, &work);
+}
+
+/// A login to several registries that fails part-way still records the logins that succeeded, so logout undoes
+/// them.
+#[test]
+fn a_failed_later_login_leaves_the_earlier_ones_recorded_for_logout() {
+    let ecr = Ecr::start();
+    let work = Work::new("cli-login-partial");
+    let unreachable = "999999999999.dkr.ecr.us-east-1.amazonaws.com";
+    let run = static_keys(work.ship(&["login", "--engine", "docker", "--registries", unreachable]).against(&ecr)).run();
+    assert_eq!(run.code, 1, "the second login fails\n{}", run.stderr);
+    assert_eq!(work.auths()[HOST]["auth"], basic("AWS", PASSWORD), "the first login happened");
+    let record = json_of(&std::fs::read_to_string(work.path().join("docker/ecr-ship-logins.json")).expect("record"));
+    assert_eq!(record["hosts"], json!([HOST]));
+    let out = work.ship(&["logout", "--engine", "docker"]).against(&ecr).run().success();
+    assert_eq!(out.stdout, format!("{HOST}\n"));
+    assert!(work.auths().is_empty(), "nothing of ecr-ship is left: {:?}", work.auths());
+    assert_no_leaks(&out, &work);
+}
+
 const LIFECYCLE: &str = r#"{"rules":[{"rulePriority":1,"description":"keep 10","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":10},"action":{"type":"expire"}}]}"#;
 const REPOSITORY_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"pull","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::210987654321:root"},"Action":["ecr:BatchGetImage"]}]}"#;
 const KMS_KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-aaaa-bbbb-cccc-000000000000";

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use ecr_ship::engine::{Engine, EngineKind, Secret};
+use ecr_ship::engine::{Engine, EngineChoice, EngineKind, Secret};
 use ecr_ship::error::{EXIT_BAD_INPUT, EXIT_FAILURE, exit_code};
 use serde_json::{Value, json};
 use sha2::Digest as _;
@@ -184,11 +184,11 @@ elif action == "list":
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).expect("chmod helper");
 }
 
-#[test]
-fn unknown_engine_is_bad_input_and_detection_needs_an_engine() {
+#[tokio::test]
+async fn unknown_engine_is_bad_input_and_detection_needs_an_engine() {
     let mut env = BTreeMap::new();
     env.insert("PATH".to_string(), std::env::var("PATH").unwrap_or_default());
-    let error = Engine::detect(Some("containerd"), &env).unwrap_err();
+    let error = EngineChoice::parse("containerd").unwrap_err();
     assert_eq!(exit_code(&error), EXIT_BAD_INPUT);
     assert!(error.to_string().contains("containerd"), "{error}");
 
@@ -201,21 +201,21 @@ fn unknown_engine_is_bad_input_and_detection_needs_an_engine() {
     let mut env = BTreeMap::new();
     env.insert("PATH".to_string(), only_docker.display().to_string());
     env.insert("HOME".to_string(), scratch.path().display().to_string());
-    let error = Engine::detect(Some("podman"), &env).unwrap_err();
+    let error = Engine::detect(EngineChoice::Podman, &env).await.unwrap_err();
     assert_eq!(exit_code(&error), EXIT_BAD_INPUT, "{error:#}");
 
     // Auto with docker on PATH but no daemon behind DOCKER_HOST, and no podman: a failure naming both.
     env.insert("DOCKER_HOST".to_string(), format!("unix://{}/nothing.sock", scratch.path().display()));
-    let error = Engine::detect(None, &env).unwrap_err();
+    let error = Engine::detect(EngineChoice::Auto, &env).await.unwrap_err();
     assert_eq!(exit_code(&error), EXIT_FAILURE, "{error:#}");
     let message = error.to_string();
     assert!(message.contains("docker cannot reach a daemon") && message.contains("podman is not on PATH"), "{message}");
-    assert_eq!(Engine::detect(Some("docker"), &env).expect("explicit docker").kind(), EngineKind::Docker);
+    assert_eq!(Engine::detect(EngineChoice::Docker, &env).await.expect("explicit docker").kind(), EngineKind::Docker);
 
     // The same without a daemon but with podman on PATH picks podman.
     let mut env_with_podman = env.clone();
     env_with_podman.insert("PATH".to_string(), std::env::var("PATH").unwrap_or_default());
-    assert_eq!(Engine::detect(Some("auto"), &env_with_podman).expect("auto").kind(), EngineKind::Podman);
+    assert_eq!(Engine::detect(EngineChoice::Auto, &env_with_podman).await.expect("auto").kind(), EngineKind::Podman);
 }
 
 fn which(program: &str) -> std::path::PathBuf {
@@ -235,7 +235,7 @@ async fn docker_login_push_logout_against_real_registry() {
     let config_file = config_dir.join("config.json");
     let env = dockerd.env(&config_dir);
 
-    let engine = Engine::detect(Some("auto"), &env).expect("detect");
+    let engine = Engine::detect(EngineChoice::Auto, &env).await.expect("detect");
     assert_eq!(engine.kind(), EngineKind::Docker, "a reachable daemon means docker");
     let (engine, progress) = capture_progress(engine);
     assert_eq!(engine.auth_file().expect("auth file"), config_file);
@@ -329,7 +329,7 @@ async fn podman_login_push_logout_against_real_registry() {
     let mut env = podman.env();
     // No daemon at DOCKER_HOST, so auto must fall back to podman even though docker is on PATH.
     env.insert("DOCKER_HOST".into(), format!("unix://{}/no-docker.sock", podman.dir.path().display()));
-    let engine = Engine::detect(None, &env).expect("detect");
+    let engine = Engine::detect(EngineChoice::Auto, &env).await.expect("detect");
     assert_eq!(engine.kind(), EngineKind::Podman);
     let (engine, progress) = capture_progress(engine);
     assert_eq!(engine.auth_file().expect("auth file"), auth_file);

@@ -1,0 +1,244 @@
+//! The engine's credential store: where each engine keeps registry credentials ([`Engine::auth_file`]), and
+//! saving and restoring the `auths` entries and credential-helper entries a login replaces, so a logout can put
+//! back what the user had ([`LoginRecord`]).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+use serde_json::{Map, Value};
+
+use super::process::{Scrubber, find_program};
+use super::{Engine, EngineKind, Secret};
+
+/// What one successful [`Engine::login`] changed, so [`Engine::logout`] can undo exactly that.
+pub struct LoginRecord {
+    pub(super) kind: EngineKind,
+    pub(super) host: String,
+    /// The credentials file the engine writes for this host (docker `config.json` or podman `auth.json`).
+    pub(super) auth_file: PathBuf,
+    /// Entries under `auths` for this host (also its `http://`/`https://` spellings, which `docker logout` removes
+    /// too) as they were before login. Empty when the run added the host's only entry.
+    pub(super) saved_entries: Map<String, Value>,
+    /// A credential a docker credential helper held for this host before login (login overwrote it).
+    pub(super) saved_helper: Option<HelperCredential>,
+}
+
+impl LoginRecord {
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn auth_file(&self) -> &Path {
+        &self.auth_file
+    }
+
+    /// True when the host already had credentials before this run's login, which logout will put back.
+    pub fn replaced_existing(&self) -> bool {
+        !self.saved_entries.is_empty() || self.saved_helper.is_some()
+    }
+}
+
+impl fmt::Debug for LoginRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Saved entries are credentials: show which keys only.
+        f.debug_struct("LoginRecord")
+            .field("kind", &self.kind)
+            .field("host", &self.host)
+            .field("auth_file", &self.auth_file)
+            .field("saved_entries", &self.saved_entries.keys().collect::<Vec<_>>())
+            .field("saved_helper", &self.saved_helper.as_ref().map(|h| &h.helper))
+            .finish()
+    }
+}
+
+pub(super) struct HelperCredential {
+    pub(super) helper: String,
+    pub(super) server_url: String,
+    pub(super) username: String,
+    pub(super) secret: Secret,
+}
+
+impl Engine {
+    /// The file this engine keeps registry credentials in, resolved the way the engine resolves it.
+    pub fn auth_file(&self) -> anyhow::Result<PathBuf> {
+        let var = |key: &str| self.env.get(key).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let home =
+            || var("HOME").or_else(|| var("USERPROFILE")).ok_or_else(|| anyhow!("neither HOME nor USERPROFILE is set"));
+        match self.kind {
+            // docker/cli config.Dir(): DOCKER_CONFIG, else ~/.docker.
+            EngineKind::Docker => {
+                Ok(var("DOCKER_CONFIG").map_or_else(|| home().map(|h| h.join(".docker")), Ok)?.join("config.json"))
+            }
+            // containers/image pkg/docker/config: REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json,
+            // else /run/containers/<uid>/auth.json on Linux and ~/.config/containers/auth.json elsewhere.
+            EngineKind::Podman => {
+                if let Some(file) = var("REGISTRY_AUTH_FILE") {
+                    return Ok(file);
+                }
+                if let Some(runtime) = var("XDG_RUNTIME_DIR") {
+                    return Ok(runtime.join("containers/auth.json"));
+                }
+                #[cfg(target_os = "linux")]
+                {
+                    use std::os::unix::fs::MetadataExt;
+                    let uid = std::fs::metadata("/proc/self").context("reading our user id from /proc/self")?.uid();
+                    Ok(PathBuf::from(format!("/run/containers/{uid}/auth.json")))
+                }
+                #[cfg(not(target_os = "linux"))]
+                {
+                    Ok(home()?.join(".config/containers/auth.json"))
+                }
+            }
+        }
+    }
+
+    /// Reads what a docker credential helper holds for `host`; `None` when it holds nothing.
+    pub(super) async fn helper_get(&self, helper: &str, host: &str) -> anyhow::Result<Option<HelperCredential>> {
+        let program = self.helper_program(helper)?;
+        let captured = self.run_program(&program, &["get"], Some(host.as_bytes()), &Scrubber::none()).await?;
+        if !captured.success {
+            // The helper protocol's "nothing stored" answer (docker-credential-helpers credentials.ErrCredentialsNotFound).
+            if captured.stdout.contains("credentials not found") || captured.stderr.contains("credentials not found") {
+                return Ok(None);
+            }
+            bail!("docker-credential-{helper} get {host} failed ({})", captured.reason());
+        }
+        let reply: Value = serde_json::from_str(&captured.stdout)
+            .map_err(|e| anyhow!("docker-credential-{helper} get {host} answered with invalid JSON: {e}"))?;
+        let field = |name: &str| reply.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
+        Ok(Some(HelperCredential {
+            helper: helper.to_string(),
+            server_url: {
+                let url = field("ServerURL");
+                if url.is_empty() { host.to_string() } else { url }
+            },
+            username: field("Username"),
+            secret: Secret::new(field("Secret")),
+        }))
+    }
+
+    /// Puts a saved credential back into its helper.
+    pub(super) async fn helper_store(&self, saved: &HelperCredential) -> anyhow::Result<()> {
+        let program = self.helper_program(&saved.helper)?;
+        let payload = serde_json::json!({
+            "ServerURL": saved.server_url,
+            "Username": saved.username,
+            "Secret": saved.secret.expose(),
+        })
+        .to_string();
+        let scrub = Scrubber::new(&saved.username, &saved.secret);
+        let captured = self.run_program(&program, &["store"], Some(payload.as_bytes()), &scrub).await?;
+        if !captured.success {
+            bail!("docker-credential-{} store {} failed ({})", saved.helper, saved.server_url, captured.reason());
+        }
+        Ok(())
+    }
+
+    /// Removes what a docker credential helper holds for `server_url`; nothing stored counts as done.
+    pub(super) async fn helper_erase(&self, helper: &str, server_url: &str) -> anyhow::Result<()> {
+        let program = self.helper_program(helper)?;
+        let captured = self.run_program(&program, &["erase"], Some(server_url.as_bytes()), &Scrubber::none()).await?;
+        let nothing =
+            captured.stdout.contains("credentials not found") || captured.stderr.contains("credentials not found");
+        if !captured.success && !nothing {
+            bail!("docker-credential-{helper} erase {server_url} failed ({})", captured.reason());
+        }
+        Ok(())
+    }
+
+    pub(super) fn helper_program(&self, helper: &str) -> anyhow::Result<PathBuf> {
+        let name = format!("docker-credential-{helper}");
+        find_program(&name, &self.env).ok_or_else(|| anyhow!("the credential helper {name} is not on PATH"))
+    }
+}
+
+/// Reads a JSON credentials file; a missing or empty file is an empty object.
+pub(super) fn read_json_file(path: &Path) -> anyhow::Result<Value> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().is_empty() => Ok(Value::Object(Map::new())),
+        Ok(text) => serde_json::from_str(&text).map_err(|e| anyhow!("{} is not valid JSON: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Value::Object(Map::new())),
+        Err(e) => Err(anyhow!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// The spellings of a host both engines match when reading credentials and `docker logout` removes.
+pub(super) fn host_keys(host: &str) -> [String; 3] {
+    [host.to_string(), format!("https://{host}"), format!("http://{host}")]
+}
+
+pub(super) fn host_entries(config: &Value, host: &str) -> Map<String, Value> {
+    let mut entries = Map::new();
+    if let Some(auths) = config.get("auths").and_then(Value::as_object) {
+        for key in host_keys(host) {
+            if let Some(entry) = auths.get(&key) {
+                entries.insert(key, entry.clone());
+            }
+        }
+    }
+    entries
+}
+
+/// The docker credential helper that holds this host's credentials (`credHelpers` beats `credsStore`), if any.
+pub(super) fn credential_helper(config: &Value, host: &str) -> Option<String> {
+    let named = |v: Option<&Value>| v.and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+    named(config.get("credHelpers").and_then(|h| h.get(host))).or_else(|| named(config.get("credsStore")))
+}
+
+/// Writes saved `auths` entries back into the credentials file, leaving everything else in it as it is now.
+pub(super) fn restore_entries(path: &Path, saved: &Map<String, Value>) -> anyhow::Result<()> {
+    let mut config = read_json_file(path)?;
+    let Some(root) = config.as_object_mut() else { bail!("{} does not hold a JSON object", path.display()) };
+    let auths = root.entry("auths").or_insert_with(|| Value::Object(Map::new()));
+    let Some(auths) = auths.as_object_mut() else { bail!("'auths' in {} is not a JSON object", path.display()) };
+    for (key, entry) in saved {
+        auths.insert(key.clone(), entry.clone());
+    }
+    let mut text = serde_json::to_string_pretty(&config).context("serializing credentials")?;
+    text.push('\n');
+    write_private_file(path, text.as_bytes())
+}
+
+/// Replaces a file through a sibling temporary file and a rename, so a crash never leaves half a credentials file;
+/// the file is readable by its owner only, as the engines write it.
+pub(super) fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temporary = dir.join(format!(".{name}.ecr-ship-{}", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let result = options
+        .open(&temporary)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&temporary);
+        bail!("cannot write {}: {e}", path.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_for_all_spellings_of_a_host() {
+        let config = serde_json::json!({"auths": {"h:1": {"auth": "x"}, "https://h:1": {"auth": "y"}, "h:2": {}}});
+        let entries = host_entries(&config, "h:1");
+        assert_eq!(entries.keys().collect::<Vec<_>>(), ["h:1", "https://h:1"]);
+        assert_eq!(credential_helper(&serde_json::json!({"credsStore": "pass"}), "h"), Some("pass".into()));
+        assert_eq!(
+            credential_helper(&serde_json::json!({"credsStore": "pass", "credHelpers": {"h": "ecr-login"}}), "h"),
+            Some("ecr-login".into())
+        );
+    }
+}

@@ -1,0 +1,101 @@
+//! The container-engine adapter: everything ecr-ship does through the `docker` or `podman` command line.
+//!
+//! This module owns the [`Engine`] type and the public names of the adapter; the work is split by concern:
+//! [`detect`] chooses the engine, [`verbs`] holds the docker/podman verbs (login, logout and the local image steps
+//! of a push), [`credstore`] saves and restores the credential-store entries a login replaces, and [`process`]
+//! runs the engine's processes and scrubs what they print. The engine's own CLI runs with exactly the environment
+//! it was given, so it reads the user's own configuration (`DOCKER_HOST`, `DOCKER_CONFIG`,
+//! `CONTAINERS_STORAGE_CONF`, `CONTAINERS_REGISTRIES_CONF`, `REGISTRY_AUTH_FILE`, ...); the adapter adds no flags
+//! of its own that would change where images, credentials or TLS rules come from.
+
+mod credstore;
+mod detect;
+mod process;
+mod remembered;
+mod verbs;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use crate::secret::Secret;
+pub use credstore::LoginRecord;
+pub use detect::EngineChoice;
+
+/// Which container engine CLI the adapter drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineKind {
+    Docker,
+    Podman,
+}
+
+impl EngineKind {
+    /// The program name, which is also the name the user selects it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Docker => "docker",
+            EngineKind::Podman => "podman",
+        }
+    }
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a push stored in the registry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushedDigest {
+    /// `sha256:<64 hex>` of the manifest bytes the registry stored under the pushed tag.
+    pub digest: String,
+    /// The manifest's media type when the engine reports it. Neither docker nor podman prints it (and both may
+    /// fall back between OCI and Docker v2 formats), so today this is `None` and the caller reads it from the
+    /// registry rather than trusting a guess.
+    pub media_type: Option<String>,
+}
+
+/// Receives the engine's progress output, one line at a time (already scrubbed of the login password).
+pub type ProgressSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// One container engine CLI and the environment it runs in.
+#[derive(Clone)]
+pub struct Engine {
+    kind: EngineKind,
+    program: PathBuf,
+    /// The complete environment of every engine process (the caller passes the process environment). Children
+    /// get exactly this, so what the engine reads is what the caller saw and validated, nothing inherited on top.
+    env: BTreeMap<String, String>,
+    progress: ProgressSink,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The environment may hold AWS keys; name the engine only.
+        f.debug_struct("Engine").field("kind", &self.kind).field("program", &self.program).finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine with a known program, for callers that resolved it themselves.
+    pub fn new(kind: EngineKind, program: PathBuf, env: BTreeMap<String, String>) -> Engine {
+        let progress: ProgressSink = Arc::new(|line: &str| eprintln!("{line}"));
+        Engine { kind, program, env, progress }
+    }
+
+    /// Sends the engine's progress output somewhere other than our stderr (the default).
+    pub fn with_progress(mut self, sink: impl Fn(&str) + Send + Sync + 'static) -> Engine {
+        self.progress = Arc::new(sink);
+        self
+    }
+
+    pub fn kind(&self) -> EngineKind {
+        self.kind
+    }
+
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+}
