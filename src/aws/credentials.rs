@@ -46,6 +46,8 @@ pub struct Session {
     pub(super) account: String,
     /// Registry account when it is not the caller's (cross-account push); `None` means the caller's own.
     pub(super) registry_id: Option<String>,
+    /// Where ECR calls go, for messages about the network.
+    pub(super) ecr_endpoint: String,
     /// GetAuthorizationToken is asked once per session, that is once per region.
     pub(super) token: tokio::sync::OnceCell<RegistryCredentials>,
 }
@@ -105,7 +107,8 @@ impl AwsPlan {
             .credentials_provider()
             .ok_or_else(|| anyhow::anyhow!("the AWS SDK configuration has no credentials chain"))?;
         let base_hop = Hop::new(HopKind::Chain(base_chain));
-        let github_actions = env.get("GITHUB_ACTIONS").is_some_and(|v| v == "true");
+        let github_actions = crate::ci::in_github_actions(env);
+        let sts_endpoint = endpoint_of(env, "STS", "sts", &self.region);
         // Only a role can be assumed with the OIDC token; without one, don't even build its HTTP client.
         let oidc = if self.roles.is_empty() {
             None
@@ -117,6 +120,7 @@ impl AwsPlan {
             (Some(role), Some(oidc)) => {
                 let hop = Hop::new(HopKind::WebIdentity {
                     sts: sts_client(&base, None),
+                    endpoint: sts_endpoint.clone(),
                     role: role.clone(),
                     session_name: self.session_name.clone(),
                     duration: self.role_duration,
@@ -130,13 +134,13 @@ impl AwsPlan {
                     return Err(no_base_credentials(error, first_role, github_actions, env));
                 }
                 match first_role {
-                    Some(role) => self.assume(&base, base_hop, role).await?,
+                    Some(role) => self.assume(&base, base_hop, role, &sts_endpoint).await?,
                     None => base_hop,
                 }
             }
         };
         for role in self.roles.iter().skip(1) {
-            current = self.assume(&base, current, role).await?;
+            current = self.assume(&base, current, role, &sts_endpoint).await?;
         }
 
         let credentials = SharedCredentialsProvider::new(current);
@@ -149,6 +153,7 @@ impl AwsPlan {
             resource: "*".into(),
             principal: None,
             hint: "GetCallerIdentity needs no permission, so the credentials themselves are the problem".into(),
+            endpoint: sts_endpoint.clone(),
         };
         let who = identity.get_caller_identity().send().await.map_err(|e| call.error(e))?;
         let (Some(caller_arn), Some(account)) = (who.arn(), who.account()) else {
@@ -165,6 +170,7 @@ impl AwsPlan {
             caller_arn: caller_arn.to_string(),
             account: account.to_string(),
             registry_id,
+            ecr_endpoint: endpoint_of(env, "ECR", "api.ecr", &self.region),
             token: tokio::sync::OnceCell::new(),
         })
     }
@@ -194,9 +200,10 @@ impl AwsPlan {
     }
 
     /// Assumes `role` with the credentials of `previous`, eagerly, and returns the new hop.
-    async fn assume(&self, base: &SdkConfig, previous: Hop, role: &RoleArn) -> anyhow::Result<Hop> {
+    async fn assume(&self, base: &SdkConfig, previous: Hop, role: &RoleArn, endpoint: &str) -> anyhow::Result<Hop> {
         let hop = Hop::new(HopKind::AssumeRole {
             sts: sts_client(base, Some(SharedCredentialsProvider::new(previous))),
+            endpoint: endpoint.to_string(),
             role: role.clone(),
             session_name: self.session_name.clone(),
             external_id: self.external_id.clone(),
@@ -236,6 +243,15 @@ fn no_base_credentials(
     error.context(message)
 }
 
+/// Where a service's calls go, for messages: `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`, else the
+/// regional default (the order the SDK follows).
+fn endpoint_of(env: &BTreeMap<String, String>, service_key: &str, service_host: &str, region: &str) -> String {
+    let configured = [format!("AWS_ENDPOINT_URL_{service_key}"), "AWS_ENDPOINT_URL".to_string()]
+        .into_iter()
+        .find_map(|key| env.get(&key).filter(|v| !v.trim().is_empty()).cloned());
+    super::errors::endpoint(configured.as_deref(), service_host, region)
+}
+
 /// An STS client on the base configuration (region, endpoint overrides, retries, timeouts) with the given
 /// credentials; `None` for the unsigned AssumeRoleWithWebIdentity.
 fn sts_client(base: &SdkConfig, credentials: Option<SharedCredentialsProvider>) -> aws_sdk_sts::Client {
@@ -256,6 +272,7 @@ enum HopKind {
     Chain(SharedCredentialsProvider),
     AssumeRole {
         sts: aws_sdk_sts::Client,
+        endpoint: String,
         role: RoleArn,
         session_name: String,
         external_id: Option<String>,
@@ -263,6 +280,7 @@ enum HopKind {
     },
     WebIdentity {
         sts: aws_sdk_sts::Client,
+        endpoint: String,
         role: RoleArn,
         session_name: String,
         duration: Duration,
@@ -299,17 +317,24 @@ impl Hop {
 
     async fn fetch(&self) -> anyhow::Result<Credentials> {
         match &self.kind {
-            HopKind::Chain(chain) => chain
-                .provide_credentials()
-                .await
-                .map_err(|e| anyhow::anyhow!(aws_smithy_types::error::display::DisplayErrorContext(&e).to_string())),
-            HopKind::AssumeRole { sts, role, session_name, external_id, duration } => {
+            HopKind::Chain(chain) => chain.provide_credentials().await.map_err(|e| {
+                // The chain's own report names each provider and why it had nothing; say it shorter.
+                let words = super::errors::chain_in_words(&e);
+                anyhow::anyhow!(
+                    "{}",
+                    words
+                        .replace("the credential provider was not enabled: ", "skipped, ")
+                        .replace("the credential provider was not enabled", "skipped")
+                )
+            }),
+            HopKind::AssumeRole { sts, endpoint, role, session_name, external_id, duration } => {
                 let call = Call {
                     operation: "AssumeRole",
                     action: "sts:AssumeRole",
                     subject: format!("of {} (session '{session_name}')", role.arn),
                     resource: role.arn.clone(),
                     principal: None,
+                    endpoint: endpoint.clone(),
                     hint: format!(
                         "The trust policy of {} must allow this principal to call sts:AssumeRole{}",
                         role.arn,
@@ -327,13 +352,14 @@ impl Hop {
                     .map_err(|e| call.error(e))?;
                 session_credentials(output.credentials(), &call, "ecr-ship-assume-role")
             }
-            HopKind::WebIdentity { sts, role, session_name, duration, oidc } => {
+            HopKind::WebIdentity { sts, endpoint, role, session_name, duration, oidc } => {
                 let call = Call {
                     operation: "AssumeRoleWithWebIdentity",
                     action: "sts:AssumeRoleWithWebIdentity",
                     subject: format!("of {} (session '{session_name}')", role.arn),
                     resource: role.arn.clone(),
                     principal: None,
+                    endpoint: endpoint.clone(),
                     hint: format!(
                         "The trust policy of {} must trust the IAM OIDC provider token.actions.githubusercontent.com \
                          for audience '{}' and this workflow's `sub` claim; `ecr-ship policy` prints a matching trust \

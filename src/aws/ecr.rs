@@ -54,6 +54,7 @@ impl Session {
             resource: "*".into(),
             principal: Some(self.caller_arn.clone()),
             hint: policy_hint(None),
+            endpoint: self.ecr_endpoint(),
         };
         let output = self.ecr.get_authorization_token().send().await.map_err(|e| call.error(e))?;
         let Some(data) = output.authorization_data().first() else {

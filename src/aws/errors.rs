@@ -10,8 +10,9 @@ use std::fmt;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::host::Partition;
 
 /// Codes that mean the credentials themselves were refused, as opposed to lacking a permission.
 const REJECTED_CREDENTIAL_CODES: [&str; 7] = [
@@ -38,6 +39,16 @@ pub(super) struct Call {
     pub principal: Option<String>,
     /// What to do about a denial.
     pub hint: String,
+    /// Where the call goes, for messages about the network: `https://sts.us-east-1.amazonaws.com`.
+    pub endpoint: String,
+}
+
+/// The endpoint a service client calls: its override (`AWS_ENDPOINT_URL…`), else the regional default.
+pub(super) fn endpoint(configured: Option<&str>, service: &str, region: &str) -> String {
+    match configured {
+        Some(url) => url.to_string(),
+        None => format!("https://{service}.{region}.{}", Partition::of_region(region).dns_suffix()),
+    }
 }
 
 impl Call {
@@ -59,15 +70,46 @@ impl Call {
         let cause = match classify(status, code.as_deref(), &text) {
             Kind::Rejected(code) => anyhow::Error::new(CredentialsRejected { operation: self.operation, code, status }),
             Kind::Denied => anyhow::Error::new(self.denied(status, &text)),
-            Kind::Other => {
-                let mut message = DisplayErrorContext(&error).to_string();
-                if matches!(error, SdkError::TimeoutError(_)) {
-                    message.push_str(" (raise --timeout if the network is slow)");
-                }
-                anyhow::anyhow!(message)
-            }
+            Kind::Other => anyhow::anyhow!(self.failure_in_words(&error)),
         };
         cause.context(self.describe())
+    }
+
+    /// A failure that is neither a denial nor rejected credentials, in sentences: the network problem with the
+    /// endpoint and the operating system's reason, a timeout with what to do, or the service's own words.
+    fn failure_in_words<E>(&self, error: &SdkError<E, HttpResponse>) -> String
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let endpoint = &self.endpoint;
+        match error {
+            SdkError::TimeoutError(_) => format!(
+                "{endpoint} did not answer in time; raise --timeout if the network is slow, or check the proxy \
+                 (HTTPS_PROXY) and AWS_ENDPOINT_URL"
+            ),
+            SdkError::DispatchFailure(failure) => {
+                let reason = chain_in_words(error);
+                if failure.is_timeout() {
+                    format!("the connection to {endpoint} timed out ({reason}); check the network and the proxy")
+                } else if failure.is_io() {
+                    format!(
+                        "could not connect to {endpoint} ({}); check the network, the proxy (HTTPS_PROXY) and \
+                         AWS_ENDPOINT_URL",
+                        io_reason(error).unwrap_or(reason)
+                    )
+                } else {
+                    format!("the request to {endpoint} could not be sent ({reason})")
+                }
+            }
+            SdkError::ServiceError(_) => {
+                let code = error.code().unwrap_or("an error");
+                match error.message() {
+                    Some(message) if !message.is_empty() => format!("{endpoint} answered {code}: {message}"),
+                    _ => format!("{endpoint} answered {code} ({})", chain_in_words(error)),
+                }
+            }
+            _ => format!("{endpoint} gave an answer that could not be read ({})", chain_in_words(error)),
+        }
     }
 
     fn denied(&self, status: Option<u16>, text: &str) -> AccessDenied {
@@ -84,6 +126,35 @@ impl Call {
             hint: self.hint.clone(),
         }
     }
+}
+
+/// Every level of an error's source chain by its `Display`, joined by ": ", skipping levels whose text an earlier
+/// level already says. Never `Debug`.
+pub(super) fn chain_in_words(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(error);
+    while let Some(level) = current {
+        let text = level.to_string();
+        let text = text.trim();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(text)) {
+            parts.push(text.to_string());
+        }
+        current = level.source();
+    }
+    parts.join(": ")
+}
+
+/// The operating system's words for a network failure, from the innermost `std::io::Error` of the chain.
+fn io_reason(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut current = Some(error);
+    let mut found = None;
+    while let Some(level) = current {
+        if let Some(io) = level.downcast_ref::<std::io::Error>() {
+            found = Some(io.to_string());
+        }
+        current = level.source();
+    }
+    found
 }
 
 enum Kind {
@@ -201,6 +272,17 @@ mod tests {
         assert!(matches!(classify(Some(403), None, rejected), Kind::Rejected(c) if c == "InvalidClientTokenId"));
         assert!(matches!(classify(Some(400), Some("RepositoryNotFoundException"), ""), Kind::Other));
         assert!(matches!(classify(None, None, ""), Kind::Other));
+    }
+
+    #[test]
+    fn chains_read_as_sentences_without_debug() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused (os error 111)");
+        let outer = anyhow::Error::new(io).context("tcp connect error").context("dispatch failure");
+        let text = chain_in_words(outer.as_ref());
+        assert_eq!(text, "dispatch failure: tcp connect error: Connection refused (os error 111)");
+        assert_eq!(io_reason(outer.as_ref()).as_deref(), Some("Connection refused (os error 111)"));
+        assert_eq!(endpoint(None, "sts", "cn-north-1"), "https://sts.cn-north-1.amazonaws.com.cn");
+        assert_eq!(endpoint(Some("http://127.0.0.1:5000"), "sts", "us-east-1"), "http://127.0.0.1:5000");
     }
 
     #[test]

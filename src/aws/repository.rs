@@ -335,7 +335,13 @@ impl Session {
             resource: self.repository_arn(name),
             principal: Some(self.caller_arn.clone()),
             hint: policy_hint(Some(name)),
+            endpoint: self.ecr_endpoint(),
         }
+    }
+
+    /// Where this session's ECR calls go, for messages.
+    pub(super) fn ecr_endpoint(&self) -> String {
+        self.ecr_endpoint.clone()
     }
 
     /// The repository, or `None` when it does not exist.

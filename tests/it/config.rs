@@ -14,14 +14,14 @@ const REGISTRY: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
 
 /// A TCP server on 127.0.0.1 that accepts every connection and never answers: the shape of a hung endpoint. The
 /// thread stops and is joined when the handle drops.
-struct SilentServer {
-    port: u16,
+pub struct SilentServer {
+    pub port: u16,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl SilentServer {
-    fn start() -> SilentServer {
+    pub fn start() -> SilentServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let port = listener.local_addr().expect("addr").port();

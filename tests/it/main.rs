@@ -5,6 +5,7 @@ mod aws;
 mod aws_cli;
 mod config;
 mod engine;
+mod errors;
 mod harness;
 mod layering;
 mod native_push;
