@@ -12,7 +12,7 @@
 //! and the profile lookup under the caller's control. Proxies (`HTTPS_PROXY`, `NO_PROXY`) are the exception: the
 //! SDK's default HTTPS client reads them from the process, which is the same thing for the CLI.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -22,7 +22,6 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
-use aws_types::os_shim_internal::Env;
 
 use super::ecr::RegistryCredentials;
 use super::errors::Call;
@@ -175,9 +174,10 @@ impl AwsPlan {
         })
     }
 
-    /// The SDK configuration for the plan's region, with the environment map, explicit retries and timeouts.
+    /// The SDK configuration for the plan's region, with explicit retries and timeouts. The SDK reads the process
+    /// environment, which is the map the binary passes in; in-process tests, which run several stand-ins at once,
+    /// hand it their own map instead (the `test-env` feature, which only the tests enable).
     async fn load_sdk_config(&self, env: &BTreeMap<String, String>) -> SdkConfig {
-        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         // Standard mode retries throttling and transient network errors with exponential backoff and jitter; the
         // explicit config beats AWS_RETRY_MODE, which is why AWS_MAX_ATTEMPTS is read in `validate`.
         let retry = RetryConfig::standard()
@@ -190,8 +190,16 @@ impl AwsPlan {
             .operation_timeout(self.timeout)
             .operation_attempt_timeout((self.timeout / 2).max(Duration::from_secs(1)))
             .build();
-        aws_config::defaults(BehaviorVersion::latest())
-            .env(Env::from(env))
+        let loader = aws_config::defaults(BehaviorVersion::latest());
+        #[cfg(feature = "test-env")]
+        let loader = {
+            let env: std::collections::HashMap<String, String> =
+                env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            loader.env(aws_types::os_shim_internal::Env::from(env))
+        };
+        #[cfg(not(feature = "test-env"))]
+        let _ = env;
+        loader
             .region(Region::new(self.region.clone()))
             .retry_config(retry)
             .timeout_config(timeouts)
