@@ -23,79 +23,16 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 
-use super::ecr::RegistryCredentials;
+use super::ecr::EcrApi;
 use super::errors::Call;
 use super::oidc::{self, GithubOidc};
 use super::plan::{AwsPlan, RoleArn};
-use crate::host::Partition;
+use super::session::Session;
 
 /// Connect timeout for every AWS endpoint: the SDK default (3.1 s) is tight for a busy CI runner behind a proxy.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Re-assume a role this long before its session expires.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
-
-/// Authenticated AWS access for one region: the SDK configuration carrying the final credentials, who they
-/// belong to, and the ECR client every registry call goes through.
-pub struct Session {
-    pub(super) sdk_config: SdkConfig,
-    pub(super) ecr: aws_sdk_ecr::Client,
-    pub(super) region: String,
-    pub(super) partition: Partition,
-    pub(super) caller_arn: String,
-    pub(super) account: String,
-    /// Registry account when it is not the caller's (cross-account push); `None` means the caller's own.
-    pub(super) registry_id: Option<String>,
-    /// Where ECR calls go, for messages about the network.
-    pub(super) ecr_endpoint: String,
-    /// GetAuthorizationToken is asked once per session, that is once per region.
-    pub(super) token: tokio::sync::OnceCell<RegistryCredentials>,
-}
-
-impl fmt::Debug for Session {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Session")
-            .field("region", &self.region)
-            .field("caller_arn", &self.caller_arn)
-            .field("account", &self.account)
-            .field("registry_id", &self.registry_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Session {
-    /// SDK configuration with the final credentials, retries and timeouts, for clients other layers build.
-    pub fn sdk_config(&self) -> &SdkConfig {
-        &self.sdk_config
-    }
-
-    /// The ECR API client (endpoint overrides from `AWS_ENDPOINT_URL_ECR` already applied).
-    pub fn ecr_client(&self) -> &aws_sdk_ecr::Client {
-        &self.ecr
-    }
-
-    /// ARN of the authenticated principal, as GetCallerIdentity reported it.
-    pub fn caller_arn(&self) -> &str {
-        &self.caller_arn
-    }
-
-    /// Account of the authenticated principal.
-    pub fn account(&self) -> &str {
-        &self.account
-    }
-
-    /// Account that owns the registry: the explicit registry host's, or else the caller's.
-    pub fn registry_account(&self) -> &str {
-        self.registry_id.as_deref().unwrap_or(&self.account)
-    }
-
-    pub fn region(&self) -> &str {
-        &self.region
-    }
-
-    pub fn partition(&self) -> Partition {
-        self.partition
-    }
-}
 
 impl AwsPlan {
     /// Resolves credentials and proves them with GetCallerIdentity. `env` is the environment to use (the CLI
@@ -161,17 +98,16 @@ impl AwsPlan {
         crate::log::info(format!("authenticated as {caller_arn}"));
 
         let registry_id = self.registry.as_ref().map(|r| r.account.clone()).filter(|id| id != account);
-        Ok(Session {
-            ecr: aws_sdk_ecr::Client::new(&sdk_config),
-            sdk_config,
+        let api = EcrApi {
+            client: aws_sdk_ecr::Client::new(&sdk_config),
             region: self.region.clone(),
             partition: self.partition,
             caller_arn: caller_arn.to_string(),
             account: account.to_string(),
             registry_id,
-            ecr_endpoint: endpoint_of(env, "ECR", "api.ecr", &self.region),
-            token: tokio::sync::OnceCell::new(),
-        })
+            endpoint: endpoint_of(env, "ECR", "api.ecr", &self.region),
+        };
+        Ok(Session::new(sdk_config, api))
     }
 
     /// The SDK configuration for the plan's region, with explicit retries and timeouts. The SDK reads the process
@@ -199,12 +135,7 @@ impl AwsPlan {
         };
         #[cfg(not(feature = "test-env"))]
         let _ = env;
-        loader
-            .region(Region::new(self.region.clone()))
-            .retry_config(retry)
-            .timeout_config(timeouts)
-            .load()
-            .await
+        loader.region(Region::new(self.region.clone())).retry_config(retry).timeout_config(timeouts).load().await
     }
 
     /// Assumes `role` with the credentials of `previous`, eagerly, and returns the new hop.

@@ -1,5 +1,7 @@
-//! The registry password: GetAuthorizationToken, once per session (a token is per region and serves every
-//! account's registry there), decoded from base64 `AWS:<password>`.
+//! The ECR API of one authenticated session ([`EcrApi`]: the client, the target registry, who calls, and where the
+//! calls go) and the registry password: GetAuthorizationToken (a token is per region and serves every account's
+//! registry there), decoded from base64 `AWS:<password>`. The repository and image calls extend [`EcrApi`] in
+//! `repository.rs` and `images.rs`; the `Session` façade caches the token.
 //!
 //! The expiry is reported but never enforced: the token was just issued, and moto stamps every token with a
 //! date in 2015, which must not make the tool refuse or refresh forever.
@@ -10,8 +12,28 @@ use std::time::SystemTime;
 use base64::Engine;
 
 use super::Secret;
-use super::credentials::Session;
 use super::errors::{Call, policy_hint};
+use crate::host::Partition;
+
+/// The ECR API client of a session, with what every call and its messages need.
+pub(super) struct EcrApi {
+    pub(super) client: aws_sdk_ecr::Client,
+    pub(super) region: String,
+    pub(super) partition: Partition,
+    pub(super) caller_arn: String,
+    pub(super) account: String,
+    /// Registry account when it is not the caller's (cross-account push); `None` means the caller's own.
+    pub(super) registry_id: Option<String>,
+    /// Where the calls go, for messages about the network.
+    pub(super) endpoint: String,
+}
+
+impl EcrApi {
+    /// Account that owns the registry: the explicit registry host's, or else the caller's.
+    pub(super) fn registry_account(&self) -> &str {
+        self.registry_id.as_deref().unwrap_or(&self.account)
+    }
+}
 
 /// What `docker login` (or a registry client) needs for the region's registries.
 #[derive(Clone)]
@@ -35,18 +57,9 @@ impl fmt::Debug for RegistryCredentials {
     }
 }
 
-impl Session {
-    /// The registry credentials for this session's region, fetched on first use and reused after.
-    pub async fn authorization_token(&self) -> anyhow::Result<RegistryCredentials> {
-        self.token.get_or_try_init(|| self.fetch_authorization_token()).await.cloned()
-    }
-
-    /// A new token, bypassing the cache: for the one re-authentication after a registry answered 401 mid-push.
-    pub async fn fresh_authorization_token(&self) -> anyhow::Result<RegistryCredentials> {
-        self.fetch_authorization_token().await
-    }
-
-    async fn fetch_authorization_token(&self) -> anyhow::Result<RegistryCredentials> {
+impl EcrApi {
+    /// A new token from GetAuthorizationToken.
+    pub(super) async fn fetch_authorization_token(&self) -> anyhow::Result<RegistryCredentials> {
         let call = Call {
             operation: "GetAuthorizationToken",
             action: "ecr:GetAuthorizationToken",
@@ -54,9 +67,9 @@ impl Session {
             resource: "*".into(),
             principal: Some(self.caller_arn.clone()),
             hint: policy_hint(None),
-            endpoint: self.ecr_endpoint(),
+            endpoint: self.endpoint.clone(),
         };
-        let output = self.ecr.get_authorization_token().send().await.map_err(|e| call.error(e))?;
+        let output = self.client.get_authorization_token().send().await.map_err(|e| call.error(e))?;
         let Some(data) = output.authorization_data().first() else {
             anyhow::bail!("{}: the response carries no authorization data", call.describe());
         };

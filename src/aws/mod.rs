@@ -14,16 +14,19 @@
 mod credentials;
 mod ecr;
 mod errors;
+mod images;
 mod oidc;
 mod plan;
 pub mod policy;
 mod repository;
+mod session;
 
-pub use credentials::Session;
 pub use ecr::RegistryCredentials;
 pub use errors::{AccessDenied, CredentialsRejected};
+pub use images::StoredManifest;
 pub use plan::{AwsOptions, AwsPlan, RegionSource, RoleArn};
 pub use policy::{github_trust_policy, push_policy};
-pub use repository::{Encryption, RepositoryInfo, RepositoryOptions, RepositorySettings, TagMutability};
+pub use repository::{Encryption, RepositoryInfo, RepositoryOptions, RepositorySettings};
+pub use session::Session;
 
 pub use crate::secret::Secret;

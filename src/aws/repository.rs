@@ -11,10 +11,11 @@ use aws_sdk_ecr::types::{
     ImageTagMutabilityExclusionFilter, ImageTagMutabilityExclusionFilterType, Repository, Tag,
 };
 
-use super::credentials::Session;
+use super::ecr::EcrApi;
 use super::errors::{Call, policy_hint};
 use crate::bail_input;
 use crate::names::validate_repository;
+use crate::tag_policy::{Mutability, TagMutability};
 
 /// Lifecycle policy text limit of the ECR API.
 const LIFECYCLE_POLICY_MAX: usize = 30720;
@@ -46,31 +47,9 @@ pub struct RepositoryOptions {
     pub tags: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TagMutability {
-    Mutable,
-    Immutable,
-    ImmutableWithExclusion,
-    MutableWithExclusion,
-}
-
-impl TagMutability {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TagMutability::Mutable => "MUTABLE",
-            TagMutability::Immutable => "IMMUTABLE",
-            TagMutability::ImmutableWithExclusion => "IMMUTABLE_WITH_EXCLUSION",
-            TagMutability::MutableWithExclusion => "MUTABLE_WITH_EXCLUSION",
-        }
-    }
-
-    fn has_exclusions(self) -> bool {
-        matches!(self, TagMutability::ImmutableWithExclusion | TagMutability::MutableWithExclusion)
-    }
-
-    fn to_sdk(self) -> ImageTagMutability {
-        ImageTagMutability::from(self.as_str())
-    }
+/// ECR's spelling of a mode, for the SDK.
+fn mutability_to_sdk(mode: TagMutability) -> ImageTagMutability {
+    ImageTagMutability::from(mode.as_str())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,12 +80,9 @@ impl RepositorySettings {
     pub fn validate(opts: RepositoryOptions) -> anyhow::Result<RepositorySettings> {
         let explicit = match opts.tag_mutability.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => None,
-            Some(raw) => Some(match raw.to_ascii_uppercase().as_str() {
-                "MUTABLE" => TagMutability::Mutable,
-                "IMMUTABLE" => TagMutability::Immutable,
-                "IMMUTABLE_WITH_EXCLUSION" => TagMutability::ImmutableWithExclusion,
-                "MUTABLE_WITH_EXCLUSION" => TagMutability::MutableWithExclusion,
-                _ => bail_input!(
+            Some(raw) => Some(match TagMutability::parse(raw) {
+                Some(mode) => mode,
+                None => bail_input!(
                     "invalid tag mutability '{raw}': expected MUTABLE, IMMUTABLE, IMMUTABLE_WITH_EXCLUSION or \
                      MUTABLE_WITH_EXCLUSION"
                 ),
@@ -284,6 +260,15 @@ pub struct RepositoryInfo {
 }
 
 impl RepositoryInfo {
+    /// The repository's tag mutability, typed, for the tag policy. A mode this version does not know is treated
+    /// as immutable: refusing to move a tag is the safe reading.
+    pub fn mutability(&self) -> Mutability {
+        Mutability {
+            mode: TagMutability::parse(&self.tag_mutability).unwrap_or(TagMutability::Immutable),
+            exclusions: self.exclusion_filters.clone(),
+        }
+    }
+
     fn from_sdk(repo: &Repository) -> RepositoryInfo {
         RepositoryInfo {
             name: repo.repository_name().unwrap_or_default().to_string(),
@@ -306,15 +291,15 @@ impl RepositoryInfo {
     }
 }
 
-impl Session {
+impl EcrApi {
     /// ARN of a repository in the target registry, for messages and TagResource.
-    pub fn repository_arn(&self, name: &str) -> String {
+    pub(super) fn repository_arn(&self, name: &str) -> String {
         format!("arn:{}:ecr:{}:{}:repository/{name}", self.partition.arn_name(), self.region, self.registry_account())
     }
 
     /// Turns the SDK error of a call on repository `name` into an error naming the call, with the teaching message
     /// (IAM action, resource ARN, `ecr-ship policy`) when the call was denied.
-    pub fn explain<E>(
+    pub(super) fn explain<E>(
         &self,
         operation: &'static str,
         action: &'static str,
@@ -335,21 +320,16 @@ impl Session {
             resource: self.repository_arn(name),
             principal: Some(self.caller_arn.clone()),
             hint: policy_hint(Some(name)),
-            endpoint: self.ecr_endpoint(),
+            endpoint: self.endpoint.clone(),
         }
     }
 
-    /// Where this session's ECR calls go, for messages.
-    pub(super) fn ecr_endpoint(&self) -> String {
-        self.ecr_endpoint.clone()
-    }
-
     /// The repository, or `None` when it does not exist.
-    pub async fn describe_repository(&self, name: &str) -> anyhow::Result<Option<RepositoryInfo>> {
+    pub(super) async fn describe_repository(&self, name: &str) -> anyhow::Result<Option<RepositoryInfo>> {
         validate_repository(name)?;
         let call = self.repository_call("DescribeRepositories", "ecr:DescribeRepositories", name);
         let result = self
-            .ecr
+            .client
             .describe_repositories()
             .set_registry_id(self.registry_id.clone())
             .repository_names(name)
@@ -364,7 +344,7 @@ impl Session {
 
     /// Makes sure the repository exists: creates it with `settings` when missing and `create` is set, and applies
     /// `settings` to an existing one only when `update_existing` is set.
-    pub async fn ensure_repository(
+    pub(super) async fn ensure_repository(
         &self,
         name: &str,
         settings: &RepositorySettings,
@@ -383,11 +363,11 @@ impl Session {
         }
         let call = self.repository_call("CreateRepository", "ecr:CreateRepository", name);
         let mut request = self
-            .ecr
+            .client
             .create_repository()
             .set_registry_id(self.registry_id.clone())
             .repository_name(name)
-            .set_image_tag_mutability(settings.tag_mutability.map(TagMutability::to_sdk))
+            .set_image_tag_mutability(settings.tag_mutability.map(mutability_to_sdk))
             .set_image_tag_mutability_exclusion_filters(exclusion_filters(settings)?)
             .set_image_scanning_configuration(
                 settings.scan_on_push.map(|on| ImageScanningConfiguration::builder().scan_on_push(on).build()),
@@ -443,11 +423,11 @@ impl Session {
         }
         if let Some(mutability) = settings.tag_mutability {
             let call = self.repository_call("PutImageTagMutability", "ecr:PutImageTagMutability", name);
-            self.ecr
+            self.client
                 .put_image_tag_mutability()
                 .set_registry_id(self.registry_id.clone())
                 .repository_name(name)
-                .image_tag_mutability(mutability.to_sdk())
+                .image_tag_mutability(mutability_to_sdk(mutability))
                 .set_image_tag_mutability_exclusion_filters(exclusion_filters(settings)?)
                 .send()
                 .await
@@ -455,7 +435,7 @@ impl Session {
         }
         if let Some(on) = settings.scan_on_push {
             let call = self.repository_call("PutImageScanningConfiguration", "ecr:PutImageScanningConfiguration", name);
-            self.ecr
+            self.client
                 .put_image_scanning_configuration()
                 .set_registry_id(self.registry_id.clone())
                 .repository_name(name)
@@ -466,7 +446,7 @@ impl Session {
         }
         if !settings.tags.is_empty() {
             let call = self.repository_call("TagResource", "ecr:TagResource", name);
-            let mut request = self.ecr.tag_resource().resource_arn(&existing.arn);
+            let mut request = self.client.tag_resource().resource_arn(&existing.arn);
             for (key, value) in &settings.tags {
                 request = request.tags(Tag::builder().key(key).value(value).build()?);
             }
@@ -481,7 +461,7 @@ impl Session {
     async fn put_policies(&self, name: &str, settings: &RepositorySettings) -> anyhow::Result<()> {
         if let Some(policy) = &settings.lifecycle_policy {
             let call = self.repository_call("PutLifecyclePolicy", "ecr:PutLifecyclePolicy", name);
-            self.ecr
+            self.client
                 .put_lifecycle_policy()
                 .set_registry_id(self.registry_id.clone())
                 .repository_name(name)
@@ -492,7 +472,7 @@ impl Session {
         }
         if let Some(policy) = &settings.repository_policy {
             let call = self.repository_call("SetRepositoryPolicy", "ecr:SetRepositoryPolicy", name);
-            self.ecr
+            self.client
                 .set_repository_policy()
                 .set_registry_id(self.registry_id.clone())
                 .repository_name(name)

@@ -14,16 +14,16 @@ use anyhow::Context;
 
 use super::ecr_auth::{host_of_proxy_endpoint, registry_client};
 use super::report;
-use crate::aws::{RegistryCredentials, Session};
+use crate::aws::{RegistryCredentials, Session, StoredManifest};
 use crate::ci::EnvMap;
 use crate::config::{PushSettings, SourceSettings};
 use crate::engine::{Engine, LoginRecord};
 use crate::error::after_contact;
 use crate::host::RegistryHost;
-use crate::images::{self, Mutability, StoredManifest, TagAction};
 use crate::log;
 use crate::oci::{self, ImageSource, ResolvedImage};
 use crate::outputs::ImageOutputs;
+use crate::tag_policy::{self, TagAction};
 
 /// Where the image comes from, planned.
 enum Source<'a> {
@@ -82,7 +82,7 @@ async fn act(
                 settings.update_repository,
             )
             .await?;
-        let existing = images::existing_tags(&session, repository, tags).await?;
+        let existing = session.existing_tags(repository, tags).await?;
         anyhow::Ok((info, existing))
     };
     let (token, (info, existing)) = tokio::try_join!(session.authorization_token(), repository_state)?;
@@ -90,7 +90,7 @@ async fn act(
         Some(host) => host.clone(),
         None => host_of_proxy_endpoint(&token.proxy_endpoint)?,
     };
-    let mutability = Mutability { mode: info.tag_mutability.clone(), exclusions: info.exclusion_filters.clone() };
+    let mutability = info.mutability();
 
     // The digest this image will have, when it can be known before pushing: then an existing tag is judged
     // (present, movable, or a conflict) before anything is uploaded.
@@ -99,7 +99,7 @@ async fn act(
         Source::Engine { engine, image } => local_digest(engine, image, &host, repository).await?,
     };
     let actions =
-        images::plan_tags(tags, &existing, known.as_deref(), &mutability, settings.skip_existing, repository)?;
+        tag_policy::plan_tags(tags, &existing, known.as_deref(), &mutability, settings.skip_existing, repository)?;
     ensure_some_tag(&actions, repository)?;
     let to_put: Vec<String> = actions.iter().filter(|(_, a)| *a == TagAction::Put).map(|(t, _)| t.clone()).collect();
 
@@ -221,7 +221,7 @@ async fn engine_push(
         if manifest.digest != digest {
             anyhow::bail!("the registry returned manifest {} for {digest}", manifest.digest);
         }
-        let puts = rest.iter().map(|tag| images::put_tag(target.session, repository, &manifest, tag));
+        let puts = rest.iter().map(|tag| target.session.put_tag(repository, &manifest, tag));
         futures_util::future::try_join_all(puts).await?;
     }
     Ok(digest)

@@ -8,9 +8,9 @@ use anyhow::Context;
 
 use crate::ci::{self, EnvMap};
 use crate::config::{OutputSettings, Reporting};
-use crate::images::TagAction;
 use crate::log;
 use crate::outputs::{self, ImageOutputs};
+use crate::tag_policy::TagAction;
 
 /// Prints the whole cause chain on stderr, and an annotation when running in GitHub Actions.
 pub fn failure(error: &anyhow::Error, env: &EnvMap) {

@@ -11,8 +11,8 @@ use super::report;
 use crate::ci::EnvMap;
 use crate::config::RetagSettings;
 use crate::error::after_contact;
-use crate::images::{self, Mutability, TagAction};
 use crate::outputs::ImageOutputs;
+use crate::tag_policy::{self, TagAction};
 
 pub async fn run(settings: &RetagSettings, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> anyhow::Result<()> {
     let result = act(settings, env).await.map_err(after_contact)?;
@@ -25,10 +25,10 @@ async fn act(settings: &RetagSettings, env: &EnvMap) -> anyhow::Result<ImageOutp
     let Some(info) = session.describe_repository(repository).await? else {
         anyhow::bail!("repository '{repository}' does not exist in {}", session.region());
     };
-    let manifest = images::get_manifest(&session, repository, &settings.source).await?;
-    let mutability = Mutability { mode: info.tag_mutability.clone(), exclusions: info.exclusion_filters.clone() };
-    let existing = images::existing_tags(&session, repository, &settings.new_tags).await?;
-    let mut actions = images::plan_tags(
+    let manifest = session.get_manifest(repository, &settings.source).await?;
+    let mutability = info.mutability();
+    let existing = session.existing_tags(repository, &settings.new_tags).await?;
+    let mut actions = tag_policy::plan_tags(
         &settings.new_tags,
         &existing,
         Some(&manifest.digest),
@@ -37,7 +37,7 @@ async fn act(settings: &RetagSettings, env: &EnvMap) -> anyhow::Result<ImageOutp
         repository,
     )?;
     for (tag, action) in &mut actions {
-        if *action == TagAction::Put && !images::put_tag(&session, repository, &manifest, tag).await? {
+        if *action == TagAction::Put && !session.put_tag(repository, &manifest, tag).await? {
             *action = TagAction::Present;
         }
     }

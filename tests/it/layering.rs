@@ -217,7 +217,6 @@ fn room(module: &str) -> (&'static str, u8) {
         "ci" | "tags" => ("ci-tags", 2),
         "outputs" => ("outputs", 2),
         "tag_policy" => ("tag-policy", 2),
-        "images" => ("aws", 3),
         "error" | "digest" | "media_type" | "host" | "names" | "secret" | "log" => ("shared", 1),
         other => panic!("src/{other} belongs to no room: add it to ARCHITECTURE.md and to this test"),
     }

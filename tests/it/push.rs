@@ -203,11 +203,11 @@ fn docker_archive_push_without_a_daemon() {
     let ecr = Ecr::start();
     let work = scratch_dir("push-archive");
     let layer = layer_tar(&[("app.txt", b"archived".to_vec())]);
-    let diff_id = ecr_ship::images::digest_of(&layer);
+    let diff_id = ecr_ship::digest::sha256_digest(&layer);
     let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {},
         "rootfs": {"type": "layers", "diff_ids": [diff_id]}});
     let config_bytes = serde_json::to_vec(&config).unwrap();
-    let config_name = format!("{}.json", ecr_ship::images::digest_of(&config_bytes).trim_start_matches("sha256:"));
+    let config_name = format!("{}.json", ecr_ship::digest::sha256_digest(&config_bytes).trim_start_matches("sha256:"));
     let manifest = serde_json::json!([{"Config": config_name, "RepoTags": ["app:1"], "Layers": ["l1/layer.tar"]}]);
     write_tar(
         &work.path().join("app.tar"),

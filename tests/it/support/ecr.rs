@@ -55,7 +55,7 @@ impl Ecr {
     /// The digest a pull of `repository:reference` gets, read with skopeo by the real host name.
     pub fn pull_digest(&self, repository: &str, reference: &str) -> Option<String> {
         let raw = self.pull_manifest(repository, reference)?;
-        Some(ecr_ship::images::digest_of(&raw))
+        Some(ecr_ship::digest::sha256_digest(&raw))
     }
 
     /// The raw manifest a pull of `repository:reference` gets (`None` when there is none).

@@ -1,0 +1,119 @@
+//! The [`Session`]: authenticated AWS access for one region, defined and implemented here only. It is the façade
+//! the commands use: who the credentials belong to, the registry password (fetched once and reused), and the
+//! repository and image calls, which it hands to the ECR API of `ecr.rs`, `repository.rs` and `images.rs`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use aws_config::SdkConfig;
+
+use super::ecr::{EcrApi, RegistryCredentials};
+use super::images::{self, StoredManifest};
+use super::repository::{RepositoryInfo, RepositorySettings};
+use crate::host::Partition;
+
+/// Authenticated AWS access for one region: the SDK configuration carrying the final credentials, who they belong
+/// to, and the ECR API every registry call goes through.
+pub struct Session {
+    sdk_config: SdkConfig,
+    api: EcrApi,
+    /// GetAuthorizationToken is asked once per session, that is once per region.
+    token: tokio::sync::OnceCell<RegistryCredentials>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("region", &self.api.region)
+            .field("caller_arn", &self.api.caller_arn)
+            .field("account", &self.api.account)
+            .field("registry_id", &self.api.registry_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    pub(super) fn new(sdk_config: SdkConfig, api: EcrApi) -> Session {
+        Session { sdk_config, api, token: tokio::sync::OnceCell::new() }
+    }
+
+    /// SDK configuration with the final credentials, retries and timeouts, for clients other layers build.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk_config
+    }
+
+    /// The ECR API client (endpoint overrides from `AWS_ENDPOINT_URL_ECR` already applied).
+    pub fn ecr_client(&self) -> &aws_sdk_ecr::Client {
+        &self.api.client
+    }
+
+    /// ARN of the authenticated principal, as GetCallerIdentity reported it.
+    pub fn caller_arn(&self) -> &str {
+        &self.api.caller_arn
+    }
+
+    /// Account of the authenticated principal.
+    pub fn account(&self) -> &str {
+        &self.api.account
+    }
+
+    /// Account that owns the registry: the explicit registry host's, or else the caller's.
+    pub fn registry_account(&self) -> &str {
+        self.api.registry_account()
+    }
+
+    pub fn region(&self) -> &str {
+        &self.api.region
+    }
+
+    pub fn partition(&self) -> Partition {
+        self.api.partition
+    }
+
+    /// ARN of a repository in the target registry, for messages and TagResource.
+    pub fn repository_arn(&self, name: &str) -> String {
+        self.api.repository_arn(name)
+    }
+
+    /// The registry credentials for this session's region, fetched on first use and reused after.
+    pub async fn authorization_token(&self) -> anyhow::Result<RegistryCredentials> {
+        self.token.get_or_try_init(|| self.api.fetch_authorization_token()).await.cloned()
+    }
+
+    /// A new token, bypassing the cache: for the one re-authentication after a registry answered 401 mid-push.
+    pub async fn fresh_authorization_token(&self) -> anyhow::Result<RegistryCredentials> {
+        self.api.fetch_authorization_token().await
+    }
+
+    /// The repository, or `None` when it does not exist.
+    pub async fn describe_repository(&self, name: &str) -> anyhow::Result<Option<RepositoryInfo>> {
+        self.api.describe_repository(name).await
+    }
+
+    /// Makes sure the repository exists: creates it with `settings` when missing and `create` is set, and applies
+    /// `settings` to an existing one only when `update_existing` is set.
+    pub async fn ensure_repository(
+        &self,
+        name: &str,
+        settings: &RepositorySettings,
+        create: bool,
+        update_existing: bool,
+    ) -> anyhow::Result<RepositoryInfo> {
+        self.api.ensure_repository(name, settings, create, update_existing).await
+    }
+
+    /// Which of `tags` exist in `repository`, and the digest each points at.
+    pub async fn existing_tags(&self, repository: &str, tags: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+        images::existing_tags(&self.api, repository, tags).await
+    }
+
+    /// A stored manifest, by tag or digest, with its exact bytes and media type.
+    pub async fn get_manifest(&self, repository: &str, reference: &str) -> anyhow::Result<StoredManifest> {
+        images::get_manifest(&self.api, repository, reference).await
+    }
+
+    /// Points `tag` at `manifest` with PutImage. Returns false when the tag already pointed at it.
+    pub async fn put_tag(&self, repository: &str, manifest: &StoredManifest, tag: &str) -> anyhow::Result<bool> {
+        images::put_tag(&self.api, repository, manifest, tag).await
+    }
+}
