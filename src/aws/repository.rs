@@ -133,10 +133,8 @@ impl RepositorySettings {
         }
 
         let kms_key = opts.kms_key.as_deref().map(str::trim).filter(|k| !k.is_empty());
-        if let Some(key) = kms_key
-            && (key.len() > 2048 || key.chars().any(char::is_whitespace))
-        {
-            bail_input!("invalid KMS key '{key}': expected a key id, key ARN, alias name or alias ARN");
+        if let Some(key) = kms_key {
+            validate_kms_key(key)?;
         }
         let encryption = match opts.encryption.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => kms_key.map(|key| Encryption::Kms { key: Some(key.to_string()) }),
@@ -236,6 +234,47 @@ fn parse_tags(raw: &[String]) -> anyhow::Result<Vec<(String, String)>> {
         tags.push((key.to_string(), value.to_string()));
     }
     Ok(tags)
+}
+
+/// The allowed forms of a KMS key, for messages.
+const KMS_KEY_FORMS: &str = "a key id (1234abcd-12ab-34cd-56ef-1234567890ab or mrk-…), alias/NAME, or a KMS key or \
+                             alias ARN (arn:PARTITION:kms:REGION:ACCOUNT:key/ID or …:alias/NAME)";
+
+/// Checks a KMS key reference offline: a key id, an alias name, or a KMS key or alias ARN in a known partition.
+/// Anything else (an S3 or IAM ARN, a typo) would only fail at CreateRepository, after the push had started.
+pub fn validate_kms_key(key: &str) -> anyhow::Result<()> {
+    let is_hex = |text: &str, len: usize| text.len() == len && text.bytes().all(|b| b.is_ascii_hexdigit());
+    let is_key_id = |id: &str| {
+        let parts: Vec<&str> = id.split('-').collect();
+        let uuid = parts.len() == 5 && [8, 4, 4, 4, 12].iter().zip(&parts).all(|(len, part)| is_hex(part, *len));
+        uuid || id.strip_prefix("mrk-").is_some_and(|rest| is_hex(rest, 32))
+    };
+    let is_alias = |name: &str| {
+        name.strip_prefix("alias/").is_some_and(|rest| {
+            !rest.is_empty()
+                && rest.len() <= 250
+                && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b))
+        })
+    };
+    let valid = if let Some(rest) = key.strip_prefix("arn:") {
+        let fields: Vec<&str> = rest.splitn(5, ':').collect();
+        match fields.as_slice() {
+            [partition, "kms", region, account, resource] => {
+                crate::host::Partition::from_arn_name(partition).is_some()
+                    && crate::host::validate_region(region).is_ok()
+                    && account.len() == 12
+                    && account.bytes().all(|b| b.is_ascii_digit())
+                    && (resource.strip_prefix("key/").is_some_and(is_key_id) || is_alias(resource))
+            }
+            _ => false,
+        }
+    } else {
+        is_key_id(key) || is_alias(key)
+    };
+    if !valid {
+        bail_input!("invalid KMS key '{key}': expected {KMS_KEY_FORMS}");
+    }
+    Ok(())
 }
 
 /// A repository as ECR describes it.
@@ -554,6 +593,17 @@ mod tests {
             (with(|o| o.encryption = s("ROT13")), "ROT13".into()),
             (with(|o| (o.encryption, o.kms_key) = (s("AES256"), s("alias/mine"))), "alias/mine".into()),
             (with(|o| o.kms_key = s("has space")), "has space".into()),
+            (with(|o| o.kms_key = s("arn:aws:s3:::my-bucket")), "arn:aws:s3:::my-bucket".into()),
+            (with(|o| o.kms_key = s("arn:aws:iam::123456789012:role/x")), "expected a key id".into()),
+            (with(|o| o.kms_key = s("arn:aws:kms:us-east-1:123456789012:bucket/x")), "bucket/x".into()),
+            (with(|o| o.kms_key = s("arn:aws-mars:kms:us-east-1:123456789012:alias/x")), "aws-mars".into()),
+            (
+                with(|o| o.kms_key = s("arn:aws:kms:us-east-1:12345:key/1234abcd-12ab-34cd-56ef-1234567890ab")),
+                "12345".into(),
+            ),
+            (with(|o| o.kms_key = s("1234abcd-12ab-34cd-56ef")), "1234abcd".into()),
+            (with(|o| o.kms_key = s("my-key")), "my-key".into()),
+            (with(|o| o.kms_key = s("alias/")), "alias/".into()),
             (with(|o| o.lifecycle_policy_file = Some(not_json.clone())), not_json.display().to_string()),
             (with(|o| o.lifecycle_policy_file = Some(no_rules.clone())), no_rules.display().to_string()),
             (with(|o| o.lifecycle_policy_file = Some(missing.clone())), missing.display().to_string()),
@@ -565,6 +615,17 @@ mod tests {
             (with(|o| o.tags = v(&["team=a", "team=b"])), "team".into()),
             (with(|o| o.tags = v(&["team=a;b"])), "a;b".into()),
         ];
+        for good in [
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "mrk-1234abcd12ab34cd56ef1234567890ab",
+            "alias/ecr",
+            "alias/aws/ecr",
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws-cn:kms:cn-north-1:123456789012:alias/team/ecr",
+            "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab",
+        ] {
+            validate_kms_key(good).unwrap_or_else(|e| panic!("{good}: {e:#}"));
+        }
         for (options, needle) in cases {
             let shown = format!("{options:?}");
             let error = RepositorySettings::validate(options).expect_err(&shown);

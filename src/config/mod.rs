@@ -191,6 +191,7 @@ fn push(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PushSetting
     let aws = aws_plan(&args.common, &args.aws, &file, env)?;
     let (repository_settings, create_repository, update_repository) =
         repository_settings(&args.repository, &file, cwd)?;
+    kms_key_in_partition(&repository_settings, &aws)?;
     let source = match (&args.image, &args.from) {
         (Some(image), None) => {
             if image.trim().is_empty() || image.starts_with('-') {
@@ -482,6 +483,22 @@ fn repository_settings(
     Ok((settings, create, update))
 }
 
+/// A KMS key ARN must be in the partition the repository lives in; ECR would refuse it only at CreateRepository.
+fn kms_key_in_partition(settings: &RepositorySettings, aws: &AwsPlan) -> anyhow::Result<()> {
+    if let Some(crate::aws::Encryption::Kms { key: Some(key) }) = &settings.encryption
+        && let Some(partition) = key.strip_prefix("arn:").and_then(|rest| rest.split(':').next())
+        && partition != aws.partition().arn_name()
+    {
+        bail_input!(
+            "KMS key '{key}' is in partition {partition}, but the repository is in {} ({}): use a key of that \
+             partition",
+            aws.partition().arn_name(),
+            aws.region()
+        );
+    }
+    Ok(())
+}
+
 /// The region for commands that never contact AWS: `--region` (or the file's), then AWS_REGION, then
 /// AWS_DEFAULT_REGION.
 fn offline_region(common: &CommonArgs, file: &ConfigFile, env: &EnvMap) -> Option<String> {
@@ -613,6 +630,12 @@ mod tests {
             ("", vec!["policy"], "policy needs --repository"),
             ("engine: containerd\n", push_args(&[]), "unknown container engine 'containerd'"),
             ("", vec!["logout", "--engine", "rkt"], "unknown container engine 'rkt'"),
+            ("", push_args(&["--kms-key", "arn:aws:s3:::bucket"]), "invalid KMS key 'arn:aws:s3:::bucket'"),
+            (
+                "",
+                push_args(&["--kms-key", "arn:aws-cn:kms:cn-north-1:123456789012:alias/ecr"]),
+                "is in partition aws-cn, but the repository is in aws",
+            ),
         ] {
             let error = resolve_in(dir.path(), config, &args).unwrap_err();
             assert_eq!(exit_code(&error), EXIT_BAD_INPUT, "{args:?}: {error:#}");
