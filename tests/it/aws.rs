@@ -185,8 +185,92 @@ async fn authorization_token_is_decoded_and_old_expiry_accepted() {
     let expires = token.expires_at.expect("expiry");
     assert_eq!(expires, SystemTime::UNIX_EPOCH + Duration::from_secs(1_420_070_400));
     assert!(!format!("{token:?}").contains(PASSWORD));
-    let again = session.authorization_token().await.expect("cached token");
-    assert_eq!(again.password, token.password);
+}
+
+/// A TCP forwarder to moto that counts the ECR operations crossing it, by their `X-Amz-Target` header. Its
+/// listener thread stops when the handle drops; connection threads end when the client closes them.
+struct CountingProxy {
+    port: u16,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CountingProxy {
+    fn start(upstream: u16) -> CountingProxy {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (seen_in, stop_in) = (seen.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !stop_in.load(Ordering::Relaxed) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                client.set_nonblocking(false).expect("blocking");
+                let server = std::net::TcpStream::connect(("127.0.0.1", upstream)).expect("connect moto");
+                let (mut client_read, mut server_write) =
+                    (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+                let (mut server_read, mut client_write) = (server, client);
+                let seen = seen_in.clone();
+                std::thread::spawn(move || {
+                    let mut buffer = [0u8; 16384];
+                    while let Ok(n) = client_read.read(&mut buffer) {
+                        if n == 0 || server_write.write_all(&buffer[..n]).is_err() {
+                            break;
+                        }
+                        seen.lock().expect("lock").extend_from_slice(&buffer[..n]);
+                    }
+                    let _ = server_write.shutdown(std::net::Shutdown::Write);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut server_read, &mut client_write);
+                    let _ = client_write.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        CountingProxy { port, seen, stop, thread: Some(thread) }
+    }
+
+    /// How many requests for this ECR operation crossed the proxy.
+    fn count(&self, operation: &str) -> usize {
+        let text = String::from_utf8_lossy(&self.seen.lock().expect("lock")).to_ascii_lowercase();
+        text.matches(&format!("amazonec2containerregistry_v20150921.{}", operation.to_ascii_lowercase())).count()
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The token is fetched once per session, counted on the wire; a fresh one is another call.
+#[tokio::test]
+async fn authorization_token_is_fetched_once_per_session() {
+    let moto = Moto::start();
+    let proxy = CountingProxy::start(moto.port);
+    let mut env = env_of(&moto);
+    env.insert("AWS_ENDPOINT_URL_ECR".into(), format!("http://127.0.0.1:{}", proxy.port));
+    let session = connect(options(&[]), &env).await.expect("connect");
+    let (first, second) = tokio::join!(session.authorization_token(), session.authorization_token());
+    let (first, second) = (first.expect("token"), second.expect("token"));
+    let third = session.authorization_token().await.expect("cached token");
+    assert_eq!(proxy.count("GetAuthorizationToken"), 1, "three uses, one call");
+    assert_eq!(
+        (first.password.expose(), second.password.expose(), third.password.expose()),
+        (PASSWORD, PASSWORD, PASSWORD)
+    );
+    session.fresh_authorization_token().await.expect("fresh token");
+    assert_eq!(proxy.count("GetAuthorizationToken"), 2, "a fresh token is a second call");
 }
 
 #[tokio::test]
