@@ -5,20 +5,23 @@
 //! The flow is always parse, then validate, then act: a command builds a checked plan from flags, environment,
 //! config file and CI context before the first network call.
 
+// The binary uses `cli`, `commands`, `ci` and `error`; the integration tests drive the services in-process
+// (`aws`, `oci`, `engine`) and use the shared vocabulary (`digest`, `media_type`, `names`, `error`). Everything
+// else is reached only through the commands.
 pub mod aws;
 pub mod ci;
 pub mod cli;
 pub mod commands;
-pub mod config;
+mod config;
 pub mod digest;
 pub mod engine;
 pub mod error;
-pub mod host;
-pub mod log;
+mod host;
+mod log;
 pub mod media_type;
 pub mod names;
 pub mod oci;
-pub mod outputs;
-pub mod secret;
-pub mod tag_policy;
-pub mod tags;
+mod outputs;
+mod secret;
+mod tag_policy;
+mod tags;

@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use file::{ConfigFile, DEFAULT_CONFIG, OneOrMany, OutputSection, RepositorySection, TagSection};
+use file::{ConfigFile, OneOrMany};
+#[cfg(test)]
+use file::DEFAULT_CONFIG;
 
 use crate::aws::{AwsOptions, AwsPlan, RepositoryOptions, RepositorySettings};
 use crate::bail_input;
