@@ -13,14 +13,14 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{StreamExt, TryStreamExt, stream};
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
+use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, LOCATION, RETRY_AFTER};
 use reqwest::{Method, Response, StatusCode, Url};
 use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::error::{Error, from_response};
-use super::plan::{Blob, Manifest, Plan, hex, short_digest};
-use super::progress::{Track, Tracker};
+use super::plan::{Blob, MANIFEST_MEDIA_TYPES, Manifest, Plan, hex, short_digest};
+use super::progress::{Progress, Track, Tracker};
 use super::{Credentials, PushOptions, PushedImage, Registry, RegistryAuth, RetryPolicy};
 
 /// Read size for streaming blobs: large enough for throughput, small enough that a few uploads in flight stay
@@ -93,22 +93,8 @@ pub(super) async fn push_plan(
     options: &PushOptions,
 ) -> Result<PushedImage, Error> {
     let repository = registry.repository.as_str();
-    let provider = registry.auth.clone();
-    let first = provider
-        .credentials(false)
-        .await
-        .map_err(|e| Error::Credentials { action: format!("pushing to {repository}"), message: format!("{e:#}") })?;
     let tracker = Tracker::new(options.progress);
-    let session = Session {
-        registry,
-        tracker: &tracker,
-        auth: AuthState {
-            provider,
-            current: Mutex::new((0, Arc::new(first))),
-            refresh_used: tokio::sync::Mutex::new(false),
-        },
-        retry: options.retry.clone(),
-    };
+    let session = Session::open(registry, options.retry.clone(), &tracker, &format!("pushing to {repository}")).await?;
 
     let jobs: Vec<(&Blob, Arc<Track>)> = plan
         .blobs
@@ -165,7 +151,69 @@ fn unreachable_ticker() -> Result<(usize, usize, u64), Error> {
     Err(Error::Protocol { action: "showing progress".into(), what: "an end to the progress ticker".into() })
 }
 
+/// Reads a manifest by tag or digest through the same retrying, re-authenticating path as a push.
+pub(super) async fn get_manifest(
+    registry: &Registry,
+    reference: &str,
+    retry: RetryPolicy,
+) -> Result<(Vec<u8>, String), Error> {
+    let tracker = Tracker::new(Progress::Quiet);
+    let action = format!("reading manifest {reference} of {}", registry.repository);
+    let session = Session::open(registry, retry, &tracker, &action).await?;
+    session.get_manifest(reference, &action).await
+}
+
+impl<'a> Session<'a> {
+    /// Starts a session with the first (unrefreshed) credentials; `action` names the work if getting them fails.
+    async fn open(
+        registry: &'a Registry,
+        retry: RetryPolicy,
+        tracker: &'a Tracker,
+        action: &str,
+    ) -> Result<Session<'a>, Error> {
+        let provider = registry.auth.clone();
+        let first = provider
+            .credentials(false)
+            .await
+            .map_err(|e| Error::Credentials { action: action.to_string(), message: format!("{e:#}") })?;
+        Ok(Session {
+            registry,
+            tracker,
+            auth: AuthState {
+                provider,
+                current: Mutex::new((0, Arc::new(first))),
+                refresh_used: tokio::sync::Mutex::new(false),
+            },
+            retry,
+        })
+    }
+}
+
 impl Session<'_> {
+    async fn get_manifest(&self, reference: &str, action: &str) -> Result<(Vec<u8>, String), Error> {
+        let url = self.url(&format!("manifests/{reference}"))?;
+        let accept = MANIFEST_MEDIA_TYPES.join(", ");
+        self.with_retries(action, |credentials| {
+            let request = self
+                .request(Method::GET, url.clone(), &credentials)
+                .header(ACCEPT, accept.as_str())
+                .timeout(SMALL_REQUEST_TIMEOUT);
+            async move {
+                let response = request.send().await.map_err(|e| transport(action, e))?;
+                let response = check(response, action, self.repository(), None).await?;
+                let media_type = response
+                    .headers()
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| v.split(';').next().unwrap_or(v).trim().to_string())
+                    .unwrap_or_default();
+                let bytes = response.bytes().await.map_err(|e| transport(action, e))?;
+                Ok((bytes.to_vec(), media_type))
+            }
+        })
+        .await
+    }
+
     fn repository(&self) -> &str {
         &self.registry.repository
     }

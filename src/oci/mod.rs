@@ -203,40 +203,7 @@ impl Registry {
     /// Reads a manifest back by tag or digest: its exact bytes and media type. Used to add tags server-side after
     /// an engine push, from the registry itself (always consistent with what was just pushed).
     pub async fn get_manifest(&self, reference: &str) -> anyhow::Result<(Vec<u8>, String)> {
-        let url = format!("{}/v2/{}/manifests/{reference}", self.base_url, self.repository);
-        for refresh in [false, true] {
-            let credentials = self.auth.credentials(refresh).await?;
-            let response = self
-                .http
-                .get(&url)
-                .basic_auth(&credentials.username, Some(&credentials.password))
-                .header(reqwest::header::ACCEPT, MANIFEST_MEDIA_TYPES.join(", "))
-                .send()
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!("reading manifest {reference} of '{}' from {}: {e}", self.repository, self.base_url)
-                })?;
-            if response.status() == reqwest::StatusCode::UNAUTHORIZED && !refresh {
-                continue;
-            }
-            if !response.status().is_success() {
-                anyhow::bail!(
-                    "reading manifest {reference} of '{}' from {}: HTTP {}",
-                    self.repository,
-                    self.base_url,
-                    response.status()
-                );
-            }
-            let media_type = response
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.split(';').next().unwrap_or(v).trim().to_string())
-                .unwrap_or_default();
-            let bytes = response.bytes().await.map_err(|e| anyhow::anyhow!("reading manifest {reference}: {e}"))?;
-            return Ok((bytes.to_vec(), media_type));
-        }
-        anyhow::bail!("reading manifest {reference} of '{}': the registry refused the credentials", self.repository)
+        Ok(client::get_manifest(self, reference, RetryPolicy::default()).await?)
     }
 
     pub fn base_url(&self) -> &str {

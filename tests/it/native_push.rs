@@ -356,6 +356,8 @@ struct FaultPlan {
     faults: bool,
     /// Answer manifest PUTs for this tag the way ECR does for an immutable repository.
     immutable_tag: Option<String>,
+    /// Answer the first manifest GETs with 500, then 429, then 401, before letting one through.
+    manifest_get_faults: bool,
 }
 
 struct FaultProxy {
@@ -468,6 +470,18 @@ fn decide(n: usize, head: &Head, stats: &ProxyStats, plan: &FaultPlan) -> Fault 
     {
         stats.immutable.fetch_add(1, Ordering::SeqCst);
         return Fault::Immutable;
+    }
+    if plan.manifest_get_faults && head.method == "GET" && head.path.contains("/manifests/") {
+        if claim(&stats.status_500, 1) {
+            return Fault::Status(500);
+        }
+        if claim(&stats.status_429, 1) {
+            return Fault::Status(429);
+        }
+        if claim(&stats.status_401, 1) {
+            return Fault::Status(401);
+        }
+        return Fault::Forward;
     }
     if !plan.faults {
         return Fault::Forward;
@@ -594,7 +608,7 @@ async fn push_survives_drops_5xx_429_and_one_401_with_identical_digests() {
     let (index_digest, index_size) = layout.blob(&index);
     layout.name(json!({"mediaType": OCI_INDEX, "digest": index_digest, "size": index_size}), "v1");
 
-    let proxy = start_fault_proxy(registry.port, FaultPlan { faults: true, immutable_tag: None }).await;
+    let proxy = start_fault_proxy(registry.port, FaultPlan { faults: true, ..FaultPlan::default() }).await;
     let (target, auth) = target_registry(&format!("http://127.0.0.1:{}", proxy.port), "team/faults");
     let options = PushOptions {
         concurrency: 3,
@@ -631,7 +645,7 @@ async fn ecr_immutable_tag_refusal_surfaces_as_a_typed_error() {
     let scratch = scratch_dir("immutable");
     let mut layout = Layout::new(scratch.path());
     layout.name(layout.image(&[random_layer("a", 2000, true)], "amd64"), "v1");
-    let plan = FaultPlan { faults: false, immutable_tag: Some("v1".into()) };
+    let plan = FaultPlan { immutable_tag: Some("v1".into()), ..FaultPlan::default() };
     let proxy = start_fault_proxy(registry.port, plan).await;
     let (target, _) = target_registry(&format!("http://127.0.0.1:{}", proxy.port), "team/app");
     let error = oci::push(&layout.source(None), &target, &tags(&["v1"]), &quiet()).await.unwrap_err();
@@ -661,4 +675,25 @@ async fn a_registry_that_never_answers_hits_the_push_timeout() {
     silent.abort();
     assert!(matches!(error.downcast_ref::<oci::Error>(), Some(oci::Error::Timeout { .. })), "{error:?}");
     assert!(error.to_string().contains("team/app did not finish within 1s"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_a_manifest_back_survives_500_429_and_401_with_one_refresh() {
+    let registry = TestRegistry::start();
+    let scratch = scratch_dir("get-faults");
+    let mut layout = Layout::new(scratch.path());
+    layout.name(layout.image(&[random_layer("a", 2000, true)], "amd64"), "v1");
+    let (direct, _) = target_registry(&format!("http://{}", registry.host()), "team/read");
+    let pushed = oci::push(&layout.source(None), &direct, &tags(&["v1"]), &quiet()).await.expect("push");
+
+    let proxy = start_fault_proxy(registry.port, FaultPlan { manifest_get_faults: true, ..FaultPlan::default() }).await;
+    let (through_proxy, auth) = target_registry(&format!("http://127.0.0.1:{}", proxy.port), "team/read");
+    let (bytes, media_type) = through_proxy.get_manifest("v1").await.expect("read the manifest back");
+    assert_eq!(bytes, pushed.manifest);
+    assert_eq!(media_type, pushed.media_type);
+    let injected = |counter: &AtomicUsize| counter.load(Ordering::SeqCst);
+    let stats = &proxy.stats;
+    assert_eq!((injected(&stats.status_500), injected(&stats.status_429), injected(&stats.status_401)), (1, 1, 1));
+    assert_eq!(auth.refreshes.load(Ordering::SeqCst), 1, "the 401 cost exactly one refresh");
+    assert_eq!(auth.initial.load(Ordering::SeqCst), 1);
 }
