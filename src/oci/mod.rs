@@ -67,24 +67,38 @@ impl ImageSource {
         bail_input!("unsupported image source '{spec}': expected {SOURCE_FORMS}")
     }
 
-    /// Reads the source and returns what would be pushed (the top-level manifest and its digest) without any
-    /// network access; useful for dry runs and "is this digest already tagged" checks.
-    pub fn inspect(&self) -> anyhow::Result<ResolvedImage> {
-        let plan = self.plan()?;
-        Ok(ResolvedImage {
+    /// Reads the source into the plan a push follows, without any network access. The summary says what would
+    /// be pushed (for dry runs and "is this digest already tagged" checks); [`push`] then pushes exactly this plan,
+    /// so the source is read once and what was judged is what is sent.
+    pub fn plan(&self) -> anyhow::Result<SourcePlan> {
+        let plan = match self {
+            ImageSource::OciLayout { dir, reference } => layout::plan(dir, reference.as_deref()),
+            ImageSource::DockerArchive { file, reference } => archive::plan(file, reference.as_deref()),
+        }?;
+        let summary = ResolvedImage {
             digest: plan.top.digest.clone(),
             media_type: plan.top.media_type.clone(),
             manifest: plan.top.bytes.clone(),
             blobs: plan.blobs.len(),
             bytes: plan.blobs.iter().map(|b| b.size).sum(),
-        })
+        };
+        Ok(SourcePlan { plan, summary })
     }
+}
 
-    fn plan(&self) -> anyhow::Result<plan::Plan> {
-        match self {
-            ImageSource::OciLayout { dir, reference } => layout::plan(dir, reference.as_deref()),
-            ImageSource::DockerArchive { file, reference } => archive::plan(file, reference.as_deref()),
-        }
+/// A source read and resolved: every blob (as a byte range of a local file), the child manifests and the
+/// top-level manifest. Blobs are re-hashed as they stream, so a file changed since planning fails the push
+/// rather than publishing other bytes.
+#[derive(Debug, Clone)]
+pub struct SourcePlan {
+    plan: plan::Plan,
+    summary: ResolvedImage,
+}
+
+impl SourcePlan {
+    /// What this plan pushes: the top-level manifest, its digest and the blob totals.
+    pub fn summary(&self) -> &ResolvedImage {
+        &self.summary
     }
 }
 
@@ -274,12 +288,12 @@ pub struct PushedImage {
     pub bytes_uploaded: u64,
 }
 
-/// Pushes the image from `source` to `registry`, tagged with each of `tags` (by digest only when there are none).
+/// Pushes the planned image to `registry`, tagged with each of `tags` (by digest only when there are none).
 ///
 /// Failures are `anyhow` errors whose root is an [`Error`] for registry and transfer problems (downcast to detect
 /// [`Error::TagImmutable`]), or a [`BadInput`](crate::error::BadInput) when the source or a tag is unusable.
 pub async fn push(
-    source: &ImageSource,
+    plan: &SourcePlan,
     registry: &Registry,
     tags: &[String],
     options: &PushOptions,
@@ -287,11 +301,7 @@ pub async fn push(
     for tag in tags {
         crate::names::validate_tag(tag)?;
     }
-    let owned = source.clone();
-    let plan = tokio::task::spawn_blocking(move || owned.plan())
-        .await
-        .map_err(|e| anyhow::anyhow!("reading {source}: {e}"))??;
-    let work = client::push_plan(&plan, registry, tags, options);
+    let work = client::push_plan(&plan.plan, registry, tags, options);
     let pushed = match options.timeout {
         Some(limit) => tokio::time::timeout(limit, work)
             .await
