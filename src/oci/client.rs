@@ -19,7 +19,10 @@ use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::error::{Error, from_response};
-use super::plan::{Blob, MANIFEST_MEDIA_TYPES, Manifest, Plan, hex, short_digest};
+use crate::digest::{hex, short_digest};
+use crate::media_type::MANIFEST_MEDIA_TYPES;
+
+use super::plan::{Blob, Manifest, Plan};
 use super::progress::{Progress, Track, Tracker};
 use super::{Credentials, PushOptions, PushedImage, Registry, RegistryAuth, RetryPolicy};
 

@@ -27,7 +27,6 @@ use std::time::Duration;
 use crate::bail_input;
 
 pub use error::Error;
-pub use plan::MANIFEST_MEDIA_TYPES;
 pub use progress::Progress;
 
 /// Where the image comes from.

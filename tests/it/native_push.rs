@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ecr_ship::media_type::MANIFEST_MEDIA_TYPES;
 use ecr_ship::oci::{
-    self, Credentials, CredentialsFuture, ImageSource, MANIFEST_MEDIA_TYPES, Progress, PushOptions, PushedImage,
-    Registry, RegistryAuth, RetryPolicy,
+    self, Credentials, CredentialsFuture, ImageSource, Progress, PushOptions, PushedImage, Registry, RegistryAuth,
+    RetryPolicy,
 };
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
