@@ -116,6 +116,41 @@ pub struct Plan {
     pub top: Manifest,
 }
 
+/// A source read and resolved: every blob (as a byte range of a local file), the child manifests and the
+/// top-level manifest. Blobs are re-hashed as they stream, so a file changed since planning fails the push
+/// rather than publishing other bytes.
+#[derive(Debug, Clone)]
+pub struct SourcePlan {
+    plan: Plan,
+    summary: ResolvedImage,
+}
+
+impl SourcePlan {
+    pub(super) fn new(plan: Plan, summary: ResolvedImage) -> SourcePlan {
+        SourcePlan { plan, summary }
+    }
+
+    pub(super) fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// What this plan pushes: the top-level manifest, its digest and the blob totals.
+    pub fn summary(&self) -> &ResolvedImage {
+        &self.summary
+    }
+}
+
+/// What a source resolves to, before anything is pushed.
+#[derive(Debug, Clone)]
+pub struct ResolvedImage {
+    pub digest: String,
+    pub media_type: String,
+    pub manifest: Vec<u8>,
+    /// Distinct blobs (configs and layers of every platform).
+    pub blobs: usize,
+    pub bytes: u64,
+}
+
 /// Collects a plan's blobs and child manifests without duplicates (multi-arch images share layers).
 #[derive(Default)]
 pub struct PlanBuilder {
