@@ -8,7 +8,7 @@ use crate::media_type::MANIFEST_MEDIA_TYPES;
 use super::error::Error;
 use super::plan::Manifest;
 use super::progress::{Progress, Tracker};
-use super::transport::{Registry, RetryPolicy, SMALL_REQUEST_TIMEOUT, Session, check, expect_digest, transport};
+use super::transport::{Registry, RetryPolicy, SMALL_REQUEST_TIMEOUT, Session, check, expect_digest};
 
 impl Registry {
     /// Reads a manifest back by tag or digest: its exact bytes and media type. Used to add tags server-side after
@@ -36,7 +36,7 @@ impl Session<'_> {
                 .header(ACCEPT, accept.as_str())
                 .timeout(SMALL_REQUEST_TIMEOUT);
             async move {
-                let response = request.send().await.map_err(|e| transport(action, e))?;
+                let response = request.send().await.map_err(|e| self.transport(action, e))?;
                 let response = check(response, action, self.repository(), None).await?;
                 let media_type = response
                     .headers()
@@ -44,7 +44,7 @@ impl Session<'_> {
                     .and_then(|v| v.to_str().ok())
                     .map(|v| v.split(';').next().unwrap_or(v).trim().to_string())
                     .unwrap_or_default();
-                let bytes = response.bytes().await.map_err(|e| transport(action, e))?;
+                let bytes = response.bytes().await.map_err(|e| self.transport(action, e))?;
                 Ok((bytes.to_vec(), media_type))
             }
         })
@@ -71,11 +71,35 @@ impl Session<'_> {
                 .timeout(SMALL_REQUEST_TIMEOUT);
             let action = action.as_str();
             async move {
-                let response = request.send().await.map_err(|e| transport(action, e))?;
+                let response = request.send().await.map_err(|e| self.transport(action, e))?;
                 let response = check(response, action, repository, tag).await?;
                 expect_digest(response.headers(), &manifest.digest, action)
             }
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::oci::auth::{Credentials, StaticAuth};
+
+    #[tokio::test]
+    async fn an_unreachable_registry_is_named_with_the_os_reason() {
+        // Bound and dropped: nothing listens on the port any more, so the connection is refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let auth = Arc::new(StaticAuth(Credentials { username: "AWS".into(), password: "secret".into() }));
+        let registry = Registry::new(&format!("http://127.0.0.1:{port}"), "team/app", auth).unwrap();
+        let retry =
+            RetryPolicy { attempts: 2, base_delay: Duration::from_millis(1), max_delay: Duration::from_millis(2) };
+        let error = get_manifest(&registry, "v1", retry).await.unwrap_err().to_string();
+        assert!(error.starts_with("reading manifest v1 of team/app: "), "{error}");
+        assert!(error.contains(&format!("127.0.0.1:{port}")), "names the host: {error}");
+        assert!(error.to_lowercase().contains("connection refused"), "names the OS reason: {error}");
+        assert!(error.contains("after 2 attempts") && !error.contains(" { "), "{error}");
     }
 }

@@ -292,7 +292,22 @@ pub(super) fn expect_digest(headers: &HeaderMap, expected: &str, action: &str) -
     }
 }
 
-pub(super) fn transport(action: &str, error: reqwest::Error) -> Failure {
+impl Session<'_> {
+    /// A request that got no answer. Connection and timeout failures name the host, since the action names only
+    /// the repository; the OS reason comes from walking the error's source chain.
+    pub(super) fn transport(&self, action: &str, error: reqwest::Error) -> Failure {
+        let host = self.registry.base_url.split_once("://").map_or(self.registry.base_url.as_str(), |(_, host)| host);
+        let failure = transport(action, error);
+        match failure {
+            Failure::Retry(Error::Transport { action, message, attempts }, delay) if !message.contains(host) => {
+                Failure::Retry(Error::Transport { action, message: format!("{host}: {message}"), attempts }, delay)
+            }
+            other => other,
+        }
+    }
+}
+
+fn transport(action: &str, error: reqwest::Error) -> Failure {
     // The action already names the resource; the URL would only add the upload session's opaque state.
     let error = error.without_url();
     let mut message = error.to_string();

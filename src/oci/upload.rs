@@ -20,7 +20,7 @@ use crate::digest::hex;
 use super::error::Error;
 use super::plan::Blob;
 use super::progress::Track;
-use super::transport::{AttemptCredentials, Failure, SMALL_REQUEST_TIMEOUT, Session, check, expect_digest, transport};
+use super::transport::{AttemptCredentials, Failure, SMALL_REQUEST_TIMEOUT, Session, check, expect_digest};
 
 /// Read size for streaming blobs: large enough for throughput, small enough that a few uploads in flight stay
 /// far below the memory budget.
@@ -37,7 +37,7 @@ impl Session<'_> {
                 let request = self.request(Method::HEAD, blob_url.clone(), &credentials).timeout(SMALL_REQUEST_TIMEOUT);
                 let action = check_action.as_str();
                 async move {
-                    let response = request.send().await.map_err(|e| transport(action, e))?;
+                    let response = request.send().await.map_err(|e| self.transport(action, e))?;
                     if response.status() == StatusCode::NOT_FOUND {
                         return Ok(false);
                     }
@@ -91,7 +91,7 @@ impl Session<'_> {
             .timeout(SMALL_REQUEST_TIMEOUT)
             .send()
             .await
-            .map_err(|e| transport(action, e))?;
+            .map_err(|e| self.transport(action, e))?;
         let response = check(response, action, self.repository(), None).await?;
         let location = response.headers().get(LOCATION).and_then(|value| value.to_str().ok()).ok_or_else(|| {
             Failure::Fatal(Error::Protocol { action: action.into(), what: "no Location for the upload".into() })
@@ -116,7 +116,7 @@ impl Session<'_> {
         if let Some(error) = failure.lock().ok().and_then(|mut slot| slot.take()) {
             return Err(Failure::Fatal(error));
         }
-        let response = sent.map_err(|e| transport(action, e))?;
+        let response = sent.map_err(|e| self.transport(action, e))?;
         let response = check(response, action, self.repository(), None).await?;
         expect_digest(response.headers(), &blob.digest, action)?;
         Ok(())
