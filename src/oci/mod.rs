@@ -1,9 +1,9 @@
 //! Native, daemonless image push: reads an OCI image layout or a `docker save` archive from disk and pushes it
 //! to a registry (ECR in production) over the OCI distribution API, without docker, podman or skopeo.
 //!
-//! This module owns the public API ([`ImageSource`], [`Registry`], [`RegistryAuth`], [`PushOptions`], [`push`])
-//! and the order of a push: the source is resolved into a plan before anything is contacted (bad input fails with
-//! exit 2 and nothing sent), then every blob is made present (HEAD, else POST + one streamed PUT), then child
+//! The public API is [`ImageSource`] (planned once into a [`SourcePlan`]), [`Registry`], [`RegistryAuth`],
+//! [`PushOptions`] and [`push`]. A source is resolved into a plan before anything is contacted (bad input fails
+//! with exit 2 and nothing sent); the push then makes every blob is made present (HEAD, else POST + one streamed PUT), then child
 //! manifests by digest, and only then the top-level manifest once per tag. A manifest is therefore never published
 //! while one of its blobs could be missing.
 //!

@@ -47,7 +47,7 @@ impl ImageSource {
     }
 
     /// Reads the source into the plan a push follows, without any network access. The summary says what would
-    /// be pushed (for dry runs and "is this digest already tagged" checks); [`push`] then pushes exactly this plan,
+    /// be pushed (for dry runs and "is this digest already tagged" checks); [`push`](crate::oci::push()) then pushes exactly this plan,
     /// so the source is read once and what was judged is what is sent.
     pub fn plan(&self) -> anyhow::Result<SourcePlan> {
         let plan = match self {
