@@ -21,7 +21,7 @@ use crate::engine::{Engine, LoginRecord};
 use crate::error::after_contact;
 use crate::host::RegistryHost;
 use crate::log;
-use crate::oci::{self, ImageSource, ResolvedImage};
+use crate::oci::{self, SourcePlan};
 use crate::outputs::ImageOutputs;
 use crate::tag_policy::{self, TagAction};
 
@@ -30,7 +30,7 @@ enum Source<'a> {
     /// A local image pushed through docker or podman.
     Engine { engine: Engine, image: &'a str },
     /// An OCI layout or docker archive pushed natively; its manifest digest is known before any upload.
-    Native { source: &'a ImageSource, resolved: ResolvedImage },
+    Native { plan: SourcePlan },
 }
 
 pub async fn run(settings: &PushSettings, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> anyhow::Result<()> {
@@ -46,15 +46,17 @@ pub async fn run(settings: &PushSettings, env: &EnvMap, cwd: &Path, stdout: &mut
         SourceSettings::Engine { engine, image } => {
             Source::Engine { engine: Engine::detect(*engine, env).await?, image }
         }
-        SourceSettings::Native(source) => Source::Native { source, resolved: source.inspect()? },
+        SourceSettings::Native(source) => Source::Native { plan: source.plan()? },
     };
     log::info(format!(
         "{} build: pushing {} to '{}' as {}",
         settings.tags.context.system,
         match &source {
             Source::Engine { engine, image } => format!("{image} through {}", engine.kind()),
-            Source::Native { resolved, .. } =>
-                format!("{} ({} blobs, {} bytes)", resolved.digest, resolved.blobs, resolved.bytes),
+            Source::Native { plan } => {
+                let summary = plan.summary();
+                format!("{} ({} blobs, {} bytes)", summary.digest, summary.blobs, summary.bytes)
+            }
         },
         settings.repository,
         tags.join(", ")
@@ -95,7 +97,7 @@ async fn act(
     // The digest this image will have, when it can be known before pushing: then an existing tag is judged
     // (present, movable, or a conflict) before anything is uploaded.
     let known = match source {
-        Source::Native { resolved, .. } => Some(resolved.digest.clone()),
+        Source::Native { plan } => Some(plan.summary().digest.clone()),
         Source::Engine { engine, image } => local_digest(engine, image, &host, repository).await?,
     };
     let actions =
@@ -104,13 +106,14 @@ async fn act(
     let to_put: Vec<String> = actions.iter().filter(|(_, a)| *a == TagAction::Put).map(|(t, _)| t.clone()).collect();
 
     let digest = match source {
-        Source::Native { source, resolved } => {
+        Source::Native { plan } => {
+            let resolved = plan.summary();
             if to_put.is_empty() {
                 log::info(format!("every tag to write already points at {}: nothing to upload", resolved.digest));
             } else {
                 let registry = registry_client(&host, repository, session.clone(), &token)?;
                 let pushed =
-                    oci::push(source, &registry, &to_put, &oci::PushOptions::default()).await.map_err(|error| {
+                    oci::push(plan, &registry, &to_put, &oci::PushOptions::default()).await.map_err(|error| {
                         match oci::immutable_tag(&error).map(String::from) {
                             Some(tag) => error.context(format!(
                                 "tag '{tag}' already exists in the immutable repository '{repository}'; use commit-hash tags or --skip-existing"

@@ -23,10 +23,14 @@ use sha2::{Digest as _, Sha256};
 use crate::bail_input;
 use crate::error::bad_input;
 
+use crate::digest::{hex, sha256_digest, sha256_hex};
+use crate::media_type::{
+    DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER, OCI_LAYER_GZIP,
+    OCI_LAYER_ZSTD, OCI_MANIFEST, is_index,
+};
+
 use super::plan::{
-    Blob, BlobKind, DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, Descriptor, MAX_MANIFEST_BYTES,
-    Manifest, ManifestDoc, OCI_CONFIG, OCI_LAYER, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST, Plan, PlanBuilder, hex,
-    is_index, sha256_digest, sha256_hex,
+    Blob, BlobKind, Descriptor, IndexJson, MAX_MANIFEST_BYTES, Manifest, ManifestDoc, Plan, PlanBuilder,
 };
 
 /// Image configs are a few kB; this only guards against a path that names a layer by mistake.
@@ -132,11 +136,6 @@ fn select<'a>(images: &'a [ArchiveImage], reference: Option<&str>, file: &Path) 
 /// Uses the manifest docker itself wrote into the archive's OCI layout, when there is one for this image's config
 /// and every blob it names is in the archive.
 fn embedded_oci_plan(index: &TarIndex, config_digest: &str) -> anyhow::Result<Option<Plan>> {
-    #[derive(Deserialize)]
-    struct IndexJson {
-        #[serde(default)]
-        manifests: Vec<Descriptor>,
-    }
     let Some(bytes) = index.read_small("index.json", MAX_MANIFEST_BYTES)? else { return Ok(None) };
     let Ok(top) = serde_json::from_slice::<IndexJson>(&bytes) else { return Ok(None) };
     // One level of nesting covers docker's own output (an index per image, or the manifest directly).

@@ -11,9 +11,11 @@ use std::path::{Path, PathBuf};
 use crate::bail_input;
 use crate::error::bad_input;
 
+use crate::digest::{sha256_digest, sha256_hex};
+use crate::media_type::is_index;
+
 use super::plan::{
-    Blob, BlobKind, Descriptor, MAX_MANIFEST_BYTES, Manifest, ManifestDoc, Plan, PlanBuilder, is_index, sha256_digest,
-    sha256_hex,
+    Blob, BlobKind, Descriptor, IndexJson, MAX_MANIFEST_BYTES, Manifest, ManifestDoc, Plan, PlanBuilder,
 };
 
 /// The annotation `skopeo copy … oci:DIR:REF`, buildah and docker use to name an image inside a layout.
@@ -21,12 +23,6 @@ pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 /// Nested indexes deeper than this are treated as a malformed (or cyclic) layout.
 const MAX_DEPTH: usize = 4;
-
-#[derive(serde::Deserialize)]
-struct IndexJson {
-    #[serde(default)]
-    manifests: Vec<Descriptor>,
-}
 
 /// Plans a push of the image in `dir` named `reference` (or its only image).
 pub fn plan(dir: &Path, reference: Option<&str>) -> anyhow::Result<Plan> {

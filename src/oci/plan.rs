@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::digest::{hex, sha256_digest, sha256_hex, short_digest};
-pub use crate::media_type::*;
+use crate::digest::sha256_digest;
+use crate::media_type::{OCI_INDEX, OCI_MANIFEST};
 
 /// ECR rejects manifests over 4 MiB; anything larger in a layout is corrupt or not a manifest.
 pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
@@ -30,6 +30,13 @@ pub struct Descriptor {
     pub annotations: Option<BTreeMap<String, String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<serde_json::Value>,
+}
+
+/// The `index.json` at the root of an OCI layout (also inside a docker 25+ archive): the images it names.
+#[derive(Debug, Deserialize)]
+pub struct IndexJson {
+    #[serde(default)]
+    pub manifests: Vec<Descriptor>,
 }
 
 /// The fields of an image manifest or index this pusher needs; the bytes themselves are always pushed unchanged.
@@ -109,6 +116,41 @@ pub struct Plan {
     pub top: Manifest,
 }
 
+/// A source read and resolved: every blob (as a byte range of a local file), the child manifests and the
+/// top-level manifest. Blobs are re-hashed as they stream, so a file changed since planning fails the push
+/// rather than publishing other bytes.
+#[derive(Debug, Clone)]
+pub struct SourcePlan {
+    plan: Plan,
+    summary: ResolvedImage,
+}
+
+impl SourcePlan {
+    pub(super) fn new(plan: Plan, summary: ResolvedImage) -> SourcePlan {
+        SourcePlan { plan, summary }
+    }
+
+    pub(super) fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// What this plan pushes: the top-level manifest, its digest and the blob totals.
+    pub fn summary(&self) -> &ResolvedImage {
+        &self.summary
+    }
+}
+
+/// What a source resolves to, before anything is pushed.
+#[derive(Debug, Clone)]
+pub struct ResolvedImage {
+    pub digest: String,
+    pub media_type: String,
+    pub manifest: Vec<u8>,
+    /// Distinct blobs (configs and layers of every platform).
+    pub blobs: usize,
+    pub bytes: u64,
+}
+
 /// Collects a plan's blobs and child manifests without duplicates (multi-arch images share layers).
 #[derive(Default)]
 pub struct PlanBuilder {
@@ -145,6 +187,7 @@ impl PlanBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media_type::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST};
 
     #[test]
     fn media_type_falls_back_from_descriptor_to_document_to_shape() {

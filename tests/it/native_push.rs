@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ecr_ship::media_type::MANIFEST_MEDIA_TYPES;
 use ecr_ship::oci::{
-    self, Credentials, CredentialsFuture, ImageSource, MANIFEST_MEDIA_TYPES, Progress, PushOptions, PushedImage,
-    Registry, RegistryAuth, RetryPolicy,
+    self, Credentials, CredentialsFuture, ImageSource, Progress, PushOptions, PushedImage, Registry, RegistryAuth,
+    RetryPolicy,
 };
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -124,7 +125,9 @@ async fn oci_layout_pushes_with_two_tags_and_a_second_push_uploads_nothing() {
 
     let (target, auth) = target_registry(&format!("http://{}", registry.host()), "team/app");
     let source = ImageSource::parse(&format!("oci:{}:v1", scratch.path().display())).expect("parse source");
-    let pushed = oci::push(&source, &target, &tags(&["v1", "latest"]), &quiet()).await.expect("first push");
+    let pushed = oci::push(&source.plan().expect("plan"), &target, &tags(&["v1", "latest"]), &quiet())
+        .await
+        .expect("first push");
     assert_eq!(pushed.digest, manifest_digest, "the layout's manifest is pushed byte for byte");
     assert_eq!(pushed.media_type, OCI_MANIFEST);
     assert_eq!((pushed.blobs_uploaded, pushed.blobs_skipped), (4, 0), "3 layers + config");
@@ -133,12 +136,12 @@ async fn oci_layout_pushes_with_two_tags_and_a_second_push_uploads_nothing() {
     assert_tags_serve(&registry, "team/app", &["v1", "latest"], &pushed).await;
     assert_eq!(auth.refreshes.load(Ordering::SeqCst), 0);
 
-    let again = oci::push(&source, &target, &tags(&["v1"]), &quiet()).await.expect("second push");
+    let again = oci::push(&source.plan().expect("plan"), &target, &tags(&["v1"]), &quiet()).await.expect("second push");
     assert_eq!(again.digest, pushed.digest);
     assert_eq!((again.blobs_uploaded, again.blobs_skipped, again.bytes_uploaded), (0, 4, 0));
 
     // Several images and no REF is an input error that lists the refs.
-    let ambiguous = oci::push(&layout.source(None), &target, &tags(&["x"]), &quiet()).await.unwrap_err();
+    let ambiguous = layout.source(None).plan().unwrap_err();
     assert_eq!(ecr_ship::error::exit_code(&ambiguous), ecr_ship::error::EXIT_BAD_INPUT);
     assert!(ambiguous.to_string().contains("v1, other"), "{ambiguous}");
 }
@@ -173,8 +176,18 @@ async fn docker_archive_pushes_as_docker_v2_schema_2_with_layer_digests_equal_to
 
     let (target, _) = target_registry(&format!("http://{}", registry.host()), "team/archive");
     let source = ImageSource::parse(&format!("docker-archive:{}", archive.display())).expect("parse");
+    let plan = source.plan().expect("plan");
+    // The push follows the plan it is given and never reads the source again: with manifest.json now garbage of
+    // the same length (every blob keeps its offset), a fresh plan fails but the kept one still pushes.
+    let manifest_bytes = serde_json::to_vec(&manifest).unwrap();
+    let mut tar_bytes = std::fs::read(&archive).unwrap();
+    let at =
+        tar_bytes.windows(manifest_bytes.len()).position(|w| w == manifest_bytes).expect("manifest.json in the tar");
+    tar_bytes[at..at + manifest_bytes.len()].fill(b'x');
+    std::fs::write(&archive, &tar_bytes).unwrap();
+    assert!(source.plan().is_err(), "manifest.json is no longer JSON");
     let options = PushOptions { progress: Progress::Lines, ..quiet() };
-    let pushed = oci::push(&source, &target, &tags(&["v1"]), &options).await.expect("push archive");
+    let pushed = oci::push(&plan, &target, &tags(&["v1"]), &options).await.expect("push archive");
     assert_eq!(pushed.media_type, DOCKER_MANIFEST);
     assert_eq!((pushed.blobs_uploaded, pushed.blobs_skipped), (3, 0), "config + 2 distinct layers");
     let doc: Value = serde_json::from_slice(&pushed.manifest).unwrap();
@@ -192,9 +205,9 @@ async fn docker_archive_pushes_as_docker_v2_schema_2_with_layer_digests_equal_to
     );
     assert_tags_serve(&registry, "team/archive", &["v1"], &pushed).await;
 
-    // The inspect call sees the same manifest without any network access.
-    let resolved = source.inspect().expect("inspect");
-    assert_eq!(resolved.digest, pushed.digest);
+    // The plan's summary named the pushed manifest before any network access.
+    assert_eq!(plan.summary().digest, pushed.digest);
+    assert_eq!(plan.summary().manifest, pushed.manifest);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -230,13 +243,13 @@ async fn docker_archive_with_an_embedded_oci_layout_pushes_dockers_own_manifest(
 
     let (target, _) = target_registry(&format!("http://{}", registry.host()), "team/embedded");
     let source = ImageSource::parse(&format!("docker-archive:{}:team/app:v2", archive.display())).expect("parse");
-    let pushed = oci::push(&source, &target, &tags(&["v2"]), &quiet()).await.expect("push");
+    let pushed = oci::push(&source.plan().expect("plan"), &target, &tags(&["v2"]), &quiet()).await.expect("push");
     assert_eq!(pushed.digest, manifest_digest, "the embedded manifest is pushed unchanged");
     assert_eq!(pushed.media_type, OCI_MANIFEST);
     assert_tags_serve(&registry, "team/embedded", &["v2"], &pushed).await;
 
     let unknown = ImageSource::parse(&format!("docker-archive:{}:nope", archive.display())).unwrap();
-    let error = unknown.inspect().unwrap_err().to_string();
+    let error = unknown.plan().unwrap_err().to_string();
     assert!(error.contains("team/app:v2, team/app:other"), "{error}");
 }
 
@@ -255,7 +268,9 @@ async fn multi_arch_index_pushes_children_before_the_index() {
     layout.name(json!({"mediaType": OCI_INDEX, "digest": index_digest, "size": index_size}), "multi");
 
     let (target, _) = target_registry(&format!("http://{}", registry.host()), "team/multi");
-    let pushed = oci::push(&layout.source(None), &target, &tags(&["v1", "v1.0"]), &quiet()).await.expect("push");
+    let pushed = oci::push(&layout.source(None).plan().expect("plan"), &target, &tags(&["v1", "v1.0"]), &quiet())
+        .await
+        .expect("push");
     assert_eq!(pushed.digest, index_digest);
     assert_eq!(pushed.media_type, OCI_INDEX);
     assert_eq!(pushed.blobs_uploaded, 5, "2 configs + 2 own layers + 1 shared layer");
@@ -266,7 +281,9 @@ async fn multi_arch_index_pushes_children_before_the_index() {
         assert_eq!((status, content_type.as_str()), (200, OCI_MANIFEST), "child {child}");
         assert_eq!(&digest_of(&body), child);
     }
-    let again = oci::push(&layout.source(None), &target, &tags(&["v1"]), &quiet()).await.expect("re-push");
+    let again = oci::push(&layout.source(None).plan().expect("plan"), &target, &tags(&["v1"]), &quiet())
+        .await
+        .expect("re-push");
     assert_eq!((again.blobs_uploaded, again.blobs_skipped), (0, 5));
 }
 
@@ -290,7 +307,9 @@ async fn a_blob_that_does_not_match_its_digest_fails_the_push_with_nothing_tagge
     std::fs::write(layout.blob_path(&bad_digest), &corrupted).unwrap();
 
     let (target, _) = target_registry(&format!("http://{}", registry.host()), "team/corrupt");
-    let error = oci::push(&layout.source(Some("v1")), &target, &tags(&["v1"]), &quiet()).await.unwrap_err();
+    let error = oci::push(&layout.source(Some("v1")).plan().expect("plan"), &target, &tags(&["v1"]), &quiet())
+        .await
+        .unwrap_err();
     let typed = error.downcast_ref::<oci::Error>().expect("a typed push error");
     assert!(matches!(typed, oci::Error::BlobCorrupt { .. }), "{typed:?}");
     let text = error.to_string();
@@ -326,7 +345,8 @@ async fn wrong_credentials_fail_with_the_unauthorized_message_after_one_refresh(
     layout.name(layout.image(&[random_layer("a", 1000, true)], "amd64"), "v1");
     let auth = Arc::new(Wrong(AtomicUsize::new(0)));
     let target = Registry::new(&format!("http://{}", registry.host()), "team/app", auth.clone()).unwrap();
-    let error = oci::push(&layout.source(None), &target, &tags(&["v1"]), &quiet()).await.unwrap_err();
+    let error =
+        oci::push(&layout.source(None).plan().expect("plan"), &target, &tags(&["v1"]), &quiet()).await.unwrap_err();
     assert!(matches!(error.downcast_ref::<oci::Error>(), Some(oci::Error::Unauthorized { .. })), "{error:?}");
     assert!(error.to_string().contains("in team/app"), "names the repository: {error}");
     assert!(!format!("{error:?}").contains("not-the-token"), "the token is never in an error");
@@ -356,6 +376,8 @@ struct FaultPlan {
     faults: bool,
     /// Answer manifest PUTs for this tag the way ECR does for an immutable repository.
     immutable_tag: Option<String>,
+    /// Answer the first manifest GETs with 500, then 429, then 401, before letting one through.
+    manifest_get_faults: bool,
 }
 
 struct FaultProxy {
@@ -468,6 +490,18 @@ fn decide(n: usize, head: &Head, stats: &ProxyStats, plan: &FaultPlan) -> Fault 
     {
         stats.immutable.fetch_add(1, Ordering::SeqCst);
         return Fault::Immutable;
+    }
+    if plan.manifest_get_faults && head.method == "GET" && head.path.contains("/manifests/") {
+        if claim(&stats.status_500, 1) {
+            return Fault::Status(500);
+        }
+        if claim(&stats.status_429, 1) {
+            return Fault::Status(429);
+        }
+        if claim(&stats.status_401, 1) {
+            return Fault::Status(401);
+        }
+        return Fault::Forward;
     }
     if !plan.faults {
         return Fault::Forward;
@@ -594,7 +628,7 @@ async fn push_survives_drops_5xx_429_and_one_401_with_identical_digests() {
     let (index_digest, index_size) = layout.blob(&index);
     layout.name(json!({"mediaType": OCI_INDEX, "digest": index_digest, "size": index_size}), "v1");
 
-    let proxy = start_fault_proxy(registry.port, FaultPlan { faults: true, immutable_tag: None }).await;
+    let proxy = start_fault_proxy(registry.port, FaultPlan { faults: true, ..FaultPlan::default() }).await;
     let (target, auth) = target_registry(&format!("http://127.0.0.1:{}", proxy.port), "team/faults");
     let options = PushOptions {
         concurrency: 3,
@@ -606,7 +640,9 @@ async fn push_survives_drops_5xx_429_and_one_401_with_identical_digests() {
         },
         ..quiet()
     };
-    let pushed = oci::push(&layout.source(None), &target, &tags(&["v1", "stable"]), &options).await.expect("push");
+    let pushed = oci::push(&layout.source(None).plan().expect("plan"), &target, &tags(&["v1", "stable"]), &options)
+        .await
+        .expect("push");
     assert_eq!(pushed.digest, index_digest, "same digest as the layout, despite the faults");
     assert_eq!(pushed.blobs_uploaded, 5);
 
@@ -631,10 +667,11 @@ async fn ecr_immutable_tag_refusal_surfaces_as_a_typed_error() {
     let scratch = scratch_dir("immutable");
     let mut layout = Layout::new(scratch.path());
     layout.name(layout.image(&[random_layer("a", 2000, true)], "amd64"), "v1");
-    let plan = FaultPlan { faults: false, immutable_tag: Some("v1".into()) };
+    let plan = FaultPlan { immutable_tag: Some("v1".into()), ..FaultPlan::default() };
     let proxy = start_fault_proxy(registry.port, plan).await;
     let (target, _) = target_registry(&format!("http://127.0.0.1:{}", proxy.port), "team/app");
-    let error = oci::push(&layout.source(None), &target, &tags(&["v1"]), &quiet()).await.unwrap_err();
+    let error =
+        oci::push(&layout.source(None).plan().expect("plan"), &target, &tags(&["v1"]), &quiet()).await.unwrap_err();
     assert_eq!(oci::immutable_tag(&error), Some("v1"), "{error:#}");
     assert!(error.to_string().contains("cannot be overwritten because the repository's tags are immutable"));
     assert_eq!(proxy.stats.immutable.load(Ordering::SeqCst), 1, "a 400 is not retried");
@@ -657,8 +694,31 @@ async fn a_registry_that_never_answers_hits_the_push_timeout() {
     layout.name(layout.image(&[random_layer("a", 1000, true)], "amd64"), "v1");
     let (target, _) = target_registry(&format!("http://127.0.0.1:{port}"), "team/app");
     let options = PushOptions { timeout: Some(Duration::from_secs(1)), ..quiet() };
-    let error = oci::push(&layout.source(None), &target, &tags(&["v1"]), &options).await.unwrap_err();
+    let error =
+        oci::push(&layout.source(None).plan().expect("plan"), &target, &tags(&["v1"]), &options).await.unwrap_err();
     silent.abort();
     assert!(matches!(error.downcast_ref::<oci::Error>(), Some(oci::Error::Timeout { .. })), "{error:?}");
     assert!(error.to_string().contains("team/app did not finish within 1s"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_a_manifest_back_survives_500_429_and_401_with_one_refresh() {
+    let registry = TestRegistry::start();
+    let scratch = scratch_dir("get-faults");
+    let mut layout = Layout::new(scratch.path());
+    layout.name(layout.image(&[random_layer("a", 2000, true)], "amd64"), "v1");
+    let (direct, _) = target_registry(&format!("http://{}", registry.host()), "team/read");
+    let pushed =
+        oci::push(&layout.source(None).plan().expect("plan"), &direct, &tags(&["v1"]), &quiet()).await.expect("push");
+
+    let proxy = start_fault_proxy(registry.port, FaultPlan { manifest_get_faults: true, ..FaultPlan::default() }).await;
+    let (through_proxy, auth) = target_registry(&format!("http://127.0.0.1:{}", proxy.port), "team/read");
+    let (bytes, media_type) = through_proxy.get_manifest("v1").await.expect("read the manifest back");
+    assert_eq!(bytes, pushed.manifest);
+    assert_eq!(media_type, pushed.media_type);
+    let injected = |counter: &AtomicUsize| counter.load(Ordering::SeqCst);
+    let stats = &proxy.stats;
+    assert_eq!((injected(&stats.status_500), injected(&stats.status_429), injected(&stats.status_401)), (1, 1, 1));
+    assert_eq!(auth.refreshes.load(Ordering::SeqCst), 1, "the 401 cost exactly one refresh");
+    assert_eq!(auth.initial.load(Ordering::SeqCst), 1);
 }

@@ -10,9 +10,7 @@ use ecr_ship::oci::ImageSource;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub use ecr_ship::media_type::{DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -1,0 +1,381 @@
+//! The transport: a [`Registry`] (base URL, repository, HTTP client, credentials) and the per-call [`Session`]
+//! every request goes through: the retry budget with exponential backoff and jitter, the single shared
+//! credential refresh after a 401, Retry-After, and the mapping from an HTTP status to a retry, a refresh or a
+//! typed [`Error`]. Blob uploads, manifest puts and manifest reads all use this one path.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, Response, StatusCode, Url};
+
+use crate::bail_input;
+
+use super::auth::{Credentials, RegistryAuth};
+use super::error::{Error, from_response};
+use super::progress::Tracker;
+
+/// A repository on a registry, with the HTTP client and credentials used to reach it.
+pub struct Registry {
+    pub(super) base_url: String,
+    pub(super) repository: String,
+    pub(super) auth: Arc<dyn RegistryAuth>,
+    pub(super) http: reqwest::Client,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry").field("base_url", &self.base_url).field("repository", &self.repository).finish()
+    }
+}
+
+impl Registry {
+    /// `base_url` is the scheme and host, such as `https://123456789012.dkr.ecr.us-east-1.amazonaws.com` or
+    /// `http://127.0.0.1:5001`. TLS uses the platform's trust store (on Linux `SSL_CERT_FILE`/`SSL_CERT_DIR`
+    /// override it, which is how private CAs are trusted).
+    pub fn new(base_url: &str, repository: &str, auth: Arc<dyn RegistryAuth>) -> anyhow::Result<Registry> {
+        let trimmed = base_url.trim_end_matches('/');
+        let parsed = reqwest::Url::parse(trimmed)
+            .map_err(|e| crate::error::bad_input(format!("invalid registry URL '{base_url}': {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            bail_input!("invalid registry URL '{base_url}': expected https://HOST[:PORT] (or http:// for a local one)");
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            bail_input!("invalid registry URL '{base_url}': it must not have a query or fragment");
+        }
+        crate::names::validate_repository(repository)?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("ecr-ship/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(15))
+            .tcp_keepalive(Duration::from_secs(30))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| anyhow::anyhow!("setting up the HTTP client: {e}"))?;
+        Ok(Registry { base_url: trimmed.to_string(), repository: repository.to_string(), auth, http })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn repository(&self) -> &str {
+        &self.repository
+    }
+}
+
+/// Retry budget for every request: attempts include the first one; delays grow exponentially from `base_delay`
+/// up to `max_delay`, each drawn uniformly from its upper half so parallel uploads don't retry in lock step.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy { attempts: 5, base_delay: Duration::from_millis(500), max_delay: Duration::from_secs(15) }
+    }
+}
+
+impl RetryPolicy {
+    /// Pause after failed attempt number `attempt` (1-based).
+    pub(super) fn delay(&self, attempt: u32) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(16);
+        let ceiling = self.base_delay.saturating_mul(1u32 << exponent).min(self.max_delay);
+        let random = getrandom::u64().unwrap_or_else(|_| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos().into())
+        });
+        let fraction = 0.5 + (random % 1_000_000) as f64 / 2_000_000.0;
+        ceiling.mul_f64(fraction)
+    }
+}
+
+/// Error bodies are short JSON; anything longer is cut rather than buffered.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+/// Small requests (HEAD, POST, manifest PUT) that take longer than this are stuck, not slow.
+pub(super) const SMALL_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
+
+/// The credentials one attempt of a request carries; handed to each attempt by [`Session::with_retries`].
+pub(super) type AttemptCredentials = Arc<Credentials>;
+
+/// How one attempt ended, which decides what the retry loop does next.
+pub(super) enum Failure {
+    /// Worth another attempt after a pause (5xx, 429, connection trouble); the server may say how long to wait.
+    Retry(Error, Option<Duration>),
+    /// 401: refresh the credentials once, then try again.
+    Auth(Error),
+    Fatal(Error),
+}
+
+/// The credentials in use, and the one refresh a push may do.
+struct AuthState {
+    provider: Arc<dyn RegistryAuth>,
+    current: Mutex<(u64, Arc<Credentials>)>,
+    refresh_used: tokio::sync::Mutex<bool>,
+}
+
+impl AuthState {
+    fn current(&self) -> (u64, Arc<Credentials>) {
+        match self.current.lock() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// After a 401 with the credentials of `generation`: true when newer credentials are now in place (refreshed
+    /// here, or by a concurrent request that hit the same 401), false when the single refresh is already spent.
+    async fn refresh(&self, generation: u64, action: &str) -> Result<bool, Error> {
+        let mut used = self.refresh_used.lock().await;
+        if self.current().0 != generation {
+            return Ok(true);
+        }
+        if *used {
+            return Ok(false);
+        }
+        *used = true;
+        let fresh = self
+            .provider
+            .credentials(true)
+            .await
+            .map_err(|e| Error::Credentials { action: action.to_string(), message: format!("{e:#}") })?;
+        let mut current = self.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *current = (generation + 1, Arc::new(fresh));
+        Ok(true)
+    }
+}
+
+pub(super) struct Session<'a> {
+    pub(super) registry: &'a Registry,
+    auth: AuthState,
+    retry: RetryPolicy,
+    pub(super) tracker: &'a Tracker,
+}
+
+impl<'a> Session<'a> {
+    /// Starts a session with the first (unrefreshed) credentials; `action` names the work if getting them fails.
+    pub(super) async fn open(
+        registry: &'a Registry,
+        retry: RetryPolicy,
+        tracker: &'a Tracker,
+        action: &str,
+    ) -> Result<Session<'a>, Error> {
+        let provider = registry.auth.clone();
+        let first = provider
+            .credentials(false)
+            .await
+            .map_err(|e| Error::Credentials { action: action.to_string(), message: format!("{e:#}") })?;
+        Ok(Session {
+            registry,
+            tracker,
+            auth: AuthState {
+                provider,
+                current: Mutex::new((0, Arc::new(first))),
+                refresh_used: tokio::sync::Mutex::new(false),
+            },
+            retry,
+        })
+    }
+}
+
+impl Session<'_> {
+    pub(super) fn repository(&self) -> &str {
+        &self.registry.repository
+    }
+
+    pub(super) fn url(&self, tail: &str) -> Result<Url, Error> {
+        let text = format!("{}/v2/{}/{tail}", self.registry.base_url, self.registry.repository);
+        Url::parse(&text)
+            .map_err(|e| Error::Protocol { action: format!("building the URL {text}"), what: e.to_string() })
+    }
+
+    pub(super) fn request(&self, method: Method, url: Url, credentials: &Credentials) -> reqwest::RequestBuilder {
+        self.registry.http.request(method, url).basic_auth(&credentials.username, Some(&credentials.password))
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the retry budget is spent.
+    pub(super) async fn with_retries<T, F, Fut>(&self, action: &str, mut attempt: F) -> Result<T, Error>
+    where
+        F: FnMut(AttemptCredentials) -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let attempts = self.retry.attempts.max(1);
+        let mut tried = 0u32;
+        loop {
+            tried += 1;
+            let (generation, credentials) = self.auth.current();
+            let failure = match attempt(credentials).await {
+                Ok(value) => return Ok(value),
+                Err(failure) => failure,
+            };
+            match failure {
+                Failure::Fatal(error) => return Err(error),
+                Failure::Auth(error) => {
+                    if tried >= attempts || !self.auth.refresh(generation, action).await? {
+                        return Err(error);
+                    }
+                    self.tracker
+                        .notice(format!("{action}: the registry answered 401; retrying with fresh credentials"));
+                }
+                Failure::Retry(error, server_delay) => {
+                    if tried >= attempts {
+                        return Err(match error {
+                            Error::Transport { action, message, .. } => {
+                                Error::Transport { action, message, attempts: tried }
+                            }
+                            other => other,
+                        });
+                    }
+                    let delay = server_delay.map_or_else(|| self.retry.delay(tried), |d| d.min(self.retry.max_delay));
+                    self.tracker.notice(format!(
+                        "attempt {tried} of {attempts} failed, retrying in {:.1}s: {error}",
+                        delay.as_secs_f64()
+                    ));
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+}
+
+/// Passes a success through; turns anything else into the right kind of failure.
+pub(super) async fn check(
+    response: Response,
+    action: &str,
+    repository: &str,
+    tag: Option<&str>,
+) -> Result<Response, Failure> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let server_delay = retry_after(response.headers());
+    let body = read_error_body(response).await;
+    let error = from_response(action, repository, tag, status.as_u16(), &body);
+    Err(if status == StatusCode::UNAUTHORIZED {
+        Failure::Auth(error)
+    } else if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        Failure::Retry(error, server_delay)
+    } else {
+        Failure::Fatal(error)
+    })
+}
+
+async fn read_error_body(mut response: Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < MAX_ERROR_BODY {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(MAX_ERROR_BODY - body.len())]),
+            _ => break,
+        }
+    }
+    body
+}
+
+/// Only the delay-seconds form; an HTTP-date is rare from registries and the backoff covers it.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+/// The registry names the digest it stored; if that isn't ours, what landed is not what was meant.
+pub(super) fn expect_digest(headers: &HeaderMap, expected: &str, action: &str) -> Result<(), Failure> {
+    match headers.get(DOCKER_CONTENT_DIGEST).and_then(|value| value.to_str().ok()) {
+        Some(stored) if stored.starts_with("sha256:") && stored != expected => {
+            Err(Failure::Fatal(Error::Protocol { action: action.into(), what: format!("back digest {stored}") }))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Session<'_> {
+    /// A request that got no answer. Connection and timeout failures name the host, since the action names only
+    /// the repository; the OS reason comes from walking the error's source chain.
+    pub(super) fn transport(&self, action: &str, error: reqwest::Error) -> Failure {
+        let host = self.registry.base_url.split_once("://").map_or(self.registry.base_url.as_str(), |(_, host)| host);
+        let failure = transport(action, error);
+        match failure {
+            Failure::Retry(Error::Transport { action, message, attempts }, delay) if !message.contains(host) => {
+                Failure::Retry(Error::Transport { action, message: format!("{host}: {message}"), attempts }, delay)
+            }
+            other => other,
+        }
+    }
+}
+
+fn transport(action: &str, error: reqwest::Error) -> Failure {
+    // The action already names the resource; the URL would only add the upload session's opaque state.
+    let error = error.without_url();
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    // A certificate the client doesn't trust won't become trusted by retrying.
+    let untrusted = message.contains("certificate");
+    if untrusted {
+        message.push_str(
+            " (the registry's certificate is not trusted: on Linux point SSL_CERT_FILE at a bundle with its CA)",
+        );
+    }
+    let error_value = Error::Transport { action: action.to_string(), message, attempts: 1 };
+    if error.is_builder() || untrusted { Failure::Fatal(error_value) } else { Failure::Retry(error_value, None) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::auth::StaticAuth;
+    use super::*;
+    use crate::error::{EXIT_BAD_INPUT, exit_code};
+
+    #[test]
+    fn registry_urls_and_repositories_are_checked() {
+        let auth: Arc<dyn RegistryAuth> =
+            Arc::new(StaticAuth(Credentials { username: "AWS".into(), password: "secret".into() }));
+        let registry = Registry::new("http://127.0.0.1:5001/", "team/app", auth.clone()).unwrap();
+        assert_eq!(registry.base_url(), "http://127.0.0.1:5001");
+        assert!(!format!("{registry:?}").contains("secret"));
+        for bad in ["ftp://host", "127.0.0.1:5001", "https://host?x=1"] {
+            assert_eq!(exit_code(&Registry::new(bad, "team/app", auth.clone()).unwrap_err()), EXIT_BAD_INPUT);
+        }
+        assert_eq!(exit_code(&Registry::new("https://h", "Team/App", auth).unwrap_err()), EXIT_BAD_INPUT);
+    }
+
+    #[test]
+    fn backoff_grows_exponentially_with_jitter_and_a_cap() {
+        let policy =
+            RetryPolicy { attempts: 5, base_delay: Duration::from_millis(100), max_delay: Duration::from_millis(1000) };
+        for attempt in 1..=8 {
+            let ceiling = Duration::from_millis((100u64 << (attempt - 1)).min(1000));
+            let delay = policy.delay(attempt);
+            assert!(delay >= ceiling / 2 && delay <= ceiling, "attempt {attempt}: {delay:?} vs {ceiling:?}");
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_only() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, "3".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+        headers.insert(RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn a_different_stored_digest_is_an_error() {
+        let mut headers = HeaderMap::new();
+        assert!(expect_digest(&headers, "sha256:aa", "act").is_ok());
+        headers.insert(DOCKER_CONTENT_DIGEST, "sha256:bb".parse().unwrap());
+        assert!(matches!(expect_digest(&headers, "sha256:aa", "act"), Err(Failure::Fatal(_))));
+        assert!(expect_digest(&headers, "sha256:bb", "act").is_ok());
+    }
+}
