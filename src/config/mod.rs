@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use file::{ConfigFile, OneOrMany};
 #[cfg(test)]
 use file::DEFAULT_CONFIG;
+use file::{ConfigFile, OneOrMany};
 
 use crate::aws::{AwsOptions, AwsPlan, RepositoryOptions, RepositorySettings};
 use crate::bail_input;

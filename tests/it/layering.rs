@@ -293,3 +293,42 @@ fn the_scanner_sees_a_planted_circle() {
     assert_eq!(expand_use_tree("crate::{a, b::{c, d}}"), ["crate::a", "crate::b::c", "crate::b::d"]);
     assert!(!modules["crate::a"].file.is_absolute());
 }
+
+#[test]
+fn the_registry_client_is_layered() {
+    let (graph, _) = edges();
+    // Which siblings each file of src/oci may import: the transport under uploads and manifests under the push;
+    // image sources apart, never touching the network side.
+    let allowed: BTreeMap<&str, &[&str]> = [
+        ("error", &[][..]),
+        ("progress", &[][..]),
+        ("plan", &[][..]),
+        ("auth", &[][..]),
+        ("transport", &["auth", "error", "progress"][..]),
+        ("upload", &["transport", "error", "plan", "progress"][..]),
+        ("manifest", &["transport", "error", "plan", "progress"][..]),
+        ("push", &["upload", "manifest", "transport", "error", "plan", "progress"][..]),
+        ("layout", &["plan"][..]),
+        ("archive", &["plan"][..]),
+        ("source", &["plan", "layout", "archive"][..]),
+    ]
+    .into_iter()
+    .collect();
+    let mut wrong = Vec::new();
+    let mut seen = 0;
+    for (from, targets) in &graph {
+        let Some(file) = from.strip_prefix("crate::oci::") else { continue };
+        seen += 1;
+        let Some(may) = allowed.get(file) else {
+            wrong.push(format!("src/oci/{file}.rs has no place in the layers: add it to ARCHITECTURE.md and here"));
+            continue;
+        };
+        for to in targets.iter().filter_map(|t| t.strip_prefix("crate::oci::")) {
+            if !may.contains(&to) {
+                wrong.push(format!("src/oci/{file}.rs imports src/oci/{to}.rs"));
+            }
+        }
+    }
+    assert!(seen >= 10, "the scan must see the registry client's files, saw {seen}");
+    assert!(wrong.is_empty(), "the registry client's layers are crossed:\n{}", wrong.join("\n"));
+}
