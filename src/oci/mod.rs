@@ -3,7 +3,7 @@
 //!
 //! The public API is [`ImageSource`] (planned once into a [`SourcePlan`]), [`Registry`], [`RegistryAuth`],
 //! [`PushOptions`] and [`push`]. A source is resolved into a plan before anything is contacted (bad input fails
-//! with exit 2 and nothing sent); the push then makes every blob is made present (HEAD, else POST + one streamed PUT), then child
+//! with exit 2 and nothing sent); the push then makes every blob present (HEAD, else POST + one streamed PUT), then puts the child
 //! manifests by digest, and only then the top-level manifest once per tag. A manifest is therefore never published
 //! while one of its blobs could be missing.
 //!
