@@ -233,7 +233,7 @@ fn pr_from_ref(reference: &str) -> Option<u64> {
 
 /// A full commit id in either case (SHA-1 or SHA-256 repositories); [`normalize_sha`] lower-cases it.
 fn is_hex_sha(value: &str) -> bool {
-    (value.len() == 40 || value.len() == 64) && value.bytes().all(|b| b.is_ascii_hexdigit())
+    (value.len() == 40 || value.len() == 64) && crate::digest::is_hex(value)
 }
 
 fn owned(value: Option<&str>) -> Option<String> {

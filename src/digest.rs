@@ -23,6 +23,12 @@ pub fn is_lower_hex(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// True when every character is a hex digit of either case (and there is at least one): for identifiers that
+/// are not content digests, such as commit ids, which git accepts in either case.
+pub fn is_hex(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// `sha256:<hex>` of some bytes.
 pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex(&Sha256::digest(bytes)))
@@ -77,5 +83,6 @@ mod tests {
         }
         assert_eq!(short_digest(good), "sha256:5891b5b522d5…");
         assert!(is_lower_hex("00af") && !is_lower_hex("00AF") && !is_lower_hex(""));
+        assert!(is_hex("00AF") && !is_hex("00AG") && !is_hex(""));
     }
 }

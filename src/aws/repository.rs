@@ -243,7 +243,7 @@ const KMS_KEY_FORMS: &str = "a key id (1234abcd-12ab-34cd-56ef-1234567890ab or m
 /// Checks a KMS key reference offline: a key id, an alias name, or a KMS key or alias ARN in a known partition.
 /// Anything else (an S3 or IAM ARN, a typo) would only fail at CreateRepository, after the push had started.
 pub fn validate_kms_key(key: &str) -> anyhow::Result<()> {
-    let is_hex = |text: &str, len: usize| text.len() == len && text.bytes().all(|b| b.is_ascii_hexdigit());
+    let is_hex = |text: &str, len: usize| text.len() == len && crate::digest::is_lower_hex(text);
     let is_key_id = |id: &str| {
         let parts: Vec<&str> = id.split('-').collect();
         let uuid = parts.len() == 5 && [8, 4, 4, 4, 12].iter().zip(&parts).all(|(len, part)| is_hex(part, *len));
