@@ -485,15 +485,18 @@ fn repository_settings(
     Ok((settings, create, update))
 }
 
-/// A KMS key ARN must be in the partition the repository lives in; ECR would refuse it only at CreateRepository.
+/// A KMS key ARN must be in the repository's partition and region (ECR uses only keys of its own region); ECR would
+/// refuse it only at CreateRepository, after the push had started.
 fn kms_key_in_partition(settings: &RepositorySettings, aws: &AwsPlan) -> anyhow::Result<()> {
-    if let Some(crate::aws::Encryption::Kms { key: Some(key) }) = &settings.encryption
-        && let Some(partition) = key.strip_prefix("arn:").and_then(|rest| rest.split(':').next())
-        && partition != aws.partition().arn_name()
+    let Some(crate::aws::Encryption::Kms { key: Some(key) }) = &settings.encryption else { return Ok(()) };
+    let Some(rest) = key.strip_prefix("arn:") else { return Ok(()) };
+    let fields: Vec<&str> = rest.splitn(4, ':').collect();
+    if let [partition, _, region, _] = fields.as_slice()
+        && (*partition != aws.partition().arn_name() || *region != aws.region())
     {
         bail_input!(
-            "KMS key '{key}' is in partition {partition}, but the repository is in {} ({}): use a key of that \
-             partition",
+            "KMS key '{key}' is in {partition} {region}, but the repository is in {} {}: use a key of the \
+             repository's region",
             aws.partition().arn_name(),
             aws.region()
         );
@@ -636,7 +639,12 @@ mod tests {
             (
                 "",
                 push_args(&["--kms-key", "arn:aws-cn:kms:cn-north-1:123456789012:alias/ecr"]),
-                "is in partition aws-cn, but the repository is in aws",
+                "is in aws-cn cn-north-1, but the repository is in aws us-east-1",
+            ),
+            (
+                "",
+                push_args(&["--kms-key", "arn:aws:kms:eu-west-1:123456789012:alias/ecr"]),
+                "is in aws eu-west-1, but the repository is in aws us-east-1",
             ),
         ] {
             let error = resolve_in(dir.path(), config, &args).unwrap_err();
