@@ -188,13 +188,16 @@ pub(super) fn credential_helper(config: &Value, host: &str) -> Option<String> {
 
 /// Writes saved `auths` entries back into the credentials file, leaving everything else in it as it is now.
 pub(super) fn restore_entries(path: &Path, saved: &Map<String, Value>) -> anyhow::Result<()> {
+    edit_auths(path, |auths| auths.extend(saved.iter().map(|(key, entry)| (key.clone(), entry.clone()))))
+}
+
+/// Changes the `auths` map of a credentials file in place, leaving everything else in it as it is.
+pub(super) fn edit_auths(path: &Path, change: impl FnOnce(&mut Map<String, Value>)) -> anyhow::Result<()> {
     let mut config = read_json_file(path)?;
     let Some(root) = config.as_object_mut() else { bail!("{} does not hold a JSON object", path.display()) };
     let auths = root.entry("auths").or_insert_with(|| Value::Object(Map::new()));
     let Some(auths) = auths.as_object_mut() else { bail!("'auths' in {} is not a JSON object", path.display()) };
-    for (key, entry) in saved {
-        auths.insert(key.clone(), entry.clone());
-    }
+    change(auths);
     let mut text = serde_json::to_string_pretty(&config).context("serializing credentials")?;
     text.push('\n');
     write_private_file(path, text.as_bytes())

@@ -9,10 +9,10 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use serde_json::{Map, Value, json};
 
-use super::credstore::{HelperCredential, read_json_file, write_private_file};
+use super::credstore::{HelperCredential, edit_auths, read_json_file, write_private_file};
 use super::{Engine, LoginRecord};
 
 /// The record's file name, beside the engine's credential file.
@@ -136,16 +136,4 @@ fn write_record(path: &Path, record: &Record) -> anyhow::Result<()> {
     }
     write_private_file(path, format!("{value}\n").as_bytes())
         .with_context(|| format!("writing the login record {}", path.display()))
-}
-
-/// Changes the `auths` map of a credential file in place, leaving everything else in it as it is.
-fn edit_auths(path: &Path, change: impl FnOnce(&mut Map<String, Value>)) -> anyhow::Result<()> {
-    let mut config = read_json_file(path)?;
-    let Some(root) = config.as_object_mut() else { bail!("{} does not hold a JSON object", path.display()) };
-    let auths = root.entry("auths").or_insert_with(|| Value::Object(Map::new()));
-    let Some(auths) = auths.as_object_mut() else { bail!("'auths' in {} is not a JSON object", path.display()) };
-    change(auths);
-    let mut text = serde_json::to_string_pretty(&config).context("serializing credentials")?;
-    text.push('\n');
-    write_private_file(path, text.as_bytes())
 }

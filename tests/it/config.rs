@@ -1,53 +1,10 @@
 //! Option resolution through the real binary: precedence of flags, `ECR_SHIP_*` variables and `.ecr-ship.yml`,
 //! and settings from the file that must act exactly as their flags do (the whole-command time limit).
 
-use std::net::{TcpListener, TcpStream};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
-use std::time::Duration;
-
-use crate::support::{Ship, scratch_dir};
+use crate::support::{Ship, SilentServer, scratch_dir};
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 const REGISTRY: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
-
-/// A TCP server on 127.0.0.1 that accepts every connection and never answers: the shape of a hung endpoint. The
-/// thread stops and is joined when the handle drops.
-pub struct SilentServer {
-    pub port: u16,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl SilentServer {
-    pub fn start() -> SilentServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let port = listener.local_addr().expect("addr").port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut held: Vec<TcpStream> = Vec::new();
-            while !flag.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => held.push(stream),
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
-        });
-        SilentServer { port, stop, thread: Some(thread) }
-    }
-}
-
-impl Drop for SilentServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
 
 fn tags_run(dir: &std::path::Path) -> Ship {
     Ship::new(&["tags", "--registry", REGISTRY, "--sha", SHA, "--branch", "main"]).cwd(dir)

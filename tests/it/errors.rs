@@ -1,8 +1,7 @@
 //! Errors a user can provoke read as sentences: the credential chain finding nothing, a refused connection and a
 //! timeout, through the real binary. No Rust `Debug` output (`Foo { source: … }`, `Some(…)`) may reach stderr.
 
-use crate::config::SilentServer;
-use crate::support::{Run, Ship, free_port, scratch_dir};
+use crate::support::{Run, Ship, SilentServer, free_port, scratch_dir};
 
 /// Marks of Rust `Debug` output that must never reach a user.
 const DEBUG_MARKS: [&str; 9] =
