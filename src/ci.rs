@@ -103,6 +103,9 @@ pub struct CiContext {
     pub run: Option<String>,
     pub default_branch: Option<String>,
     pub event: Option<String>,
+    /// Which facts came from flags (`--branch`, `--sha`, ...) rather than detection, in the order of [`Overrides`].
+    #[serde(skip)]
+    pub given: Vec<&'static str>,
 }
 
 impl CiContext {
@@ -116,6 +119,23 @@ impl CiContext {
             run: None,
             default_branch: None,
             event: None,
+            given: Vec::new(),
+        }
+    }
+
+    /// Where the build's facts came from, for the log's context line: "GitHub Actions build", "git build",
+    /// "git build (branch and commit given)". Facts given by flags count as a git build even outside a checkout:
+    /// they are what a git build would have detected.
+    pub fn origin(&self) -> String {
+        let given = match self.given.as_slice() {
+            [] => String::new(),
+            [one] => format!(" ({one} given)"),
+            [init @ .., last] => format!(" ({} and {last} given)", init.join(", ")),
+        };
+        match self.system {
+            CiSystem::Unknown if self.given.is_empty() => "build outside CI and git (no --branch or --sha given)".into(),
+            CiSystem::Unknown => format!("git build{given}"),
+            system => format!("{system} build{given}"),
         }
     }
 }
@@ -174,14 +194,18 @@ pub fn normalize_sha(sha: &str, source: &str) -> anyhow::Result<String> {
 fn apply_overrides(context: &mut CiContext, overrides: &Overrides) -> anyhow::Result<()> {
     if let Some(branch) = &overrides.branch {
         context.branch = Some(strip_ref(branch).to_string());
+        context.given.push("branch");
     }
     if let Some(sha) = &overrides.sha {
         context.sha = Some(normalize_sha(sha, "--sha")?);
+        context.given.push("commit");
     }
     if let Some(tag) = &overrides.git_tag {
         context.git_tag = Some(tag.strip_prefix("refs/tags/").unwrap_or(tag).to_string());
+        context.given.push("git tag");
     }
     if let Some(pr) = &overrides.pr {
+        context.given.push("pull request");
         context.pr = Some(parse_pr(pr).ok_or_else(|| {
             crate::error::bad_input(format!(
                 "invalid pull request number '{pr}' from --pr: expected a positive integer"
@@ -190,6 +214,7 @@ fn apply_overrides(context: &mut CiContext, overrides: &Overrides) -> anyhow::Re
     }
     if let Some(default_branch) = &overrides.default_branch {
         context.default_branch = Some(default_branch.clone());
+        context.given.push("default branch");
     }
     Ok(())
 }

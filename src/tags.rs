@@ -160,8 +160,8 @@ pub fn plan(context: &CiContext, rules: &TagRules, today: &str) -> anyhow::Resul
 
 fn describe(context: &CiContext) -> String {
     format!(
-        "detected {}: branch {}, commit {}, git tag {}, pull request {}",
-        context.system,
+        "{}: branch {}, commit {}, git tag {}, pull request {}",
+        context.origin(),
         context.branch.as_deref().unwrap_or("none"),
         context.sha.as_deref().unwrap_or("none"),
         context.git_tag.as_deref().unwrap_or("none"),

@@ -49,8 +49,8 @@ pub async fn run(settings: &PushSettings, env: &EnvMap, cwd: &Path, stdout: &mut
         SourceSettings::Native(source) => Source::Native { plan: source.plan()? },
     };
     log::info(format!(
-        "{} build: pushing {} to '{}' as {}",
-        settings.tags.context.system,
+        "{}: pushing {} to '{}' as {}",
+        settings.tags.context.origin(),
         match &source {
             Source::Engine { engine, image } => format!("{image} through {}", engine.kind()),
             Source::Native { plan } => {

@@ -16,8 +16,8 @@ pub fn run(settings: &TagsSettings, cwd: &Path, stdout: &mut dyn Write) -> anyho
     let context = &settings.tags.context;
     let planned = settings.tags.plan()?;
     log::info(format!(
-        "{} build: branch {}, commit {}, git tag {}, pull request {}; tags: {}",
-        context.system,
+        "{}: branch {}, commit {}, git tag {}, pull request {}; tags: {}",
+        context.origin(),
         context.branch.as_deref().unwrap_or("-"),
         context.sha.as_deref().map_or("-", |s| &s[..s.len().min(12)]),
         context.git_tag.as_deref().unwrap_or("-"),

@@ -304,6 +304,7 @@ fn plain_git_fallback_in_a_real_repository() {
 
     let on_branch = Ship::new(&["tags"]).cwd(repo).run().success();
     assert_eq!(on_branch.stdout, format!("sha-{short}\nfeature-git-only\n"));
+    assert!(on_branch.stderr.contains("git build: branch feature/git-only"), "{}", on_branch.stderr);
 
     git(repo, &["tag", "v9.8.7"]);
     git(repo, &["checkout", "-q", "--detach"]);
@@ -316,6 +317,24 @@ fn plain_git_fallback_in_a_real_repository() {
 
     let overridden = Ship::new(&["tags", "--branch", "refs/heads/hotfix/1"]).cwd(repo).run().success();
     assert_eq!(overridden.stdout, format!("sha-{short}\nhotfix-1\n"));
+    assert!(overridden.stderr.contains("git build (branch given): branch hotfix/1"), "{}", overridden.stderr);
+}
+
+#[test]
+fn the_context_line_names_what_was_given_outside_ci_and_git() {
+    let dir = no_git_dir();
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let run = Ship::new(&["tags", "--branch", "main", "--sha", sha]).cwd(dir.path()).run().success();
+    assert_eq!(run.stdout, "sha-0123456\nmain\n");
+    assert!(run.stderr.contains("git build (branch and commit given): branch main"), "{}", run.stderr);
+    assert!(!run.stderr.contains("no CI"), "{}", run.stderr);
+
+    let github: BTreeMap<String, String> = [("GITHUB_ACTIONS", "true"), ("GITHUB_SHA", sha), ("GITHUB_REF", "refs/heads/main")]
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect();
+    let run = Ship::new(&["tags", "--git-tag", "v1.2.3"]).envs(&github).cwd(dir.path()).run().success();
+    assert!(run.stderr.contains("GitHub Actions build (git tag given)"), "{}", run.stderr);
 }
 
 #[test]
