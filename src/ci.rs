@@ -133,7 +133,9 @@ impl CiContext {
             [init @ .., last] => format!(" ({} and {last} given)", init.join(", ")),
         };
         match self.system {
-            CiSystem::Unknown if self.given.is_empty() => "build outside CI and git (no --branch or --sha given)".into(),
+            CiSystem::Unknown if self.given.is_empty() => {
+                "build outside CI and git (no --branch or --sha given)".into()
+            }
             CiSystem::Unknown => format!("git build{given}"),
             system => format!("{system} build{given}"),
         }

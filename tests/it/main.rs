@@ -10,6 +10,7 @@ mod harness;
 mod layering;
 mod native_push;
 mod push;
+mod setup;
 mod shipping;
 mod support;
 mod tags;

@@ -329,10 +329,11 @@ fn the_context_line_names_what_was_given_outside_ci_and_git() {
     assert!(run.stderr.contains("git build (branch and commit given): branch main"), "{}", run.stderr);
     assert!(!run.stderr.contains("no CI"), "{}", run.stderr);
 
-    let github: BTreeMap<String, String> = [("GITHUB_ACTIONS", "true"), ("GITHUB_SHA", sha), ("GITHUB_REF", "refs/heads/main")]
-        .into_iter()
-        .map(|(key, value)| (key.to_string(), value.to_string()))
-        .collect();
+    let github: BTreeMap<String, String> =
+        [("GITHUB_ACTIONS", "true"), ("GITHUB_SHA", sha), ("GITHUB_REF", "refs/heads/main")]
+            .into_iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
     let run = Ship::new(&["tags", "--git-tag", "v1.2.3"]).envs(&github).cwd(dir.path()).run().success();
     assert!(run.stderr.contains("GitHub Actions build (git tag given)"), "{}", run.stderr);
 }
