@@ -468,3 +468,25 @@ pub fn parse_env_dump(text: &str) -> anyhow::Result<EnvMap> {
     }
     Ok(env)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_origin_names_the_system_and_what_was_given() {
+        let cases: &[(CiSystem, &[&'static str], &str)] = &[
+            (CiSystem::GithubActions, &[], "GitHub Actions build"),
+            (CiSystem::Git, &[], "git build"),
+            (CiSystem::Unknown, &["branch", "commit"], "git build (branch and commit given)"),
+            (CiSystem::Unknown, &["commit"], "git build (commit given)"),
+            (CiSystem::Git, &["branch", "commit", "git tag"], "git build (branch, commit and git tag given)"),
+            (CiSystem::Jenkins, &["pull request"], "Jenkins build (pull request given)"),
+            (CiSystem::Unknown, &[], "build outside CI and git (no --branch or --sha given)"),
+        ];
+        for (system, given, expected) in cases {
+            let context = CiContext { given: given.to_vec(), ..CiContext::new(*system) };
+            assert_eq!(context.origin(), *expected, "{system:?} {given:?}");
+        }
+    }
+}

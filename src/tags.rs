@@ -341,6 +341,7 @@ mod tests {
             run: Some("42".into()),
             default_branch: Some("main".into()),
             event: None,
+            given: Vec::new(),
         }
     }
 
