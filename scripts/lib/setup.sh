@@ -10,6 +10,7 @@
 #   setup_commands COMMAND...      stop unless every command is on PATH (the check after an install)
 #   setup_venv DIR REQUIREMENTS    a Python venv in DIR holding REQUIREMENTS (re-filled when the file changes)
 #   setup_rust_targets TARGET...   add the rustup targets that are not installed yet
+#   setup_rust_components NAME...  add the rustup components (rustfmt, clippy) that are not installed yet
 #
 # "Fresh" means Debian 12 or Ubuntu 24.04, as root, with a Rust toolchain from rustup and nothing else.
 
@@ -96,5 +97,15 @@ setup_rust_targets() {
   installed=$(rustup target list --installed)
   for target in "$@"; do
     grep -qx "$target" <<<"$installed" || rustup target add "$target" >&2 || setup_fail "rustup could not add the target $target"
+  done
+}
+
+setup_rust_components() {
+  local component installed
+  setup_need_rustup
+  installed=$(rustup component list --installed)
+  for component in "$@"; do
+    grep -q "^$component" <<<"$installed" || rustup component add "$component" >&2 ||
+      setup_fail "rustup could not add the component $component"
   done
 }
