@@ -103,6 +103,12 @@ pub struct CiContext {
     pub run: Option<String>,
     pub default_branch: Option<String>,
     pub event: Option<String>,
+    /// The branch a pull request merges into, or the branch a pushed tag was made on (GitHub's `base_ref`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_ref: Option<String>,
+    /// The commit's date (RFC 3339) when the CI system says it, for metadata-action's `{{commit_date}}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit_date: Option<String>,
     /// Which facts came from flags (`--branch`, `--sha`, ...) rather than detection, in the order of [`Overrides`].
     #[serde(skip)]
     pub given: Vec<&'static str>,
@@ -119,6 +125,8 @@ impl CiContext {
             run: None,
             default_branch: None,
             event: None,
+            base_ref: None,
+            commit_date: None,
             given: Vec::new(),
         }
     }
@@ -285,6 +293,7 @@ fn github(env: &EnvMap, workspace: &dyn Workspace) -> anyhow::Result<CiContext> 
     };
     let payload_str = |pointer: &str| payload.as_ref().and_then(|p| p.pointer(pointer)).and_then(|v| v.as_str());
     context.default_branch = payload_str("/repository/default_branch").map(str::to_string);
+    context.commit_date = commit_date(payload.as_ref(), context.sha.as_deref());
     if is_pr_event {
         let pull = payload.as_ref().and_then(|p| p.get("pull_request"));
         let Some(pull) = pull.filter(|p| p.is_object()) else {
@@ -298,6 +307,7 @@ fn github(env: &EnvMap, workspace: &dyn Workspace) -> anyhow::Result<CiContext> 
         if let Some(head) = payload_str("/pull_request/head/sha") {
             context.sha = Some(head.to_string());
         }
+        context.base_ref = payload_str("/pull_request/base/ref").map(str::to_string);
         return Ok(context);
     }
     match (var(env, "GITHUB_REF_TYPE"), var(env, "GITHUB_REF_NAME")) {
@@ -314,7 +324,20 @@ fn github(env: &EnvMap, workspace: &dyn Workspace) -> anyhow::Result<CiContext> 
             None => {}
         },
     }
+    if context.git_tag.is_some() {
+        context.base_ref = payload_str("/base_ref").map(|base| strip_ref(base).to_string());
+    }
     Ok(context)
+}
+
+/// The date of the commit being built, from a push payload: its entry in `commits`, else `head_commit`.
+fn commit_date(payload: Option<&serde_json::Value>, sha: Option<&str>) -> Option<String> {
+    let payload = payload?;
+    let timestamp = |commit: &serde_json::Value| commit.get("timestamp").and_then(|t| t.as_str()).map(str::to_string);
+    let listed = payload.get("commits").and_then(|c| c.as_array()).and_then(|commits| {
+        commits.iter().find(|commit| sha.is_some() && commit.get("id").and_then(|id| id.as_str()) == sha)
+    });
+    listed.and_then(timestamp).or_else(|| payload.get("head_commit").and_then(timestamp))
 }
 
 fn read_event(workspace: &dyn Workspace, path: &str) -> anyhow::Result<serde_json::Value> {

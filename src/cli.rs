@@ -111,10 +111,15 @@ pub struct AwsArgs {
 /// Where the tags come from.
 #[derive(Debug, Clone, Args)]
 pub struct TagArgs {
-    /// Tag template, repeatable; replaces the default tags. Placeholders: {branch} {sha} {sha:N} {git_tag} {pr}
-    /// {run} {date}.
-    #[arg(long = "tag", env = "ECR_SHIP_TAGS", value_name = "TEMPLATE", value_delimiter = ',')]
+    /// Tag line, repeatable (ECR_SHIP_TAGS: one per line); replaces the default tags. Either an ecr-ship template
+    /// ({branch} {sha} {sha:N} {git_tag} {pr} {run} {date}) or a docker/metadata-action line such as
+    /// `type=semver,pattern={{version}}`.
+    #[arg(long = "tag", env = "ECR_SHIP_TAGS", value_name = "LINE")]
     pub tags: Vec<String>,
+    /// docker/metadata-action flavor line, repeatable (ECR_SHIP_FLAVOR: one per line): latest=auto|true|false,
+    /// prefix=…, suffix=…, onlatest=true.
+    #[arg(long = "flavor", env = "ECR_SHIP_FLAVOR", value_name = "LINE")]
+    pub flavor: Vec<String>,
     /// Branch name (default: detected from the CI system or git).
     #[arg(long, env = "ECR_SHIP_BRANCH")]
     pub branch: Option<String>,

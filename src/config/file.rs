@@ -56,6 +56,7 @@ impl OneOrMany {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TagSection {
     pub templates: Option<Vec<String>>,
+    pub flavor: Option<Vec<String>>,
     pub sha_length: Option<usize>,
     pub latest: Option<bool>,
     pub semver: Option<bool>,
@@ -124,8 +125,14 @@ impl ConfigFile {
     }
 
     pub fn tag_section(&self) -> &TagSection {
-        static EMPTY: TagSection =
-            TagSection { templates: None, sha_length: None, latest: None, semver: None, default_branch: None };
+        static EMPTY: TagSection = TagSection {
+            templates: None,
+            flavor: None,
+            sha_length: None,
+            latest: None,
+            semver: None,
+            default_branch: None,
+        };
         self.tags.as_ref().unwrap_or(&EMPTY)
     }
 

@@ -77,14 +77,21 @@ pub struct OutputSettings {
 pub struct TagSettings {
     pub context: CiContext,
     pub rules: TagRules,
-    /// Today in UTC as `YYYYMMDD` (honours SOURCE_DATE_EPOCH), for `{date}`.
-    pub today: String,
+    /// The instant the tags are planned for (honours SOURCE_DATE_EPOCH), for `{date}` and `{{date}}`.
+    pub now: chrono::DateTime<chrono::Utc>,
+    /// Running in GitHub Actions: planning warnings become annotations.
+    pub github: bool,
 }
 
 impl TagSettings {
     /// The tags this build gets, in order (the first is the primary one).
     pub fn plan(&self) -> anyhow::Result<Vec<String>> {
-        tags::plan(&self.context, &self.rules, &self.today)
+        let mut warnings = Vec::new();
+        let planned = tags::plan_noting(&self.context, &self.rules, self.now, &mut warnings)?;
+        for warning in warnings {
+            crate::log::warn(warning, self.github);
+        }
+        Ok(planned)
     }
 }
 
@@ -349,12 +356,33 @@ fn time_limit(aws: &AwsArgs, file: &ConfigFile) -> Option<Duration> {
     aws.timeout.or(file.timeout).map(Duration::from_secs)
 }
 
-/// Today's date in UTC as `YYYYMMDD`, honouring SOURCE_DATE_EPOCH for reproducible runs.
-fn today(env: &EnvMap) -> String {
-    let now = ci::var(env, "SOURCE_DATE_EPOCH").and_then(|s| s.parse::<i64>().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-    });
-    tags::utc_date(now)
+/// docker/metadata-action's short-sha setting, honoured so its users' jobs keep their tags.
+fn metadata_sha_length(env: &EnvMap) -> Option<anyhow::Result<usize>> {
+    let text = ci::var(env, "DOCKER_METADATA_SHORT_SHA_LENGTH")?;
+    Some(text.parse().map_err(|_| {
+        crate::error::bad_input(format!(
+            "invalid DOCKER_METADATA_SHORT_SHA_LENGTH '{text}': expected a number of characters from 4 to 40"
+        ))
+    }))
+}
+
+/// Lists given one item per line (an action input, ECR_SHIP_TAGS) or one per flag, trimmed, blank lines dropped.
+fn one_per_line(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|value| value.lines())
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Now, or SOURCE_DATE_EPOCH for reproducible runs.
+fn now(env: &EnvMap) -> chrono::DateTime<chrono::Utc> {
+    ci::var(env, "SOURCE_DATE_EPOCH")
+        .and_then(|s| s.parse::<i64>().ok())
+        .and_then(|seconds| chrono::DateTime::from_timestamp(seconds, 0))
+        .unwrap_or_else(chrono::Utc::now)
 }
 
 /// The tag rules (flags, else the file's `tags:`) and the build they apply to (CI detection under the explicit
@@ -363,10 +391,11 @@ fn tag_settings(args: &TagArgs, file: &ConfigFile, env: &EnvMap, cwd: &Path) -> 
     let section = file.tag_section();
     let templates =
         if args.tags.is_empty() { section.templates.clone().unwrap_or_default() } else { args.tags.clone() };
-    let templates: Vec<String> = templates.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+    let flavor = if args.flavor.is_empty() { section.flavor.clone().unwrap_or_default() } else { args.flavor.clone() };
     let rules = TagRules::new(
-        &templates,
-        args.sha_length.or(section.sha_length),
+        &one_per_line(&templates),
+        &one_per_line(&flavor),
+        args.sha_length.or(section.sha_length).map(Ok).or_else(|| metadata_sha_length(env)).transpose()?,
         args.latest.or(section.latest).unwrap_or(false),
         args.semver.or(section.semver).unwrap_or(false),
     )?;
@@ -378,7 +407,7 @@ fn tag_settings(args: &TagArgs, file: &ConfigFile, env: &EnvMap, cwd: &Path) -> 
         default_branch: args.default_branch.clone().or_else(|| section.default_branch.clone()),
     };
     let context = ci::detect(env, &LocalWorkspace { dir: cwd.to_path_buf() }, &overrides)?;
-    Ok(TagSettings { context, rules, today: today(env) })
+    Ok(TagSettings { context, rules, now: now(env), github: ci::in_github_actions(env) })
 }
 
 /// Output destinations (flags, else the file's `outputs:`); GitHub's files come from the environment in Actions.

@@ -8,6 +8,7 @@ mod engine;
 mod errors;
 mod harness;
 mod layering;
+mod metadata_action;
 mod native_push;
 mod push;
 mod setup;

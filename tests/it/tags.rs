@@ -345,3 +345,74 @@ fn no_repository_and_no_commit_is_a_clear_error() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("pass --sha"), "{}", run.stderr);
 }
+
+/// Regression: `--semver` and `--latest` were dropped as soon as any `--tag` was given (the README's own
+/// `.ecr-ship.yml` example, `templates` with `latest: true`, gave no `latest`).
+#[test]
+fn semver_and_latest_add_their_tags_to_explicit_templates() {
+    let dir = no_git_dir();
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let on_main = Ship::new(&["tags", "--tag", "build-{sha:7}", "--latest", "--branch", "main", "--sha", sha])
+        .cwd(dir.path())
+        .run()
+        .success();
+    assert_eq!(on_main.stdout, "build-0123456\nlatest\n");
+    let on_feature = Ship::new(&["tags", "--tag", "build-{sha:7}", "--latest", "--branch", "feature", "--sha", sha])
+        .cwd(dir.path())
+        .run()
+        .success();
+    assert_eq!(on_feature.stdout, "build-0123456\n", "latest only on the default branch");
+    let release = Ship::new(&["tags", "--tag", "{git_tag}", "--semver", "--git-tag", "v1.4.2", "--sha", sha])
+        .cwd(dir.path())
+        .run()
+        .success();
+    assert_eq!(release.stdout, "v1.4.2\n1.4.2\n1.4\n1\n");
+
+    std::fs::write(dir.path().join(".ecr-ship.yml"), "tags:\n  templates: [\"{branch}-{sha:7}\"]\n  latest: true\n")
+        .unwrap();
+    let from_file = Ship::new(&["tags", "--branch", "main", "--sha", sha]).cwd(dir.path()).run().success();
+    assert_eq!(from_file.stdout, "main-0123456\nlatest\n");
+}
+
+#[test]
+fn tag_lists_are_one_per_line_and_the_old_comma_form_is_refused_by_name() {
+    let dir = no_git_dir();
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let lines = "type=ref,event=branch\n\ntype=sha,prefix=commit-\n";
+    let run = Ship::new(&["tags", "--branch", "dev", "--sha", sha]).env("ECR_SHIP_TAGS", lines).cwd(dir.path()).run();
+    assert_eq!(run.success().stdout, "dev\ncommit-0123456\n");
+
+    let old = Ship::new(&["tags", "--tag", "{branch},latest", "--branch", "dev", "--sha", sha]).cwd(dir.path()).run();
+    assert_eq!(old.code, 2, "{}", old.stderr);
+    assert!(
+        old.stderr.contains("'{branch},latest'") && old.stderr.contains("--tag {branch} --tag latest"),
+        "{}",
+        old.stderr
+    );
+}
+
+#[test]
+fn metadata_action_lines_and_ecr_ship_templates_mix_with_a_flavor() {
+    let dir = no_git_dir();
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let run = Ship::new(&[
+        "tags",
+        "--tag",
+        "type=semver,pattern={{major}}.{{minor}}",
+        "--tag",
+        "build-{sha:7}",
+        "--tag",
+        "type=raw,value=nightly,priority=50",
+        "--flavor",
+        "suffix=-alpine,onlatest=true",
+        "--git-tag",
+        "v2.3.4",
+        "--sha",
+        sha,
+    ])
+    .cwd(dir.path())
+    .run()
+    .success();
+    // Priority order (semver 900, the template as a raw line 200, then 50); the suffix on every tag and on latest.
+    assert_eq!(run.stdout, "2.3-alpine\nbuild-0123456-alpine\nnightly-alpine\nlatest-alpine\n");
+}

@@ -5,12 +5,22 @@
 //! characters keep a short hash of the original value so two long branches never collide, and a value that slugs
 //! to nothing falls back to `branch-<hash>`. Templates are parsed and checked up front, so an unknown placeholder is
 //! a bad-input error before anything else happens.
+//!
+//! Two syntaxes, freely mixed one per line: ecr-ship's `{branch}-{sha:7}` templates (here) and docker/metadata-action's
+//! `type=…` lines with `{{…}}` expressions and a flavor ([`metadata`]). `--latest` and `--semver` add their tags
+//! whatever the lines are: after the templates' tags, and never silently dropped.
 
+mod expr;
+pub mod metadata;
+mod versions;
+
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::bail_input;
 use crate::ci::CiContext;
 use crate::names::{MAX_TAG_LEN, is_valid_tag};
+use metadata::{Flavor, RefContext, TagRule};
 
 /// Default length of the short commit id in `sha-<hex>` tags (as docker/metadata-action).
 pub const DEFAULT_SHA_LENGTH: usize = 7;
@@ -20,15 +30,25 @@ const HASH_SUFFIX_LEN: usize = 8;
 /// The user's tag rules, checked.
 #[derive(Debug, Clone)]
 pub struct TagRules {
-    pub templates: Vec<Template>,
+    pub lines: Vec<TagLine>,
+    /// metadata-action's `flavor:`, when given.
+    pub flavor: Option<Flavor>,
     pub sha_length: usize,
     pub latest: bool,
     pub semver: bool,
 }
 
+/// One tag line, in whichever syntax it was written.
+#[derive(Debug, Clone)]
+pub enum TagLine {
+    Template(Template),
+    Metadata(TagRule),
+}
+
 impl TagRules {
     pub fn new(
-        templates: &[String],
+        lines: &[String],
+        flavor: &[String],
         sha_length: Option<usize>,
         latest: bool,
         semver: bool,
@@ -41,8 +61,39 @@ impl TagRules {
                 SHA_LENGTH_RANGE.end()
             );
         }
-        let templates = templates.iter().map(|t| Template::parse(t)).collect::<anyhow::Result<_>>()?;
-        Ok(TagRules { templates, sha_length, latest, semver })
+        let lines = lines
+            .iter()
+            .map(|line| {
+                Ok(if metadata::is_metadata_line(line) {
+                    TagLine::Metadata(metadata::parse_tag(line)?)
+                } else if line.contains(',') {
+                    bail_input!(
+                        "invalid tag line '{line}': a comma no longer separates tags; give one per line or one per \
+                         --tag (--tag {})",
+                        line.split(',').map(str::trim).collect::<Vec<_>>().join(" --tag ")
+                    )
+                } else {
+                    TagLine::Template(Template::parse(line)?)
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let flavor = if flavor.is_empty() { None } else { Some(Flavor::parse(flavor)?) };
+        Ok(TagRules { lines, flavor, sha_length, latest, semver })
+    }
+
+    /// True when metadata-action's evaluation decides the tags: a `type=`/`{{…}}` line or a flavor was given.
+    fn uses_metadata(&self) -> bool {
+        self.flavor.is_some() || self.lines.iter().any(|line| matches!(line, TagLine::Metadata(_)))
+    }
+
+    fn sources(&self) -> Vec<String> {
+        self.lines
+            .iter()
+            .map(|line| match line {
+                TagLine::Template(template) => template.source().to_string(),
+                TagLine::Metadata(rule) => rule.source.clone(),
+            })
+            .collect()
     }
 }
 
@@ -128,22 +179,39 @@ fn placeholder(source: &str, name: &str) -> anyhow::Result<Part> {
     })
 }
 
-/// Plans the tags for a build. `today` is the UTC date as `YYYYMMDD` for `{date}`.
-pub fn plan(context: &CiContext, rules: &TagRules, today: &str) -> anyhow::Result<Vec<String>> {
+/// Plans the tags for a build at the instant `now` (`{date}`, `{{date}}`).
+#[cfg(test)]
+pub fn plan(context: &CiContext, rules: &TagRules, now: DateTime<Utc>) -> anyhow::Result<Vec<String>> {
+    plan_noting(context, rules, now, &mut Vec::new())
+}
+
+/// [`plan`], with what the user should be warned about added to `warnings` (a line that made no tag and why).
+pub fn plan_noting(
+    context: &CiContext,
+    rules: &TagRules,
+    now: DateTime<Utc>,
+    warnings: &mut Vec<String>,
+) -> anyhow::Result<Vec<String>> {
     let mut tags = Vec::new();
-    if rules.templates.is_empty() {
+    if rules.lines.is_empty() && rules.flavor.is_none() {
         default_tags(context, rules, &mut tags)?;
     } else {
-        for template in &rules.templates {
-            if let Some(tag) = render(template, context, today) {
-                tags.push(tag);
+        if rules.uses_metadata() {
+            metadata_tags(context, rules, now, &mut tags, warnings)?;
+        } else {
+            let today = utc_date(now.timestamp());
+            for line in &rules.lines {
+                if let TagLine::Template(template) = line {
+                    tags.extend(render(template, context, &today));
+                }
             }
         }
+        flag_tags(context, rules, &mut tags);
         if tags.is_empty() {
-            let sources: Vec<&str> = rules.templates.iter().map(Template::source).collect();
             bail_input!(
-                "no tag could be made from the templates {sources:?}: every one needs a value this build lacks \
-                 ({}); pass it explicitly (--branch, --sha, --git-tag, --pr) or add a template without it",
+                "no tag could be made from the tag lines {:?}: every one needs a value this build lacks \
+                 ({}); pass it explicitly (--branch, --sha, --git-tag, --pr) or add a line without it",
+                rules.sources(),
                 describe(context)
             );
         }
@@ -156,6 +224,93 @@ pub fn plan(context: &CiContext, rules: &TagRules, today: &str) -> anyhow::Resul
         }
     }
     Ok(unique)
+}
+
+/// What `--semver` and `--latest` add to explicit lines: the semver tags of a release tag, and `latest` on the
+/// default branch (the same rules as the default tags).
+fn flag_tags(context: &CiContext, rules: &TagRules, tags: &mut Vec<String>) {
+    if rules.semver
+        && let Some(git_tag) = &context.git_tag
+    {
+        tags.extend(semver_tags(git_tag));
+    }
+    if rules.latest && is_default_branch_build(context) {
+        tags.push("latest".to_string());
+    }
+}
+
+fn is_default_branch_build(context: &CiContext) -> bool {
+    context.pr.is_none()
+        && context.git_tag.is_none()
+        && context.branch.as_deref().is_some_and(|b| b == context.default_branch.as_deref().unwrap_or("main"))
+}
+
+/// metadata-action's view of the build: its git ref, made from what was detected.
+pub fn ref_context(context: &CiContext, sha_length: usize, now: DateTime<Utc>) -> RefContext {
+    let git_ref = match (&context.pr, &context.git_tag, &context.branch) {
+        (Some(pr), _, _) => format!("refs/pull/{pr}/merge"),
+        (None, Some(tag), _) => format!("refs/tags/{tag}"),
+        (None, None, Some(branch)) => format!("refs/heads/{branch}"),
+        (None, None, None) => String::new(),
+    };
+    let event_name = context
+        .event
+        .clone()
+        .unwrap_or_else(|| if context.pr.is_some() { "pull_request".to_string() } else { "push".to_string() });
+    RefContext {
+        git_ref,
+        sha: context.sha.clone().unwrap_or_default(),
+        event_name,
+        default_branch: context.default_branch.clone(),
+        base_ref: context.base_ref.clone(),
+        now,
+        commit_date: context
+            .commit_date
+            .as_deref()
+            .and_then(|date| DateTime::parse_from_rfc3339(date).ok())
+            .map(|date| date.with_timezone(&Utc)),
+        short_sha_length: sha_length,
+    }
+}
+
+fn metadata_tags(
+    context: &CiContext,
+    rules: &TagRules,
+    now: DateTime<Utc>,
+    tags: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let today = utc_date(now.timestamp());
+    let defaults;
+    let lines: Vec<metadata::Line> = if rules.lines.is_empty() {
+        defaults = metadata::default_rules();
+        defaults.iter().map(metadata::Line::Rule).collect()
+    } else {
+        rules
+            .lines
+            .iter()
+            .filter_map(|line| match line {
+                TagLine::Metadata(rule) => Some(metadata::Line::Rule(rule)),
+                TagLine::Template(template) => render(template, context, &today)
+                    .map(|value| metadata::Line::Raw { value, priority: metadata::RAW_PRIORITY }),
+            })
+            .collect()
+    };
+    let flavor = rules.flavor.clone().unwrap_or_default();
+    let version = metadata::evaluate(&lines, &flavor, &ref_context(context, rules.sha_length, now))?;
+    tags.extend(version.tags(&flavor).iter().filter_map(|tag| valid_tag(tag)));
+    warnings.extend(version.warnings);
+    Ok(())
+}
+
+/// A metadata-action tag made valid: case kept (as metadata-action does), leading `.`/`-` dropped, and a tag over
+/// 128 characters shortened with a hash of the whole.
+fn valid_tag(tag: &str) -> Option<String> {
+    let trimmed = tag.trim_start_matches(['.', '-']);
+    if trimmed.is_empty() {
+        return None;
+    }
+    Some(if trimmed.len() > MAX_TAG_LEN { shorten(trimmed, MAX_TAG_LEN, tag) } else { trimmed.to_string() })
 }
 
 fn describe(context: &CiContext) -> String {
@@ -311,19 +466,9 @@ fn short_hash(value: &str) -> String {
     digest.iter().take(HASH_SUFFIX_LEN / 2).map(|b| format!("{b:02x}")).collect()
 }
 
-/// `YYYYMMDD` for a Unix time in seconds (UTC), by the days-from-civil algorithm, to avoid a date crate.
+/// `YYYYMMDD` for a Unix time in seconds (UTC).
 pub fn utc_date(unix_seconds: i64) -> String {
-    let days = unix_seconds.div_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}{month:02}{day:02}")
+    DateTime::from_timestamp(unix_seconds, 0).unwrap_or(DateTime::UNIX_EPOCH).format("%Y%m%d").to_string()
 }
 
 #[cfg(test)]
@@ -341,12 +486,18 @@ mod tests {
             run: Some("42".into()),
             default_branch: Some("main".into()),
             event: None,
+            base_ref: None,
+            commit_date: None,
             given: Vec::new(),
         }
     }
 
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().with_timezone(&Utc)
+    }
+
     fn rules(templates: &[&str]) -> TagRules {
-        TagRules::new(&templates.iter().map(|t| t.to_string()).collect::<Vec<_>>(), None, false, false).unwrap()
+        TagRules::new(&templates.iter().map(|t| t.to_string()).collect::<Vec<_>>(), &[], None, false, false).unwrap()
     }
 
     #[test]
@@ -364,20 +515,19 @@ mod tests {
             (context(None, None, None), true, true, vec!["sha-0123456"]),
         ];
         for (ctx, latest, semver, expected) in cases {
-            let rules = TagRules::new(&[], None, latest, semver).unwrap();
-            assert_eq!(plan(&ctx, &rules, "20261122").unwrap(), expected, "{ctx:?}");
+            let rules = TagRules::new(&[], &[], None, latest, semver).unwrap();
+            assert_eq!(plan(&ctx, &rules, now()).unwrap(), expected, "{ctx:?}");
         }
     }
 
     #[test]
     fn templates_render_and_skip_missing_values() {
         let ctx = context(Some("Feature/Login"), None, None);
-        let tags =
-            plan(&ctx, &rules(&["{branch}-{sha:7}", "pr-{pr}", "build-{run}", "{date}", "v{sha:10}"]), "20261122");
+        let tags = plan(&ctx, &rules(&["{branch}-{sha:7}", "pr-{pr}", "build-{run}", "{date}", "v{sha:10}"]), now());
         assert_eq!(tags.unwrap(), vec!["feature-login-0123456", "build-42", "20261122", "v0123456789"]);
-        let full = plan(&ctx, &rules(&["{sha}"]), "20261122").unwrap();
+        let full = plan(&ctx, &rules(&["{sha}"]), now()).unwrap();
         assert_eq!(full, vec!["0123456789abcdef0123456789abcdef01234567"]);
-        let no_values = plan(&context(None, None, None), &rules(&["pr-{pr}"]), "x").unwrap_err();
+        let no_values = plan(&context(None, None, None), &rules(&["pr-{pr}"]), now()).unwrap_err();
         assert_eq!(crate::error::exit_code(&no_values), 2);
     }
 
@@ -391,32 +541,32 @@ mod tests {
             ("{branch", "without a closing"),
             ("", "needs text"),
         ] {
-            let error = TagRules::new(&[template.to_string()], None, false, false).unwrap_err();
+            let error = TagRules::new(&[template.to_string()], &[], None, false, false).unwrap_err();
             assert_eq!(crate::error::exit_code(&error), 2);
             assert!(error.to_string().contains(expected), "{template}: {error}");
         }
-        assert!(TagRules::new(&[], Some(3), false, false).is_err());
-        assert!(TagRules::new(&[], Some(41), false, false).is_err());
+        assert!(TagRules::new(&[], &[], Some(3), false, false).is_err());
+        assert!(TagRules::new(&[], &[], Some(41), false, false).is_err());
     }
 
     #[test]
     fn long_branches_keep_unique_and_keep_the_sha() {
         let a = "feature/".to_string() + &"a".repeat(242);
         let b = "feature/".to_string() + &"a".repeat(241) + "b";
-        let tag_a = plan(&context(Some(&a), None, None), &rules(&["{branch}-{sha:7}"]), "x").unwrap();
-        let tag_b = plan(&context(Some(&b), None, None), &rules(&["{branch}-{sha:7}"]), "x").unwrap();
+        let tag_a = plan(&context(Some(&a), None, None), &rules(&["{branch}-{sha:7}"]), now()).unwrap();
+        let tag_b = plan(&context(Some(&b), None, None), &rules(&["{branch}-{sha:7}"]), now()).unwrap();
         assert_ne!(tag_a, tag_b);
         assert!(tag_a[0].len() <= 128 && tag_a[0].ends_with("-0123456"), "{tag_a:?}");
-        let default_a = plan(&context(Some(&a), None, None), &rules(&[]), "x").unwrap();
+        let default_a = plan(&context(Some(&a), None, None), &rules(&[]), now()).unwrap();
         assert_eq!(default_a[1].len(), 128);
         assert!(is_valid_tag(&default_a[1]));
     }
 
     #[test]
     fn names_that_slug_to_nothing_fall_back() {
-        let tags = plan(&context(Some("ñ/ü"), None, None), &rules(&[]), "x").unwrap();
+        let tags = plan(&context(Some("ñ/ü"), None, None), &rules(&[]), now()).unwrap();
         assert!(tags[1].starts_with("branch-") && tags[1].len() == 15, "{tags:?}");
-        assert_ne!(plan(&context(Some("é"), None, None), &rules(&[]), "x").unwrap(), tags);
+        assert_ne!(plan(&context(Some("é"), None, None), &rules(&[]), now()).unwrap(), tags);
         assert_eq!(slug(".-Héllo wörld!!-."), Some("h-llo-w-rld".into()));
     }
 
@@ -447,10 +597,10 @@ mod tests {
                 semver: bool,
             ) {
                 let ctx = any_context(branch, git_tag, pr);
-                let defaults = TagRules::new(&[], None, latest, semver).unwrap();
+                let defaults = TagRules::new(&[], &[], None, latest, semver).unwrap();
                 let templated = rules(&["{branch}-{sha:7}", "{git_tag}", "x{branch}{branch}", "{branch}.{run}-{date}"]);
                 for rules in [defaults, templated] {
-                    let tags = plan(&ctx, &rules, "20261122").unwrap();
+                    let tags = plan(&ctx, &rules, now()).unwrap();
                     prop_assert!(!tags.is_empty());
                     for tag in &tags {
                         prop_assert!(is_valid_tag(tag), "invalid tag {:?}", tag);
@@ -464,7 +614,7 @@ mod tests {
             #[test]
             fn distinct_long_branches_get_distinct_tags(stem in "[a-z/]{130,200}", a in "[a-z]{1,5}", b in "[a-z]{1,5}") {
                 prop_assume!(a != b);
-                let tag_of = |suffix: &str| plan(&any_context(format!("{stem}{suffix}"), None, None), &rules(&["{branch}"]), "x").unwrap();
+                let tag_of = |suffix: &str| plan(&any_context(format!("{stem}{suffix}"), None, None), &rules(&["{branch}"]), now()).unwrap();
                 prop_assert_ne!(tag_of(&a), tag_of(&b));
             }
         }

@@ -1,0 +1,230 @@
+//! docker/metadata-action's own test suite, ported (tests/fixtures/metadata-action: its meta, tag and flavor cases
+//! and its event fixtures): every case's `tags:` and `flavor:` lines go verbatim through `ecr-ship tags --json`
+//! under the case's GitHub environment, and must give metadata-action's tags in its order.
+//!
+//! The only translations are ecr-ship's documented rules: a pull request's commit is its head, not GitHub's merge
+//! commit (the `pr` cases' merge-commit ids are swapped for the head's), ecr-ship's own default tags apply when no
+//! line is given (so a case without `tags:` passes metadata-action's defaults explicitly), the default branch comes
+//! from the payload (metadata-action asks GitHub's API; repo.json's `master` is passed as --default-branch), and a
+//! build with no tag at all is an error rather than an empty list.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::support::Ship;
+
+/// 2020-01-10T00:30:00Z, the instant metadata-action's tests freeze `Date` and moment at.
+const FROZEN_NOW: &str = "1578616200";
+const METADATA_DEFAULT_TAGS: [&str; 4] =
+    ["type=schedule", "type=ref,event=branch", "type=ref,event=tag", "type=ref,event=pr"];
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/metadata-action")
+}
+
+fn load(name: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(fixtures().join(name)).expect("read cases");
+    serde_json::from_str(&text).expect("cases are JSON")
+}
+
+/// A dotenv fixture, with the event path pointing into our copy of the fixtures.
+fn environment(env_file: &str) -> BTreeMap<String, String> {
+    environment_in(env_file, None)
+}
+
+/// The same, with the payload's commit timestamps frozen at [`FROZEN_NOW`] in a copy under `dir`: metadata-action's
+/// tests mock moment so that `{{commit_date}}` renders the frozen instant too.
+fn environment_in(env_file: &str, dir: Option<&Path>) -> BTreeMap<String, String> {
+    let mut env = raw_environment(env_file);
+    if let (Some(dir), Some(path)) = (dir, env.get("GITHUB_EVENT_PATH").cloned())
+        && let Ok(text) = std::fs::read_to_string(&path)
+    {
+        let mut payload: Value = serde_json::from_str(&text).expect("payload JSON");
+        freeze_timestamps(&mut payload);
+        let copy = dir.join(Path::new(&path).file_name().expect("file name"));
+        std::fs::write(&copy, payload.to_string()).expect("write payload copy");
+        env.insert("GITHUB_EVENT_PATH".into(), copy.display().to_string());
+    }
+    env
+}
+
+fn freeze_timestamps(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                if key == "timestamp" && item.is_string() {
+                    *item = Value::String("2020-01-10T00:30:00Z".into());
+                } else {
+                    freeze_timestamps(item);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(freeze_timestamps),
+        _ => {}
+    }
+}
+
+fn raw_environment(env_file: &str) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(fixtures().join("fixtures").join(env_file)).expect("read env fixture");
+    let mut env = BTreeMap::new();
+    for line in text.lines().filter(|line| !line.trim().is_empty() && !line.starts_with('#')) {
+        let (key, value) = line.split_once('=').expect("KEY=VALUE");
+        let value = match value.strip_prefix("./__tests__/fixtures/") {
+            Some(file) => fixtures().join("fixtures").join(file).display().to_string(),
+            None => value.to_string(),
+        };
+        env.insert(key.to_string(), value);
+    }
+    env
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|items| items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+/// Where a case keeps its expected image references: the tags list, the JSON output, or a bake file's target.
+fn expected_references(case: &Value) -> Option<Vec<String>> {
+    if let Some(tags) = case.get("tags") {
+        return Some(strings(tags));
+    }
+    if let Some(tags) = case.pointer("/json/tags") {
+        return Some(strings(tags));
+    }
+    let bake = case.get("bake_tags").or_else(|| case.get("bake_definition"))?;
+    let target = bake.get("target")?.as_object()?.values().next()?;
+    Some(strings(&target["tags"]))
+}
+
+/// The tags of the first image, without `image:`, as metadata-action lists them.
+fn expected_tags(case: &Value) -> Vec<String> {
+    let images = strings(&case["inputs"]["images"]);
+    let tags = expected_references(case).unwrap_or_default();
+    match images.first() {
+        Some(image) => {
+            let prefix = format!("{}:", image.to_lowercase());
+            tags.iter().filter_map(|tag| tag.strip_prefix(&prefix).map(str::to_string)).collect()
+        }
+        None => tags,
+    }
+}
+
+/// ecr-ship's answer for one case: its tags, or `None` when it found no tag to make (exit 2).
+fn ecr_ship_tags(case: &Value, dir: &Path) -> Result<Option<Vec<String>>, String> {
+    let env = environment_in(case["env_file"].as_str().expect("env_file"), Some(dir));
+    let mut lines = strings(&case["inputs"]["tags"]);
+    let flavor = strings(&case["inputs"]["flavor"]);
+    if lines.is_empty() && flavor.is_empty() {
+        lines = METADATA_DEFAULT_TAGS.map(str::to_string).to_vec();
+    }
+    let mut args = vec!["tags".to_string(), "--json".to_string(), "--default-branch".to_string(), "master".to_string()];
+    for line in &lines {
+        args.extend(["--tag".to_string(), line.clone()]);
+    }
+    for line in &flavor {
+        args.extend(["--flavor".to_string(), line.clone()]);
+    }
+    let run = Ship::new(&[]).args_from(&args).envs(&env).env("SOURCE_DATE_EPOCH", FROZEN_NOW).cwd(dir).run();
+    match run.code {
+        0 => {
+            let json: Value = serde_json::from_str(&run.stdout).map_err(|e| format!("{e}: {}", run.stdout))?;
+            Ok(Some(strings(&json["tags"])))
+        }
+        2 if run.stderr.contains("no tag could be made") => Ok(None),
+        code => Err(format!("exit {code:?}: {}", run.stderr.trim())),
+    }
+}
+
+/// The pull request cases' merge-commit ids, swapped for the head commit's (ecr-ship tags the head).
+fn with_head_commit(case: &Value, tags: Vec<String>) -> Vec<String> {
+    let env = environment(case["env_file"].as_str().unwrap_or_default());
+    let (Some(merge), Some(path)) = (env.get("GITHUB_SHA"), env.get("GITHUB_EVENT_PATH")) else { return tags };
+    let payload: Value =
+        std::fs::read_to_string(path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+    let Some(head) = payload.pointer("/pull_request/head/sha").and_then(Value::as_str) else { return tags };
+    tags.into_iter().map(|tag| tag.replace(merge.as_str(), head).replace(&merge[..7], &head[..7])).collect()
+}
+
+#[test]
+fn metadata_action_meta_cases_give_its_tags() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for case in load("meta-cases.json") {
+        if case.get("env_file").is_none() || expected_references(&case).is_none() {
+            continue; // isRawStatement rows (unit-tested in src/tags/metadata.rs) and the separator rows
+        }
+        let name = format!("{}/{}", case["group"].as_str().unwrap_or(""), case["name"].as_str().unwrap_or(""));
+        let expected = with_head_commit(&case, expected_tags(&case));
+        checked += 1;
+        match ecr_ship_tags(&case, dir.path()) {
+            Ok(Some(tags)) if tags == expected => {}
+            Ok(None) if expected.is_empty() => {}
+            Ok(got) => failures.push(format!("{name}: expected {expected:?}, got {got:?}")),
+            Err(error) => failures.push(format!("{name}: expected {expected:?}, {error}")),
+        }
+    }
+    assert!(checked >= 129, "cases went missing: {checked}");
+    assert!(failures.is_empty(), "{} of {checked} cases differ:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn metadata_action_tag_lines_parse_or_fail_as_its_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sha = "860c1904a1ce19322e91ac35af1ab07466440c37";
+    let mut failures = Vec::new();
+    for case in load("tag-cases.json") {
+        let lines = match &case["input"] {
+            Value::String(line) => vec![line.clone()],
+            _ => strings(&case["inputs"]),
+        };
+        let mut args =
+            vec!["tags".to_string(), "--sha".to_string(), sha.to_string(), "--branch".to_string(), "dev".to_string()];
+        for line in &lines {
+            args.extend(["--tag".to_string(), line.clone()]);
+        }
+        let run = Ship::new(&[]).args_from(&args).cwd(dir.path()).run();
+        let refused = run.code == 2 && !run.stderr.contains("no tag could be made");
+        let should_fail = case.get("error").is_some_and(|e| !e.is_null() && e != &Value::Bool(false));
+        if refused != should_fail {
+            failures.push(format!(
+                "{lines:?}: expected {}, got exit {:?}: {}",
+                if should_fail { "refusal" } else { "acceptance" },
+                run.code,
+                run.stderr.trim()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn metadata_action_flavors_parse_or_fail_as_its_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sha = "860c1904a1ce19322e91ac35af1ab07466440c37";
+    let mut failures = Vec::new();
+    for case in load("flavor-cases.json") {
+        let lines = strings(&case["inputs"]);
+        let mut args =
+            vec!["tags".to_string(), "--sha".to_string(), sha.to_string(), "--branch".to_string(), "dev".to_string()];
+        for line in &lines {
+            args.extend(["--flavor".to_string(), line.clone()]);
+        }
+        let run = Ship::new(&[]).args_from(&args).cwd(dir.path()).run();
+        let refused = run.code == 2 && !run.stderr.contains("no tag could be made");
+        let should_fail = case.get("error").is_some_and(|e| !e.is_null() && e != &Value::Bool(false));
+        if refused != should_fail {
+            failures.push(format!(
+                "{lines:?}: expected {}, got exit {:?}: {}",
+                if should_fail { "refusal" } else { "acceptance" },
+                run.code,
+                run.stderr.trim()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
