@@ -109,9 +109,25 @@ pub struct CiContext {
     /// The commit's date (RFC 3339) when the CI system says it, for metadata-action's `{{commit_date}}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit_date: Option<String>,
+    /// What the CI system says of the repository, for the OCI labels `title`, `description`, `url`, `source` and
+    /// `licenses`.
+    #[serde(skip)]
+    pub repository: RepositoryFacts,
     /// Which facts came from flags (`--branch`, `--sha`, ...) rather than detection, in the order of [`Overrides`].
     #[serde(skip)]
     pub given: Vec<&'static str>,
+}
+
+/// The repository as the CI system describes it (GitHub: the event payload's `repository` object, the same
+/// object metadata-action reads from GitHub's API). Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepositoryFacts {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// The repository's web page, e.g. `https://github.com/octo/app`.
+    pub url: Option<String>,
+    /// The licence's SPDX id, e.g. `MIT`.
+    pub license: Option<String>,
 }
 
 impl CiContext {
@@ -127,6 +143,7 @@ impl CiContext {
             event: None,
             base_ref: None,
             commit_date: None,
+            repository: RepositoryFacts::default(),
             given: Vec::new(),
         }
     }
@@ -294,6 +311,15 @@ fn github(env: &EnvMap, workspace: &dyn Workspace) -> anyhow::Result<CiContext> 
     let payload_str = |pointer: &str| payload.as_ref().and_then(|p| p.pointer(pointer)).and_then(|v| v.as_str());
     context.default_branch = payload_str("/repository/default_branch").map(str::to_string);
     context.commit_date = commit_date(payload.as_ref(), context.sha.as_deref());
+    let server_url = var(env, "GITHUB_SERVER_URL").unwrap_or("https://github.com");
+    context.repository = RepositoryFacts {
+        name: payload_str("/repository/name").map(str::to_string),
+        description: payload_str("/repository/description").map(str::to_string),
+        url: payload_str("/repository/html_url")
+            .map(str::to_string)
+            .or_else(|| var(env, "GITHUB_REPOSITORY").map(|repository| format!("{server_url}/{repository}"))),
+        license: payload_str("/repository/license/spdx_id").map(str::to_string),
+    };
     if is_pr_event {
         let pull = payload.as_ref().and_then(|p| p.get("pull_request"));
         let Some(pull) = pull.filter(|p| p.is_object()) else {

@@ -488,6 +488,7 @@ mod tests {
             event: None,
             base_ref: None,
             commit_date: None,
+            repository: Default::default(),
             given: Vec::new(),
         }
     }

@@ -390,14 +390,24 @@ fn action_runs_under_act_for_push_pull_request_and_tag_events() {
     let uri = |tag: &str| format!("{REGISTRY}/team/app:{tag}");
     let head = "1111111111111111111111111111111111111111";
     let repository = serde_json::json!({ "default_branch": "main", "full_name": "octo/app" });
+    // The metadata-action block's short ids follow the workflow's ECR_SHIP_SHA_LENGTH=10, as its own
+    // DOCKER_METADATA_SHORT_SHA_LENGTH would.
     let cases = [
-        ("push", None, uri("main"), format!("main,sha-{short}"), format!("sha-{long},main")),
+        (
+            "push",
+            None,
+            uri("main"),
+            format!("main,sha-{short}"),
+            format!("sha-{long},main"),
+            format!("main,sha-{long}"),
+        ),
         (
             "pull_request",
             Some(pull_request_event(head, &repository)),
             uri("feature-login"),
             "feature-login,sha-1111111".to_string(),
             "sha-1111111111,pr-42".to_string(),
+            "pr-42,sha-1111111111".to_string(),
         ),
         (
             "push",
@@ -405,14 +415,16 @@ fn action_runs_under_act_for_push_pull_request_and_tag_events() {
             uri(&format!("sha-{short}")),
             format!("sha-{short}"),
             format!("v1.2.3,sha-{long}"),
+            format!("1.2.3,1.2,sha-{long}"),
         ),
     ];
-    for (event, payload, want_uri, want_tags, want_default_tags) in cases {
+    for (event, payload, want_uri, want_tags, want_default_tags, want_meta_tags) in cases {
         let started = Instant::now();
         let env = [
             ("EXPECT_IMAGE_URI", want_uri.clone()),
             ("EXPECT_TAGS", want_tags.clone()),
             ("EXPECT_DEFAULT_TAGS", want_default_tags),
+            ("EXPECT_META_TAGS", want_meta_tags.clone()),
         ]
         .map(|(k, v)| (k.to_string(), v));
         let job = ActJob { workflow: "tests/workflows/tags.yml", event, payload: payload.as_ref(), env: &env };
@@ -422,6 +434,7 @@ fn action_runs_under_act_for_push_pull_request_and_tag_events() {
         // The same values, read from act's log of the step outputs.
         assert!(run.log.contains(&format!("seen plan image-uri={want_uri} tags={want_tags} ")), "{}", run.log);
         assert!(run.log.contains(&format!("seen defaults image-uri={REGISTRY}/team/app:")), "{}", run.log);
+        assert!(run.log.contains(&format!("seen meta tags={want_meta_tags} end")), "{}", run.log);
         assert!(run.log.contains("Job succeeded"), "{}", run.log);
         assert!(!run.log.contains("building from source"), "the bundled binary must be used:\n{}", run.log);
     }
