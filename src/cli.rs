@@ -120,6 +120,13 @@ pub struct TagArgs {
     /// prefix=…, suffix=…, onlatest=true.
     #[arg(long = "flavor", env = "ECR_SHIP_FLAVOR", value_name = "LINE")]
     pub flavor: Vec<String>,
+    /// Extra image label KEY=VALUE, repeatable (ECR_SHIP_LABELS: one per line), added to the OCI labels in the
+    /// `labels` output; metadata-action's {{…}} expressions work in it.
+    #[arg(long = "label", env = "ECR_SHIP_LABELS", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// Extra annotation KEY=VALUE, repeatable (ECR_SHIP_ANNOTATIONS: one per line), for the `annotations` output.
+    #[arg(long = "annotation", env = "ECR_SHIP_ANNOTATIONS", value_name = "KEY=VALUE")]
+    pub annotations: Vec<String>,
     /// Branch name (default: detected from the CI system or git).
     #[arg(long, env = "ECR_SHIP_BRANCH")]
     pub branch: Option<String>,

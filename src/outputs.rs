@@ -23,6 +23,10 @@ pub struct ImageOutputs {
     pub tags: Vec<String>,
     pub digest: Option<String>,
     pub tag_mutability: Option<String>,
+    /// OCI labels as `key=value` lines, for `docker build --label` and build-push-action's `labels:`.
+    pub labels: Vec<String>,
+    /// Annotations as `manifest:key=value` lines, for `--annotation` and build-push-action's `annotations:`.
+    pub annotations: Vec<String>,
 }
 
 impl ImageOutputs {
@@ -74,6 +78,12 @@ impl ImageOutputs {
         if let Some(mutability) = &self.tag_mutability {
             fields.push(("tag-mutability", "IMAGE_TAG_MUTABILITY", mutability.clone()));
         }
+        if !self.labels.is_empty() {
+            fields.push(("labels", "IMAGE_LABELS", self.labels.join("\n")));
+        }
+        if !self.annotations.is_empty() {
+            fields.push(("annotations", "IMAGE_ANNOTATIONS", self.annotations.join("\n")));
+        }
         fields
     }
 
@@ -88,8 +98,15 @@ impl ImageOutputs {
             "registry": self.registry,
             "repository": self.repository,
             "tag_mutability": self.tag_mutability,
+            "labels": label_map(&self.labels),
+            "annotations": self.annotations,
         })
     }
+}
+
+/// `key=value` lines as a JSON object, as metadata-action's `json` output gives its labels.
+fn label_map(lines: &[String]) -> serde_json::Map<String, serde_json::Value> {
+    lines.iter().filter_map(|line| line.split_once('=')).map(|(key, value)| (key.to_string(), json!(value))).collect()
 }
 
 /// Where outputs go, resolved from flags and the CI environment.
@@ -190,9 +207,17 @@ pub fn export_lines(outputs: &ImageOutputs) -> String {
     env_style(outputs).into_iter().map(|(key, value)| format!("export {key}={}\n", shell_quote(&value))).collect()
 }
 
-/// Values for single-line KEY=value formats: tags joined with ','.
+/// Values for KEY=value formats: tags joined with ','; labels and annotations keep one per line (their values
+/// may hold commas).
 fn env_style(outputs: &ImageOutputs) -> Vec<(&'static str, String)> {
-    outputs.fields().into_iter().map(|(_, key, value)| (key, value.replace('\n', ","))).collect()
+    outputs
+        .fields()
+        .into_iter()
+        .map(|(name, key, value)| match name {
+            "labels" | "annotations" => (key, value),
+            _ => (key, value.replace('\n', ",")),
+        })
+        .collect()
 }
 
 fn shell_quote(value: &str) -> String {
@@ -213,7 +238,12 @@ pub fn properties(outputs: &ImageOutputs) -> String {
 /// A GitLab dotenv report: `KEY=value`, no quotes, no spaces or newlines (every value here is a reference, a
 /// digest or comma-joined tags, which have none).
 pub fn dotenv(outputs: &ImageOutputs) -> String {
-    env_style(outputs).into_iter().map(|(key, value)| format!("{key}={value}\n")).collect()
+    // A dotenv report has no multi-line values: labels and annotations are left out of it.
+    env_style(outputs)
+        .into_iter()
+        .filter(|(key, _)| !matches!(*key, "IMAGE_LABELS" | "IMAGE_ANNOTATIONS"))
+        .map(|(key, value)| format!("{key}={value}\n"))
+        .collect()
 }
 
 /// `imageDetail.json` in the richer form an ECR source action writes; the URI is digest-pinned when known.
@@ -242,6 +272,8 @@ mod tests {
             tags: vec!["sha-0123456".into(), "main".into()],
             digest: Some(format!("sha256:{}", "ab".repeat(32))),
             tag_mutability: Some("IMMUTABLE".into()),
+            labels: Vec::new(),
+            annotations: Vec::new(),
         }
     }
 

@@ -143,12 +143,15 @@ async fn act(
     report::tag_actions(&actions, &digest, settings.reporting.github);
     let pushed_tags: Vec<String> =
         actions.iter().filter(|(_, a)| !matches!(a, TagAction::Skipped { .. })).map(|(t, _)| t.clone()).collect();
+    let (labels, annotations) = settings.tags.labels(tags.first().map(String::as_str))?;
     let result = ImageOutputs {
         registry: Some(host.host().to_string()),
         repository: repository.to_string(),
         tags: pushed_tags,
         digest: Some(digest),
         tag_mutability: Some(info.tag_mutability.clone()),
+        labels,
+        annotations,
     };
     report::image(&result, &settings.outputs, &settings.reporting, "pushed", cwd, stdout)
 }

@@ -49,5 +49,7 @@ async fn act(settings: &RetagSettings, env: &EnvMap) -> anyhow::Result<ImageOutp
         tags: tags.collect(),
         digest: Some(manifest.digest.clone()),
         tag_mutability: Some(info.tag_mutability.clone()),
+        labels: Vec::new(),
+        annotations: Vec::new(),
     })
 }

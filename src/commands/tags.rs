@@ -24,12 +24,15 @@ pub fn run(settings: &TagsSettings, cwd: &Path, stdout: &mut dyn Write) -> anyho
         context.pr.map_or("-".to_string(), |n| n.to_string()),
         planned.join(", ")
     ));
+    let (labels, annotations) = settings.tags.labels(planned.first().map(String::as_str))?;
     let result = ImageOutputs {
         registry: settings.registry.as_ref().map(|r| r.host().to_string()),
         repository: settings.repository.clone().unwrap_or_default(),
         tags: planned.clone(),
         digest: None,
         tag_mutability: None,
+        labels,
+        annotations,
     };
     let (json, export) = (settings.reporting.json, settings.outputs.export);
     if settings.repository.is_none() {
@@ -46,7 +49,15 @@ pub fn run(settings: &TagsSettings, cwd: &Path, stdout: &mut dyn Write) -> anyho
                 .with_context(|| format!("writing GITHUB_OUTPUT '{}'", path.display()))?;
         }
         if json {
-            let text = format!("{}\n", json!({ "tags": planned, "context": context }));
+            let text = format!(
+                "{}\n",
+                json!({
+                    "tags": planned,
+                    "labels": result.to_json()["labels"],
+                    "annotations": result.annotations,
+                    "context": context,
+                })
+            );
             return stdout.write_all(text.as_bytes()).context("writing to standard output");
         }
         return report::lines(&planned, stdout);

@@ -57,6 +57,8 @@ impl OneOrMany {
 pub struct TagSection {
     pub templates: Option<Vec<String>>,
     pub flavor: Option<Vec<String>>,
+    pub labels: Option<Vec<String>>,
+    pub annotations: Option<Vec<String>>,
     pub sha_length: Option<usize>,
     pub latest: Option<bool>,
     pub semver: Option<bool>,
@@ -128,6 +130,8 @@ impl ConfigFile {
         static EMPTY: TagSection = TagSection {
             templates: None,
             flavor: None,
+            labels: None,
+            annotations: None,
             sha_length: None,
             latest: None,
             semver: None,

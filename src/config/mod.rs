@@ -37,8 +37,8 @@ pub enum Settings {
     Push(Box<PushSettings>),
     Login(LoginSettings),
     Logout(LogoutSettings),
-    Tags(TagsSettings),
-    Retag(RetagSettings),
+    Tags(Box<TagsSettings>),
+    Retag(Box<RetagSettings>),
     Policy(PolicySettings),
 }
 
@@ -81,6 +81,9 @@ pub struct TagSettings {
     pub now: chrono::DateTime<chrono::Utc>,
     /// Running in GitHub Actions: planning warnings become annotations.
     pub github: bool,
+    /// The user's extra labels and annotations (`KEY=VALUE`, metadata-action expressions allowed).
+    pub labels: Vec<String>,
+    pub annotations: Vec<String>,
 }
 
 impl TagSettings {
@@ -92,6 +95,15 @@ impl TagSettings {
             crate::log::warn(warning, self.github);
         }
         Ok(planned)
+    }
+
+    /// The OCI labels, and the annotations with their level (`manifest:key=value`), of an image whose primary
+    /// tag is `primary`.
+    pub fn labels(&self, primary: Option<&str>) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+        let refs = tags::ref_context(&self.context, self.rules.sha_length, self.now);
+        let labels = tags::labels::oci_labels(&self.context, &refs, primary, self.now, &self.labels)?;
+        let annotations = tags::labels::oci_labels(&self.context, &refs, primary, self.now, &self.annotations)?;
+        Ok((labels, tags::labels::with_level(&annotations)))
     }
 }
 
@@ -183,8 +195,8 @@ pub fn resolve(command: &Command, env: &EnvMap, cwd: &Path) -> anyhow::Result<Se
         Command::Push(args) => Settings::Push(Box::new(push(args, env, cwd)?)),
         Command::Login(args) => Settings::Login(login(args, env, cwd)?),
         Command::Logout(args) => Settings::Logout(logout(args, cwd)?),
-        Command::Tags(args) => Settings::Tags(tags(args, env, cwd)?),
-        Command::Retag(args) => Settings::Retag(retag(args, env, cwd)?),
+        Command::Tags(args) => Settings::Tags(Box::new(tags(args, env, cwd)?)),
+        Command::Retag(args) => Settings::Retag(Box::new(retag(args, env, cwd)?)),
         Command::Policy(args) => Settings::Policy(policy(args, env, cwd)?),
     })
 }
@@ -392,6 +404,12 @@ fn tag_settings(args: &TagArgs, file: &ConfigFile, env: &EnvMap, cwd: &Path) -> 
     let templates =
         if args.tags.is_empty() { section.templates.clone().unwrap_or_default() } else { args.tags.clone() };
     let flavor = if args.flavor.is_empty() { section.flavor.clone().unwrap_or_default() } else { args.flavor.clone() };
+    let labels = if args.labels.is_empty() { section.labels.clone().unwrap_or_default() } else { args.labels.clone() };
+    let annotations = if args.annotations.is_empty() {
+        section.annotations.clone().unwrap_or_default()
+    } else {
+        args.annotations.clone()
+    };
     let rules = TagRules::new(
         &one_per_line(&templates),
         &one_per_line(&flavor),
@@ -407,7 +425,17 @@ fn tag_settings(args: &TagArgs, file: &ConfigFile, env: &EnvMap, cwd: &Path) -> 
         default_branch: args.default_branch.clone().or_else(|| section.default_branch.clone()),
     };
     let context = ci::detect(env, &LocalWorkspace { dir: cwd.to_path_buf() }, &overrides)?;
-    Ok(TagSettings { context, rules, now: now(env), github: ci::in_github_actions(env) })
+    let settings = TagSettings {
+        context,
+        rules,
+        now: now(env),
+        github: ci::in_github_actions(env),
+        labels: one_per_line(&labels),
+        annotations: one_per_line(&annotations),
+    };
+    // The labels' expressions are checked now, before anything is contacted.
+    settings.labels(None)?;
+    Ok(settings)
 }
 
 /// Output destinations (flags, else the file's `outputs:`); GitHub's files come from the environment in Actions.

@@ -485,6 +485,13 @@ pub fn evaluate(lines: &[Line], flavor: &Flavor, context: &RefContext) -> anyhow
     Ok(version)
 }
 
+/// Renders metadata-action's global expressions (`{{branch}}`, `{{date …}}`, ...) in a label or annotation.
+pub fn render(text: &str, context: &RefContext) -> anyhow::Result<String> {
+    let flavor = Flavor::default();
+    let evaluator = Evaluator { context, flavor: &flavor, warnings: std::cell::RefCell::new(Vec::new()) };
+    evaluator.global(text)
+}
+
 /// metadata-action's `sanitizeTag`: every run of characters outside `[a-zA-Z0-9._-]` becomes one `-`.
 pub fn sanitize(tag: &str) -> String {
     let mut out = String::with_capacity(tag.len());

@@ -11,6 +11,7 @@
 //! whatever the lines are: after the templates' tags, and never silently dropped.
 
 mod expr;
+pub mod labels;
 pub mod metadata;
 mod versions;
 

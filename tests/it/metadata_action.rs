@@ -38,16 +38,33 @@ fn environment(env_file: &str) -> BTreeMap<String, String> {
 /// tests mock moment so that `{{commit_date}}` renders the frozen instant too.
 fn environment_in(env_file: &str, dir: Option<&Path>) -> BTreeMap<String, String> {
     let mut env = raw_environment(env_file);
-    if let (Some(dir), Some(path)) = (dir, env.get("GITHUB_EVENT_PATH").cloned())
-        && let Ok(text) = std::fs::read_to_string(&path)
-    {
-        let mut payload: Value = serde_json::from_str(&text).expect("payload JSON");
-        freeze_timestamps(&mut payload);
-        let copy = dir.join(Path::new(&path).file_name().expect("file name"));
-        std::fs::write(&copy, payload.to_string()).expect("write payload copy");
-        env.insert("GITHUB_EVENT_PATH".into(), copy.display().to_string());
-    }
+    let Some(dir) = dir else { return env };
+    let path = env.get("GITHUB_EVENT_PATH").cloned();
+    let mut payload: Value = path
+        .as_ref()
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .map(|text| serde_json::from_str(&text).expect("payload JSON"))
+        .unwrap_or_else(|| serde_json::json!({}));
+    freeze_timestamps(&mut payload);
+    with_repository_facts(&mut payload);
+    let name = path.as_deref().and_then(|p| Path::new(p).file_name()).map(|n| n.to_owned());
+    let copy = dir.join(name.unwrap_or_else(|| "event.json".into()));
+    std::fs::write(&copy, payload.to_string()).expect("write payload copy");
+    env.insert("GITHUB_EVENT_PATH".into(), copy.display().to_string());
     env
+}
+
+/// metadata-action's tests answer its GitHub API call with repo.json; ecr-ship reads the same facts from the
+/// payload's `repository` object, so the copy carries repo.json's name, description, page and licence.
+fn with_repository_facts(payload: &mut Value) {
+    let repo: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("fixtures/repo.json")).expect("repo.json"))
+            .unwrap();
+    let Some(object) = payload.as_object_mut() else { return };
+    let repository = object.entry("repository").or_insert_with(|| serde_json::json!({}));
+    for key in ["name", "description", "html_url", "license"] {
+        repository[key] = repo[key].clone();
+    }
 }
 
 fn freeze_timestamps(value: &mut Value) {
@@ -113,8 +130,15 @@ fn expected_tags(case: &Value) -> Vec<String> {
     }
 }
 
-/// ecr-ship's answer for one case: its tags, or `None` when it found no tag to make (exit 2).
-fn ecr_ship_tags(case: &Value, dir: &Path) -> Result<Option<Vec<String>>, String> {
+/// What ecr-ship planned for one case.
+struct Answer {
+    tags: Vec<String>,
+    labels: Vec<String>,
+    annotations: Vec<String>,
+}
+
+/// ecr-ship's answer for one case, or `None` when it found no tag to make (exit 2).
+fn ecr_ship_tags(case: &Value, dir: &Path) -> Result<Option<Answer>, String> {
     let env = environment_in(case["env_file"].as_str().expect("env_file"), Some(dir));
     let mut lines = strings(&case["inputs"]["tags"]);
     let flavor = strings(&case["inputs"]["flavor"]);
@@ -128,15 +152,36 @@ fn ecr_ship_tags(case: &Value, dir: &Path) -> Result<Option<Vec<String>>, String
     for line in &flavor {
         args.extend(["--flavor".to_string(), line.clone()]);
     }
+    for (flag, key) in [("--label", "labels"), ("--annotation", "annotations")] {
+        for line in strings(&case["inputs"][key]) {
+            args.extend([flag.to_string(), line]);
+        }
+    }
     let run = Ship::new(&[]).args_from(&args).envs(&env).env("SOURCE_DATE_EPOCH", FROZEN_NOW).cwd(dir).run();
     match run.code {
         0 => {
             let json: Value = serde_json::from_str(&run.stdout).map_err(|e| format!("{e}: {}", run.stdout))?;
-            Ok(Some(strings(&json["tags"])))
+            let labels = json["labels"].as_object().map_or_else(Vec::new, |map| {
+                map.iter().map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or_default())).collect()
+            });
+            let annotations =
+                strings(&json["annotations"]).iter().map(|a| a.trim_start_matches("manifest:").to_string()).collect();
+            Ok(Some(Answer { tags: strings(&json["tags"]), labels, annotations }))
         }
         2 if run.stderr.contains("no tag could be made") => Ok(None),
         code => Err(format!("exit {code:?}: {}", run.stderr.trim())),
     }
+}
+
+/// A case's expected labels or annotations (`key=value`, sorted), with the PR commit translated as for the tags.
+fn expected_labels(case: &Value, key: &str) -> Option<Vec<String>> {
+    let lines = match case.get(key)? {
+        Value::Array(_) => strings(&case[key]),
+        _ => return None,
+    };
+    let mut lines = with_head_commit(case, lines);
+    lines.sort();
+    Some(lines)
 }
 
 /// The pull request cases' merge-commit ids, swapped for the head commit's (ecr-ship tags the head).
@@ -162,9 +207,25 @@ fn metadata_action_meta_cases_give_its_tags() {
         let expected = with_head_commit(&case, expected_tags(&case));
         checked += 1;
         match ecr_ship_tags(&case, dir.path()) {
-            Ok(Some(tags)) if tags == expected => {}
+            Ok(Some(answer)) => {
+                if answer.tags != expected {
+                    failures.push(format!("{name}: expected tags {expected:?}, got {:?}", answer.tags));
+                }
+                if let Some(labels) = expected_labels(&case, "labels") {
+                    let expected_annotations = expected_labels(&case, "annotations").unwrap_or_else(|| labels.clone());
+                    for (what, want, got) in
+                        [("labels", labels, answer.labels), ("annotations", expected_annotations, answer.annotations)]
+                    {
+                        let mut got = got;
+                        got.sort();
+                        if want != got {
+                            failures.push(format!("{name}: expected {what} {want:?}, got {got:?}"));
+                        }
+                    }
+                }
+            }
             Ok(None) if expected.is_empty() => {}
-            Ok(got) => failures.push(format!("{name}: expected {expected:?}, got {got:?}")),
+            Ok(None) => failures.push(format!("{name}: expected {expected:?}, got no tag")),
             Err(error) => failures.push(format!("{name}: expected {expected:?}, {error}")),
         }
     }

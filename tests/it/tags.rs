@@ -416,3 +416,87 @@ fn metadata_action_lines_and_ecr_ship_templates_mix_with_a_flavor() {
     // Priority order (semver 900, the template as a raw line 200, then 50); the suffix on every tag and on latest.
     assert_eq!(run.stdout, "2.3-alpine\nbuild-0123456-alpine\nnightly-alpine\nlatest-alpine\n");
 }
+
+/// The `labels` output feeds `docker build --label` unchanged (as build-push-action's `labels:` input), and the
+/// built image carries metadata-action's OCI labels plus the user's own.
+#[test]
+fn planned_labels_reach_a_real_docker_build() {
+    use crate::support::dockerd::{Dockerd, write_scratch_context};
+    let dir = no_git_dir();
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let payload = dir.path().join("event.json");
+    let repository = serde_json::json!({ "name": "app", "description": "An app, with commas", "html_url": "https://github.com/octo/app", "license": { "spdx_id": "MIT" }, "default_branch": "main" });
+    std::fs::write(&payload, serde_json::json!({ "repository": repository }).to_string()).unwrap();
+    let github: BTreeMap<String, String> = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_SHA", sha),
+        ("GITHUB_REF", "refs/heads/main"),
+        ("GITHUB_REF_NAME", "main"),
+        ("GITHUB_REF_TYPE", "branch"),
+        ("GITHUB_EVENT_PATH", payload.to_str().unwrap()),
+        ("SOURCE_DATE_EPOCH", "1578616200"),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_string(), value.to_string()))
+    .collect();
+    let output = dir.path().join("github_output");
+    std::fs::write(&output, "").unwrap();
+    let run = Ship::new(&[
+        "tags",
+        "--tag",
+        "type=ref,event=branch",
+        "--label",
+        "team=platform",
+        "--label",
+        "built-from={{branch}}",
+    ])
+    .envs(&github)
+    .env("GITHUB_OUTPUT", output.display().to_string())
+    .cwd(dir.path())
+    .run()
+    .success();
+    assert_eq!(run.stdout, "main\n");
+    let outputs = parse_github_output(&std::fs::read_to_string(&output).unwrap());
+    let labels: Vec<&str> = outputs["labels"].lines().collect();
+    assert_eq!(
+        labels,
+        [
+            "built-from=main",
+            "org.opencontainers.image.created=2020-01-10T00:30:00.000Z",
+            "org.opencontainers.image.description=An app, with commas",
+            "org.opencontainers.image.licenses=MIT",
+            format!("org.opencontainers.image.revision={sha}").as_str(),
+            "org.opencontainers.image.source=https://github.com/octo/app",
+            "org.opencontainers.image.title=app",
+            "org.opencontainers.image.url=https://github.com/octo/app",
+            "org.opencontainers.image.version=main",
+            "team=platform",
+        ]
+    );
+    assert!(outputs["annotations"].lines().all(|line| line.starts_with("manifest:")), "{}", outputs["annotations"]);
+
+    let dockerd = Dockerd::start();
+    let context = write_scratch_context(dir.path(), "labelled", &[("hello.txt", b"hi")]);
+    let config = dir.path().join("docker-config");
+    let mut args: Vec<String> = vec!["build".into(), "-q".into(), "-t".into(), "labelled:1".into()];
+    for label in &labels {
+        args.extend(["--label".to_string(), label.to_string()]);
+    }
+    args.extend(["-f".into(), context.join("Containerfile").display().to_string(), context.display().to_string()]);
+    let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let built = std::process::Command::new("docker")
+        .args(&arg_refs)
+        .env_clear()
+        .envs(dockerd.env(&config))
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let inspect = dockerd.docker(&config, &["inspect", "--format", "{{json .Config.Labels}}", "labelled:1"]);
+    let on_image: BTreeMap<String, String> = serde_json::from_slice(&inspect.stdout).expect("labels JSON");
+    for label in &labels {
+        let (key, value) = label.split_once('=').unwrap();
+        assert_eq!(on_image.get(key).map(String::as_str), Some(value), "{key} on the built image: {on_image:?}");
+    }
+}
