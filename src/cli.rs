@@ -151,6 +151,9 @@ pub struct TagArgs {
     /// On a git tag vX.Y.Z also tag X.Y.Z, X.Y and X.
     #[arg(long, env = "ECR_SHIP_SEMVER", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub semver: Option<bool>,
+    /// Monorepo release tags: `--semver` reads the version after this prefix (`app1/` for `app1/v1.2.3`).
+    #[arg(long, env = "ECR_SHIP_SEMVER_PREFIX", value_name = "PREFIX")]
+    pub semver_prefix: Option<String>,
 }
 
 /// Step outputs beyond standard output (GitHub outputs and summary are written automatically in Actions).

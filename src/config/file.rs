@@ -62,6 +62,7 @@ pub struct TagSection {
     pub sha_length: Option<usize>,
     pub latest: Option<bool>,
     pub semver: Option<bool>,
+    pub semver_prefix: Option<String>,
     pub default_branch: Option<String>,
 }
 
@@ -135,6 +136,7 @@ impl ConfigFile {
             sha_length: None,
             latest: None,
             semver: None,
+            semver_prefix: None,
             default_branch: None,
         };
         self.tags.as_ref().unwrap_or(&EMPTY)

@@ -416,6 +416,7 @@ fn tag_settings(args: &TagArgs, file: &ConfigFile, env: &EnvMap, cwd: &Path) -> 
         args.sha_length.or(section.sha_length).map(Ok).or_else(|| metadata_sha_length(env)).transpose()?,
         args.latest.or(section.latest).unwrap_or(false),
         args.semver.or(section.semver).unwrap_or(false),
+        args.semver_prefix.clone().or_else(|| section.semver_prefix.clone()),
     )?;
     let overrides = Overrides {
         branch: args.branch.clone(),

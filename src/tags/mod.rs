@@ -37,6 +37,8 @@ pub struct TagRules {
     pub sha_length: usize,
     pub latest: bool,
     pub semver: bool,
+    /// Monorepo release tags such as `app1/v1.2.3`: `--semver` reads the version after this prefix.
+    pub semver_prefix: Option<String>,
 }
 
 /// One tag line, in whichever syntax it was written.
@@ -53,6 +55,7 @@ impl TagRules {
         sha_length: Option<usize>,
         latest: bool,
         semver: bool,
+        semver_prefix: Option<String>,
     ) -> anyhow::Result<TagRules> {
         let sha_length = sha_length.unwrap_or(DEFAULT_SHA_LENGTH);
         if !SHA_LENGTH_RANGE.contains(&sha_length) {
@@ -79,7 +82,15 @@ impl TagRules {
             })
             .collect::<anyhow::Result<_>>()?;
         let flavor = if flavor.is_empty() { None } else { Some(Flavor::parse(flavor)?) };
-        Ok(TagRules { lines, flavor, sha_length, latest, semver })
+        Ok(TagRules { lines, flavor, sha_length, latest, semver, semver_prefix })
+    }
+
+    /// The `X.Y.Z`, `X.Y`, `X` tags `--semver` gives a git tag (after the monorepo prefix, when one is set).
+    fn semver_tags(&self, git_tag: &str) -> Vec<String> {
+        match &self.semver_prefix {
+            Some(prefix) => git_tag.strip_prefix(prefix.as_str()).map(semver_tags).unwrap_or_default(),
+            None => semver_tags(git_tag),
+        }
     }
 
     /// True when metadata-action's evaluation decides the tags: a `type=`/`{{…}}` line or a flavor was given.
@@ -217,6 +228,7 @@ pub fn plan_noting(
             );
         }
     }
+    no_effect_warnings(context, rules, warnings);
     let mut unique = Vec::with_capacity(tags.len());
     for tag in tags {
         debug_assert!(is_valid_tag(&tag), "planner produced invalid tag {tag:?}");
@@ -233,10 +245,33 @@ fn flag_tags(context: &CiContext, rules: &TagRules, tags: &mut Vec<String>) {
     if rules.semver
         && let Some(git_tag) = &context.git_tag
     {
-        tags.extend(semver_tags(git_tag));
+        tags.extend(rules.semver_tags(git_tag));
     }
     if rules.latest && is_default_branch_build(context) {
         tags.push("latest".to_string());
+    }
+}
+
+/// A flag that adds nothing to this build is named, so it is never silently dropped.
+fn no_effect_warnings(context: &CiContext, rules: &TagRules, warnings: &mut Vec<String>) {
+    if rules.semver {
+        match &context.git_tag {
+            None => {
+                warnings.push(format!("--semver has no effect: this build is not of a git tag ({})", describe(context)))
+            }
+            Some(git_tag) if rules.semver_tags(git_tag).is_empty() => warnings.push(format!(
+                "--semver has no effect: the git tag '{git_tag}' is not a version {}vX.Y.Z",
+                rules.semver_prefix.as_deref().unwrap_or("")
+            )),
+            Some(_) => {}
+        }
+    }
+    if rules.latest && !is_default_branch_build(context) {
+        warnings.push(format!(
+            "--latest has no effect: `latest` goes only to builds of the default branch '{}' ({})",
+            context.default_branch.as_deref().unwrap_or("main"),
+            describe(context)
+        ));
     }
 }
 
@@ -333,7 +368,7 @@ fn default_tags(context: &CiContext, rules: &TagRules, tags: &mut Vec<String>) -
     } else if let Some(git_tag) = &context.git_tag {
         tags.push(value_tag(git_tag, "tag"));
         if rules.semver {
-            tags.extend(semver_tags(git_tag));
+            tags.extend(rules.semver_tags(git_tag));
         }
         tags.extend(commit_tag);
     } else {
@@ -499,7 +534,8 @@ mod tests {
     }
 
     fn rules(templates: &[&str]) -> TagRules {
-        TagRules::new(&templates.iter().map(|t| t.to_string()).collect::<Vec<_>>(), &[], None, false, false).unwrap()
+        TagRules::new(&templates.iter().map(|t| t.to_string()).collect::<Vec<_>>(), &[], None, false, false, None)
+            .unwrap()
     }
 
     #[test]
@@ -517,7 +553,7 @@ mod tests {
             (context(None, None, None), true, true, vec!["sha-0123456"]),
         ];
         for (ctx, latest, semver, expected) in cases {
-            let rules = TagRules::new(&[], &[], None, latest, semver).unwrap();
+            let rules = TagRules::new(&[], &[], None, latest, semver, None).unwrap();
             assert_eq!(plan(&ctx, &rules, now()).unwrap(), expected, "{ctx:?}");
         }
     }
@@ -543,12 +579,12 @@ mod tests {
             ("{branch", "without a closing"),
             ("", "needs text"),
         ] {
-            let error = TagRules::new(&[template.to_string()], &[], None, false, false).unwrap_err();
+            let error = TagRules::new(&[template.to_string()], &[], None, false, false, None).unwrap_err();
             assert_eq!(crate::error::exit_code(&error), 2);
             assert!(error.to_string().contains(expected), "{template}: {error}");
         }
-        assert!(TagRules::new(&[], &[], Some(3), false, false).is_err());
-        assert!(TagRules::new(&[], &[], Some(41), false, false).is_err());
+        assert!(TagRules::new(&[], &[], Some(3), false, false, None).is_err());
+        assert!(TagRules::new(&[], &[], Some(41), false, false, None).is_err());
     }
 
     #[test]
@@ -599,7 +635,7 @@ mod tests {
                 semver: bool,
             ) {
                 let ctx = any_context(branch, git_tag, pr);
-                let defaults = TagRules::new(&[], &[], None, latest, semver).unwrap();
+                let defaults = TagRules::new(&[], &[], None, latest, semver, None).unwrap();
                 let templated = rules(&["{branch}-{sha:7}", "{git_tag}", "x{branch}{branch}", "{branch}.{run}-{date}"]);
                 for rules in [defaults, templated] {
                     let tags = plan(&ctx, &rules, now()).unwrap();

@@ -362,6 +362,8 @@ fn semver_and_latest_add_their_tags_to_explicit_templates() {
         .run()
         .success();
     assert_eq!(on_feature.stdout, "build-0123456\n", "latest only on the default branch");
+    assert!(on_feature.stderr.contains("warning: --latest has no effect"), "named, not dropped: {}", on_feature.stderr);
+    assert!(!on_main.stderr.contains("no effect"), "{}", on_main.stderr);
     let release = Ship::new(&["tags", "--tag", "{git_tag}", "--semver", "--git-tag", "v1.4.2", "--sha", sha])
         .cwd(dir.path())
         .run()
@@ -499,4 +501,42 @@ fn planned_labels_reach_a_real_docker_build() {
         let (key, value) = label.split_once('=').unwrap();
         assert_eq!(on_image.get(key).map(String::as_str), Some(value), "{key} on the built image: {on_image:?}");
     }
+}
+
+/// Monorepos tag releases per app (`app1/v1.2.3`), as metadata-action users keep asking (its #56).
+#[test]
+fn monorepo_release_tags_give_semver_tags_through_a_prefix_or_a_match() {
+    let dir = no_git_dir();
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let base = ["tags", "--git-tag", "app1/v1.2.3", "--sha", sha];
+    let prefixed =
+        Ship::new(&[&base[..], &["--semver", "--semver-prefix", "app1/"]].concat()).cwd(dir.path()).run().success();
+    assert_eq!(prefixed.stdout, "app1-v1.2.3\n1.2.3\n1.2\n1\nsha-0123456\n");
+    let other_app =
+        Ship::new(&["tags", "--git-tag", "app2/v1.2.3", "--sha", sha, "--semver", "--semver-prefix", "app1/"])
+            .cwd(dir.path())
+            .run()
+            .success();
+    assert_eq!(other_app.stdout, "app2-v1.2.3\nsha-0123456\n");
+    assert!(
+        other_app.stderr.contains("--semver has no effect: the git tag 'app2/v1.2.3' is not a version app1/vX.Y.Z"),
+        "{}",
+        other_app.stderr
+    );
+    let matched = Ship::new(
+        &[
+            &base[..],
+            &[
+                "--tag",
+                r"type=semver,pattern={{version}},match=^app1/v(.*)$",
+                "--tag",
+                r"type=semver,pattern={{major}}.{{minor}},match=^app1/v(.*)$",
+            ],
+        ]
+        .concat(),
+    )
+    .cwd(dir.path())
+    .run()
+    .success();
+    assert_eq!(matched.stdout, "1.2.3\n1.2\nlatest\n");
 }
