@@ -16,6 +16,8 @@ mod config;
 pub mod digest;
 pub mod engine;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod host;
 mod log;
 pub mod media_type;

@@ -7,7 +7,7 @@
 //! environment or the file again. Everything here is offline: a bad value is a [`BadInput`](crate::error::BadInput)
 //! error (exit 2) before anything is contacted.
 
-mod file;
+pub(crate) mod file;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
