@@ -247,6 +247,10 @@ pub struct PushArgs {
     /// Push even when CodeBuild reports the build as failing (CODEBUILD_BUILD_SUCCEEDING=0).
     #[arg(long, env = "ECR_SHIP_FORCE", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub force: Option<bool>,
+    /// Write the annotations (the OCI set and --annotation) into the pushed OCI manifest or index (--from only;
+    /// the digest changes).
+    #[arg(long, env = "ECR_SHIP_ANNOTATE", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub annotate: Option<bool>,
 }
 
 #[derive(Debug, Clone, Args)]

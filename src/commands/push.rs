@@ -46,7 +46,7 @@ pub async fn run(settings: &PushSettings, env: &EnvMap, cwd: &Path, stdout: &mut
         SourceSettings::Engine { engine, image } => {
             Source::Engine { engine: Engine::detect(*engine, env).await?, image }
         }
-        SourceSettings::Native(source) => Source::Native { plan: source.plan()? },
+        SourceSettings::Native(source) => Source::Native { plan: annotate(settings, &tags, source.plan()?)? },
     };
     log::info(format!(
         "{}: pushing {} to '{}' as {}",
@@ -62,6 +62,27 @@ pub async fn run(settings: &PushSettings, env: &EnvMap, cwd: &Path, stdout: &mut
         tags.join(", ")
     ));
     act(settings, &tags, &source, env, cwd, stdout).await.map_err(after_contact)
+}
+
+/// With `--annotate`, the plan whose top manifest carries the annotations; the changed digest is said.
+fn annotate(settings: &PushSettings, tags: &[String], plan: SourcePlan) -> anyhow::Result<SourcePlan> {
+    if !settings.annotate {
+        return Ok(plan);
+    }
+    let (_, annotations) = settings.tags.labels(tags.first().map(String::as_str))?;
+    let pairs = annotations
+        .iter()
+        .filter_map(|line| line.split_once(':').map(|(_, pair)| pair).and_then(|pair| pair.split_once('=')))
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect();
+    let annotated = plan.annotated(&pairs)?;
+    log::info(format!(
+        "annotated the manifest with {} annotations: it is pushed as {}, not the source's {}",
+        annotations.len(),
+        annotated.summary().digest,
+        plan.summary().digest
+    ));
+    Ok(annotated)
 }
 
 async fn act(

@@ -30,6 +30,7 @@ pub struct ConfigFile {
     pub engine: Option<String>,
     pub timeout: Option<u64>,
     pub skip_existing: Option<bool>,
+    pub annotate: Option<bool>,
     pub tags: Option<TagSection>,
     pub repository_settings: Option<RepositorySection>,
     pub outputs: Option<OutputSection>,

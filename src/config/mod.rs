@@ -126,6 +126,8 @@ pub struct PushSettings {
     pub create_repository: bool,
     pub update_repository: bool,
     pub skip_existing: bool,
+    /// Write the annotations into the pushed manifest or index (native sources only).
+    pub annotate: bool,
     pub logout: bool,
     /// Push even when CodeBuild reports the build as failing.
     pub force: bool,
@@ -226,10 +228,18 @@ fn push(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PushSetting
             "push needs an image: --image LOCAL_REF (through docker or podman) or --from oci:DIR[:REF] / docker-archive:FILE"
         ),
     };
+    let annotate = args.annotate.or(file.annotate).unwrap_or(false);
+    if annotate && matches!(source, SourceSettings::Engine { .. }) {
+        bail_input!(
+            "--annotate writes into the pushed manifest, which only a native push (--from) builds; with --image, pass \
+             the annotations output to the image build instead (docker buildx build --annotation)"
+        );
+    }
     Ok(PushSettings {
         repository,
         tags,
         source,
+        annotate,
         aws,
         repository_settings,
         create_repository,

@@ -134,6 +134,39 @@ impl SourcePlan {
         &self.plan
     }
 
+    /// The same plan with `annotations` written into the top-level OCI manifest or index (a key already there is
+    /// replaced). The top's digest changes; blobs and child manifests do not. ECR's schema is kept: nothing goes on
+    /// the config descriptor, and a Docker schema 2 top (which has no annotations) is refused as bad input.
+    pub fn annotated(&self, annotations: &BTreeMap<String, String>) -> anyhow::Result<SourcePlan> {
+        let top = &self.plan.top;
+        if top.media_type != OCI_MANIFEST && top.media_type != OCI_INDEX {
+            crate::bail_input!(
+                "--annotate needs an OCI manifest or index, and this image is {}: Docker schema 2 has no annotations \
+                 (build it as OCI, e.g. docker buildx build --output type=oci, or push without --annotate)",
+                top.media_type
+            );
+        }
+        let mut document: serde_json::Value = serde_json::from_slice(&top.bytes)
+            .map_err(|error| anyhow::anyhow!("the image's top-level manifest is not JSON: {error}"))?;
+        let Some(object) = document.as_object_mut() else {
+            anyhow::bail!("the image's top-level manifest is not a JSON object")
+        };
+        let existing = object.entry("annotations").or_insert_with(|| serde_json::json!({}));
+        let Some(existing) = existing.as_object_mut() else {
+            anyhow::bail!("the image's top-level manifest has annotations that are not an object")
+        };
+        for (key, value) in annotations {
+            existing.insert(key.clone(), serde_json::Value::String(value.clone()));
+        }
+        let bytes = serde_json::to_vec(&document)?;
+        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+            crate::bail_input!("--annotate would make the manifest larger than ECR's 4 MiB limit");
+        }
+        let top = Manifest::new(top.media_type.clone(), bytes);
+        let summary = ResolvedImage { digest: top.digest.clone(), manifest: top.bytes.clone(), ..self.summary.clone() };
+        Ok(SourcePlan { plan: Plan { top, ..self.plan.clone() }, summary })
+    }
+
     /// What this plan pushes: the top-level manifest, its digest and the blob totals.
     pub fn summary(&self) -> &ResolvedImage {
         &self.summary

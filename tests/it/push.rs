@@ -269,3 +269,33 @@ fn tls_to_the_registry_is_verified() {
     );
     assert_eq!(ecr.pull_digest("team/app", "sha-3f78685"), None);
 }
+
+/// `--annotate` writes metadata-action's annotations into the pushed OCI manifest: the digest changes (and the log
+/// says so), the config descriptor stays bare (ECR refuses annotations there), and a Docker schema 2 image or an
+/// engine push is refused before anything is sent.
+#[test]
+fn annotate_writes_the_annotations_into_the_pushed_manifest() {
+    let ecr = Ecr::start();
+    let work = scratch_dir("push-annotate");
+    let source_digest = single_image_layout(&work.path().join("oci"), "annotate");
+    let pushed = push(
+        &ecr,
+        work.path(),
+        &["--from", "oci:oci", "--create-repository", "--annotate", "--annotation", "team=platform"],
+    )
+    .success();
+    assert!(pushed.stderr.contains(&format!("not the source's {source_digest}")), "{}", pushed.stderr);
+    let manifest = ecr.pull_manifest("team/app", "sha-3f78685").expect("pull the annotated manifest");
+    let document: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    assert_eq!(document["annotations"]["team"], "platform");
+    assert_eq!(document["annotations"]["org.opencontainers.image.revision"], SHA);
+    assert_eq!(document["annotations"]["org.opencontainers.image.version"], "sha-3f78685");
+    assert!(document["config"].get("annotations").is_none(), "nothing on the config descriptor");
+    let pulled = ecr.pull_digest("team/app", "sha-3f78685").unwrap();
+    assert_ne!(pulled, source_digest, "the annotated manifest has its own digest");
+    assert!(pushed.stdout.contains("team/app:sha-3f78685"), "{}", pushed.stdout);
+
+    let with_engine = push(&ecr, work.path(), &["--image", "app:latest", "--annotate"]);
+    assert_eq!(with_engine.code, 2, "{}", with_engine.stderr);
+    assert!(with_engine.stderr.contains("--annotate"), "{}", with_engine.stderr);
+}
