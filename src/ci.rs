@@ -277,6 +277,39 @@ fn parse_pr(text: &str) -> Option<u64> {
     text.trim().parse().ok().filter(|n| *n > 0)
 }
 
+/// A pull request number from JSON, a number or a numeric string (`"10"`, as env-ci's GitHub payloads have it).
+fn json_pr(value: &serde_json::Value) -> Option<u64> {
+    value.as_u64().filter(|n| *n > 0).or_else(|| value.as_str().and_then(parse_pr))
+}
+
+/// The last run of digits in a pull request's URL or name (`https://github.com/o/r/pull/10`, `uri/pr/10`).
+fn pr_from_url(url: &str) -> Option<u64> {
+    let digits = url.rsplit(|c: char| !c.is_ascii_digit()).find(|part| !part.is_empty())?;
+    parse_pr(digits)
+}
+
+/// A branch as CI systems spell it, `refs/heads/x` or plain `x`; `None` for a tag or pull request ref.
+fn branch_from_ref(reference: &str) -> Option<&str> {
+    if reference.starts_with("refs/") && !reference.starts_with("refs/heads/") {
+        return None;
+    }
+    Some(strip_ref(reference))
+}
+
+/// A repository's web page and name from a URL the CI system gives: `https://host/owner/repo`, with a trailing
+/// `.git` and any credentials dropped. Clone URLs over SSH are not web pages and give nothing.
+fn repository_from_url(url: Option<&str>, name: Option<&str>) -> RepositoryFacts {
+    let url = url.filter(|u| u.starts_with("https://") || u.starts_with("http://")).map(|u| {
+        let (scheme, rest) = u.split_once("://").unwrap_or(("https", u));
+        let rest = rest.split_once('@').filter(|(user, _)| !user.contains('/')).map_or(rest, |(_, host)| host);
+        let rest = rest.trim_end_matches('/');
+        format!("{scheme}://{}", rest.strip_suffix(".git").unwrap_or(rest))
+    });
+    let name =
+        name.map(str::to_string).or_else(|| url.as_deref().and_then(|u| u.rsplit('/').next()).map(str::to_string));
+    RepositoryFacts { name, url, ..RepositoryFacts::default() }
+}
+
 /// `refs/pull/<n>/merge` (GitHub, Azure) or `refs/pull/<n>/head` to the number.
 fn pr_from_ref(reference: &str) -> Option<u64> {
     let rest = reference.strip_prefix("refs/pull/")?;
@@ -325,15 +358,14 @@ fn github(env: &EnvMap, workspace: &dyn Workspace) -> anyhow::Result<CiContext> 
         let Some(pull) = pull.filter(|p| p.is_object()) else {
             bail_input!("the '{event_name}' event payload has no pull_request object")
         };
-        context.pr =
-            pull.get("number").and_then(|n| n.as_u64()).or_else(|| var(env, "GITHUB_REF").and_then(pr_from_ref));
+        context.pr = pull.get("number").and_then(json_pr).or_else(|| var(env, "GITHUB_REF").and_then(pr_from_ref));
         context.branch =
             owned(var(env, "GITHUB_HEAD_REF")).or_else(|| payload_str("/pull_request/head/ref").map(str::to_string));
         // GitHub builds the merge commit; the image is of the PR's code, so tag the head commit users can find.
         if let Some(head) = payload_str("/pull_request/head/sha") {
             context.sha = Some(head.to_string());
         }
-        context.base_ref = payload_str("/pull_request/base/ref").map(str::to_string);
+        context.base_ref = payload_str("/pull_request/base/ref").map(|base| strip_ref(base).to_string());
         return Ok(context);
     }
     match (var(env, "GITHUB_REF_TYPE"), var(env, "GITHUB_REF_NAME")) {
@@ -346,7 +378,9 @@ fn github(env: &EnvMap, workspace: &dyn Workspace) -> anyhow::Result<CiContext> 
             Some(reference) if reference.starts_with("refs/heads/") => {
                 context.branch = Some(strip_ref(reference).into())
             }
-            Some(reference) => context.pr = pr_from_ref(reference),
+            Some(reference) if reference.starts_with("refs/") => context.pr = pr_from_ref(reference),
+            // A bare name is a branch, as env-ci's parseBranch reads it.
+            Some(reference) => context.branch = Some(reference.to_string()),
             None => {}
         },
     }
@@ -408,13 +442,17 @@ fn codebuild(env: &EnvMap) -> CiContext {
 
 fn gitlab(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Gitlab);
-    context.run = owned(var(env, "CI_PIPELINE_IID"));
+    context.run = owned(var(env, "CI_PIPELINE_IID")).or_else(|| owned(var(env, "CI_PIPELINE_ID")));
     context.event = owned(var(env, "CI_PIPELINE_SOURCE"));
     context.default_branch = owned(var(env, "CI_DEFAULT_BRANCH"));
+    context.repository = repository_from_url(var(env, "CI_PROJECT_URL"), var(env, "CI_PROJECT_NAME"));
+    context.repository.description = owned(var(env, "CI_PROJECT_DESCRIPTION"));
     context.git_tag = owned(var(env, "CI_COMMIT_TAG"));
+    // The IID is the number in the merge request's URL; CI_MERGE_REQUEST_ID (env-ci's pr) is instance-wide.
     context.pr = var(env, "CI_MERGE_REQUEST_IID").and_then(parse_pr);
+    context.base_ref = owned(var(env, "CI_MERGE_REQUEST_TARGET_BRANCH_NAME"));
     context.sha = owned(var(env, "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA")).or_else(|| owned(var(env, "CI_COMMIT_SHA")));
-    if context.git_tag.is_none() {
+    if context.git_tag.is_none() || context.pr.is_some() {
         context.branch = owned(var(env, "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME"))
             .or_else(|| owned(var(env, "CI_COMMIT_BRANCH")))
             .or_else(|| owned(var(env, "CI_COMMIT_REF_NAME")));
@@ -425,13 +463,27 @@ fn gitlab(env: &EnvMap) -> CiContext {
 fn jenkins(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Jenkins);
     context.run = owned(var(env, "BUILD_NUMBER"));
-    context.sha = owned(var(env, "GIT_COMMIT"));
+    // The GitHub PR Builder (ghprb*) and GitLab plugin (gitlab*) name the pull request's head commit; GIT_COMMIT
+    // may be the merge the job built.
+    context.sha = owned(var(env, "ghprbActualCommit"))
+        .or_else(|| owned(var(env, "gitlabMergeRequestLastCommit")))
+        .or_else(|| owned(var(env, "GIT_COMMIT")));
     context.git_tag = owned(var(env, "TAG_NAME"));
-    context.pr = var(env, "CHANGE_ID").and_then(parse_pr);
+    // gitlabMergeRequestIid is the number in the merge request's URL; gitlabMergeRequestId is instance-wide.
+    context.pr = var(env, "ghprbPullId")
+        .and_then(parse_pr)
+        .or_else(|| var(env, "gitlabMergeRequestIid").and_then(parse_pr))
+        .or_else(|| var(env, "CHANGE_ID").and_then(parse_pr));
     if var(env, "BRANCH_IS_PRIMARY") == Some("true") {
         context.default_branch = owned(var(env, "BRANCH_NAME"));
     }
-    if context.git_tag.is_none() {
+    if context.pr.is_some() {
+        context.base_ref = owned(var(env, "ghprbTargetBranch"))
+            .or_else(|| owned(var(env, "gitlabTargetBranch")))
+            .or_else(|| owned(var(env, "CHANGE_TARGET")));
+    }
+    let plugin_branch = var(env, "ghprbSourceBranch").or_else(|| var(env, "gitlabSourceBranch"));
+    if context.git_tag.is_none() || context.pr.is_some() {
         let local = var(env, "GIT_LOCAL_BRANCH").filter(|b| *b != "detached");
         let remote = var(env, "GIT_BRANCH").map(|b| {
             let b = strip_ref(b);
@@ -439,10 +491,13 @@ fn jenkins(env: &EnvMap) -> CiContext {
         });
         // In a multibranch PR build BRANCH_NAME (and GIT_BRANCH) is `PR-<n>`; CHANGE_BRANCH is the real branch.
         let named = var(env, "BRANCH_NAME").filter(|b| context.pr.is_none() || !b.starts_with("PR-"));
-        context.branch = owned(var(env, "CHANGE_BRANCH"))
+        context.branch = owned(plugin_branch.filter(|_| context.pr.is_some()))
+            .or_else(|| owned(var(env, "CHANGE_BRANCH")))
             .or_else(|| owned(named))
             .or_else(|| owned(local))
-            .or_else(|| owned(remote.filter(|b| context.pr.is_none() || !b.starts_with("PR-"))));
+            .or_else(|| owned(remote.filter(|b| context.pr.is_none() || !b.starts_with("PR-"))))
+            .or_else(|| owned(var(env, "gitlabBranch")))
+            .or_else(|| owned(plugin_branch));
     }
     context
 }
@@ -454,7 +509,10 @@ fn buildkite(env: &EnvMap) -> CiContext {
     context.sha = owned(var(env, "BUILDKITE_COMMIT").filter(|c| *c != "HEAD"));
     context.git_tag = owned(var(env, "BUILDKITE_TAG"));
     context.pr = var(env, "BUILDKITE_PULL_REQUEST").filter(|p| *p != "false").and_then(parse_pr);
-    if context.git_tag.is_none() {
+    if context.pr.is_some() {
+        context.base_ref = owned(var(env, "BUILDKITE_PULL_REQUEST_BASE_BRANCH"));
+    }
+    if context.git_tag.is_none() || context.pr.is_some() {
         context.branch = owned(var(env, "BUILDKITE_BRANCH"));
     }
     context
@@ -467,8 +525,9 @@ fn circleci(env: &EnvMap) -> CiContext {
     context.git_tag = owned(var(env, "CIRCLE_TAG"));
     context.pr = var(env, "CIRCLE_PR_NUMBER")
         .and_then(parse_pr)
-        .or_else(|| var(env, "CIRCLE_PULL_REQUEST").and_then(|url| url.rsplit('/').next()).and_then(parse_pr));
-    if context.git_tag.is_none() {
+        .or_else(|| var(env, "CIRCLE_PULL_REQUEST").and_then(pr_from_url))
+        .or_else(|| var(env, "CI_PULL_REQUEST").and_then(pr_from_url));
+    if context.git_tag.is_none() || context.pr.is_some() {
         context.branch = owned(var(env, "CIRCLE_BRANCH"));
     }
     context
@@ -480,7 +539,15 @@ fn bitbucket(env: &EnvMap) -> CiContext {
     context.sha = owned(var(env, "BITBUCKET_COMMIT"));
     context.git_tag = owned(var(env, "BITBUCKET_TAG"));
     context.pr = var(env, "BITBUCKET_PR_ID").and_then(parse_pr);
-    context.branch = owned(var(env, "BITBUCKET_BRANCH"));
+    context.base_ref = owned(var(env, "BITBUCKET_PR_DESTINATION_BRANCH"));
+    if context.git_tag.is_none() || context.pr.is_some() {
+        context.branch = owned(var(env, "BITBUCKET_BRANCH"));
+    }
+    let web = var(env, "BITBUCKET_REPO_FULL_NAME").map(|full| format!("https://bitbucket.org/{full}"));
+    context.repository = repository_from_url(
+        web.as_deref().or_else(|| var(env, "BITBUCKET_GIT_HTTP_ORIGIN")),
+        var(env, "BITBUCKET_REPO_SLUG"),
+    );
     context
 }
 
@@ -490,15 +557,19 @@ fn azure(env: &EnvMap) -> CiContext {
     context.event = owned(var(env, "BUILD_REASON"));
     context.sha = owned(var(env, "BUILD_SOURCEVERSION"));
     let source_branch = var(env, "BUILD_SOURCEBRANCH");
-    context.pr = var(env, "SYSTEM_PULLREQUEST_PULLREQUESTID")
+    // For a GitHub repository PULLREQUESTID is GitHub's internal id and PULLREQUESTNUMBER the PR's number; Azure
+    // Repos set only the id, which is its number there.
+    context.pr = var(env, "SYSTEM_PULLREQUEST_PULLREQUESTNUMBER")
         .and_then(parse_pr)
-        .or_else(|| var(env, "SYSTEM_PULLREQUEST_PULLREQUESTNUMBER").and_then(parse_pr))
+        .or_else(|| var(env, "SYSTEM_PULLREQUEST_PULLREQUESTID").and_then(parse_pr))
         .or_else(|| source_branch.and_then(pr_from_ref));
     context.git_tag = owned(source_branch.and_then(|b| b.strip_prefix("refs/tags/")));
+    context.base_ref = var(env, "SYSTEM_PULLREQUEST_TARGETBRANCH").map(|b| strip_ref(b).to_string());
+    context.repository = repository_from_url(var(env, "BUILD_REPOSITORY_URI"), var(env, "BUILD_REPOSITORY_NAME"));
     // Never BUILD_SOURCEBRANCHNAME: it keeps only the last path segment, so feature/a and fix/a collide.
     context.branch = match (var(env, "SYSTEM_PULLREQUEST_SOURCEBRANCH"), source_branch) {
         (Some(pr_branch), _) => Some(strip_ref(pr_branch).to_string()),
-        (None, Some(branch)) if branch.starts_with("refs/heads/") => Some(strip_ref(branch).to_string()),
+        (None, Some(branch)) => branch_from_ref(branch).map(str::to_string),
         _ => None,
     };
     context
