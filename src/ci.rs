@@ -565,7 +565,11 @@ fn azure(env: &EnvMap) -> CiContext {
         .or_else(|| source_branch.and_then(pr_from_ref));
     context.git_tag = owned(source_branch.and_then(|b| b.strip_prefix("refs/tags/")));
     context.base_ref = var(env, "SYSTEM_PULLREQUEST_TARGETBRANCH").map(|b| strip_ref(b).to_string());
-    context.repository = repository_from_url(var(env, "BUILD_REPOSITORY_URI"), var(env, "BUILD_REPOSITORY_NAME"));
+    context.repository = repository_from_url(
+        var(env, "BUILD_REPOSITORY_URI"),
+        // GitHub repositories are named `owner/name` here; the name alone, as GitHub's payload has it.
+        var(env, "BUILD_REPOSITORY_NAME").map(|name| name.rsplit('/').next().unwrap_or(name)),
+    );
     // Never BUILD_SOURCEBRANCHNAME: it keeps only the last path segment, so feature/a and fix/a collide.
     context.branch = match (var(env, "SYSTEM_PULLREQUEST_SOURCEBRANCH"), source_branch) {
         (Some(pr_branch), _) => Some(strip_ref(pr_branch).to_string()),
@@ -592,6 +596,59 @@ pub fn parse_env_dump(text: &str) -> anyhow::Result<EnvMap> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> EnvMap {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn repository_urls_become_web_pages() {
+        let cases: &[(&str, Option<&str>, Option<&str>)] = &[
+            ("https://gitlab.com/group/app", Some("https://gitlab.com/group/app"), Some("app")),
+            ("https://github.com/octo/app.git", Some("https://github.com/octo/app"), Some("app")),
+            (
+                "https://org@dev.azure.com/org/proj/_git/app",
+                Some("https://dev.azure.com/org/proj/_git/app"),
+                Some("app"),
+            ),
+            ("https://ci.example.com/octo/app/", Some("https://ci.example.com/octo/app"), Some("app")),
+            ("git@github.com:octo/app.git", None, None),
+        ];
+        for (url, web, name) in cases {
+            let facts = repository_from_url(Some(url), None);
+            assert_eq!(facts.url.as_deref(), *web, "{url}");
+            assert_eq!(facts.name.as_deref(), *name, "{url}");
+        }
+    }
+
+    #[test]
+    fn gitlab_bitbucket_and_azure_describe_the_repository() {
+        let gitlab = gitlab(&env_of(&[
+            ("GITLAB_CI", "true"),
+            ("CI_PROJECT_NAME", "app"),
+            ("CI_PROJECT_URL", "https://gitlab.example.com/group/app"),
+            ("CI_PROJECT_DESCRIPTION", "The app"),
+            ("CI_DEFAULT_BRANCH", "trunk"),
+        ]));
+        assert_eq!(gitlab.repository.name.as_deref(), Some("app"));
+        assert_eq!(gitlab.repository.url.as_deref(), Some("https://gitlab.example.com/group/app"));
+        assert_eq!(gitlab.repository.description.as_deref(), Some("The app"));
+        assert_eq!(gitlab.default_branch.as_deref(), Some("trunk"));
+        let bitbucket = bitbucket(&env_of(&[
+            ("BITBUCKET_BUILD_NUMBER", "3"),
+            ("BITBUCKET_REPO_FULL_NAME", "team/app"),
+            ("BITBUCKET_REPO_SLUG", "app"),
+        ]));
+        assert_eq!(bitbucket.repository.url.as_deref(), Some("https://bitbucket.org/team/app"));
+        assert_eq!(bitbucket.repository.name.as_deref(), Some("app"));
+        let azure = azure(&env_of(&[
+            ("TF_BUILD", "True"),
+            ("BUILD_REPOSITORY_URI", "https://github.com/octo/app"),
+            ("BUILD_REPOSITORY_NAME", "octo/app"),
+        ]));
+        assert_eq!(azure.repository.url.as_deref(), Some("https://github.com/octo/app"));
+        assert_eq!(azure.repository.name.as_deref(), Some("app"));
+    }
 
     #[test]
     fn the_origin_names_the_system_and_what_was_given() {
