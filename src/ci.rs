@@ -5,7 +5,12 @@
 //! environment: GitHub's event payload file and the plain-git fallback. Nothing here reads the process environment,
 //! so every CI system is tested against fixtures of real environment dumps. The order follows
 //! `ci-conventions.md` §1: GitHub Actions first (CodeBuild can host Actions runners), CodeBuild before Jenkins (the
-//! CodeBuild Jenkins plugin runs inside CodeBuild), plain git last.
+//! CodeBuild Jenkins plugin runs inside CodeBuild), then semantic-release/env-ci's order (the reference for what
+//! each system's variables mean), plain git last.
+//!
+//! Where ecr-ship and env-ci differ, ecr-ship's conventions hold: on a pull request `branch` is the source (head)
+//! branch and `sha` the head commit (env-ci's `branch` is the target, here `base_ref`); a tag build reports the git
+//! tag and no branch; a commit id is the full 40 hex.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -70,6 +75,20 @@ pub enum CiSystem {
     Circleci,
     Bitbucket,
     AzurePipelines,
+    Teamcity,
+    Drone,
+    Woodpecker,
+    Semaphore,
+    Travis,
+    Bamboo,
+    Codefresh,
+    Appveyor,
+    Bitrise,
+    Buddy,
+    Cirrus,
+    Codeship,
+    Screwdriver,
+    Vela,
     Git,
     Unknown,
 }
@@ -85,6 +104,20 @@ impl fmt::Display for CiSystem {
             CiSystem::Circleci => "CircleCI",
             CiSystem::Bitbucket => "Bitbucket Pipelines",
             CiSystem::AzurePipelines => "Azure Pipelines",
+            CiSystem::Teamcity => "TeamCity",
+            CiSystem::Drone => "Drone",
+            CiSystem::Woodpecker => "Woodpecker CI",
+            CiSystem::Semaphore => "Semaphore",
+            CiSystem::Travis => "Travis CI",
+            CiSystem::Bamboo => "Bamboo",
+            CiSystem::Codefresh => "Codefresh",
+            CiSystem::Appveyor => "AppVeyor",
+            CiSystem::Bitrise => "Bitrise",
+            CiSystem::Buddy => "Buddy",
+            CiSystem::Cirrus => "Cirrus CI",
+            CiSystem::Codeship => "Codeship",
+            CiSystem::Screwdriver => "Screwdriver",
+            CiSystem::Vela => "Vela",
             CiSystem::Git => "git",
             CiSystem::Unknown => "no CI and no git",
         })
@@ -179,24 +212,52 @@ pub struct Overrides {
 
 /// Detects the CI context, applies the overrides, and checks the commit sha.
 pub fn detect(env: &EnvMap, workspace: &dyn Workspace, overrides: &Overrides) -> anyhow::Result<CiContext> {
+    let is = |key: &str| var(env, key).is_some();
+    let is_true = |key: &str| var(env, key).is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let mut context = if in_github_actions(env) {
         github(env, workspace)?
-    } else if var(env, "CODEBUILD_BUILD_ID").is_some() {
+    } else if is("CODEBUILD_BUILD_ID") {
         codebuild(env)
-    } else if var(env, "GITLAB_CI").is_some() {
-        gitlab(env)
-    } else if var(env, "JENKINS_URL").is_some() {
-        jenkins(env)
-    } else if var(env, "BUILDKITE") == Some("true") {
-        buildkite(env)
-    } else if var(env, "CIRCLECI") == Some("true") {
-        circleci(env)
-    } else if var(env, "BITBUCKET_BUILD_NUMBER").is_some() {
-        bitbucket(env)
-    } else if var(env, "TF_BUILD").is_some_and(|v| v.eq_ignore_ascii_case("true"))
-        || var(env, "BUILD_BUILDURI").is_some()
-    {
+    } else if is("APPVEYOR") {
+        appveyor(env)
+    } else if is_true("TF_BUILD") || is("BUILD_BUILDURI") {
         azure(env)
+    } else if is("bamboo_agentId") {
+        bamboo(env)
+    } else if is("BITBUCKET_BUILD_NUMBER") {
+        bitbucket(env)
+    } else if is("BITRISE_IO") {
+        bitrise(env)
+    } else if is("BUDDY_WORKSPACE_ID") {
+        buddy(env)
+    } else if is_true("BUILDKITE") {
+        buildkite(env)
+    } else if is_true("CIRCLECI") {
+        circleci(env)
+    } else if is("CIRRUS_CI") {
+        cirrus(env)
+    } else if is("CF_BUILD_ID") {
+        codefresh(env)
+    } else if var(env, "CI_NAME") == Some("codeship") {
+        codeship(env)
+    } else if is("DRONE") {
+        drone(env)
+    } else if is("GITLAB_CI") {
+        gitlab(env)
+    } else if is("JENKINS_URL") {
+        jenkins(env)
+    } else if is("SCREWDRIVER") {
+        screwdriver(env)
+    } else if is("SEMAPHORE") {
+        semaphore(env)
+    } else if is("TEAMCITY_VERSION") {
+        teamcity(env)
+    } else if is("TRAVIS") {
+        travis(env)
+    } else if is("VELA") {
+        vela(env)
+    } else if var(env, "CI") == Some("woodpecker") {
+        woodpecker(env)
     } else {
         CiContext::new(CiSystem::Unknown)
     };
@@ -300,6 +361,7 @@ fn branch_from_ref(reference: &str) -> Option<&str> {
 /// `.git` and any credentials dropped. Clone URLs over SSH are not web pages and give nothing.
 fn repository_from_url(url: Option<&str>, name: Option<&str>) -> RepositoryFacts {
     let url = url.filter(|u| u.starts_with("https://") || u.starts_with("http://")).map(|u| {
+        let u = u.split('#').next().unwrap_or(u);
         let (scheme, rest) = u.split_once("://").unwrap_or(("https", u));
         let rest = rest.split_once('@').filter(|(user, _)| !user.contains('/')).map_or(rest, |(_, host)| host);
         let rest = rest.trim_end_matches('/');
@@ -323,6 +385,28 @@ fn is_hex_sha(value: &str) -> bool {
 
 fn owned(value: Option<&str>) -> Option<String> {
     value.map(str::to_string)
+}
+
+/// The first of `keys` that is set.
+fn first<'a>(env: &'a EnvMap, keys: &[&str]) -> Option<&'a str> {
+    keys.iter().find_map(|key| var(env, key))
+}
+
+/// A pull request number from a variable that says `false` when the build is not of one (Travis, Bitrise).
+fn pr_unless_false(env: &EnvMap, key: &str) -> Option<u64> {
+    var(env, key).filter(|v| *v != "false").and_then(parse_pr)
+}
+
+/// The branch the ecr-ship way: a pull request's source branch (its target becomes `base_ref`), else the branch
+/// unless the build is of a tag. A PR without a source variable gets no branch: most systems' branch variable is
+/// the target there.
+fn set_branch(context: &mut CiContext, branch: Option<&str>, source: Option<&str>, target: Option<&str>) {
+    if context.pr.is_some() {
+        context.branch = source.map(|b| strip_ref(b).to_string());
+        context.base_ref = target.map(|b| strip_ref(b).to_string());
+    } else if context.git_tag.is_none() {
+        context.branch = branch.and_then(branch_from_ref).map(str::to_string);
+    }
 }
 
 fn github(env: &EnvMap, workspace: &dyn Workspace) -> anyhow::Result<CiContext> {
@@ -576,6 +660,219 @@ fn azure(env: &EnvMap) -> CiContext {
         (None, Some(branch)) => branch_from_ref(branch).map(str::to_string),
         _ => None,
     };
+    context
+}
+
+/// TeamCity. env-ci reads the branch (`teamcity.build.branch`) from the build properties file named by
+/// `TEAMCITY_BUILD_PROPERTIES_FILE`; detection here reads the environment alone, which has the commit and build
+/// number but no branch: git fills it when HEAD is on one, else pass `--branch %teamcity.build.branch%`.
+fn teamcity(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Teamcity);
+    context.run = owned(var(env, "BUILD_NUMBER"));
+    context.sha = owned(var(env, "BUILD_VCS_NUMBER"));
+    context
+}
+
+fn drone(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Drone);
+    context.run = owned(var(env, "DRONE_BUILD_NUMBER"));
+    context.event = owned(var(env, "DRONE_BUILD_EVENT"));
+    context.sha = owned(first(env, &["DRONE_COMMIT_SHA", "DRONE_COMMIT"]));
+    context.git_tag = owned(var(env, "DRONE_TAG"));
+    context.pr = var(env, "DRONE_PULL_REQUEST").and_then(parse_pr);
+    context.default_branch = owned(var(env, "DRONE_REPO_BRANCH"));
+    context.repository = repository_from_url(var(env, "DRONE_REPO_LINK"), var(env, "DRONE_REPO_NAME"));
+    set_branch(
+        &mut context,
+        var(env, "DRONE_BRANCH"),
+        var(env, "DRONE_SOURCE_BRANCH"),
+        var(env, "DRONE_TARGET_BRANCH"),
+    );
+    context
+}
+
+fn woodpecker(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Woodpecker);
+    context.run = owned(var(env, "CI_PIPELINE_NUMBER"));
+    context.event = owned(var(env, "CI_PIPELINE_EVENT"));
+    context.sha = owned(var(env, "CI_COMMIT_SHA"));
+    context.git_tag = owned(var(env, "CI_COMMIT_TAG"));
+    context.pr = var(env, "CI_COMMIT_PULL_REQUEST").and_then(parse_pr);
+    context.default_branch = owned(var(env, "CI_REPO_DEFAULT_BRANCH"));
+    context.repository = repository_from_url(var(env, "CI_REPO_URL"), var(env, "CI_REPO_NAME"));
+    set_branch(
+        &mut context,
+        var(env, "CI_COMMIT_BRANCH"),
+        var(env, "CI_COMMIT_SOURCE_BRANCH"),
+        var(env, "CI_COMMIT_TARGET_BRANCH"),
+    );
+    context
+}
+
+/// Semaphore 2.0 (`SEMAPHORE_GIT_*`) and 1.0 (`BRANCH_NAME`, `PULL_REQUEST_NUMBER`, `REVISION`).
+fn semaphore(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Semaphore);
+    context.run = owned(first(env, &["SEMAPHORE_WORKFLOW_NUMBER", "SEMAPHORE_BUILD_NUMBER"]));
+    context.event = owned(var(env, "SEMAPHORE_GIT_REF_TYPE"));
+    context.git_tag = owned(var(env, "SEMAPHORE_GIT_TAG_NAME"));
+    context.pr = first(env, &["SEMAPHORE_GIT_PR_NUMBER", "PULL_REQUEST_NUMBER"]).and_then(parse_pr);
+    // On a pull request SEMAPHORE_GIT_SHA is the merge; SEMAPHORE_GIT_PR_SHA the head.
+    context.sha = owned(first(env, &["SEMAPHORE_GIT_PR_SHA", "SEMAPHORE_GIT_SHA", "REVISION"]));
+    let branch = first(env, &["SEMAPHORE_GIT_BRANCH", "BRANCH_NAME"]);
+    let source = first(env, &["SEMAPHORE_GIT_PR_BRANCH", "BRANCH_NAME"]);
+    set_branch(&mut context, branch, source, var(env, "SEMAPHORE_GIT_BRANCH"));
+    context
+}
+
+fn travis(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Travis);
+    context.run = owned(var(env, "TRAVIS_BUILD_NUMBER"));
+    context.event = owned(var(env, "TRAVIS_EVENT_TYPE"));
+    context.git_tag = owned(var(env, "TRAVIS_TAG"));
+    context.pr = pr_unless_false(env, "TRAVIS_PULL_REQUEST");
+    // On a pull request TRAVIS_COMMIT is the merge; TRAVIS_PULL_REQUEST_SHA the head.
+    context.sha = owned(var(env, "TRAVIS_PULL_REQUEST_SHA").filter(|_| context.pr.is_some()))
+        .or_else(|| owned(var(env, "TRAVIS_COMMIT")));
+    let branch = var(env, "TRAVIS_BRANCH");
+    set_branch(&mut context, branch, var(env, "TRAVIS_PULL_REQUEST_BRANCH"), branch);
+    context
+}
+
+fn bamboo(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Bamboo);
+    context.run = owned(var(env, "bamboo_buildNumber"));
+    context.sha = owned(first(env, &["bamboo_planRepository_1_revision", "bamboo_planRepository_revision"]));
+    context.pr = var(env, "bamboo_repository_pr_key").and_then(parse_pr);
+    context.repository = repository_from_url(
+        first(env, &["bamboo_planRepository_1_repositoryUrl", "bamboo_planRepository_repositoryUrl"]),
+        None,
+    );
+    set_branch(
+        &mut context,
+        first(env, &["bamboo_planRepository_1_branchName", "bamboo_planRepository_branchName"]),
+        var(env, "bamboo_repository_pr_sourceBranch"),
+        var(env, "bamboo_repository_pr_targetBranch"),
+    );
+    context
+}
+
+fn codefresh(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Codefresh);
+    context.run = owned(var(env, "CF_BUILD_ID"));
+    context.sha = owned(var(env, "CF_REVISION"));
+    context.pr = var(env, "CF_PULL_REQUEST_NUMBER").and_then(parse_pr);
+    // CF_COMMIT_URL is `<repository page>/commit/<sha>` on GitHub, GitLab and Bitbucket.
+    let page = var(env, "CF_COMMIT_URL").and_then(|url| url.split_once("/commit").map(|(page, _)| page));
+    context.repository = repository_from_url(page, var(env, "CF_REPO_NAME"));
+    let branch = var(env, "CF_BRANCH");
+    set_branch(&mut context, branch, branch, var(env, "CF_PULL_REQUEST_TARGET"));
+    context
+}
+
+fn appveyor(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Appveyor);
+    context.run = owned(var(env, "APPVEYOR_BUILD_NUMBER"));
+    context.git_tag = owned(var(env, "APPVEYOR_REPO_TAG_NAME"));
+    context.pr = var(env, "APPVEYOR_PULL_REQUEST_NUMBER").and_then(parse_pr);
+    context.sha = owned(var(env, "APPVEYOR_PULL_REQUEST_HEAD_COMMIT").filter(|_| context.pr.is_some()))
+        .or_else(|| owned(var(env, "APPVEYOR_REPO_COMMIT")));
+    let host = match var(env, "APPVEYOR_REPO_PROVIDER").map(str::to_ascii_lowercase).as_deref() {
+        Some("github") => Some("https://github.com"),
+        Some("gitlab") => Some("https://gitlab.com"),
+        Some("bitbucket") => Some("https://bitbucket.org"),
+        _ => None,
+    };
+    let page = host.zip(var(env, "APPVEYOR_REPO_NAME")).map(|(host, name)| format!("{host}/{name}"));
+    context.repository = repository_from_url(page.as_deref(), None);
+    let branch = var(env, "APPVEYOR_REPO_BRANCH");
+    set_branch(&mut context, branch, var(env, "APPVEYOR_PULL_REQUEST_HEAD_REPO_BRANCH"), branch);
+    context
+}
+
+fn bitrise(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Bitrise);
+    context.run = owned(var(env, "BITRISE_BUILD_NUMBER"));
+    context.sha = owned(var(env, "BITRISE_GIT_COMMIT"));
+    context.git_tag = owned(var(env, "BITRISE_GIT_TAG"));
+    context.pr = pr_unless_false(env, "BITRISE_PULL_REQUEST");
+    context.repository = repository_from_url(var(env, "GIT_REPOSITORY_URL"), None);
+    let branch = var(env, "BITRISE_GIT_BRANCH");
+    set_branch(&mut context, branch, branch, var(env, "BITRISEIO_GIT_BRANCH_DEST"));
+    context
+}
+
+fn buddy(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Buddy);
+    context.run = owned(var(env, "BUDDY_EXECUTION_ID"));
+    context.sha = owned(var(env, "BUDDY_EXECUTION_REVISION"));
+    context.git_tag = owned(var(env, "BUDDY_EXECUTION_TAG"));
+    // BUDDY_EXECUTION_PULL_REQUEST_ID is `pull/<n>`.
+    context.pr = var(env, "BUDDY_EXECUTION_PULL_REQUEST_NO")
+        .and_then(parse_pr)
+        .or_else(|| var(env, "BUDDY_EXECUTION_PULL_REQUEST_ID").and_then(pr_from_url));
+    context.repository = repository_from_url(var(env, "BUDDY_SCM_URL"), None);
+    set_branch(
+        &mut context,
+        var(env, "BUDDY_EXECUTION_BRANCH"),
+        var(env, "BUDDY_EXECUTION_PULL_REQUEST_HEAD_BRANCH"),
+        var(env, "BUDDY_EXECUTION_PULL_REQUEST_BASE_BRANCH"),
+    );
+    context
+}
+
+fn cirrus(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Cirrus);
+    context.run = owned(var(env, "CIRRUS_BUILD_ID"));
+    context.sha = owned(var(env, "CIRRUS_CHANGE_IN_REPO"));
+    context.git_tag = owned(var(env, "CIRRUS_TAG"));
+    context.pr = var(env, "CIRRUS_PR").and_then(parse_pr);
+    context.default_branch = owned(var(env, "CIRRUS_DEFAULT_BRANCH"));
+    context.repository = repository_from_url(var(env, "CIRRUS_REPO_CLONE_URL"), var(env, "CIRRUS_REPO_NAME"));
+    // On a pull request CIRRUS_BRANCH is `pull/<n>` and CIRRUS_HEAD_BRANCH the source (env-ci reads CIRRUS_BRANCH).
+    let source =
+        var(env, "CIRRUS_HEAD_BRANCH").or_else(|| var(env, "CIRRUS_BRANCH").filter(|b| !b.starts_with("pull/")));
+    set_branch(&mut context, var(env, "CIRRUS_BRANCH"), source, var(env, "CIRRUS_BASE_BRANCH"));
+    context
+}
+
+fn codeship(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Codeship);
+    context.run = owned(var(env, "CI_BUILD_NUMBER"));
+    context.sha = owned(var(env, "CI_COMMIT_ID"));
+    // Codeship Pro says CI_PR_NUMBER=0 outside a pull request; parse_pr refuses 0.
+    context.pr = var(env, "CI_PR_NUMBER").and_then(parse_pr);
+    let branch = var(env, "CI_BRANCH");
+    set_branch(&mut context, branch, branch, None);
+    context
+}
+
+/// Screwdriver prefixes its branches with the remote: `origin/main`.
+fn screwdriver(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Screwdriver);
+    context.run = owned(var(env, "SD_BUILD_ID"));
+    context.sha = owned(var(env, "SD_BUILD_SHA"));
+    context.pr = var(env, "SD_PULL_REQUEST").and_then(parse_pr);
+    context.repository = repository_from_url(var(env, "SCM_URL"), None);
+    let unremote = |key: &str| var(env, key).map(|b| b.strip_prefix("origin/").unwrap_or(b));
+    set_branch(&mut context, unremote("GIT_BRANCH"), unremote("PR_BRANCH_NAME"), unremote("PR_BASE_BRANCH_NAME"));
+    context
+}
+
+fn vela(env: &EnvMap) -> CiContext {
+    let mut context = CiContext::new(CiSystem::Vela);
+    context.run = owned(var(env, "VELA_BUILD_NUMBER"));
+    context.event = owned(var(env, "VELA_BUILD_EVENT"));
+    context.sha = owned(var(env, "VELA_BUILD_COMMIT"));
+    context.git_tag = owned(var(env, "VELA_BUILD_TAG"));
+    context.pr = var(env, "VELA_BUILD_PULL_REQUEST").and_then(parse_pr);
+    context.default_branch = owned(var(env, "VELA_REPO_BRANCH"));
+    context.repository = repository_from_url(var(env, "VELA_REPO_LINK"), var(env, "VELA_REPO_NAME"));
+    set_branch(
+        &mut context,
+        var(env, "VELA_BUILD_BRANCH"),
+        var(env, "VELA_PULL_REQUEST_SOURCE"),
+        var(env, "VELA_PULL_REQUEST_TARGET"),
+    );
     context
 }
 
