@@ -495,6 +495,7 @@ fn read_event(workspace: &dyn Workspace, path: &str) -> anyhow::Result<serde_jso
 
 fn codebuild(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Codebuild);
+    context.repository = repository_from_clone_url(var(env, "CODEBUILD_SOURCE_REPO_URL"));
     context.run = owned(var(env, "CODEBUILD_BUILD_NUMBER"));
     context.event = owned(var(env, "CODEBUILD_WEBHOOK_EVENT")).or_else(|| owned(var(env, "CODEBUILD_INITIATOR")));
     let head_ref = var(env, "CODEBUILD_WEBHOOK_HEAD_REF");
@@ -546,6 +547,7 @@ fn gitlab(env: &EnvMap) -> CiContext {
 
 fn jenkins(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Jenkins);
+    context.repository = repository_from_clone_url(first(env, &["gitlabTargetRepoHttpUrl", "GIT_URL"]));
     context.run = owned(var(env, "BUILD_NUMBER"));
     // The GitHub PR Builder (ghprb*) and GitLab plugin (gitlab*) name the pull request's head commit; GIT_COMMIT
     // may be the merge the job built.
@@ -588,6 +590,7 @@ fn jenkins(env: &EnvMap) -> CiContext {
 
 fn buildkite(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Buildkite);
+    context.repository = repository_from_clone_url(var(env, "BUILDKITE_REPO"));
     context.run = owned(var(env, "BUILDKITE_BUILD_NUMBER"));
     context.default_branch = owned(var(env, "BUILDKITE_PIPELINE_DEFAULT_BRANCH"));
     context.sha = owned(var(env, "BUILDKITE_COMMIT").filter(|c| *c != "HEAD"));
@@ -604,6 +607,7 @@ fn buildkite(env: &EnvMap) -> CiContext {
 
 fn circleci(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Circleci);
+    context.repository = repository_from_clone_url(var(env, "CIRCLE_REPOSITORY_URL"));
     context.run = owned(var(env, "CIRCLE_BUILD_NUM"));
     context.sha = owned(var(env, "CIRCLE_SHA1"));
     context.git_tag = owned(var(env, "CIRCLE_TAG"));
@@ -663,6 +667,25 @@ fn azure(env: &EnvMap) -> CiContext {
     context
 }
 
+/// A repository's web page from its clone URL, for the hosts whose clone URL is the page plus `.git` (GitHub,
+/// GitLab, Bitbucket Cloud), over HTTPS or SSH (`git@github.com:octo/app.git`). Other hosts' clone URLs
+/// (CodeCommit, Bitbucket Server's `/scm/…`) are not web pages and give nothing.
+fn repository_from_clone_url(url: Option<&str>) -> RepositoryFacts {
+    let host_and_path = url.and_then(|url| match url.split_once("://") {
+        Some((_, rest)) => {
+            let (authority, path) = rest.split_once('/')?;
+            Some((authority.rsplit('@').next()?.split(':').next()?, path))
+        }
+        None => url.strip_prefix("git@")?.split_once(':'),
+    });
+    match host_and_path {
+        Some((host, path)) if matches!(host, "github.com" | "gitlab.com" | "bitbucket.org") => {
+            repository_from_url(Some(&format!("https://{host}/{path}")), None)
+        }
+        _ => RepositoryFacts::default(),
+    }
+}
+
 /// TeamCity. env-ci reads the branch (`teamcity.build.branch`) from the build properties file named by
 /// `TEAMCITY_BUILD_PROPERTIES_FILE`; detection here reads the environment alone, which has the commit and build
 /// number but no branch: git fills it when HEAD is on one, else pass `--branch %teamcity.build.branch%`.
@@ -712,6 +735,7 @@ fn woodpecker(env: &EnvMap) -> CiContext {
 /// Semaphore 2.0 (`SEMAPHORE_GIT_*`) and 1.0 (`BRANCH_NAME`, `PULL_REQUEST_NUMBER`, `REVISION`).
 fn semaphore(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Semaphore);
+    context.repository = repository_from_clone_url(var(env, "SEMAPHORE_GIT_URL"));
     context.run = owned(first(env, &["SEMAPHORE_WORKFLOW_NUMBER", "SEMAPHORE_BUILD_NUMBER"]));
     context.event = owned(var(env, "SEMAPHORE_GIT_REF_TYPE"));
     context.git_tag = owned(var(env, "SEMAPHORE_GIT_TAG_NAME"));
@@ -743,10 +767,10 @@ fn bamboo(env: &EnvMap) -> CiContext {
     context.run = owned(var(env, "bamboo_buildNumber"));
     context.sha = owned(first(env, &["bamboo_planRepository_1_revision", "bamboo_planRepository_revision"]));
     context.pr = var(env, "bamboo_repository_pr_key").and_then(parse_pr);
-    context.repository = repository_from_url(
-        first(env, &["bamboo_planRepository_1_repositoryUrl", "bamboo_planRepository_repositoryUrl"]),
-        None,
-    );
+    context.repository = repository_from_clone_url(first(
+        env,
+        &["bamboo_planRepository_1_repositoryUrl", "bamboo_planRepository_repositoryUrl"],
+    ));
     set_branch(
         &mut context,
         first(env, &["bamboo_planRepository_1_branchName", "bamboo_planRepository_branchName"]),
@@ -795,7 +819,7 @@ fn bitrise(env: &EnvMap) -> CiContext {
     context.sha = owned(var(env, "BITRISE_GIT_COMMIT"));
     context.git_tag = owned(var(env, "BITRISE_GIT_TAG"));
     context.pr = pr_unless_false(env, "BITRISE_PULL_REQUEST");
-    context.repository = repository_from_url(var(env, "GIT_REPOSITORY_URL"), None);
+    context.repository = repository_from_clone_url(var(env, "GIT_REPOSITORY_URL"));
     let branch = var(env, "BITRISE_GIT_BRANCH");
     set_branch(&mut context, branch, branch, var(env, "BITRISEIO_GIT_BRANCH_DEST"));
     context
@@ -915,6 +939,107 @@ mod tests {
             let facts = repository_from_url(Some(url), None);
             assert_eq!(facts.url.as_deref(), *web, "{url}");
             assert_eq!(facts.name.as_deref(), *name, "{url}");
+        }
+    }
+
+    #[test]
+    fn clone_urls_of_known_hosts_become_web_pages() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("git@github.com:octo/app.git", Some("https://github.com/octo/app")),
+            ("https://github.com/octo/app.git", Some("https://github.com/octo/app")),
+            ("https://x-token-auth:secret@bitbucket.org/team/app.git", Some("https://bitbucket.org/team/app")),
+            ("ssh://git@gitlab.com:22/group/sub/app.git", Some("https://gitlab.com/group/sub/app")),
+            ("https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/app", None),
+            ("https://bitbucket.example.com/scm/team/app.git", None),
+        ];
+        for (url, web) in cases {
+            assert_eq!(repository_from_clone_url(Some(url)).url.as_deref(), *web, "{url}");
+        }
+    }
+
+    #[test]
+    fn systems_that_name_the_repository_or_default_branch_fill_them() {
+        // The context, then its repository's url and name and the default branch.
+        type Case = (CiContext, Option<&'static str>, Option<&'static str>, Option<&'static str>);
+        let cases: Vec<Case> = vec![
+            (
+                drone(&env_of(&[
+                    ("DRONE_REPO_LINK", "https://github.com/octo/app"),
+                    ("DRONE_REPO_NAME", "app"),
+                    ("DRONE_REPO_BRANCH", "main"),
+                ])),
+                Some("https://github.com/octo/app"),
+                Some("app"),
+                Some("main"),
+            ),
+            (
+                woodpecker(&env_of(&[
+                    ("CI_REPO_URL", "https://codeberg.org/octo/app"),
+                    ("CI_REPO_NAME", "app"),
+                    ("CI_REPO_DEFAULT_BRANCH", "trunk"),
+                ])),
+                Some("https://codeberg.org/octo/app"),
+                Some("app"),
+                Some("trunk"),
+            ),
+            (
+                vela(&env_of(&[
+                    ("VELA_REPO_LINK", "https://github.example.com/Org/Project"),
+                    ("VELA_REPO_NAME", "Project"),
+                    ("VELA_REPO_BRANCH", "main"),
+                ])),
+                Some("https://github.example.com/Org/Project"),
+                Some("Project"),
+                Some("main"),
+            ),
+            (
+                cirrus(&env_of(&[
+                    ("CIRRUS_REPO_CLONE_URL", "https://github.com/octo/app.git"),
+                    ("CIRRUS_REPO_NAME", "app"),
+                    ("CIRRUS_DEFAULT_BRANCH", "main"),
+                ])),
+                Some("https://github.com/octo/app"),
+                Some("app"),
+                Some("main"),
+            ),
+            (
+                appveyor(&env_of(&[("APPVEYOR_REPO_PROVIDER", "gitHub"), ("APPVEYOR_REPO_NAME", "octo/app")])),
+                Some("https://github.com/octo/app"),
+                Some("app"),
+                None,
+            ),
+            (
+                codefresh(&env_of(&[
+                    ("CF_COMMIT_URL", "https://github.com/octo/app/commit/5678000000000000000000000000000000000000"),
+                    ("CF_REPO_NAME", "app"),
+                ])),
+                Some("https://github.com/octo/app"),
+                Some("app"),
+                None,
+            ),
+            (
+                screwdriver(&env_of(&[("SCM_URL", "https://github.com/d2lam/myPipeline#main")])),
+                Some("https://github.com/d2lam/myPipeline"),
+                Some("myPipeline"),
+                None,
+            ),
+            (
+                jenkins(&env_of(&[("JENKINS_URL", "https://j/"), ("GIT_URL", "git@github.com:octo/app.git")])),
+                Some("https://github.com/octo/app"),
+                Some("app"),
+                None,
+            ),
+            (
+                circleci(&env_of(&[("CIRCLE_REPOSITORY_URL", "git@github.com:octo/app.git")])),
+                Some("https://github.com/octo/app"),
+                Some("app"),
+                None,
+            ),
+        ];
+        for (context, url, name, default_branch) in cases {
+            assert_eq!(context.repository.url.as_deref(), url, "{}", context.system);
+            assert_eq!(context.repository.name.as_deref(), name, "{}", context.system);
+            assert_eq!(context.default_branch.as_deref(), default_branch, "{}", context.system);
         }
     }
 
