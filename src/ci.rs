@@ -922,6 +922,68 @@ mod tests {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
+    /// No files and no git: only the environment speaks.
+    struct Bare(&'static str);
+
+    impl Workspace for Bare {
+        fn read_file(&self, _path: &Path) -> std::io::Result<String> {
+            Ok(self.0.to_string())
+        }
+
+        fn git(&self, _args: &[&str]) -> Option<String> {
+            None
+        }
+    }
+
+    #[test]
+    fn each_system_is_detected_by_its_marker_and_the_first_in_order_wins() {
+        let cases: &[(&[(&str, &str)], CiSystem)] = &[
+            (&[("GITHUB_ACTIONS", "true"), ("CODEBUILD_BUILD_ID", "b:1")], CiSystem::GithubActions),
+            (&[("CODEBUILD_BUILD_ID", "b:1"), ("JENKINS_URL", "https://j/")], CiSystem::Codebuild),
+            (&[("APPVEYOR", "True")], CiSystem::Appveyor),
+            (&[("TF_BUILD", "True")], CiSystem::AzurePipelines),
+            (&[("BUILD_BUILDURI", "vstfs:///Build/Build/1")], CiSystem::AzurePipelines),
+            (&[("bamboo_agentId", "131073")], CiSystem::Bamboo),
+            (&[("BITBUCKET_BUILD_NUMBER", "1")], CiSystem::Bitbucket),
+            (&[("BITRISE_IO", "true")], CiSystem::Bitrise),
+            (&[("BUDDY_WORKSPACE_ID", "111")], CiSystem::Buddy),
+            (&[("BUILDKITE", "true")], CiSystem::Buildkite),
+            (&[("CIRCLECI", "true")], CiSystem::Circleci),
+            (&[("CIRRUS_CI", "true")], CiSystem::Cirrus),
+            (&[("CF_BUILD_ID", "5c1")], CiSystem::Codefresh),
+            (&[("CI_NAME", "codeship")], CiSystem::Codeship),
+            (&[("DRONE", "true"), ("CI", "woodpecker")], CiSystem::Drone),
+            (&[("GITLAB_CI", "true"), ("JENKINS_URL", "https://j/")], CiSystem::Gitlab),
+            (&[("JENKINS_URL", "https://j/")], CiSystem::Jenkins),
+            (&[("SCREWDRIVER", "true")], CiSystem::Screwdriver),
+            (&[("SEMAPHORE", "true")], CiSystem::Semaphore),
+            (&[("TEAMCITY_VERSION", "2024.1")], CiSystem::Teamcity),
+            (&[("TRAVIS", "true")], CiSystem::Travis),
+            (&[("VELA", "true")], CiSystem::Vela),
+            (&[("CI", "woodpecker")], CiSystem::Woodpecker),
+            (&[("CI", "true")], CiSystem::Unknown),
+        ];
+        for (pairs, system) in cases {
+            let context = detect(&env_of(pairs), &Bare("{}"), &Overrides::default()).unwrap();
+            assert_eq!(context.system, *system, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn a_github_pull_request_without_its_payload_is_refused_where_env_ci_guesses() {
+        // env-ci's "PR - with missing "pull_request" in event.json file" reports no branch and no number; a PR
+        // image without its head commit would be tagged with GitHub's merge commit, so ecr-ship refuses.
+        let env = env_of(&[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "pull_request"),
+            ("GITHUB_REF", "refs/pull/10/merge"),
+            ("GITHUB_SHA", "1234000000000000000000000000000000000000"),
+            ("GITHUB_EVENT_PATH", "event.json"),
+        ]);
+        let error = detect(&env, &Bare("{}"), &Overrides::default()).unwrap_err();
+        assert!(error.to_string().contains("no pull_request object"), "{error}");
+    }
+
     #[test]
     fn repository_urls_become_web_pages() {
         let cases: &[(&str, Option<&str>, Option<&str>)] = &[
