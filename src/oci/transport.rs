@@ -1,6 +1,6 @@
 //! The transport: a [`Registry`] (base URL, repository, HTTP client, credentials) and the per-call [`Session`]
 //! every request goes through: the retry budget with exponential backoff and jitter, the single shared
-//! credential refresh after a 401, Retry-After, and the mapping from an HTTP status to a retry, a refresh or a
+//! credential refresh after a 401 (or ECR's 403 DENIED for an expired token), Retry-After, and the mapping from an HTTP status to a retry, a refresh or a
 //! typed [`Error`]. Blob uploads, manifest puts and manifest reads all use this one path.
 
 use std::fmt;
@@ -107,7 +107,7 @@ pub(super) type AttemptCredentials = Arc<Credentials>;
 pub(super) enum Failure {
     /// Worth another attempt after a pause (5xx, 429, connection trouble); the server may say how long to wait.
     Retry(Error, Option<Duration>),
-    /// 401: refresh the credentials once, then try again.
+    /// 401, or ECR's 403 DENIED for an expired token: refresh the credentials once, then try again.
     Auth(Error),
     Fatal(Error),
 }
@@ -218,8 +218,9 @@ impl Session<'_> {
                     if tried >= attempts || !self.auth.refresh(generation, action).await? {
                         return Err(error);
                     }
-                    self.tracker
-                        .notice(format!("{action}: the registry answered 401; retrying with fresh credentials"));
+                    self.tracker.notice(format!(
+                        "{action}: the registry refused the credentials (expired or unknown); retrying with fresh ones"
+                    ));
                 }
                 Failure::Retry(error, server_delay) => {
                     if tried >= attempts {
@@ -256,12 +257,27 @@ pub(super) async fn check(
     let server_delay = retry_after(response.headers());
     let body = read_error_body(response).await;
     let error = from_response(action, repository, tag, status.as_u16(), &body);
-    Err(if status == StatusCode::UNAUTHORIZED {
+    // A HEAD's 403 has no body to tell an expired token from a missing permission: it gets the one refresh too,
+    // and a real denial then fails with the same answer.
+    let refused = status == StatusCode::FORBIDDEN && (body.is_empty() || token_expired(&body));
+    Err(if status == StatusCode::UNAUTHORIZED || refused {
         Failure::Auth(error)
     } else if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
         Failure::Retry(error, server_delay)
     } else {
         Failure::Fatal(error)
+    })
+}
+
+/// ECR answers an expired token with 403 `DENIED` "Your authorization token has expired. Reauthenticate and try
+/// again." rather than 401; any other 403 with a body (a missing IAM permission, a quota) is final.
+fn token_expired(body: &[u8]) -> bool {
+    let Ok(parsed) = serde_json::from_slice::<serde_json::Value>(body) else { return false };
+    let errors = parsed.get("errors").and_then(|e| e.as_array()).map(Vec::as_slice).unwrap_or_default();
+    errors.iter().any(|error| {
+        let message = error.get("message").and_then(|m| m.as_str()).unwrap_or_default().to_ascii_lowercase();
+        error.get("code").and_then(|c| c.as_str()) == Some("DENIED")
+            && (message.contains("expired") || message.contains("reauthenticate"))
     })
 }
 
@@ -333,6 +349,21 @@ fn transport(action: &str, error: reqwest::Error) -> Failure {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn only_an_expired_token_403_earns_a_refresh() {
+        let body =
+            |code: &str, message: &str| serde_json::json!({"errors": [{"code": code, "message": message}]}).to_string();
+        let cases = [
+            (body("DENIED", "Your authorization token has expired. Reauthenticate and try again."), true),
+            (body("DENIED", "User: arn:aws:sts::1:assumed-role/ci is not authorized to perform: ecr:PutImage"), false),
+            (body("TOOMANYREQUESTS", "expired"), false),
+            ("not json".to_string(), false),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(token_expired(text.as_bytes()), expected, "{text}");
+        }
+    }
     use super::super::auth::StaticAuth;
     use super::*;
     use crate::error::{EXIT_BAD_INPUT, exit_code};

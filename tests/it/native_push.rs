@@ -33,7 +33,7 @@ use crate::support::images::*;
 // Registry access for the tests
 // ---------------------------------------------------------------------------------------------------------------
 
-/// Counts credential requests, to prove a 401 costs exactly one refresh.
+/// Counts credential requests, to prove an expired token costs exactly one refresh.
 #[derive(Default)]
 struct CountingAuth {
     initial: AtomicUsize,
@@ -364,7 +364,8 @@ struct ProxyStats {
     dropped_mid_body: AtomicUsize,
     status_500: AtomicUsize,
     status_429: AtomicUsize,
-    status_401: AtomicUsize,
+    /// ECR's answer to an expired token: 403 DENIED (it never sends 401 for that).
+    expired_token: AtomicUsize,
     immutable: AtomicUsize,
     /// (Content-Length, chunked) of every blob PUT that reached the proxy.
     blob_puts: Mutex<Vec<(Option<u64>, bool)>>,
@@ -372,11 +373,11 @@ struct ProxyStats {
 
 #[derive(Clone, Default)]
 struct FaultPlan {
-    /// Inject drops, 500s, 429s and one 401.
+    /// Inject drops, 500s, 429s and one expired token (403 DENIED, as ECR answers).
     faults: bool,
     /// Answer manifest PUTs for this tag the way ECR does for an immutable repository.
     immutable_tag: Option<String>,
-    /// Answer the first manifest GETs with 500, then 429, then 401, before letting one through.
+    /// Answer the first manifest GETs with 500, then 429, then an expired token (403 DENIED), before letting one through.
     manifest_get_faults: bool,
 }
 
@@ -397,6 +398,8 @@ enum Fault {
     Drop,
     DropMidBody,
     Status(u16),
+    /// 403 DENIED with ECR's expired-token message.
+    ExpiredToken,
     Immutable,
 }
 
@@ -498,8 +501,8 @@ fn decide(n: usize, head: &Head, stats: &ProxyStats, plan: &FaultPlan) -> Fault 
         if claim(&stats.status_429, 1) {
             return Fault::Status(429);
         }
-        if claim(&stats.status_401, 1) {
-            return Fault::Status(401);
+        if claim(&stats.expired_token, 1) {
+            return Fault::ExpiredToken;
         }
         return Fault::Forward;
     }
@@ -511,8 +514,8 @@ fn decide(n: usize, head: &Head, stats: &ProxyStats, plan: &FaultPlan) -> Fault 
     if big_blob_put && claim(&stats.dropped_mid_body, 1) {
         return Fault::DropMidBody;
     }
-    if n >= 6 && claim(&stats.status_401, 1) {
-        return Fault::Status(401);
+    if n >= 6 && claim(&stats.expired_token, 1) {
+        return Fault::ExpiredToken;
     }
     // Every third request, while each kind has budget left: never two faults in a row. The budgets add up to
     // 11 faults in all (3 + 3 + 3 + 1 + 1).
@@ -553,6 +556,11 @@ async fn serve(mut client: TcpStream, upstream: u16, stats: &ProxyStats, plan: &
                 _ => ("UNKNOWN", ""),
             };
             respond(&mut client, code, extra, error_code, "injected by the test proxy").await;
+        }
+        Fault::ExpiredToken => {
+            let _ = discard(&mut client, unread_body).await;
+            let message = "Your authorization token has expired. Reauthenticate and try again.";
+            respond(&mut client, 403, "", "DENIED", message).await;
         }
         Fault::Immutable => {
             let _ = discard(&mut client, unread_body).await;
@@ -616,7 +624,7 @@ async fn discard(from: &mut TcpStream, mut remaining: u64) -> std::io::Result<()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn push_survives_drops_5xx_429_and_one_401_with_identical_digests() {
+async fn push_survives_drops_5xx_429_and_one_expired_token_with_identical_digests() {
     let registry = TestRegistry::start();
     let scratch = scratch_dir("faults");
     let mut layout = Layout::new(scratch.path());
@@ -648,8 +656,8 @@ async fn push_survives_drops_5xx_429_and_one_401_with_identical_digests() {
 
     let stats = &proxy.stats;
     let injected = |counter: &AtomicUsize| counter.load(Ordering::SeqCst);
-    assert_eq!(injected(&stats.status_401), 1);
-    assert_eq!(auth.refreshes.load(Ordering::SeqCst), 1, "the 401 cost exactly one refresh");
+    assert_eq!(injected(&stats.expired_token), 1);
+    assert_eq!(auth.refreshes.load(Ordering::SeqCst), 1, "the expired token cost exactly one refresh");
     assert_eq!(auth.initial.load(Ordering::SeqCst), 1);
     assert_eq!(injected(&stats.dropped_mid_body), 1, "a blob upload died half-way and was re-sent");
     assert!(injected(&stats.status_500) >= 1 && injected(&stats.status_429) >= 1 && injected(&stats.dropped) >= 1);
@@ -702,7 +710,7 @@ async fn a_registry_that_never_answers_hits_the_push_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reading_a_manifest_back_survives_500_429_and_401_with_one_refresh() {
+async fn reading_a_manifest_back_survives_500_429_and_an_expired_token_with_one_refresh() {
     let registry = TestRegistry::start();
     let scratch = scratch_dir("get-faults");
     let mut layout = Layout::new(scratch.path());
@@ -718,7 +726,7 @@ async fn reading_a_manifest_back_survives_500_429_and_401_with_one_refresh() {
     assert_eq!(media_type, pushed.media_type);
     let injected = |counter: &AtomicUsize| counter.load(Ordering::SeqCst);
     let stats = &proxy.stats;
-    assert_eq!((injected(&stats.status_500), injected(&stats.status_429), injected(&stats.status_401)), (1, 1, 1));
-    assert_eq!(auth.refreshes.load(Ordering::SeqCst), 1, "the 401 cost exactly one refresh");
+    assert_eq!((injected(&stats.status_500), injected(&stats.status_429), injected(&stats.expired_token)), (1, 1, 1));
+    assert_eq!(auth.refreshes.load(Ordering::SeqCst), 1, "the expired token cost exactly one refresh");
     assert_eq!(auth.initial.load(Ordering::SeqCst), 1);
 }
