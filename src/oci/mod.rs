@@ -23,6 +23,7 @@ mod error;
 mod layout;
 mod manifest;
 mod plan;
+mod preflight;
 mod progress;
 mod push;
 mod source;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::bail_input;
 
 use super::plan::{ResolvedImage, SourcePlan};
-use super::{archive, layout};
+use super::{archive, layout, preflight};
 
 /// Where the image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +54,7 @@ impl ImageSource {
             ImageSource::OciLayout { dir, reference } => layout::plan(dir, reference.as_deref()),
             ImageSource::DockerArchive { file, reference } => archive::plan(file, reference.as_deref()),
         }?;
+        preflight::check(&plan)?;
         let summary = ResolvedImage {
             digest: plan.top.digest.clone(),
             media_type: plan.top.media_type.clone(),

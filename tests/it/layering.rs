@@ -310,7 +310,8 @@ fn the_registry_client_is_layered() {
         ("push", &["upload", "manifest", "transport", "error", "plan", "progress"][..]),
         ("layout", &["plan"][..]),
         ("archive", &["plan"][..]),
-        ("source", &["plan", "layout", "archive"][..]),
+        ("preflight", &["plan"][..]),
+        ("source", &["plan", "layout", "archive", "preflight"][..]),
     ]
     .into_iter()
     .collect();

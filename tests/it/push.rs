@@ -299,3 +299,66 @@ fn annotate_writes_the_annotations_into_the_pushed_manifest() {
     assert_eq!(with_engine.code, 2, "{}", with_engine.stderr);
     assert!(with_engine.stderr.contains("--annotate"), "{}", with_engine.stderr);
 }
+
+/// Manifests ECR refuses with 405 after every blob went up (config annotations, `platform.features`, media types
+/// with parameters) are refused up front: exit 2 (nothing contacted), naming the manifest's field.
+#[test]
+fn manifests_ecr_would_refuse_are_refused_before_any_upload() {
+    use serde_json::{Value, json};
+    let ecr = Ecr::start();
+    let work = scratch_dir("push-preflight");
+    let rewrite = |layout: &mut Layout, descriptor: &Value, change: &dyn Fn(&mut Value)| -> Value {
+        let path = layout.blob_path(descriptor["digest"].as_str().unwrap());
+        let mut manifest: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        change(&mut manifest);
+        let (digest, size) = layout.blob(&serde_json::to_vec(&manifest).unwrap());
+        json!({"mediaType": descriptor["mediaType"], "digest": digest, "size": size})
+    };
+    type MakeTop = Box<dyn Fn(&mut Layout, Value) -> Value>;
+    let cases: [(&str, &str, MakeTop); 3] = [
+        (
+            "config-annotations",
+            "config.annotations is set",
+            Box::new(move |layout, image| {
+                rewrite(layout, &image, &|m| {
+                    m["config"]["annotations"] = json!({"containerd.io/snapshot/nydus-bootstrap": "true"})
+                })
+            }),
+        ),
+        (
+            "layer-parameters",
+            "layers[0].mediaType 'application/vnd.oci.image.layer.v1.tar+gzip;zstd=no' has parameters",
+            Box::new(move |layout, image| {
+                rewrite(layout, &image, &|m| {
+                    m["layers"][0]["mediaType"] = json!("application/vnd.oci.image.layer.v1.tar+gzip;zstd=no")
+                })
+            }),
+        ),
+        (
+            "platform-features",
+            "manifests[0].platform.features is set",
+            Box::new(|layout, mut image| {
+                image["platform"]["features"] = json!(["sse4"]);
+                layout.index(&[image])
+            }),
+        ),
+    ];
+    for (name, field, make) in cases {
+        let dir = work.path().join(name);
+        let mut layout = Layout::new(&dir);
+        let image = layout.image(&[random_layer(name, 5_000, true)], "amd64");
+        let top = make(&mut layout, image);
+        layout.name(top, "latest");
+        let repository = format!("team/{name}");
+        let run =
+            Ship::new(&["push", "--repository", &repository, "--sha", SHA, "--branch", "main", "--create-repository"])
+                .args_from(&["--from".into(), format!("oci:{}", dir.display())])
+                .against(&ecr)
+                .cwd(work.path())
+                .run();
+        assert_eq!(run.code, 2, "{name}: refused as bad input, before anything was contacted: {}", run.stderr);
+        assert!(run.stderr.contains(field), "{name}: {}", run.stderr);
+        assert!(run.stderr.contains("Nothing was uploaded"), "{name}: {}", run.stderr);
+        assert!(!ecr.repositories().contains(&repository), "{name}: nothing reached ECR, not even the create");
+    }
+}

@@ -80,6 +80,14 @@ impl Ecr {
         serde_json::from_str(text.trim()).expect("describe_images JSON")
     }
 
+    /// The repository names moto (the ECR API) knows.
+    pub fn repositories(&self) -> Vec<String> {
+        let text = self.moto.python(
+            "print(json.dumps([r['repositoryName'] for r in client('ecr').describe_repositories()['repositories']]))",
+        );
+        serde_json::from_str(text.trim()).expect("describe_repositories JSON")
+    }
+
     /// Waits until the ECR API (moto) reports every one of `tags` in `repository`. A push through the registry
     /// reaches moto by the registry's asynchronous notification; ECR itself is one store and needs no such wait, so
     /// a test that reads the API right after a registry push (a re-run, a retag, an immutability check) waits here.

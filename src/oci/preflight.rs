@@ -1,0 +1,112 @@
+//! Pre-flight against Amazon ECR's manifest schema: every manifest a plan would put is checked the way ECR checks
+//! it, before anything is uploaded. ECR models fewer fields than the OCI specification allows and answers a PUT of
+//! the rest with 405 UNSUPPORTED "Invalid JSON syntax" (../shared/reference/ecr-real-behaviour.md, row 1), after
+//! every blob has already gone up. Here such a manifest is bad input (exit 2) that names the manifest, the field
+//! and what to change.
+
+use serde_json::Value;
+
+use super::plan::Plan;
+
+/// Checks the plan's child manifests and its top-level manifest.
+pub fn check(plan: &Plan) -> anyhow::Result<()> {
+    for manifest in plan.children.iter().chain(std::iter::once(&plan.top)) {
+        let Ok(document) = serde_json::from_slice::<Value>(&manifest.bytes) else { continue };
+        if let Some((field, fix)) = refusal(&document) {
+            crate::bail_input!(
+                "ECR would refuse manifest {} (405 UNSUPPORTED, after every blob was uploaded): {field}; {fix}. \
+                 Nothing was uploaded",
+                manifest.digest
+            );
+        }
+    }
+    Ok(())
+}
+
+const PARAMETERS_FIX: &str = "ECR accepts media types without parameters only (aws/containers-roadmap#2306): write \
+     the bare type, e.g. application/vnd.oci.image.layer.v1.tar+gzip";
+
+/// The first field of `document` ECR refuses, and what to do about it.
+fn refusal(document: &Value) -> Option<(String, &'static str)> {
+    let with_parameters = |value: &Value| value.as_str().is_some_and(|text| text.contains(';'));
+    if let Some(config) = document.get("config") {
+        if config.get("annotations").is_some() {
+            return Some((
+                "config.annotations is set".into(),
+                "ECR refuses annotations on the config descriptor (goharbor/acceleration-service#353); put them on \
+                 the manifest instead, or convert the image without config annotations",
+            ));
+        }
+        if config.get("mediaType").is_some_and(with_parameters) {
+            return Some((
+                format!("config.mediaType '{}' has parameters", config["mediaType"].as_str()?),
+                PARAMETERS_FIX,
+            ));
+        }
+    }
+    if document.get("artifactType").is_some_and(with_parameters) {
+        return Some((format!("artifactType '{}' has parameters", document["artifactType"].as_str()?), PARAMETERS_FIX));
+    }
+    for (list, items) in [("layers", document.get("layers")), ("manifests", document.get("manifests"))] {
+        for (index, item) in items.and_then(Value::as_array).into_iter().flatten().enumerate() {
+            for key in ["mediaType", "artifactType"] {
+                if item.get(key).is_some_and(with_parameters) {
+                    return Some((
+                        format!("{list}[{index}].{key} '{}' has parameters", item[key].as_str()?),
+                        PARAMETERS_FIX,
+                    ));
+                }
+            }
+            if item.pointer("/platform/features").is_some() {
+                return Some((
+                    format!("{list}[{index}].platform.features is set"),
+                    "ECR refuses platform.features in an index entry (aws/containers-roadmap#2439); build the index \
+                     without it (it is reserved by the OCI specification and no runtime reads it)",
+                ));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn each_field_ecr_refuses_is_named() {
+        let layer =
+            json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:a", "size": 1});
+        let cases = [
+            (
+                json!({"config": {"mediaType": "x", "annotations": {"a": "b"}}, "layers": [layer]}),
+                Some("config.annotations"),
+            ),
+            (
+                json!({"config": {"mediaType": "x"}, "layers": [layer, {"mediaType": "a+json;version=0.3"}]}),
+                Some("layers[1].mediaType"),
+            ),
+            (
+                json!({"artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json;version=0.3"}),
+                Some("artifactType"),
+            ),
+            (
+                json!({"manifests": [{"mediaType": "m", "platform": {"os": "linux", "features": ["sse4"]}}]}),
+                Some("manifests[0].platform.features"),
+            ),
+            (json!({"config": {"mediaType": "x"}, "layers": [layer], "annotations": {"ok": "on the manifest"}}), None),
+            (
+                json!({"manifests": [{"mediaType": "m", "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}]}),
+                None,
+            ),
+        ];
+        for (document, expected) in cases {
+            let found = refusal(&document).map(|(field, _)| field);
+            match expected {
+                Some(field) => assert!(found.as_deref().is_some_and(|f| f.starts_with(field)), "{document}: {found:?}"),
+                None => assert_eq!(found, None, "{document}"),
+            }
+        }
+    }
+}
