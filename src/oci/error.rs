@@ -27,6 +27,26 @@ pub enum Error {
     #[error("{action}: access denied (DENIED: {message}); the role needs push permissions on the repository")]
     Denied { action: String, message: String },
 
+    /// ECR's expired-token answer, still refused after the one refresh.
+    #[error(
+        "{action}: the registry says the login token expired (DENIED: {message}), and a fresh token was refused \
+         too; check the machine's clock, and that the role may call ecr:GetAuthorizationToken"
+    )]
+    TokenExpired { action: String, message: String },
+
+    /// A 403 for a service quota (images per repository, layers per image), which no permission fixes.
+    #[error(
+        "{action}: an ECR quota is reached ({code}: {message}); this is not a permissions problem: expire old \
+         images (a lifecycle policy), or ask AWS for a quota increase"
+    )]
+    Quota { action: String, code: String, message: String },
+
+    #[error(
+        "{action}: the registry refused the upload (BLOB_UPLOAD_INVALID: {message}); ECR answers this for an empty \
+         (zero-byte) blob and for bytes that do not match their digest: check the image source and run again"
+    )]
+    BlobUploadInvalid { action: String, message: String },
+
     #[error("{action}: the repository does not exist (NAME_UNKNOWN: {message})")]
     NameUnknown { action: String, message: String },
 
@@ -36,7 +56,7 @@ pub enum Error {
     #[error("{action}: the registry does not have a blob the manifest references (MANIFEST_BLOB_UNKNOWN: {message})")]
     ManifestBlobUnknown { action: String, message: String },
 
-    #[error("{action}: the registry rejected the manifest ({code}: {message})")]
+    #[error("{action}: the registry rejected the manifest ({code}: {message}){}", schema_hint(.code))]
     ManifestInvalid { action: String, code: String, message: String },
 
     /// The local bytes do not hash to the digest their manifest promises; the upload was aborted before its end.
@@ -60,6 +80,22 @@ pub enum Error {
 
     #[error("pushing to {repository} did not finish within {}s (the push timeout)", .after.as_secs())]
     Timeout { repository: String, after: Duration },
+}
+
+/// ECR's 405 UNSUPPORTED means a field its schema does not model (the pre-flight catches the known ones).
+fn schema_hint(code: &str) -> &'static str {
+    if code == "UNSUPPORTED" {
+        "; ECR's manifest schema is stricter than OCI's: remove fields it does not model (config annotations, \
+         platform.features, media type parameters) or rebuild the image with the builder's OCI defaults"
+    } else {
+        ""
+    }
+}
+
+/// ECR's quota refusals read like this (images per repository, layers per image).
+fn is_quota(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    ["quota", "limit on number", "limit exceeded", "exceeded the limit"].iter().any(|needle| lower.contains(needle))
 }
 
 fn after_attempts(attempts: u32) -> String {
@@ -117,7 +153,10 @@ pub fn from_response(action: &str, repository: &str, tag: Option<&str>, status: 
     };
     match code.as_str() {
         "UNAUTHORIZED" => Error::Unauthorized { action, message },
+        "DENIED" if message.to_ascii_lowercase().contains("expired") => Error::TokenExpired { action, message },
+        "DENIED" | "TOOMANYREQUESTS" | "UNSUPPORTED" if is_quota(&message) => Error::Quota { action, code, message },
         "DENIED" => Error::Denied { action, message },
+        "BLOB_UPLOAD_INVALID" => Error::BlobUploadInvalid { action, message },
         "NAME_UNKNOWN" => Error::NameUnknown { action, message },
         "DIGEST_INVALID" => Error::DigestInvalid { action, message },
         "MANIFEST_BLOB_UNKNOWN" | "BLOB_UNKNOWN" if tag.is_some() || action.contains("manifest") => {
@@ -163,7 +202,26 @@ mod tests {
         check("DIGEST_INVALID", "different digest");
         check("MANIFEST_BLOB_UNKNOWN", "does not have a blob");
         check("TAG_INVALID", "rejected the tag");
+        check("BLOB_UPLOAD_INVALID", "empty (zero-byte) blob");
+        check("UNSUPPORTED", "stricter than OCI's");
         check("SOMETHING_NEW", "HTTP 400 (SOMETHING_NEW: m)");
+    }
+
+    #[test]
+    fn ecr_403s_say_which_kind_of_refusal_they_are() {
+        let body = |message: &str| format!(r#"{{"errors":[{{"code":"DENIED","message":"{message}"}}]}}"#);
+        let cases = [
+            ("Your authorization token has expired. Reauthenticate and try again.", "login token expired"),
+            ("The maximum number of images per repository quota has been reached", "not a permissions problem"),
+            (
+                "User: arn:aws:sts::1:assumed-role/ci is not authorized to perform: ecr:InitiateLayerUpload",
+                "needs push permissions",
+            ),
+        ];
+        for (message, needle) in cases {
+            let error = from_response("act", "r", None, 403, body(message).as_bytes());
+            assert!(error.to_string().contains(needle), "{message}: {error}");
+        }
     }
 
     #[test]
