@@ -20,6 +20,8 @@ use super::progress::Tracker;
 /// A repository on a registry, with the HTTP client and credentials used to reach it.
 pub struct Registry {
     pub(super) base_url: String,
+    /// The registry's origin (scheme, host, port): the only one its credentials are sent to.
+    origin: reqwest::Url,
     pub(super) repository: String,
     pub(super) auth: Arc<dyn RegistryAuth>,
     pub(super) http: reqwest::Client,
@@ -54,7 +56,7 @@ impl Registry {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| anyhow::anyhow!("setting up the HTTP client: {e}"))?;
-        Ok(Registry { base_url: trimmed.to_string(), repository: repository.to_string(), auth, http })
+        Ok(Registry { base_url: trimmed.to_string(), origin: parsed, repository: repository.to_string(), auth, http })
     }
 
     pub fn base_url(&self) -> &str {
@@ -193,8 +195,12 @@ impl Session<'_> {
             .map_err(|e| Error::Protocol { action: format!("building the URL {text}"), what: e.to_string() })
     }
 
+    /// A request carrying the credentials only when `url` is on the registry's own origin: an upload `Location`
+    /// on another host (or a downgrade to http) gets no Authorization header.
     pub(super) fn request(&self, method: Method, url: Url, credentials: &Credentials) -> reqwest::RequestBuilder {
-        self.registry.http.request(method, url).basic_auth(&credentials.username, Some(&credentials.password))
+        let same_origin = url.origin() == self.registry.origin.origin();
+        let request = self.registry.http.request(method, url);
+        if same_origin { request.basic_auth(&credentials.username, Some(&credentials.password)) } else { request }
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the retry budget is spent.

@@ -730,3 +730,79 @@ async fn reading_a_manifest_back_survives_500_429_and_an_expired_token_with_one_
     assert_eq!(auth.refreshes.load(Ordering::SeqCst), 1, "the expired token cost exactly one refresh");
     assert_eq!(auth.initial.load(Ordering::SeqCst), 1);
 }
+
+/// A registry that hands out upload Locations on another origin: the other host must never see the credentials.
+/// Two real HTTP servers on loopback (different ports, so different origins); each records the requests' heads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_never_follow_an_upload_location_to_another_origin() {
+    async fn serve(listener: TcpListener, seen: Arc<Mutex<Vec<String>>>, answer: fn(&str) -> String) {
+        for _ in 0..64 {
+            let Ok((mut client, _)) = listener.accept().await else { return };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && head.len() < 16_384 {
+                if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                    break;
+                }
+                head.push(byte[0]);
+            }
+            let text = String::from_utf8_lossy(&head).to_string();
+            let length: usize = text
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            let mut body = vec![0u8; length];
+            let _ = client.read_exact(&mut body).await;
+            seen.lock().unwrap().push(text.clone());
+            let _ = client.write_all(answer(&text).as_bytes()).await;
+            let _ = client.shutdown().await;
+        }
+    }
+    let elsewhere = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere_port = elsewhere.local_addr().unwrap().port();
+    let registry = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let registry_port = registry.local_addr().unwrap().port();
+    // The registry's answers: no blob yet, uploads go elsewhere; the other host refuses, ending the push.
+    static OTHER: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+    OTHER.set(elsewhere_port).unwrap();
+    let registry_seen = Arc::new(Mutex::new(Vec::new()));
+    let elsewhere_seen = Arc::new(Mutex::new(Vec::new()));
+    let registry_task = tokio::spawn(serve(registry, registry_seen.clone(), |head| {
+        if head.starts_with("POST") {
+            format!(
+                "HTTP/1.1 202 Accepted\r\nLocation: http://127.0.0.1:{}/upload/1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                OTHER.get().unwrap()
+            )
+        } else {
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+        }
+    }));
+    let elsewhere_task = tokio::spawn(serve(elsewhere, elsewhere_seen.clone(), |_| {
+        "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+    }));
+
+    let scratch = scratch_dir("foreign-location");
+    let mut layout = Layout::new(scratch.path());
+    let image = layout.image(&[random_layer("foreign.bin", 2_000, true)], "amd64");
+    layout.name(image, "v1");
+    let (target, _) = target_registry(&format!("http://127.0.0.1:{registry_port}"), "team/foreign");
+    let options = PushOptions { retry: RetryPolicy { attempts: 1, ..RetryPolicy::default() }, ..quiet() };
+    let pushed = oci::push(&layout.source(None).plan().expect("plan"), &target, &tags(&["v1"]), &options).await;
+    assert!(pushed.is_err(), "the foreign host refused the upload");
+    registry_task.abort();
+    elsewhere_task.abort();
+
+    let registry_heads = registry_seen.lock().unwrap().clone();
+    let elsewhere_heads = elsewhere_seen.lock().unwrap().clone();
+    assert!(registry_heads.iter().any(|h| h.starts_with("POST")), "the upload was started: {registry_heads:?}");
+    assert!(
+        registry_heads.iter().all(|h| h.to_ascii_lowercase().contains("authorization: basic")),
+        "the registry itself gets the credentials: {registry_heads:?}"
+    );
+    assert!(!elsewhere_heads.is_empty(), "the client followed the Location");
+    for head in &elsewhere_heads {
+        assert!(!head.to_ascii_lowercase().contains("authorization"), "credentials sent to another origin:\n{head}");
+    }
+}
