@@ -102,7 +102,7 @@ impl Engine {
             if captured.stdout.contains("credentials not found") || captured.stderr.contains("credentials not found") {
                 return Ok(None);
             }
-            bail!("docker-credential-{helper} get {host} failed ({})", captured.reason());
+            bail!("docker-credential-{helper} get {host} failed ({})", captured.helper_reason());
         }
         let reply: Value = serde_json::from_str(&captured.stdout)
             .map_err(|e| anyhow!("docker-credential-{helper} get {host} answered with invalid JSON: {e}"))?;
@@ -130,7 +130,12 @@ impl Engine {
         let scrub = Scrubber::new(&saved.username, &saved.secret);
         let captured = self.run_program(&program, &["store"], Some(payload.as_bytes()), &scrub).await?;
         if !captured.success {
-            bail!("docker-credential-{} store {} failed ({})", saved.helper, saved.server_url, captured.reason());
+            bail!(
+                "docker-credential-{} store {} failed ({})",
+                saved.helper,
+                saved.server_url,
+                captured.helper_reason()
+            );
         }
         Ok(())
     }
@@ -142,7 +147,7 @@ impl Engine {
         let nothing =
             captured.stdout.contains("credentials not found") || captured.stderr.contains("credentials not found");
         if !captured.success && !nothing {
-            bail!("docker-credential-{helper} erase {server_url} failed ({})", captured.reason());
+            bail!("docker-credential-{helper} erase {server_url} failed ({})", captured.helper_reason());
         }
         Ok(())
     }
@@ -204,24 +209,16 @@ pub(super) fn edit_auths(path: &Path, change: impl FnOnce(&mut Map<String, Value
 }
 
 /// Replaces a file through a sibling temporary file and a rename, so a crash never leaves half a credentials file;
-/// the file is readable by its owner only, as the engines write it.
+/// the file is readable by its owner only, as the engines write it. The temporary name has a random suffix and is
+/// created with O_EXCL (`create_new`), so a file or symlink planted under a guessable name is never followed.
 pub(super) fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temporary = dir.join(format!(".{name}.ecr-ship-{}", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let result = options
-        .open(&temporary)
-        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
-        .and_then(|()| std::fs::rename(&temporary, path));
+    let (temporary, mut file) = create_private_sibling(dir, &name)
+        .with_context(|| format!("cannot create a temporary file beside {}", path.display()))?;
+    let result = file.write_all(bytes).and_then(|()| file.sync_all()).and_then(|()| std::fs::rename(&temporary, path));
     if let Err(e) = result {
         let _ = std::fs::remove_file(&temporary);
         bail!("cannot write {}: {e}", path.display());
@@ -229,9 +226,54 @@ pub(super) fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()
     Ok(())
 }
 
+/// A new file `.NAME.ecr-ship-<random>` in `dir`, mode 0600, that did not exist before.
+fn create_private_sibling(dir: &Path, name: &str) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
+    let mut last = std::io::Error::other("no attempt");
+    for _ in 0..8 {
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).map_err(|e| std::io::Error::other(format!("no randomness: {e}")))?;
+        let temporary = dir.join(format!(".{name}.ecr-ship-{}", crate::digest::hex(&random)));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        match options.open(&temporary) {
+            Ok(file) => return Ok((temporary, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_files_are_0600_through_a_fresh_random_temporary_that_follows_no_planted_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        // The name the old writer used: a link planted there must not be followed.
+        let planted = dir.path().join(format!(".config.json.ecr-ship-{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let target = dir.path().join("config.json");
+        write_private_file(&target, b"{\"auths\":{}}").unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "{\"auths\":{}}");
+        assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep", "the planted link was not followed");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.contains("ecr-ship-") && !n.ends_with(&std::process::id().to_string()))
+            .collect();
+        assert!(leftovers.is_empty(), "no temporary file is left: {leftovers:?}");
+    }
 
     #[test]
     fn entries_for_all_spellings_of_a_host() {

@@ -78,10 +78,16 @@ impl fmt::Debug for Engine {
     }
 }
 
+/// An engine's output line made safe to relay into a CI log: GitHub Actions reads any line that starts with `::`
+/// as a workflow command (`::stop-commands::`, `::add-mask::`, `::error::`), so such a line gets a prefix.
+pub fn neutralized(line: &str) -> std::borrow::Cow<'_, str> {
+    if line.trim_start().starts_with("::") { format!("(engine) {line}").into() } else { line.into() }
+}
+
 impl Engine {
     /// An engine with a known program, for callers that resolved it themselves.
     pub fn new(kind: EngineKind, program: PathBuf, env: BTreeMap<String, String>) -> Engine {
-        let progress: ProgressSink = Arc::new(|line: &str| eprintln!("{line}"));
+        let progress: ProgressSink = Arc::new(|line: &str| eprintln!("{}", neutralized(line)));
         Engine { kind, program, env, progress }
     }
 
@@ -97,5 +103,22 @@ impl Engine {
 
     pub fn program(&self) -> &Path {
         &self.program
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neutralized;
+
+    #[test]
+    fn relayed_engine_lines_cannot_be_workflow_commands() {
+        for (line, expected) in [
+            ("::stop-commands::pause", "(engine) ::stop-commands::pause"),
+            ("  ::add-mask::x", "(engine)   ::add-mask::x"),
+            ("abc: Pushed", "abc: Pushed"),
+            ("digest: sha256:ab size: 528", "digest: sha256:ab size: 528"),
+        ] {
+            assert_eq!(neutralized(line), expected);
+        }
     }
 }

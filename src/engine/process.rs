@@ -25,6 +25,13 @@ pub(super) struct Captured {
 }
 
 impl Captured {
+    /// Why a credential helper failed: its status and stderr only. A helper's stdout is its answer, which may
+    /// hold the secret, so it never goes into an error message.
+    pub(super) fn helper_reason(&self) -> String {
+        let text = self.stderr.trim();
+        if text.is_empty() { format!("{}, no error output", self.status) } else { format!("{}: {text}", self.status) }
+    }
+
     /// The engine's own words for an error message: stderr, or stdout when stderr is empty.
     pub(super) fn reason(&self) -> String {
         let text = if self.stderr.trim().is_empty() { &self.stdout } else { &self.stderr };
@@ -192,6 +199,24 @@ pub(super) fn path_of(env: &BTreeMap<String, String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_helpers_failure_never_quotes_its_stdout() {
+        let secret = "eyJwYXlsb2FkIjoiZWNyLXRva2VuIn0";
+        let failed = |stderr: &str| Captured {
+            success: false,
+            code: Some(1),
+            status: "exit status 1".into(),
+            stdout: format!(r#"{{"ServerURL":"h","Username":"AWS","Secret":"{secret}"}}"#),
+            stderr: stderr.into(),
+        };
+        assert_eq!(failed("").helper_reason(), "exit status 1, no error output");
+        assert_eq!(failed("keychain locked").helper_reason(), "exit status 1: keychain locked");
+        assert!(
+            failed("").reason().contains(secret),
+            "the engine form falls back to stdout, which helpers must not use"
+        );
+    }
 
     #[test]
     fn scrubber_removes_secret_and_basic_auth() {
