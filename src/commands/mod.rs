@@ -6,6 +6,7 @@
 //! [`after_contact`](crate::error::after_contact), so exit code 2 always means "nothing was sent". Nothing below
 //! this layer imports from it.
 
+mod cleanup;
 mod ecr_auth;
 mod login;
 mod logout;
@@ -21,15 +22,17 @@ use std::path::Path;
 use crate::ci::EnvMap;
 use crate::cli::Cli;
 use crate::config::{self, Settings};
+use cleanup::Cleanup;
 
 /// Runs one command. `env` is the process environment, `cwd` the working directory, `stdout` where the result goes.
 pub async fn run(cli: Cli, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> anyhow::Result<()> {
     let settings = config::resolve(&cli.command, env, cwd)?;
     let limit = settings.time_limit();
     let what = describe(&settings);
-    let work = async move {
+    let cleanup = Cleanup::new(crate::ci::in_github_actions(env));
+    let work = async {
         match settings {
-            Settings::Push(settings) => push::run(&settings, env, cwd, stdout).await,
+            Settings::Push(settings) => push::run(&settings, env, cwd, stdout, &cleanup).await,
             Settings::Login(settings) => login::run(&settings, env, stdout).await,
             Settings::Logout(settings) => logout::run(&settings, env, stdout).await,
             Settings::Tags(settings) => tags::run(&settings, cwd, stdout),
@@ -37,15 +40,39 @@ pub async fn run(cli: Cli, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> 
             Settings::Policy(settings) => policy::run(&settings, stdout),
         }
     };
-    match limit {
-        Some(limit) => tokio::time::timeout(limit, work).await.map_err(|_| {
-            crate::error::after_contact(anyhow::anyhow!(
-                "{what} did not finish within --timeout {}s (the limit set by --timeout, ECR_SHIP_TIMEOUT or \
-                 timeout: in the config file); raise it, or look at the last lines above for the step that hung",
-                limit.as_secs()
-            ))
-        })?,
-        None => work.await,
+    let limited = async {
+        match limit {
+            Some(limit) => tokio::time::timeout(limit, work).await.map_err(|_| {
+                crate::error::after_contact(anyhow::anyhow!(
+                    "{what} did not finish within --timeout {}s (the limit set by --timeout, ECR_SHIP_TIMEOUT or \
+                     timeout: in the config file); raise it, or look at the last lines above for the step that hung",
+                    limit.as_secs()
+                ))
+            })?,
+            None => work.await,
+        }
+    };
+    // The time limit and the signals bound the work, never the cleanup: the command's future is dropped first,
+    // then whatever it registered (engine logins, temporary names) is undone.
+    let outcome = tokio::select! {
+        outcome = limited => outcome,
+        signal = stop_signal() => Err(crate::error::after_contact(anyhow::anyhow!(
+            "{what} was stopped by {signal}; the engine logins and temporary names it made were removed"
+        ))),
+    };
+    cleanup.run().await;
+    outcome
+}
+
+/// Resolves when SIGINT or SIGTERM arrives, naming it; never, where signals cannot be watched.
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        (Ok(mut interrupt), Ok(mut terminate)) => tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        },
+        _ => std::future::pending().await,
     }
 }
 

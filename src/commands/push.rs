@@ -12,12 +12,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use super::cleanup::Cleanup;
 use super::ecr_auth::{host_of_proxy_endpoint, registry_client};
 use super::report;
 use crate::aws::{RegistryCredentials, Session, StoredManifest};
 use crate::ci::EnvMap;
 use crate::config::{PushSettings, SourceSettings};
-use crate::engine::{Engine, LoginRecord};
+use crate::engine::Engine;
 use crate::error::after_contact;
 use crate::host::RegistryHost;
 use crate::log;
@@ -33,7 +34,14 @@ enum Source<'a> {
     Native { plan: SourcePlan },
 }
 
-pub async fn run(settings: &PushSettings, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> anyhow::Result<()> {
+/// `cleanup` receives every login and temporary name the push makes; dispatch undoes them however the push ends.
+pub async fn run(
+    settings: &PushSettings,
+    env: &EnvMap,
+    cwd: &Path,
+    stdout: &mut dyn Write,
+    cleanup: &Cleanup,
+) -> anyhow::Result<()> {
     if settings.build_failing && !settings.force {
         log::warn(
             "CodeBuild reports this build as failing (CODEBUILD_BUILD_SUCCEEDING=0): not pushing (--force pushes anyway)",
@@ -61,7 +69,7 @@ pub async fn run(settings: &PushSettings, env: &EnvMap, cwd: &Path, stdout: &mut
         settings.repository,
         tags.join(", ")
     ));
-    act(settings, &tags, &source, env, cwd, stdout).await.map_err(after_contact)
+    act(settings, &tags, &source, env, cwd, stdout, cleanup).await.map_err(after_contact)
 }
 
 /// With `--annotate`, the plan whose top manifest carries the annotations; the changed digest is said.
@@ -92,6 +100,7 @@ async fn act(
     env: &EnvMap,
     cwd: &Path,
     stdout: &mut dyn Write,
+    cleanup: &Cleanup,
 ) -> anyhow::Result<()> {
     let repository = settings.repository.as_str();
     let session = Arc::new(settings.aws.connect(env).await?);
@@ -150,15 +159,8 @@ async fn act(
             resolved.digest.clone()
         }
         Source::Engine { engine, image } => {
-            let mut records = Vec::new();
             let target = EngineTarget { host: &host, repository, token: &token, session: &session };
-            let outcome = engine_push(&target, engine, image, &to_put, known, &mut records, settings).await;
-            if settings.logout
-                && let Err(error) = engine.logout(&records).await
-            {
-                log::warn(format!("could not remove the registry login: {error:#}"), settings.reporting.github);
-            }
-            outcome?
+            engine_push(&target, engine, image, &to_put, known, cleanup, settings).await?
         }
     };
     report::tag_actions(&actions, &digest, settings.reporting.github);
@@ -223,21 +225,22 @@ async fn engine_push(
     image: &str,
     to_put: &[String],
     known: Option<String>,
-    records: &mut Vec<LoginRecord>,
+    cleanup: &Cleanup,
     settings: &PushSettings,
 ) -> anyhow::Result<String> {
     let Some((first, rest)) = to_put.split_first() else {
         return known.context("no tag to write and no known digest: nothing was pushed");
     };
     let (host, repository) = (target.host, target.repository);
-    records.push(engine.login(host.host(), &target.token.username, &target.token.password).await?);
+    // Each undo is registered the moment there is something to undo, so a timeout or a signal still runs it.
+    let record = engine.login(host.host(), &target.token.username, &target.token.password).await?;
+    if settings.logout {
+        cleanup.logout_later(engine, record);
+    }
     let remote = format!("{}/{repository}:{first}", host.host());
     engine.tag(image, &remote).await?;
-    let pushed = engine.push(&remote).await;
-    if let Err(error) = engine.remove_tag(&remote).await {
-        log::warn(format!("could not remove the temporary local name {remote}: {error:#}"), settings.reporting.github);
-    }
-    let digest = pushed?.digest;
+    cleanup.remove_name_later(engine, &remote);
+    let digest = engine.push(&remote).await?.digest;
     if !rest.is_empty() {
         let registry = registry_client(host, repository, target.session.clone(), target.token)?;
         let (bytes, media_type) = registry.get_manifest(&digest).await?;

@@ -371,3 +371,88 @@ async fn podman_login_push_logout_against_real_registry() {
     let lines = progress.lock().expect("progress").clone();
     assert!(lines.iter().all(|l| !l.contains(&password) && !l.contains(&basic(USER, &password))), "{lines:?}");
 }
+
+/// A docker CLI stand-in whose `push` hangs: it logs in the way docker does (the auth written to config.json),
+/// answers the inspections, and records every call, so a test can stop ecr-ship in the middle of a push.
+fn hanging_docker(dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = r#"#!/bin/sh
+echo "$*" >> "$FAKE_DOCKER_LOG"
+case "$1" in
+  version) echo 27.0.0 ;;
+  image) case "$4" in *RepoDigests*) echo '[]' ;; *) echo sha256:0000000000000000000000000000000000000000000000000000000000000000 ;; esac ;;
+  login)
+    password=$(cat)
+    for host; do :; done
+    mkdir -p "$DOCKER_CONFIG"
+    printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$host" "$(printf 'AWS:%s' "$password" | base64 | tr -d '\n')" > "$DOCKER_CONFIG/config.json"
+    echo "Login Succeeded" ;;
+  logout) printf '{"auths":{}}\n' > "$DOCKER_CONFIG/config.json" ;;
+  tag|rmi) ;;
+  push) touch "$FAKE_DOCKER_LOG.push-started"; exec sleep 60 ;;
+esac
+"#;
+    std::fs::write(bin.join("docker"), script).unwrap();
+    std::fs::set_permissions(bin.join("docker"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+/// The time limit and SIGTERM bound the push, not its cleanup: stopped mid-push, ecr-ship still removes its
+/// registry login from the engine's store and the temporary local name, so no 12-hour token is left behind.
+#[test]
+fn a_push_stopped_by_its_timeout_or_sigterm_still_logs_out() {
+    use crate::support::ecr::{Ecr, HOST};
+    let ecr = Ecr::start();
+    for stop in ["timeout", "SIGTERM"] {
+        let dir = crate::support::scratch_dir(&format!("engine-stop-{stop}"));
+        let bin = hanging_docker(dir.path());
+        let config = dir.path().join("docker-config");
+        let log = dir.path().join("docker.log");
+        let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+        let mut ship = crate::support::Ship::new(&["push", "--repository", "team/stopped", "--create-repository"])
+            .args_from(&["--image".into(), "app:latest".into(), "--engine".into(), "docker".into()])
+            .args_from(&[
+                "--sha".into(),
+                "3f786850e387550fdab836ed7e6dc881de23001b".into(),
+                "--branch".into(),
+                "main".into(),
+            ])
+            .against(&ecr)
+            .env("PATH", path)
+            .env("DOCKER_CONFIG", config.display().to_string())
+            .env("FAKE_DOCKER_LOG", log.display().to_string())
+            .cwd(dir.path());
+        if stop == "timeout" {
+            ship = ship.args_from(&["--timeout".into(), "8".into()]);
+        }
+        let child = ship.command().stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+        let started = Instant::now();
+        let marker = dir.path().join("docker.log.push-started");
+        while !marker.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the push never started: {:?}",
+                std::fs::read_to_string(&log)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let logged_in = std::fs::read_to_string(config.join("config.json")).unwrap();
+        assert!(logged_in.contains(HOST), "logged in before the push: {logged_in}");
+        if stop == "SIGTERM" {
+            let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+            assert!(status.success());
+        }
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(i32::from(EXIT_FAILURE)), "{stop}: {stderr}");
+        let expected = if stop == "timeout" { "did not finish within --timeout 8s" } else { "stopped by SIGTERM" };
+        assert!(stderr.contains(expected), "{stop}: {stderr}");
+        let after = std::fs::read_to_string(config.join("config.json")).unwrap();
+        assert!(!after.contains(HOST), "{stop}: the login is gone from the engine's store: {after}\n{stderr}");
+        let calls = std::fs::read_to_string(&log).unwrap();
+        assert!(calls.contains(&format!("rmi --no-prune {HOST}/team/stopped:sha-3f78685")), "{stop}: {calls}");
+        assert!(calls.contains(&format!("logout {HOST}")), "{stop}: {calls}");
+    }
+}
