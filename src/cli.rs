@@ -303,9 +303,19 @@ pub struct PolicyArgs {
     /// Account id of the registry (default: from --registry).
     #[arg(long, env = "ECR_SHIP_ACCOUNT_ID", value_name = "ACCOUNT")]
     pub account_id: Option<String>,
-    /// GitHub repository (owner/name) for the OIDC trust policy.
+    /// GitHub repository (owner/name) for the OIDC trust policy; with --github-ref, --github-environment or
+    /// --github-any-ref.
     #[arg(long, env = "ECR_SHIP_GITHUB_REPO", value_name = "OWNER/NAME")]
     pub github_repo: Option<String>,
+    /// Admit only jobs on this ref, e.g. refs/heads/main or refs/tags/v* (the trust policy's `sub`).
+    #[arg(long, env = "ECR_SHIP_GITHUB_REF", value_name = "REF", conflicts_with_all = ["github_environment", "github_any_ref"])]
+    pub github_ref: Option<String>,
+    /// Admit only jobs that run in this GitHub deployment environment, e.g. prod.
+    #[arg(long, env = "ECR_SHIP_GITHUB_ENVIRONMENT", value_name = "NAME", conflicts_with = "github_any_ref")]
+    pub github_environment: Option<String>,
+    /// Admit every job of the repository (any branch, tag, environment or pull request), with a warning.
+    #[arg(long, env = "ECR_SHIP_GITHUB_ANY_REF", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub github_any_ref: Option<bool>,
     /// Include the permissions needed by --create-repository.
     #[arg(long, env = "ECR_SHIP_CREATE_REPOSITORY", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub create_repository: Option<bool>,

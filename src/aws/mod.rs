@@ -25,7 +25,7 @@ pub use ecr::RegistryCredentials;
 pub use errors::{AccessDenied, CredentialsRejected};
 pub use images::StoredManifest;
 pub use plan::{AwsOptions, AwsPlan, RegionSource, RoleArn};
-pub use policy::{github_trust_policy, push_policy};
+pub use policy::{GithubSubject, github_trust_policy, push_policy};
 pub use repository::{Encryption, RepositoryInfo, RepositoryOptions, RepositorySettings};
 pub use session::Session;
 

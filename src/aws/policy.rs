@@ -52,22 +52,74 @@ pub fn push_policy(partition: Partition, account: &str, region: &str, repository
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
-/// The trust policy letting workflows of `github_repo` (`OWNER/NAME`) assume the role via GitHub OIDC.
-///
-/// `sub` is matched as `repo:OWNER/NAME:*` (any branch, tag, environment or pull request); narrow it to
-/// `repo:OWNER/NAME:ref:refs/heads/main` or `…:environment:prod` by hand for production roles.
-pub fn github_trust_policy(partition: Partition, account: &str, github_repo: &str) -> Value {
+/// Which workflows of a repository the trust policy admits: GitHub's `sub` claim is `repo:OWNER/NAME:ref:REF`
+/// for a job without an environment and `repo:OWNER/NAME:environment:NAME` for one with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GithubSubject {
+    /// Jobs on this ref (`refs/heads/main`, `refs/tags/v*`; a `*` matches as IAM's StringLike does).
+    Ref(String),
+    /// Jobs that run in this deployment environment (its protection rules then guard the role).
+    Environment(String),
+    /// Every job of the repository: any branch, tag, environment and pull request. Only when asked for.
+    AnyRef,
+}
+
+impl GithubSubject {
+    /// Checks a ref or environment name before it goes into a policy, where a stray `:` would change its meaning.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        match self {
+            GithubSubject::Ref(reference) => {
+                let chars_ok = reference.chars().all(|c| c.is_ascii_alphanumeric() || "/._-*".contains(c));
+                if !(reference.starts_with("refs/heads/") || reference.starts_with("refs/tags/")) || !chars_ok {
+                    bail_input!(
+                        "invalid --github-ref '{reference}': expected refs/heads/BRANCH or refs/tags/TAG (letters, \
+                         digits, '/', '.', '_', '-', and '*' as a wildcard)"
+                    );
+                }
+            }
+            GithubSubject::Environment(name) => {
+                let ok = (1..=255).contains(&name.len())
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || " ._-".contains(c));
+                if !ok {
+                    bail_input!(
+                        "invalid --github-environment '{name}': expected a GitHub environment name (letters, \
+                         digits, spaces, '.', '_', '-')"
+                    );
+                }
+            }
+            GithubSubject::AnyRef => {}
+        }
+        Ok(())
+    }
+
+    fn pattern(&self, github_repo: &str) -> String {
+        match self {
+            GithubSubject::Ref(reference) => format!("repo:{github_repo}:ref:{reference}"),
+            GithubSubject::Environment(name) => format!("repo:{github_repo}:environment:{name}"),
+            GithubSubject::AnyRef => format!("repo:{github_repo}:*"),
+        }
+    }
+}
+
+/// The trust policy letting the workflows of `github_repo` (`OWNER/NAME`) that `subject` names assume the role via
+/// GitHub OIDC. An exact `sub` is matched with StringEquals; a pattern (`*`) with StringLike.
+pub fn github_trust_policy(partition: Partition, account: &str, github_repo: &str, subject: &GithubSubject) -> Value {
     let provider = format!("arn:{}:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}", partition.arn_name());
+    let sub = subject.pattern(github_repo);
+    let audience = (format!("{GITHUB_OIDC_HOST}:aud"), json!(partition.sts_audience()));
+    let subject_key = format!("{GITHUB_OIDC_HOST}:sub");
+    let condition = if sub.contains('*') {
+        json!({"StringEquals": {audience.0: audience.1}, "StringLike": {subject_key: sub}})
+    } else {
+        json!({"StringEquals": {audience.0: audience.1, subject_key: sub}})
+    };
     json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
             "Principal": {"Federated": provider},
             "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {
-                "StringEquals": {format!("{GITHUB_OIDC_HOST}:aud"): partition.sts_audience()},
-                "StringLike": {format!("{GITHUB_OIDC_HOST}:sub"): format!("repo:{github_repo}:*")}
-            }
+            "Condition": condition
         }]
     })
 }
@@ -122,7 +174,8 @@ mod tests {
 
     #[test]
     fn trust_policy_per_partition() {
-        let policy = github_trust_policy(Partition::AwsCn, "123456789012", "octo-org/octo-repo");
+        let policy =
+            github_trust_policy(Partition::AwsCn, "123456789012", "octo-org/octo-repo", &GithubSubject::AnyRef);
         let statement = &policy["Statement"][0];
         assert_eq!(
             statement["Principal"]["Federated"],
@@ -137,7 +190,7 @@ mod tests {
             statement["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"],
             "repo:octo-org/octo-repo:*"
         );
-        let aws = github_trust_policy(Partition::Aws, "123456789012", "o/r");
+        let aws = github_trust_policy(Partition::Aws, "123456789012", "o/r", &GithubSubject::AnyRef);
         assert_eq!(
             aws["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:aud"],
             "sts.amazonaws.com"

@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Context;
 use serde_json::json;
 
-use crate::aws::{github_trust_policy, push_policy};
+use crate::aws::{GithubSubject, github_trust_policy, push_policy};
 use crate::config::PolicySettings;
 
 pub fn run(settings: &PolicySettings, stdout: &mut dyn Write) -> anyhow::Result<()> {
@@ -13,8 +13,17 @@ pub fn run(settings: &PolicySettings, stdout: &mut dyn Write) -> anyhow::Result<
     let mut document = json!({
         "push_policy": push_policy(partition, account, &settings.region, &settings.repository, settings.create_repository)
     });
-    if let Some(repo) = &settings.github_repo {
-        document["github_trust_policy"] = github_trust_policy(partition, account, repo);
+    if let Some((repo, subject)) = &settings.github {
+        if *subject == GithubSubject::AnyRef {
+            crate::log::warn(
+                format!(
+                    "the trust policy admits every job of {repo}: any branch, tag, environment and pull request from \
+                     the repository may push; prefer --github-ref refs/heads/main or --github-environment NAME"
+                ),
+                settings.github_warnings,
+            );
+        }
+        document["github_trust_policy"] = github_trust_policy(partition, account, repo, subject);
     }
     let text = serde_json::to_string_pretty(&document).context("serialising the policy")?;
     stdout.write_all(format!("{text}\n").as_bytes()).context("writing to standard output")

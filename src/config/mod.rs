@@ -186,8 +186,11 @@ pub struct PolicySettings {
     pub account: String,
     /// The registry's region, or `*` when unknown.
     pub region: String,
-    pub github_repo: Option<String>,
+    /// The repository and which of its jobs the GitHub OIDC trust policy admits.
+    pub github: Option<(String, crate::aws::GithubSubject)>,
     pub create_repository: bool,
+    /// Running in GitHub Actions: warnings become annotations.
+    pub github_warnings: bool,
 }
 
 /// Resolves and validates one command's options. `env` is the process environment, `cwd` the working directory
@@ -348,17 +351,44 @@ fn policy(args: &PolicyArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PolicyS
         Some(host) => (host.account.clone(), host.region.clone()),
         None => ("*".to_string(), offline_region(&args.common, &file, env).unwrap_or_else(|| "*".to_string())),
     };
-    if let Some(repo) = &args.github_repo {
-        crate::aws::policy::validate_github_repo(repo)?;
-    }
+    let github = github_subject(args)?;
     Ok(PolicySettings {
         repository,
         partition: Partition::of_region(&region),
         account,
         region,
-        github_repo: args.github_repo.clone(),
+        github,
         create_repository: args.create_repository.unwrap_or(false),
+        github_warnings: ci::in_github_actions(env),
     })
+}
+
+/// The trust policy's subject: narrow by default, the whole repository only when asked for.
+fn github_subject(args: &PolicyArgs) -> anyhow::Result<Option<(String, crate::aws::GithubSubject)>> {
+    use crate::aws::GithubSubject;
+    let subject = match (&args.github_ref, &args.github_environment, args.github_any_ref.unwrap_or(false)) {
+        (Some(reference), None, false) => Some(GithubSubject::Ref(reference.clone())),
+        (None, Some(name), false) => Some(GithubSubject::Environment(name.clone())),
+        (None, None, true) => Some(GithubSubject::AnyRef),
+        (None, None, false) => None,
+        _ => bail_input!("give one of --github-ref, --github-environment and --github-any-ref, not several"),
+    };
+    match (&args.github_repo, subject) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => {
+            bail_input!("--github-ref, --github-environment and --github-any-ref need --github-repo OWNER/NAME")
+        }
+        (Some(repo), None) => bail_input!(
+            "--github-repo {repo} needs the jobs it admits: --github-ref refs/heads/main (one branch or tag), \
+             --github-environment prod (a deployment environment), or --github-any-ref (every branch, tag and pull \
+             request of the repository)"
+        ),
+        (Some(repo), Some(subject)) => {
+            crate::aws::policy::validate_github_repo(repo)?;
+            subject.validate()?;
+            Ok(Some((repo.clone(), subject)))
+        }
+    }
 }
 
 fn repository(common: &CommonArgs, file: &ConfigFile) -> Option<String> {

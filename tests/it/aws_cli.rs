@@ -651,6 +651,8 @@ fn policy_prints_push_and_trust_policies() {
         let run = work
             .ship(&["policy", "--repository", "team/app", "--registry", registry, "--github-repo", "octo/app"])
             .arg("--create-repository")
+            .arg("--github-ref")
+            .arg("refs/heads/main")
             .env("AWS_ENDPOINT_URL", nothing.url())
             .run()
             .success();
@@ -682,7 +684,13 @@ fn policy_prints_push_and_trust_policies() {
             format!("{prefix}iam::123456789012:oidc-provider/token.actions.githubusercontent.com")
         );
         assert_eq!(trust["Condition"]["StringEquals"]["token.actions.githubusercontent.com:aud"], audience);
-        assert_eq!(trust["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"], "repo:octo/app:*");
+        assert_eq!(
+            trust["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"],
+            "repo:octo/app:ref:refs/heads/main",
+            "pinned to the ref, matched exactly"
+        );
+        assert!(trust["Condition"].get("StringLike").is_none(), "{trust}");
+        assert!(!run.stderr.contains("warning"), "{}", run.stderr);
         let arns: Vec<&str> = [&push["Resource"], &create["Resource"], &trust["Principal"]["Federated"]]
             .iter()
             .filter_map(|v| v.as_str())
@@ -691,6 +699,44 @@ fn policy_prints_push_and_trust_policies() {
         assert_no_leaks(&run, &work);
     }
     assert_eq!(nothing.connections(), 0, "policy is offline");
+}
+
+/// The trust policy is narrow by default: a ref or an environment; the whole repository only when asked for, with a
+/// warning; `--github-repo` alone is bad input that lists the choices.
+#[test]
+fn the_github_trust_policy_is_pinned_unless_the_whole_repository_is_asked_for() {
+    let work = Work::new("cli-policy-trust");
+    let nothing = Tap::start(None);
+    let policy = |extra: &[&str]| {
+        let mut args =
+            vec!["policy", "--repository", "team/app", "--registry", "123456789012.dkr.ecr.us-east-1.amazonaws.com"];
+        args.extend_from_slice(extra);
+        work.ship(&args).env("AWS_ENDPOINT_URL", nothing.url()).run()
+    };
+    let sub = |run: &crate::support::Run, test: &str| {
+        json_of(&run.stdout)["github_trust_policy"]["Statement"][0]["Condition"][test]["token.actions.githubusercontent.com:sub"].clone()
+    };
+    let environment = policy(&["--github-repo", "octo/app", "--github-environment", "prod"]).success();
+    assert_eq!(sub(&environment, "StringEquals"), "repo:octo/app:environment:prod");
+    let tags = policy(&["--github-repo", "octo/app", "--github-ref", "refs/tags/v*"]).success();
+    assert_eq!(sub(&tags, "StringLike"), "repo:octo/app:ref:refs/tags/v*", "a wildcard needs StringLike");
+    let any = policy(&["--github-repo", "octo/app", "--github-any-ref"]).success();
+    assert_eq!(sub(&any, "StringLike"), "repo:octo/app:*");
+    assert!(any.stderr.contains("warning: the trust policy admits every job of octo/app"), "{}", any.stderr);
+
+    let alone = policy(&["--github-repo", "octo/app"]);
+    assert_eq!(alone.code, 2, "{}", alone.stderr);
+    assert!(
+        alone.stderr.contains("--github-ref refs/heads/main") && alone.stderr.contains("--github-any-ref"),
+        "{}",
+        alone.stderr
+    );
+    for bad in [&["--github-repo", "octo/app", "--github-ref", "main:*"][..], &["--github-ref", "refs/heads/main"][..]]
+    {
+        let run = policy(bad);
+        assert_eq!(run.code, 2, "{bad:?}: {}", run.stderr);
+        assert_eq!(nothing.connections(), 0, "nothing was contacted");
+    }
 }
 
 /// Proves the scan can fail: a shell whose child sleeps with `needle` in its argv must be reported, through the
