@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::json;
 
+/// The level annotations are written at, as metadata-action does by default.
+const ANNOTATION_LEVEL: &str = "manifest";
+
 /// What a run produced, from which every output is derived.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageOutputs {
@@ -25,7 +28,8 @@ pub struct ImageOutputs {
     pub tag_mutability: Option<String>,
     /// OCI labels as `key=value` lines, for `docker build --label` and build-push-action's `labels:`.
     pub labels: Vec<String>,
-    /// Annotations as `manifest:key=value` lines, for `--annotation` and build-push-action's `annotations:`.
+    /// Annotations as `key=value` lines; the outputs write them at their level (`manifest:key=value`), as
+    /// `--annotation` and build-push-action's `annotations:` take them.
     pub annotations: Vec<String>,
 }
 
@@ -82,7 +86,7 @@ impl ImageOutputs {
             fields.push(("labels", "IMAGE_LABELS", self.labels.join("\n")));
         }
         if !self.annotations.is_empty() {
-            fields.push(("annotations", "IMAGE_ANNOTATIONS", self.annotations.join("\n")));
+            fields.push(("annotations", "IMAGE_ANNOTATIONS", self.leveled_annotations().join("\n")));
         }
         fields
     }
@@ -99,8 +103,13 @@ impl ImageOutputs {
             "repository": self.repository,
             "tag_mutability": self.tag_mutability,
             "labels": label_map(&self.labels),
-            "annotations": self.annotations,
+            "annotations": self.leveled_annotations(),
         })
+    }
+
+    /// The annotations at metadata-action's default level (DOCKER_METADATA_ANNOTATIONS_LEVELS=manifest).
+    pub fn leveled_annotations(&self) -> Vec<String> {
+        self.annotations.iter().map(|annotation| format!("{ANNOTATION_LEVEL}:{annotation}")).collect()
     }
 }
 

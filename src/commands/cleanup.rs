@@ -14,7 +14,6 @@ enum Pending {
 }
 
 /// The undo list of one command run.
-#[derive(Default)]
 pub struct Cleanup {
     pending: Mutex<Vec<Pending>>,
     github: bool,

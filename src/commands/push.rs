@@ -80,7 +80,7 @@ fn annotate(settings: &PushSettings, tags: &[String], plan: SourcePlan) -> anyho
     let (_, annotations) = settings.tags.labels(tags.first().map(String::as_str))?;
     let pairs = annotations
         .iter()
-        .filter_map(|line| line.split_once(':').map(|(_, pair)| pair).and_then(|pair| pair.split_once('=')))
+        .filter_map(|line| line.split_once('='))
         .map(|(key, value)| (key.to_string(), value.to_string()))
         .collect();
     let annotated = plan.annotated(&pairs)?;

@@ -54,7 +54,7 @@ pub fn run(settings: &TagsSettings, cwd: &Path, stdout: &mut dyn Write) -> anyho
                 json!({
                     "tags": planned,
                     "labels": result.to_json()["labels"],
-                    "annotations": result.annotations,
+                    "annotations": result.leveled_annotations(),
                     "context": context,
                 })
             );

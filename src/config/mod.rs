@@ -97,13 +97,12 @@ impl TagSettings {
         Ok(planned)
     }
 
-    /// The OCI labels, and the annotations with their level (`manifest:key=value`), of an image whose primary
-    /// tag is `primary`.
+    /// The OCI labels and annotations (`key=value` each) of an image whose primary tag is `primary`.
     pub fn labels(&self, primary: Option<&str>) -> anyhow::Result<(Vec<String>, Vec<String>)> {
         let refs = tags::ref_context(&self.context, self.rules.sha_length, self.now);
         let labels = tags::labels::oci_labels(&self.context, &refs, primary, self.now, &self.labels)?;
         let annotations = tags::labels::oci_labels(&self.context, &refs, primary, self.now, &self.annotations)?;
-        Ok((labels, tags::labels::with_level(&annotations)))
+        Ok((labels, annotations))
     }
 }
 

@@ -9,9 +9,6 @@ use super::metadata::{self, RefContext};
 use crate::bail_input;
 use crate::ci::CiContext;
 
-/// The annotation level metadata-action uses by default (DOCKER_METADATA_ANNOTATIONS_LEVELS=manifest).
-pub const ANNOTATION_LEVEL: &str = "manifest";
-
 /// `key=value` lines, sorted by key: the OCI set for this build and `version` (the primary tag), then `extra`.
 pub fn oci_labels(
     context: &CiContext,
@@ -50,9 +47,4 @@ pub fn oci_labels(
     }
     entries.sort_by(|(a, _), (b, _)| a.to_lowercase().cmp(&b.to_lowercase()).then_with(|| a.cmp(b)));
     Ok(entries.into_iter().map(|(key, value)| format!("{key}={value}")).collect())
-}
-
-/// Annotations as `docker buildx build --annotation` and build-push-action take them: `manifest:key=value`.
-pub fn with_level(annotations: &[String]) -> Vec<String> {
-    annotations.iter().map(|annotation| format!("{ANNOTATION_LEVEL}:{annotation}")).collect()
 }

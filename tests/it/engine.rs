@@ -375,7 +375,6 @@ async fn podman_login_push_logout_against_real_registry() {
 /// A docker CLI stand-in whose `push` hangs: it logs in the way docker does (the auth written to config.json),
 /// answers the inspections, and records every call, so a test can stop ecr-ship in the middle of a push.
 fn hanging_docker(dir: &Path) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let script = r#"#!/bin/sh
@@ -394,8 +393,7 @@ case "$1" in
   push) touch "$FAKE_DOCKER_LOG.push-started"; exec sleep 60 ;;
 esac
 "#;
-    std::fs::write(bin.join("docker"), script).unwrap();
-    std::fs::set_permissions(bin.join("docker"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    crate::support::write_executable(&bin.join("docker"), script);
     bin
 }
 

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::support::scratch_dir;
+use crate::support::{scratch_dir, write_executable};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -41,12 +41,6 @@ fn one_line_failure(output: &Output, script: &str) -> String {
 }
 
 const BASICS: &[&str] = &["bash", "dirname", "basename", "id", "cat"];
-
-fn write_executable(path: &Path, body: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, body).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
 
 #[test]
 fn scripts_stop_on_a_missing_rust_toolchain_with_one_line() {

@@ -18,7 +18,7 @@ use crate::support::dockerd::Dockerd;
 use crate::support::ecr::{self, Ecr};
 use crate::support::images::{Layout, random_layer};
 use crate::support::oidc::OidcServer;
-use crate::support::{ContainerCredentials, scratch_dir};
+use crate::support::{ContainerCredentials, scratch_dir, write_executable};
 
 const ACCOUNT: &str = "123456789012";
 const REGISTRY: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
@@ -88,12 +88,6 @@ fn dist_copy(root: &Path, binaries: &[(&str, &Path)]) -> PathBuf {
     }
     std::fs::write(dist.join("SHA256SUMS"), sums).unwrap();
     dist
-}
-
-fn write_executable(path: &Path, body: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, body).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 #[test]

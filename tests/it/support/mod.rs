@@ -31,6 +31,13 @@ pub fn scratch_dir(name: &str) -> tempfile::TempDir {
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; the OS does not hand it out again at once).
+/// Writes `body` to `path` as an executable script (fake tools, credential helpers, CI launchers).
+pub fn write_executable(path: &Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, body).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("bind 127.0.0.1:0").port()
 }
