@@ -3,13 +3,29 @@
 //! the rest with 405 UNSUPPORTED "Invalid JSON syntax" (../shared/reference/ecr-real-behaviour.md, row 1), after
 //! every blob has already gone up. Here such a manifest is bad input (exit 2) that names the manifest, the field
 //! and what to change.
+//!
+//! ECR also cannot store a zero-byte blob: completing such an upload answers 400 BLOB_UPLOAD_INVALID "...cannot be
+//! completed because it does not have any parts" (row 4; devcontainers/cli#814, radius-project/radius#7887), and a
+//! manifest that names a blob ECR lacks is refused too. No client works around it on the push side (crane, buildkit
+//! and skopeo send the empty upload and fail); the fix every affected producer shipped is the OCI empty descriptor
+//! (`{}`, 2 bytes) in place of an empty config. So a plan with a zero-byte blob is refused here, naming the blob.
 
 use serde_json::Value;
 
 use super::plan::Plan;
 
-/// Checks the plan's child manifests and its top-level manifest.
+/// Checks the plan's blobs, its child manifests and its top-level manifest.
 pub fn check(plan: &Plan) -> anyhow::Result<()> {
+    if let Some(empty) = plan.blobs.iter().find(|blob| blob.size == 0) {
+        crate::bail_input!(
+            "ECR cannot store the zero-byte {} {} (400 BLOB_UPLOAD_INVALID: an upload without any parts): rebuild the \
+             image so it names no empty blob; for an empty config use the OCI empty descriptor, the 2-byte `{{}}` \
+             of media type application/vnd.oci.empty.v1+json (what oras, devcontainers and radius switched to). \
+             Nothing was uploaded",
+            empty.kind.label(),
+            empty.digest
+        );
+    }
     for manifest in plan.children.iter().chain(std::iter::once(&plan.top)) {
         let Ok(document) = serde_json::from_slice::<Value>(&manifest.bytes) else { continue };
         if let Some((field, fix)) = refusal(&document) {

@@ -501,9 +501,9 @@ fn action_pushes_under_act_with_github_oidc_for_push_pull_request_and_tag_events
         eprintln!("act {event} push ({want_tags}) took {:?}", started.elapsed());
         assert!(
             run.success && run.log.contains("ACTION-PUSH-OK") && run.log.contains("Job succeeded"),
-            "act {event} ({want_tags}) failed:\n{}\nbridge log:\n{}",
+            "act {event} ({want_tags}) failed:\n{}\nstand-in log:\n{}",
             run.log,
-            ecr.bridge_log()
+            ecr.log()
         );
         assert!(!run.log.contains("building from source"), "the bundled binary must be used:\n{}", run.log);
         assert!(
@@ -695,7 +695,7 @@ fn codebuild_fragment_pushes_exports_variables_and_writes_deploy_files() {
         let run = output_of(&mut command);
         let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
         eprintln!("codebuild {case} (succeeding={succeeding}) took {:?}", started.elapsed());
-        assert!(run.status.success(), "{case}: {stderr}\n{}", ecr.bridge_log());
+        assert!(run.status.success(), "{case}: {stderr}\n{}", ecr.log());
         if matches!(source, Source::Docker(..)) {
             assert!(stderr.contains("through docker"), "{case}: {stderr}");
         }
@@ -806,7 +806,7 @@ fn jenkins_pipeline_step_pushes_returns_the_uri_and_writes_properties() {
         let run = output_of(&mut command);
         eprintln!("jenkins {case} took {:?}", started.elapsed());
         let stderr = text(&run.stderr);
-        assert!(run.status.success(), "{case}: {stderr}\n{}", ecr.bridge_log());
+        assert!(run.status.success(), "{case}: {stderr}\n{}", ecr.log());
         // `def uri = sh(returnStdout: true, …).trim()`: push prints the image URI alone.
         let uri = text(&run.stdout).trim().to_string();
         assert_eq!(uri, format!("{}/team/app:{}", ecr::HOST, tags[0]), "{case}: {stderr}");

@@ -1,5 +1,8 @@
-//! One local "Amazon ECR": moto for the API, Debian's docker-registry serving TLS on port 443 of a loopback address
-//! of its own, and the bridge (`tests/stand-ins/ecr_bridge.py`) that joins them into one image store as ECR is.
+//! One local "Amazon ECR": `tests/stand-ins/ecr_stand_in.py`, the ECR stand-in every binary-level test, the demo
+//! and the bench use. It runs moto (the ECR and STS APIs) and Debian's docker-registry behind two fronts that make
+//! them one synchronous store and answer as real ECR does where it is stricter than distribution (throttled
+//! PutImage, the strict manifest schema, expiring tokens, missing repositories, immutable tags, ...); its module
+//! docstring lists every rule.
 //!
 //! The registry answers to the real host name the ECR API returns (`123456789012.dkr.ecr.us-east-1.amazonaws.com`):
 //! commands that must reach it run inside a private mount namespace whose `/etc/hosts` maps that name to this
@@ -11,19 +14,19 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use super::moto::{self, Moto};
-use super::registry::{Registry, RegistryOptions};
-use super::{Guarded, free_port, wait_until};
+use super::{Guarded, wait_until};
 
 /// The registry host moto's GetAuthorizationToken names.
 pub const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 
 pub struct Ecr {
+    /// The API front: moto behind ECR's limits. Boto3 snippets run through it, so test set-up sees the same
+    /// one store the binary does.
     pub moto: Moto,
-    pub registry: Registry,
     pub ip: String,
-    pub bridge_port: u16,
     pub hosts_file: PathBuf,
-    _bridge: Guarded,
+    pub dir: tempfile::TempDir,
+    _process: Guarded,
 }
 
 impl Ecr {
@@ -31,20 +34,53 @@ impl Ecr {
         Ecr::start_with_names(&[])
     }
 
-    /// Environment for the binary: the ECR API through the bridge, STS on moto, static keys, the test CA.
+    /// Like [`Ecr::start`], but the registry also answers to `extra_names` (in its certificate and in the hosts
+    /// file of the namespace), so one local registry can stand in for the registries of several accounts.
+    ///
+    /// The loopback address is picked at random in 127.77.0.0/16 and checked free on port 443 first, so parallel
+    /// tests and other test runs on the machine never collide.
+    pub fn start_with_names(extra_names: &[&str]) -> Ecr {
+        let ip = loop {
+            let mut random = [0u8; 2];
+            getrandom::fill(&mut random).expect("randomness");
+            let candidate = format!("127.77.{}.{}", random[0], random[1].max(1));
+            if std::net::TcpListener::bind((candidate.as_str(), 443)).is_ok() {
+                break candidate;
+            }
+        };
+        let dir = super::scratch_dir("ecr");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/stand-ins/ecr_stand_in.py");
+        let log = std::fs::File::create(dir.path().join("stand-in.log")).expect("stand-in log");
+        let child = Command::new(moto::venv().join("bin/python"))
+            .arg(script)
+            .arg(dir.path())
+            .arg(&ip)
+            .arg(HOST)
+            .args(extra_names)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start ecr_stand_in.py");
+        let process = Guarded { child, name: "ecr-stand-in" };
+        let ready = dir.path().join("ready.json");
+        wait_until("the ECR stand-in", Duration::from_secs(60), || ready.exists());
+        let ports: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&ready).expect("ready.json")).expect("ready.json is JSON");
+        let api_port = ports["api_port"].as_u64().expect("api_port") as u16;
+        let hosts_file = dir.path().join("hosts");
+        Ecr { moto: Moto::attached(api_port), ip, hosts_file, dir, _process: process }
+    }
+
+    /// Environment for the binary: the ECR and STS APIs through the stand-in, static keys, the test CA.
     pub fn env(&self) -> Vec<(String, String)> {
         let mut env = self.moto.env();
-        for (key, value) in env.iter_mut() {
-            if key == "AWS_ENDPOINT_URL_ECR" {
-                *value = format!("http://127.0.0.1:{}", self.bridge_port);
-            }
-        }
         env.push(("SSL_CERT_FILE".into(), self.ca().display().to_string()));
         env
     }
 
+    /// The test CA alone, in a directory of its own (a cert dir for skopeo and podman).
     pub fn ca(&self) -> PathBuf {
-        self.registry.ca_cert.clone().expect("TLS registry has a CA")
+        self.dir.path().join("ca/ca.crt")
     }
 
     /// Wraps a command so it runs where this stand-in's host name resolves.
@@ -71,7 +107,7 @@ impl Ecr {
         output.status.success().then_some(output.stdout)
     }
 
-    /// Tags moto (the ECR API) reports for a repository, with their digests.
+    /// Tags the ECR API reports for a repository, with their digests.
     pub fn api_tags(&self, repository: &str) -> std::collections::BTreeMap<String, String> {
         let text = self.moto.python(&format!(
             "out = {{}}\nfor i in client('ecr').describe_images(repositoryName={repository:?})['imageDetails']:\n    \
@@ -80,7 +116,7 @@ impl Ecr {
         serde_json::from_str(text.trim()).expect("describe_images JSON")
     }
 
-    /// The repository names moto (the ECR API) knows.
+    /// The repository names the ECR API knows.
     pub fn repositories(&self) -> Vec<String> {
         let text = self.moto.python(
             "print(json.dumps([r['repositoryName'] for r in client('ecr').describe_repositories()['repositories']]))",
@@ -88,62 +124,40 @@ impl Ecr {
         serde_json::from_str(text.trim()).expect("describe_repositories JSON")
     }
 
-    /// Waits until the ECR API (moto) reports every one of `tags` in `repository`. A push through the registry
-    /// reaches moto by the registry's asynchronous notification; ECR itself is one store and needs no such wait, so
-    /// a test that reads the API right after a registry push (a re-run, a retag, an immutability check) waits here.
-    pub fn settle(&self, repository: &str, tags: &[&str]) {
-        super::wait_until("the API view of the pushed tags", Duration::from_secs(20), || {
-            let known = self.api_tags(repository);
-            tags.iter().all(|t| known.contains_key(*t))
-        });
+    /// The stand-in's counters (requests, throttled PutImages, refusals by code, upload starts, blob bytes, ...).
+    pub fn stats(&self) -> serde_json::Value {
+        serde_json::from_str(&self.control("GET", "/stand-in/stats", "")).expect("stats JSON")
     }
 
-    pub fn bridge_log(&self) -> String {
-        std::fs::read_to_string(self.registry.dir.path().join("bridge.log")).unwrap_or_default()
+    /// One counter of [`Ecr::stats`], 0 when it never happened.
+    pub fn stat(&self, key: &str) -> u64 {
+        self.stats()[key].as_u64().unwrap_or(0)
     }
-}
 
-impl Ecr {
-    /// Like [`Ecr::start`], but the registry also answers to `extra_names` (in its certificate and in the hosts
-    /// file of the namespace), so one local registry can stand in for the registries of several accounts.
-    ///
-    /// The loopback address is picked at random in 127.77.0.0/16 and checked free on port 443 first, so parallel
-    /// tests and other test runs on the machine never collide.
-    pub fn start_with_names(extra_names: &[&str]) -> Ecr {
-        let moto = Moto::start();
-        let ip = loop {
-            let mut random = [0u8; 2];
-            getrandom::fill(&mut random).expect("randomness");
-            let candidate = format!("127.77.{}.{}", random[0], random[1].max(1));
-            if std::net::TcpListener::bind((candidate.as_str(), 443)).is_ok() {
-                break candidate;
-            }
-        };
-        let bridge_port = free_port();
-        let mut tls_names = vec![HOST.to_string()];
-        tls_names.extend(extra_names.iter().map(|n| n.to_string()));
-        let registry = Registry::start_with(RegistryOptions {
-            addr: Some(format!("{ip}:443")),
-            tls_names: tls_names.clone(),
-            notify_url: Some(format!("http://127.0.0.1:{bridge_port}/registry-events")),
-        });
-        let ca = registry.ca_cert.clone().expect("TLS registry has a CA");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/stand-ins/ecr_bridge.py");
-        let log = std::fs::File::create(registry.dir.path().join("bridge.log")).expect("bridge log");
-        let child = Command::new(moto::venv().join("bin/python"))
-            .arg(script)
-            .args([&bridge_port.to_string(), &moto.endpoint(), &format!("https://{ip}:443"), moto::PASSWORD])
-            .arg(&ca)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start ecr_bridge.py");
-        let bridge = Guarded { child, name: "ecr-bridge" };
-        wait_until("ecr bridge", Duration::from_secs(20), || {
-            super::http_status(bridge_port, "/moto-api/") == Some(200)
-        });
-        let hosts_file = registry.dir.path().join("hosts");
-        std::fs::write(&hosts_file, format!("127.0.0.1 localhost\n{ip} {}\n", tls_names.join(" "))).expect("hosts");
-        Ecr { moto, registry, ip, bridge_port, hosts_file, _bridge: bridge }
+    /// Changes the stand-in's ECR limits (see the stand-in's docstring), for example
+    /// `{"token_lifetime_requests": 5}` or `{"put_image_rate": 5, "put_image_burst": 5}`.
+    pub fn configure(&self, settings: serde_json::Value) {
+        self.control("POST", "/stand-in/config", &settings.to_string());
+    }
+
+    fn control(&self, method: &str, path: &str, body: &str) -> String {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.moto.port)).expect("connect stand-in");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("write");
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        let (head, text) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        assert!(head.contains(" 200 "), "{method} {path}: {response}");
+        text.to_string()
+    }
+
+    /// What the stand-in logged (refusals and their reasons, failures of its own).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stand-in.log")).unwrap_or_default()
     }
 }

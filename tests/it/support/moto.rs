@@ -20,7 +20,8 @@ pub fn venv() -> PathBuf {
 
 pub struct Moto {
     pub port: u16,
-    _process: Guarded,
+    /// `None` when another stand-in owns the moto process (the ECR stand-in runs moto inside itself).
+    _process: Option<Guarded>,
 }
 
 impl Moto {
@@ -36,7 +37,12 @@ impl Moto {
             .expect("start moto_server");
         let process = Guarded { child, name: "moto" };
         wait_until("moto", Duration::from_secs(30), || http_status(port, "/moto-api/") == Some(200));
-        Moto { port, _process: process }
+        Moto { port, _process: Some(process) }
+    }
+
+    /// A handle on a moto (or a front that forwards to one) that another stand-in started and stops.
+    pub fn attached(port: u16) -> Moto {
+        Moto { port, _process: None }
     }
 
     pub fn endpoint(&self) -> String {

@@ -1,6 +1,8 @@
-//! Debian's `docker-registry` (CNCF distribution 2.8), the stand-in for the ECR data plane, with bcrypt htpasswd
-//! auth for user `AWS` and moto's password, so the token the binary gets from moto logs in unchanged.
-//! Optionally serves TLS from a test CA made with the openssl command line.
+//! Debian's `docker-registry` (CNCF distribution 2.8) on its own, with bcrypt htpasswd auth for user `AWS` and
+//! moto's password: the plain distribution registry for the registry client's tests against distribution itself
+//! (behind the fault proxy, over plain HTTP). Binary-level tests against "ECR" use `ecr::Ecr`, whose stand-in runs
+//! its own docker-registry behind ECR's rules. Optionally serves TLS from a test CA made with the openssl command
+//! line.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -21,14 +23,12 @@ pub struct RegistryOptions {
     pub addr: Option<String>,
     /// DNS names the TLS certificate covers (TLS is on when this is non-empty).
     pub tls_names: Vec<String>,
-    /// URL that receives the registry's push notifications.
-    pub notify_url: Option<String>,
 }
 
 impl Registry {
     /// Plain HTTP on a free loopback port.
     pub fn start() -> Registry {
-        Registry::start_with(RegistryOptions { addr: None, tls_names: Vec::new(), notify_url: None })
+        Registry::start_with(RegistryOptions { addr: None, tls_names: Vec::new() })
     }
 
     pub fn start_with(options: RegistryOptions) -> Registry {
@@ -55,16 +55,10 @@ impl Registry {
         } else {
             String::new()
         };
-        let notifications = options.notify_url.as_ref().map_or(String::new(), |url| {
-            format!(
-                "notifications:\n  endpoints:\n    - name: bridge\n      url: {url}\n      timeout: 2s\n      \
-                 threshold: 10\n      backoff: 100ms\n"
-            )
-        });
         let config = format!(
             "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    \
              rootdirectory: {root}/data\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n  secret: test-secret\n{tls}\
-             auth:\n  htpasswd:\n    realm: basic-realm\n    path: {root}/htpasswd\n{notifications}",
+             auth:\n  htpasswd:\n    realm: basic-realm\n    path: {root}/htpasswd\n",
             root = root.display()
         );
         std::fs::write(root.join("config.yml"), config).expect("write config");
