@@ -96,6 +96,10 @@ impl RetryPolicy {
     }
 }
 
+/// Attempts for a throttled request. A matrix of jobs pushing at once can keep an account's PutImage budget spent
+/// for seconds; with the backoff capped at `max_delay`, ten attempts wait out about a minute of it.
+pub(super) const THROTTLED_ATTEMPTS: u32 = 10;
+
 /// Error bodies are short JSON; anything longer is cut rather than buffered.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 /// Small requests (HEAD, POST, manifest PUT) that take longer than this are stuck, not slow.
@@ -107,10 +111,13 @@ pub(super) type AttemptCredentials = Arc<Credentials>;
 
 /// How one attempt ended, which decides what the retry loop does next.
 pub(super) enum Failure {
-    /// Worth another attempt after a pause (5xx, 429, connection trouble); the server may say how long to wait.
+    /// Worth another attempt after a pause (5xx, connection trouble); the server may say how long to wait.
     Retry(Error, Option<Duration>),
     /// 401, or ECR's 403 DENIED for an expired token: refresh the credentials once, then try again.
     Auth(Error),
+    /// 429: the account's shared budget is spent (ECR allows 10 PutImage a second per account and region, across
+    /// every CI job). Retried with backoff on a budget of its own, [`THROTTLED_ATTEMPTS`].
+    Throttled(Error, Option<Duration>),
     Fatal(Error),
 }
 
@@ -211,6 +218,7 @@ impl Session<'_> {
     {
         let attempts = self.retry.attempts.max(1);
         let mut tried = 0u32;
+        let mut throttled = 0u32;
         loop {
             tried += 1;
             let (generation, credentials) = self.auth.current();
@@ -227,6 +235,20 @@ impl Session<'_> {
                     self.tracker.notice(format!(
                         "{action}: the registry refused the credentials (expired or unknown); retrying with fresh ones"
                     ));
+                }
+                Failure::Throttled(error, server_delay) => {
+                    throttled += 1;
+                    if throttled >= THROTTLED_ATTEMPTS.max(attempts) {
+                        return Err(error);
+                    }
+                    tried -= 1;
+                    let delay =
+                        server_delay.map_or_else(|| self.retry.delay(throttled), |d| d.min(self.retry.max_delay));
+                    self.tracker.notice(format!(
+                        "throttled ({throttled} of {THROTTLED_ATTEMPTS}), retrying in {:.1}s: {error}",
+                        delay.as_secs_f64()
+                    ));
+                    tokio::time::sleep(delay).await;
                 }
                 Failure::Retry(error, server_delay) => {
                     if tried >= attempts {
@@ -268,7 +290,9 @@ pub(super) async fn check(
     let refused = status == StatusCode::FORBIDDEN && (body.is_empty() || token_expired(&body));
     Err(if status == StatusCode::UNAUTHORIZED || refused {
         Failure::Auth(error)
-    } else if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+    } else if status == StatusCode::TOO_MANY_REQUESTS {
+        Failure::Throttled(error, server_delay)
+    } else if status.is_server_error() {
         Failure::Retry(error, server_delay)
     } else {
         Failure::Fatal(error)

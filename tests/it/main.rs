@@ -4,6 +4,7 @@
 mod aws;
 mod aws_cli;
 mod config;
+mod ecr_fidelity;
 mod engine;
 mod errors;
 mod harness;

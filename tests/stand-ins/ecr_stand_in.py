@@ -19,9 +19,10 @@ What ECR does and the fronts enforce (the reference's row number in brackets):
 * zero-byte uploads [4] and digest mismatches [9] -> 400 BLOB_UPLOAD_INVALID with ECR's wording;
 * immutable tags with exclusion filters (wildcards) [5] -> TAG_INVALID (registry), ImageTagAlreadyExistsException
   (PutImage, even for the same digest);
-* token lifetime [6]: after the configured seconds (12 h by default) or number of registry requests since the
-  last GetAuthorizationToken -> 403 DENIED "Your authorization token has expired. Reauthenticate and try again.";
-  GetAuthorizationToken answers expiresAt = now + lifetime (moto says 2015);
+* token lifetime [6]: after the configured seconds (12 h by default) since the last GetAuthorizationToken, or,
+  for the next token issued only, after next_token_requests registry requests -> 403 DENIED "Your authorization
+  token has expired. Reauthenticate and try again."; GetAuthorizationToken answers expiresAt = now + lifetime
+  (moto says 2015). moto's token is the same string every time, so "a new token" is a new issue of it;
 * a missing repository [10]: the upload POST's connection is closed without an answer, anything else is 404
   NAME_UNKNOWN; nothing creates a repository on push;
 * ECR's Basic challenge and no Docker-Content-Digest on manifest GET [14];
@@ -29,7 +30,8 @@ What ECR does and the fronts enforce (the reference's row number in brackets):
   answer 202 with a fresh upload session unless blob mounting is switched on.
 
 Control (on the API port): GET /stand-in/stats gives counters as JSON; POST /stand-in/config takes JSON with any of
-put_image_rate, put_image_burst, token_lifetime_seconds, token_lifetime_requests (null = unlimited), blob_mounting.
+put_image_rate, put_image_burst, token_lifetime_seconds, next_token_requests (the next token issued expires after
+that many registry requests, later ones live their normal lifetime), blob_mounting.
 
 Usage: ecr_stand_in.py DIR IP [HOST...]   (HOST defaults to 123456789012.dkr.ecr.us-east-1.amazonaws.com)
 Writes into DIR: env (KEY=VALUE lines for the binary), hosts (a hosts file mapping every HOST to IP), ca/ca.crt
@@ -94,10 +96,11 @@ class State:
         self.registry_port = registry_port
         self.lock = threading.RLock()  # every write to the two stores
         self.settings = {"put_image_rate": 10.0, "put_image_burst": 10.0, "token_lifetime_seconds": 43200,
-                         "token_lifetime_requests": None, "blob_mounting": False}
+                         "next_token_requests": None, "blob_mounting": False}
         self.buckets = {}
         self.token_issued = time.monotonic()
         self.token_requests = 0
+        self.token_request_limit = None
         self.uploads = {}
         self.stats = {}
 
@@ -129,13 +132,15 @@ class State:
         with self.lock:
             self.token_issued = time.monotonic()
             self.token_requests = 0
+            self.token_request_limit = self.settings["next_token_requests"]
+            self.settings["next_token_requests"] = None
         self.count("get_authorization_token")
 
     def token_expired(self):
         """Counts one registry request made with the token; True when the token's lifetime is over."""
         with self.lock:
             self.token_requests += 1
-            limit = self.settings["token_lifetime_requests"]
+            limit = self.token_request_limit
             seconds = self.settings["token_lifetime_seconds"]
             return (limit is not None and self.token_requests > limit) or (
                 seconds is not None and time.monotonic() - self.token_issued > seconds)
@@ -487,6 +492,7 @@ class RegistryFront(Front):
             self.registry_error(401, "DENIED", "Not Authorized", [("WWW-Authenticate", challenge)])
             return False
         if self.state.token_expired():
+            self.state.count("expired_token_answers")
             self.registry_error(403, "DENIED", EXPIRED)
             return False
         return True

@@ -135,7 +135,7 @@ impl Ecr {
     }
 
     /// Changes the stand-in's ECR limits (see the stand-in's docstring), for example
-    /// `{"token_lifetime_requests": 5}` or `{"put_image_rate": 5, "put_image_burst": 5}`.
+    /// `{"next_token_requests": 5}` or `{"put_image_rate": 5, "put_image_burst": 5}`.
     pub fn configure(&self, settings: serde_json::Value) {
         self.control("POST", "/stand-in/config", &settings.to_string());
     }
