@@ -182,7 +182,7 @@ fn an_expired_token_mid_push_ends_in_one_refresh_and_success() {
     // The token the push gets expires after three registry requests: in the middle of the blob uploads.
     ecr.configure(json!({"next_token_requests": 3}));
     let run = push_ship(&ecr, work.path(), "team/app", "oci:oci", &["v1".into()]).run().success();
-    assert_eq!(ecr.stat("expired_token_answers") > 0, true, "the token did expire mid-push: {}", run.stderr);
+    assert!(ecr.stat("expired_token_answers") > 0, "the token did expire mid-push: {}", run.stderr);
     assert_eq!(ecr.stat("get_authorization_token"), 2, "exactly one refresh: {}", run.stderr);
     assert!(run.stderr.contains("retrying with fresh ones"), "{}", run.stderr);
     assert_eq!(ecr.pull_digest("team/app", "v1").as_deref(), Some(digest.as_str()));
