@@ -9,7 +9,6 @@ Usage: python3 bench/lib.py COMMAND ARGS...
   median X...                       median of the numbers
   access COUNTS LOG START           counts of registry access-log lines after byte offset START, by client
   protocols LOG START               HTTP versions of the blob PUTs in the registry access log after offset START
-  werkzeug LOG START                number of HTTP request lines in moto's (werkzeug) log after byte offset START
   ctx DIR MB FILES                  docker build context: FROM scratch + FILES random files of MB MiB each
 """
 
@@ -142,7 +141,7 @@ ACCESS = re.compile(r'"(\w+) (\S+) [^"]*" (\d{3}) \S+ "[^"]*" "([^"]*)"')
 
 
 def access(log, start):
-    counts = {"ship": 0, "ship_blob_writes": 0, "bridge": 0, "bridge_manifest_gets": 0, "other": 0}
+    counts = {"ship": 0, "ship_blob_writes": 0, "other": 0}
     methods = {}
     with open(log, "rb") as f:
         f.seek(int(start))
@@ -158,10 +157,6 @@ def access(log, start):
                 methods[key] = methods.get(key, 0) + 1
                 if "/blobs/uploads" in path and method in ("POST", "PUT", "PATCH"):
                     counts["ship_blob_writes"] += 1
-            elif agent.startswith("Python-urllib"):
-                counts["bridge"] += 1
-                if method == "GET" and "/manifests/" in path:
-                    counts["bridge_manifest_gets"] += 1
             else:
                 counts["other"] += 1
     counts["detail"] = ", ".join(f"{v}× {k}" for k, v in sorted(methods.items())) or "none"
@@ -181,13 +176,6 @@ def protocols(log, start):
     print("+".join(sorted(seen)) or "-")
 
 
-def werkzeug(log, start):
-    with open(log, "rb") as f:
-        f.seek(int(start))
-        text = f.read().decode(errors="replace")
-    print(len(re.findall(r'"(?:GET|POST|PUT|HEAD|DELETE) [^"]*HTTP/1\.[01]" \d{3}', text)))
-
-
 def ctx(out, mb, files):
     os.makedirs(out, exist_ok=True)
     lines = ["FROM scratch"]
@@ -203,4 +191,4 @@ def ctx(out, mb, files):
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     {"layout": layout, "blobs": blobs, "free-port": free_port, "free-ip": free_ip, "median": median,
-     "access": access, "protocols": protocols, "werkzeug": werkzeug, "ctx": ctx}[command](*args)
+     "access": access, "protocols": protocols, "ctx": ctx}[command](*args)

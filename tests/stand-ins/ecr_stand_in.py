@@ -46,6 +46,7 @@ import hashlib
 import http.client
 import http.server
 import json
+import logging
 import os
 import re
 import shutil
@@ -319,6 +320,7 @@ class ApiFront(Front):
             return self.reply_json(200, self.state.settings)
         target = self.headers.get("X-Amz-Target", "")
         operation = target.rpartition(".")[2] if target.startswith("AmazonEC2ContainerRegistry") else None
+        self.state.count("api_requests")
         if operation == "PutImage":
             return self.put_image(body)
         if operation == "GetAuthorizationToken":
@@ -777,6 +779,7 @@ def main():
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's own request log
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     moto_port = moto.get_host_and_port()[1]
@@ -800,7 +803,7 @@ def main():
                 f"AWS_REGION={DEFAULT_REGION}\nAWS_ACCESS_KEY_ID=testing\nAWS_SECRET_ACCESS_KEY=testing\n"
                 f"AWS_EC2_METADATA_DISABLED=true\nSSL_CERT_FILE={directory}/ca-bundle.pem\n")
     ready = {"api_port": api_port, "moto_port": moto_port, "registry_port": registry_port, "ip": ip,
-             "hosts": names, "pid": os.getpid()}
+             "hosts": names, "pid": os.getpid(), "registry_pid": registry.pid}
     with open(os.path.join(directory, "ready.json.tmp"), "w") as f:
         json.dump(ready, f)
     os.rename(os.path.join(directory, "ready.json.tmp"), os.path.join(directory, "ready.json"))
