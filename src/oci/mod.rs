@@ -22,11 +22,13 @@ mod auth;
 mod error;
 mod layout;
 mod manifest;
+mod oci_archive;
 mod plan;
 mod preflight;
 mod progress;
 mod push;
 mod source;
+mod tar_index;
 mod transport;
 mod upload;
 
