@@ -38,7 +38,7 @@ use super::tar_index::{TarIndex, TarKind, normalize};
 const MAX_CONFIG_BYTES: u64 = 64 * 1024 * 1024;
 
 const KIND: TarKind =
-    TarKind { noun: "docker archive", decompress: "gunzip, or `docker save -o FILE` without piping through gzip" };
+    TarKind { noun: "docker archive", gunzip: "gunzip, or `docker save -o FILE` without piping through gzip" };
 
 #[derive(Debug, Deserialize)]
 struct ArchiveImage {

@@ -14,7 +14,7 @@ use super::layout::{self, Extent, LayoutFiles, SourceName};
 use super::plan::Plan;
 use super::tar_index::{TarIndex, TarKind};
 
-const KIND: TarKind = TarKind { noun: "OCI archive", decompress: "gunzip, or unzstd" };
+const KIND: TarKind = TarKind { noun: "OCI archive", gunzip: "gunzip" };
 
 /// Plans a push of the image in the OCI archive `file` named `reference` (or its only image).
 pub fn plan(file: &Path, reference: Option<&str>) -> anyhow::Result<Plan> {

@@ -17,10 +17,10 @@ use crate::error::bad_input;
 
 const MAX_LINK_HOPS: usize = 8;
 
-/// What kind of tar a source expects, for messages: its noun and how to undo a compression of the whole file.
+/// What kind of tar a source expects, for messages: its noun and how to undo a gzip of the whole file.
 pub struct TarKind {
     pub noun: &'static str,
-    pub decompress: &'static str,
+    pub gunzip: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -54,16 +54,15 @@ impl TarIndex {
         let mut probe = &opened;
         if probe.read_exact(&mut magic).is_ok() {
             let compression = match magic {
-                [0x1f, 0x8b, _, _] => Some("gzip"),
-                [0x28, 0xb5, 0x2f, 0xfd] => Some("zstd"),
+                [0x1f, 0x8b, _, _] => Some(("gzip", kind.gunzip)),
+                [0x28, 0xb5, 0x2f, 0xfd] => Some(("zstd", "unzstd")),
                 _ => None,
             };
-            if let Some(compression) = compression {
+            if let Some((compression, decompress)) = compression {
                 bail_input!(
                     "'{}' is {compression}-compressed; blobs are streamed from the {noun} in place, so decompress \
-                     it first ({})",
-                    file.display(),
-                    kind.decompress
+                     it first ({decompress})",
+                    file.display()
                 );
             }
         }
@@ -74,7 +73,7 @@ impl TarIndex {
         let outside = |what: &str| {
             bad_input(format!(
                 "'{}' holds {what}, which points outside the archive (an absolute path or one climbing out with \
-                 '..'); no tool writes that into a {noun}, so the archive is refused",
+                 '..'); the archive is refused",
                 file.display()
             ))
         };
@@ -175,7 +174,7 @@ mod tests {
     use super::*;
     use crate::error::{EXIT_BAD_INPUT, exit_code};
 
-    const KIND: TarKind = TarKind { noun: "test archive", decompress: "gunzip" };
+    const KIND: TarKind = TarKind { noun: "test archive", gunzip: "gunzip" };
 
     #[test]
     fn names_are_normalized_inside_the_archive() {

@@ -19,7 +19,7 @@ pub fn single_image_layout(dir: &Path, seed: &str) -> String {
     layout.name(manifest, "latest")
 }
 
-fn push(ecr: &Ecr, cwd: &Path, args: &[&str]) -> crate::support::Run {
+pub fn push(ecr: &Ecr, cwd: &Path, args: &[&str]) -> crate::support::Run {
     Ship::new(&["push", "--repository", "team/app", "--sha", SHA, "--branch", "main"])
         .args_from(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
         .against(ecr)
