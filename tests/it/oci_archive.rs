@@ -47,6 +47,8 @@ fn a_buildx_archive_with_attestations_is_pushed_whole_with_every_digest_kept() {
     let first =
         push(&ecr, work.path(), &["--from", "oci-archive:app.tar:v1", "--create-repository", "--tag", "v1"]).success();
     assert!(first.stderr.contains(&format!("pushing {index_digest}")), "{}", first.stderr);
+    // Configs: 2 images and 2 attestations; layers: 3 of the images (one shared) and 2 in-toto statements.
+    assert!(first.stderr.contains(": 9 blobs uploaded"), "{}", first.stderr);
     assert_eq!(ecr.pull_digest("team/app", "v1").as_deref(), Some(index_digest.as_str()));
     let manifest_bytes = |digest: &str| blobs.iter().find(|(d, _)| d == digest).map(|(_, b)| b.clone());
     for child in children.iter().map(|c| c["digest"].as_str().unwrap()).chain([index_digest.as_str()]) {
