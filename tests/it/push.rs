@@ -1,6 +1,6 @@
 //! `ecr-ship push` end to end through the real binary, against the local ECR (moto + docker-registry joined by the
 //! bridge) reached by its real host name inside a mount namespace: native pushes from OCI layouts, docker archives
-//! and multi-arch indexes, re-run idempotence, immutable conflicts with nothing uploaded, --skip-existing, and every
+//! and multi-arch indexes (OCI archives in `oci_archive.rs`), re-run idempotence, immutable conflicts with nothing uploaded, --skip-existing, and every
 //! pushed tag pulled back with the same digest.
 
 use std::path::Path;

@@ -1,5 +1,6 @@
 //! Images made in the tests: random tar and gzip layers, OCI image layouts with manifests, indexes and buildx-shaped
-//! attestations, OCI archives (the tar of a layout) and tar archives shaped like `docker save` output. Digests are computed here, independently of the product.
+//! attestations, OCI archives (the tar of a layout) and tar archives shaped like `docker save` output. Digests are
+//! computed here, independently of the product.
 
 #![allow(dead_code)]
 
