@@ -173,9 +173,16 @@ mod tests {
         let cases: [(&str, Break); 6] = [
             (
                 "no 'oci-layout' file (make one with `docker buildx build",
-                Box::new(|l| drop(l.files.remove("oci-layout"))),
+                Box::new(|l| {
+                    l.files.remove("oci-layout");
+                }),
             ),
-            ("has no index.json", Box::new(|l| drop(l.files.remove("index.json")))),
+            (
+                "has no index.json",
+                Box::new(|l| {
+                    l.files.remove("index.json");
+                }),
+            ),
             (
                 "is a docker save archive without an OCI layout",
                 Box::new(|l| {
@@ -185,15 +192,19 @@ mod tests {
             ),
             (&*format!("layer {} is missing from the OCI archive", &child["layers"][0]["digest"].as_str().unwrap()), {
                 let name = layer_name.clone();
-                Box::new(move |l| drop(l.files.remove(&name)))
+                Box::new(move |l| {
+                    l.files.remove(&name);
+                })
             }),
             ("is 3 bytes but its descriptor says 2; the layout is corrupt", {
                 let name = layer_name.clone();
-                Box::new(move |l| drop(l.files.insert(name.clone(), b"gzz".to_vec())))
+                Box::new(move |l| {
+                    l.files.insert(name.clone(), b"gzz".to_vec());
+                })
             }),
             ("does not match its descriptor", {
                 let name = manifest_name.clone();
-                Box::new(move |l| drop(l.files.get_mut(&name).map(|m| m[0] = b' ')))
+                Box::new(move |l| l.files.get_mut(&name).into_iter().for_each(|m| m[0] = b' '))
             }),
         ];
         for (expected, make_broken) in cases {

@@ -65,23 +65,33 @@ impl ImageSource {
     }
 }
 
+/// What a source's path must be.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum PathKind {
     Directory,
     File,
 }
 
+impl PathKind {
+    fn holds(self, path: &Path) -> bool {
+        match self {
+            PathKind::Directory => path.is_dir(),
+            PathKind::File => path.is_file(),
+        }
+    }
+}
+
 /// The path and reference of `rest` (`PATH` or `PATH:REF`, from `spec`), where the path must be of `kind`. A path
 /// of the other kind is named in the error with the form that takes it.
 fn existing(spec: &str, rest: &str, kind: PathKind) -> anyhow::Result<(PathBuf, Option<String>)> {
-    let (wanted, other): (fn(&Path) -> bool, fn(&Path) -> bool) = match kind {
-        PathKind::Directory => (Path::is_dir, Path::is_file),
-        PathKind::File => (Path::is_file, Path::is_dir),
-    };
-    if let Some(found) = split_existing(rest, wanted) {
+    if let Some(found) = split_existing(rest, |path| kind.holds(path)) {
         return Ok(found);
     }
-    if let Some((path, _)) = split_existing(rest, other) {
+    let (other, what) = match kind {
+        PathKind::Directory => (PathKind::File, "directory"),
+        PathKind::File => (PathKind::Directory, "file"),
+    };
+    if let Some((path, _)) = split_existing(rest, |path| other.holds(path)) {
         let path = path.display();
         match kind {
             PathKind::Directory => bail_input!(
@@ -94,7 +104,6 @@ fn existing(spec: &str, rest: &str, kind: PathKind) -> anyhow::Result<(PathBuf, 
             ),
         }
     }
-    let what = if kind == PathKind::Directory { "directory" } else { "file" };
     bail_input!(
         "image source '{spec}': no {what} '{}' (expected {SOURCE_FORMS})",
         rest.split(':').next().unwrap_or(rest)

@@ -159,7 +159,7 @@ fn bad_oci_archives_exit_2_naming_the_value_before_anything_is_contacted() {
     let dir = work.path();
     let mut layout = Layout::new(&dir.join("layout"));
     let layer = random_layer("layer", 5_000, true);
-    let amd = layout.image(&[layer.clone()], "amd64");
+    let amd = layout.image(std::slice::from_ref(&layer), "amd64");
     let other = layout.image(&[random_layer("other", 5_000, true)], "amd64");
     layout.name_as_buildx(amd.clone(), "docker.io/library/app:1");
     layout.name(other, "localhost/app:1");
@@ -167,14 +167,14 @@ fn bad_oci_archives_exit_2_naming_the_value_before_anything_is_contacted() {
 
     // A child manifest ECR's schema refuses (config annotations) inside an index: the pre-flight sees every manifest.
     let mut refused = Layout::new(&dir.join("refused"));
-    let image = refused.image(&[layer.clone()], "arm64");
+    let image = refused.image(std::slice::from_ref(&layer), "arm64");
     let mut manifest: Value =
         serde_json::from_slice(&std::fs::read(refused.blob_path(image["digest"].as_str().unwrap())).unwrap()).unwrap();
     manifest["config"]["annotations"] = json!({"a": "b"});
     let (refused_digest, size) = refused.blob(&serde_json::to_vec(&manifest).unwrap());
     let child =
         json!({"mediaType": image["mediaType"], "digest": refused_digest, "size": size, "platform": image["platform"]});
-    let index = refused.index(&[refused.image(&[layer.clone()], "amd64"), child]);
+    let index = refused.index(&[refused.image(std::slice::from_ref(&layer), "amd64"), child]);
     refused.name(index, "latest");
     refused.archive(&dir.join("refused.tar"), &[]);
 
