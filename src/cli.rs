@@ -16,8 +16,9 @@ Examples:
   # Build with docker, then push with branch and commit tags, assuming a role (GitHub OIDC works the same way)
   IMAGE_URI=$(ecr-ship push --repository team/app --image app:latest --role-arn arn:aws:iam::123456789012:role/push)
 
-  # Push an OCI layout or a docker save archive without a daemon
+  # Push an OCI layout, an OCI archive (buildx --output type=oci) or a docker save archive without a daemon
   ecr-ship push --repository team/app --from oci:./build/oci
+  ecr-ship push --repository team/app --from oci-archive:image.tar
   ecr-ship push --repository team/app --from docker-archive:app.tar
 
   # Promote an image already in ECR to new tags, server-side
@@ -232,7 +233,7 @@ pub struct PushArgs {
     /// Local image to push through the container engine, e.g. app:latest.
     #[arg(long, env = "ECR_SHIP_IMAGE", value_name = "REF", conflicts_with = "from")]
     pub image: Option<String>,
-    /// Push without a daemon from oci:DIR[:REF] or docker-archive:FILE.
+    /// Push without a daemon from oci:DIR[:REF], oci-archive:FILE[:REF] or docker-archive:FILE[:TAG].
     #[arg(long, env = "ECR_SHIP_FROM", value_name = "SOURCE")]
     pub from: Option<String>,
     /// docker, podman, or auto (default: auto).

@@ -127,11 +127,21 @@ pub fn oci_layout(data: &[u8]) -> bool {
 
 /// A `docker save` archive; true when it planned.
 pub fn docker_archive(data: &[u8]) -> bool {
-    let dir = scratch("archive");
+    tar_source("docker-archive", data)
+}
+
+/// An OCI archive (the tar of an OCI layout, as buildx, podman and skopeo write it); true when it planned.
+pub fn oci_archive(data: &[u8]) -> bool {
+    tar_source("oci-archive", data)
+}
+
+/// `data` written to a file and planned as the tar source `kind`.
+fn tar_source(kind: &str, data: &[u8]) -> bool {
+    let dir = scratch(kind);
     let file = dir.join("image.tar");
     let planned = std::fs::create_dir_all(&dir).is_ok()
         && std::fs::write(&file, data).is_ok()
-        && ImageSource::parse(&format!("docker-archive:{}", file.display())).is_ok_and(|s| s.plan().is_ok());
+        && ImageSource::parse(&format!("{kind}:{}", file.display())).is_ok_and(|s| s.plan().is_ok());
     let _ = std::fs::remove_dir_all(&dir);
     planned
 }
@@ -161,7 +171,7 @@ mod tests {
     fn every_seed_runs() {
         let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
         type Entry = fn(&[u8]);
-        let targets: [(&str, Entry); 6] = [
+        let targets: [(&str, Entry); 7] = [
             ("tag_lines", |d| super::tag_lines(&String::from_utf8_lossy(d))),
             ("registry_host", |d| super::registry_host(&String::from_utf8_lossy(d))),
             ("config_file", |d| super::config_file(&String::from_utf8_lossy(d))),
@@ -171,6 +181,9 @@ mod tests {
             }),
             ("docker_archive", |d| {
                 super::docker_archive(d);
+            }),
+            ("oci_archive", |d| {
+                super::oci_archive(d);
             }),
         ];
         for (target, run) in targets {
@@ -185,5 +198,8 @@ mod tests {
             assert!(super::oci_layout(&std::fs::read(corpus.join("oci_layout").join(seed)).unwrap()), "{seed}");
         }
         assert!(super::docker_archive(&std::fs::read(corpus.join("docker_archive/classic")).unwrap()));
+        for seed in ["buildx", "podman", "skopeo"] {
+            assert!(super::oci_archive(&std::fs::read(corpus.join("oci_archive").join(seed)).unwrap()), "{seed}");
+        }
     }
 }

@@ -30,7 +30,7 @@ use crate::tag_policy::{self, TagAction};
 enum Source<'a> {
     /// A local image pushed through docker or podman.
     Engine { engine: Engine, image: &'a str },
-    /// An OCI layout or docker archive pushed natively; its manifest digest is known before any upload.
+    /// An OCI layout, OCI archive or docker archive pushed natively; its manifest digest is known before any upload.
     Native { plan: SourcePlan },
 }
 

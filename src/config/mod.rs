@@ -227,7 +227,8 @@ fn push(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PushSetting
         (None, Some(from)) => SourceSettings::Native(ImageSource::parse(&absolute_source(from, cwd))?),
         (Some(_), Some(_)) => bail_input!("--image and --from are mutually exclusive: give one image source"),
         (None, None) => bail_input!(
-            "push needs an image: --image LOCAL_REF (through docker or podman) or --from oci:DIR[:REF] / docker-archive:FILE"
+            "push needs an image: --image LOCAL_REF (through docker or podman) or --from oci:DIR[:REF] / \
+             oci-archive:FILE[:REF] / docker-archive:FILE[:TAG]"
         ),
     };
     let annotate = args.annotate.or(file.annotate).unwrap_or(false);
@@ -640,10 +641,10 @@ fn offline_registry(
     }
 }
 
-/// `oci:DIR` and `docker-archive:FILE` relative to the working directory the command was given.
+/// `oci:DIR`, `oci-archive:FILE` and `docker-archive:FILE` relative to the working directory the command was given.
 fn absolute_source(spec: &str, cwd: &Path) -> String {
     match spec.split_once(':') {
-        Some((kind, rest)) if !rest.starts_with('/') && (kind == "oci" || kind == "docker-archive") => {
+        Some((kind, rest)) if !rest.starts_with('/') && ["oci", "oci-archive", "docker-archive"].contains(&kind) => {
             format!("{kind}:{}", cwd.join(rest).display())
         }
         _ => spec.to_string(),

@@ -1,4 +1,5 @@
-//! Reads a `docker save` archive into a push plan without extracting it: blobs are byte ranges of the tar file.
+//! Reads a `docker save` archive into a push plan without extracting it: blobs are byte ranges of the tar file
+//! (`tar_index`).
 //!
 //! Two shapes exist. The classic one (`manifest.json` with `Config: "<hex>.json"` and `Layers: ["<id>/layer.tar"]`)
 //! has uncompressed layers and no manifest, so one is built: Docker v2 schema 2, or OCI when a layer is zstd.
@@ -12,10 +13,9 @@
 //! the wire and in the repository. Images that must be small belong in an OCI layout with compressed layers (what
 //! `docker buildx --output type=oci` and `skopeo copy` write), which is pushed unchanged.
 
-use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
-use std::path::{Component, Path, PathBuf};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
@@ -32,23 +32,13 @@ use crate::media_type::{
 use super::plan::{
     Blob, BlobKind, Descriptor, IndexJson, MAX_MANIFEST_BYTES, Manifest, ManifestDoc, Plan, PlanBuilder,
 };
+use super::tar_index::{TarIndex, TarKind, normalize};
 
 /// Image configs are a few kB; this only guards against a path that names a layer by mistake.
 const MAX_CONFIG_BYTES: u64 = 64 * 1024 * 1024;
-const MAX_LINK_HOPS: usize = 8;
 
-#[derive(Debug, Clone)]
-enum EntryKind {
-    File { offset: u64, size: u64 },
-    Symlink(String),
-    Hardlink(String),
-}
-
-/// Name -> location of every entry of the tar, from one pass over its headers (data is skipped by seeking).
-struct TarIndex {
-    file: PathBuf,
-    entries: HashMap<String, EntryKind>,
-}
+const KIND: TarKind =
+    TarKind { noun: "docker archive", gunzip: "gunzip, or `docker save -o FILE` without piping through gzip" };
 
 #[derive(Debug, Deserialize)]
 struct ArchiveImage {
@@ -82,7 +72,7 @@ enum Compression {
 /// Plans a push of the image in the docker archive `file`: the one matching `reference` among its RepoTags, or its
 /// only image.
 pub fn plan(file: &Path, reference: Option<&str>) -> anyhow::Result<Plan> {
-    let index = TarIndex::read(file)?;
+    let index = TarIndex::read(file, &KIND)?;
     let manifest_json = index
         .read_small("manifest.json", MAX_MANIFEST_BYTES)?
         .ok_or_else(|| bad_input(format!("'{}' is not a docker archive: it has no manifest.json", file.display())))?;
@@ -284,102 +274,12 @@ fn hash_range(path: &Path, offset: u64, size: u64) -> std::io::Result<String> {
     Ok(format!("sha256:{}", hex(&hasher.finalize())))
 }
 
-/// `./a//b/../c` -> `a/c`; `None` for names that climb out of the archive.
-fn normalize(name: &str) -> Option<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    for component in Path::new(name).components() {
-        match component {
-            Component::Normal(part) => parts.push(part.to_str()?),
-            Component::CurDir | Component::RootDir => {}
-            Component::ParentDir => {
-                parts.pop()?;
-            }
-            Component::Prefix(_) => return None,
-        }
-    }
-    Some(parts.join("/"))
-}
-
 impl TarIndex {
-    fn read(file: &Path) -> anyhow::Result<TarIndex> {
-        let opened = File::open(file)
-            .map_err(|e| bad_input(format!("cannot open the docker archive '{}': {e}", file.display())))?;
-        let mut magic = [0u8; 2];
-        let mut probe = &opened;
-        if probe.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b] {
-            bail_input!(
-                "'{}' is gzip-compressed; layers are streamed from the archive in place, so decompress it first \
-                 (gunzip, or `docker save -o FILE` without piping through gzip)",
-                file.display()
-            );
-        }
-        let mut reader = BufReader::new(opened);
-        reader.seek(SeekFrom::Start(0))?;
-        let mut archive = tar::Archive::new(reader);
-        let not_tar = |e: std::io::Error| bad_input(format!("'{}' is not a readable tar archive: {e}", file.display()));
-        let mut entries = HashMap::new();
-        for entry in archive.entries_with_seek().map_err(not_tar)? {
-            let entry = entry.map_err(not_tar)?;
-            let raw_name = entry.path().map_err(not_tar)?.to_string_lossy().into_owned();
-            let Some(name) = normalize(&raw_name) else { continue };
-            let header = entry.header();
-            let link = || entry.link_name().ok().flatten().map(|l| l.to_string_lossy().into_owned());
-            let kind = match header.entry_type() {
-                tar::EntryType::Regular | tar::EntryType::Continuous => {
-                    EntryKind::File { offset: entry.raw_file_position(), size: entry.size() }
-                }
-                tar::EntryType::Symlink => match link() {
-                    Some(target) => EntryKind::Symlink(target),
-                    None => continue,
-                },
-                tar::EntryType::Link => match link() {
-                    Some(target) => EntryKind::Hardlink(target),
-                    None => continue,
-                },
-                _ => continue,
-            };
-            entries.insert(name, kind);
-        }
-        Ok(TarIndex { file: file.to_path_buf(), entries })
-    }
-
-    /// The regular file `name` resolves to (following docker's symlinked duplicate layers), as (offset, size).
-    fn resolve(&self, name: &str) -> anyhow::Result<Option<(u64, u64)>> {
-        let Some(mut current) = normalize(name) else {
-            bail_input!("'{name}' in '{}' points outside the archive", self.file.display());
-        };
-        for _ in 0..MAX_LINK_HOPS {
-            match self.entries.get(&current) {
-                None => return Ok(None),
-                Some(EntryKind::File { offset, size }) => return Ok(Some((*offset, *size))),
-                Some(EntryKind::Hardlink(target)) => current = normalize(target).unwrap_or_default(),
-                Some(EntryKind::Symlink(target)) => {
-                    let base = Path::new(&current).parent().map(Path::to_path_buf).unwrap_or_default();
-                    current = normalize(&base.join(target).to_string_lossy()).unwrap_or_default();
-                }
-            }
-        }
-        bail_input!("'{name}' in '{}' is a chain of more than {MAX_LINK_HOPS} links", self.file.display())
-    }
-
     fn locate(&self, name: &str) -> anyhow::Result<(PathBuf, u64, u64)> {
         match self.resolve(name)? {
             Some((offset, size)) => Ok((self.file.clone(), offset, size)),
             None => bail_input!("the docker archive '{}' lacks '{name}' named in manifest.json", self.file.display()),
         }
-    }
-
-    fn read_small(&self, name: &str, limit: u64) -> anyhow::Result<Option<Vec<u8>>> {
-        let Some((offset, size)) = self.resolve(name)? else { return Ok(None) };
-        if size > limit {
-            bail_input!("'{name}' in '{}' is {size} bytes, more than the {limit} expected", self.file.display());
-        }
-        let mut file = File::open(&self.file)?;
-        file.seek(SeekFrom::Start(offset))?;
-        let mut bytes = vec![0u8; usize::try_from(size)?];
-        file.read_exact(&mut bytes)
-            .map_err(|e| anyhow::anyhow!("reading '{name}' from '{}': {e}", self.file.display()))?;
-        Ok(Some(bytes))
     }
 
     /// A manifest or index stored as `blobs/sha256/<hex>`, checked against its digest; `None` when absent or bad.

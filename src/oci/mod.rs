@@ -1,5 +1,5 @@
-//! Native, daemonless image push: reads an OCI image layout or a `docker save` archive from disk and pushes it
-//! to a registry (ECR in production) over the OCI distribution API, without docker, podman or skopeo.
+//! Native, daemonless image push: reads an OCI image layout (a directory, or the tar of one: an OCI archive) or a
+//! `docker save` archive from disk and pushes it to a registry (ECR in production) over the OCI distribution API, without docker, podman or skopeo.
 //!
 //! The public API is [`ImageSource`] (planned once into a [`SourcePlan`]), [`Registry`], [`RegistryAuth`],
 //! [`PushOptions`] and [`push`]. A source is resolved into a plan before anything is contacted (bad input fails
@@ -14,19 +14,22 @@
 //! - `transport` (the [`Registry`], retries, backoff, the one 401 refresh, status to error) over `auth`;
 //! - `upload` (blob HEAD, POST + streamed PUT) and `manifest` (manifest PUT and GET) over `transport`;
 //! - `push` (options, result and the order of a push) over `upload` and `manifest`;
-//! - sources, beside the network side and never importing it: `layout` and `archive` read the two formats into a
-//!   `plan`, `source` ([`ImageSource`]) picks between them.
+//! - sources, beside the network side and never importing it: `layout` reads an OCI layout wherever its files are
+//!   (a directory, or a tar through `oci_archive`), `archive` reads `docker save` tars, both tar readers over
+//!   `tar_index`, all into a `plan`; `source` ([`ImageSource`]) picks between them and runs `preflight`.
 
 mod archive;
 mod auth;
 mod error;
 mod layout;
 mod manifest;
+mod oci_archive;
 mod plan;
 mod preflight;
 mod progress;
 mod push;
 mod source;
+mod tar_index;
 mod transport;
 mod upload;
 

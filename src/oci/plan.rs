@@ -1,9 +1,9 @@
-//! The push plan: what a source (OCI layout or docker archive) resolves to before anything is contacted, plus the
+//! The push plan: what a source (OCI layout, OCI archive or docker archive) resolves to before anything is contacted, plus the
 //! descriptor, media-type and digest vocabulary the readers and the uploader share.
 //!
 //! A plan lists every blob once (deduplicated by digest across all manifests of a multi-arch image), the child
 //! manifests to put by digest, and the top-level manifest. Blobs are never loaded: each one is a byte range of a
-//! file on disk (a layout's `blobs/sha256/<hex>`, or an entry inside a docker-save tar), so memory stays flat no
+//! file on disk (a layout's `blobs/sha256/<hex>`, or an entry inside an OCI archive or docker-save tar), so memory stays flat no
 //! matter how large the layers are.
 
 use std::collections::{BTreeMap, HashSet};

@@ -1,5 +1,5 @@
-//! Image sources: parsing `oci:DIR[:REF]` / `docker-archive:FILE[:TAG]` and reading one into a [`SourcePlan`]
-//! (through `layout` or `archive`), all before any network access.
+//! Image sources: parsing `oci:DIR[:REF]`, `oci-archive:FILE[:REF]` and `docker-archive:FILE[:TAG]` and reading one
+//! into a [`SourcePlan`] (through `layout`, `oci_archive` or `archive`), all before any network access.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::bail_input;
 
 use super::plan::{ResolvedImage, SourcePlan};
-use super::{archive, layout, preflight};
+use super::{archive, layout, oci_archive, preflight};
 
 /// Where the image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,32 +15,30 @@ pub enum ImageSource {
     /// An OCI image layout directory; `reference` selects an image by its `org.opencontainers.image.ref.name`
     /// annotation (or manifest digest) when the layout holds several.
     OciLayout { dir: PathBuf, reference: Option<String> },
+    /// The tar of an OCI image layout (`buildx --output type=oci`, `podman save --format oci-archive`, skopeo's
+    /// `oci-archive:`), read in place; `reference` selects an image as for [`ImageSource::OciLayout`].
+    OciArchive { file: PathBuf, reference: Option<String> },
     /// A `docker save` tar; `reference` selects an image by one of its RepoTags when the archive holds several.
     DockerArchive { file: PathBuf, reference: Option<String> },
 }
 
-const SOURCE_FORMS: &str = "oci:DIR, oci:DIR:REF, docker-archive:FILE or docker-archive:FILE:TAG";
+const SOURCE_FORMS: &str =
+    "oci:DIR, oci:DIR:REF, oci-archive:FILE, oci-archive:FILE:REF, docker-archive:FILE or docker-archive:FILE:TAG";
 
 impl ImageSource {
-    /// Parses `oci:DIR[:REF]` or `docker-archive:FILE[:TAG]`. The path must exist; since paths may themselves
-    /// contain ':', the longest prefix that exists is the path and the rest is the reference.
+    /// Parses `oci:DIR[:REF]`, `oci-archive:FILE[:REF]` or `docker-archive:FILE[:TAG]`. The path must exist; since
+    /// paths may themselves contain ':', the longest prefix that exists is the path and the rest is the reference.
     pub fn parse(spec: &str) -> anyhow::Result<ImageSource> {
         if let Some(rest) = spec.strip_prefix("oci:") {
-            let (dir, reference) = split_existing(rest, Path::is_dir).ok_or_else(|| {
-                crate::error::bad_input(format!(
-                    "image source '{spec}': no directory '{}' (expected {SOURCE_FORMS})",
-                    rest.split(':').next().unwrap_or(rest)
-                ))
-            })?;
+            let (dir, reference) = existing(spec, rest, PathKind::Directory)?;
             return Ok(ImageSource::OciLayout { dir, reference });
         }
+        if let Some(rest) = spec.strip_prefix("oci-archive:") {
+            let (file, reference) = existing(spec, rest, PathKind::File)?;
+            return Ok(ImageSource::OciArchive { file, reference });
+        }
         if let Some(rest) = spec.strip_prefix("docker-archive:") {
-            let (file, reference) = split_existing(rest, Path::is_file).ok_or_else(|| {
-                crate::error::bad_input(format!(
-                    "image source '{spec}': no file '{}' (expected {SOURCE_FORMS})",
-                    rest.split(':').next().unwrap_or(rest)
-                ))
-            })?;
+            let (file, reference) = existing(spec, rest, PathKind::File)?;
             return Ok(ImageSource::DockerArchive { file, reference });
         }
         bail_input!("unsupported image source '{spec}': expected {SOURCE_FORMS}")
@@ -52,6 +50,7 @@ impl ImageSource {
     pub fn plan(&self) -> anyhow::Result<SourcePlan> {
         let plan = match self {
             ImageSource::OciLayout { dir, reference } => layout::plan(dir, reference.as_deref()),
+            ImageSource::OciArchive { file, reference } => oci_archive::plan(file, reference.as_deref()),
             ImageSource::DockerArchive { file, reference } => archive::plan(file, reference.as_deref()),
         }?;
         preflight::check(&plan)?;
@@ -64,6 +63,51 @@ impl ImageSource {
         };
         Ok(SourcePlan::new(plan, summary))
     }
+}
+
+/// What a source's path must be.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PathKind {
+    Directory,
+    File,
+}
+
+impl PathKind {
+    fn holds(self, path: &Path) -> bool {
+        match self {
+            PathKind::Directory => path.is_dir(),
+            PathKind::File => path.is_file(),
+        }
+    }
+}
+
+/// The path and reference of `rest` (`PATH` or `PATH:REF`, from `spec`), where the path must be of `kind`. A path
+/// of the other kind is named in the error with the form that takes it.
+fn existing(spec: &str, rest: &str, kind: PathKind) -> anyhow::Result<(PathBuf, Option<String>)> {
+    if let Some(found) = split_existing(rest, |path| kind.holds(path)) {
+        return Ok(found);
+    }
+    let (other, what) = match kind {
+        PathKind::Directory => (PathKind::File, "directory"),
+        PathKind::File => (PathKind::Directory, "file"),
+    };
+    if let Some((path, _)) = split_existing(rest, |path| other.holds(path)) {
+        let path = path.display();
+        match kind {
+            PathKind::Directory => bail_input!(
+                "image source '{spec}': '{path}' is a file, and oci: takes a layout directory; for a tar file use \
+                 oci-archive:{path} (an OCI archive) or docker-archive:{path} (docker save output)"
+            ),
+            PathKind::File => bail_input!(
+                "image source '{spec}': '{path}' is a directory, and archives are tar files; for a layout directory \
+                 use oci:{path}"
+            ),
+        }
+    }
+    bail_input!(
+        "image source '{spec}': no {what} '{}' (expected {SOURCE_FORMS})",
+        rest.split(':').next().unwrap_or(rest)
+    )
 }
 
 /// `rest` is `PATH` or `PATH:REF`; the split point is the first one whose path part exists.
@@ -85,6 +129,7 @@ impl fmt::Display for ImageSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (kind, path, reference) = match self {
             ImageSource::OciLayout { dir, reference } => ("oci", dir, reference),
+            ImageSource::OciArchive { file, reference } => ("oci-archive", file, reference),
             ImageSource::DockerArchive { file, reference } => ("docker-archive", file, reference),
         };
         write!(f, "{kind}:{}", path.display())?;
@@ -120,14 +165,64 @@ mod tests {
     }
 
     #[test]
+    fn archives_parse_with_and_without_reference() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("app:v1.tar");
+        std::fs::write(&file, b"").unwrap();
+        let text = file.display().to_string();
+        for (kind, make) in [
+            ("oci-archive", (|file, reference| ImageSource::OciArchive { file, reference }) as fn(_, _) -> _),
+            ("docker-archive", |file, reference| ImageSource::DockerArchive { file, reference }),
+        ] {
+            // The path holds ':' itself; a reference may hold one or a digest's.
+            for (spec, reference) in [
+                (format!("{kind}:{text}"), None),
+                (format!("{kind}:{text}:v2"), Some("v2")),
+                (format!("{kind}:{text}:example.com/app:v2"), Some("example.com/app:v2")),
+                (format!("{kind}:{text}:sha256:ab"), Some("sha256:ab")),
+            ] {
+                let parsed = ImageSource::parse(&spec).unwrap();
+                assert_eq!(parsed, make(file.clone(), reference.map(str::to_string)), "{spec}");
+                assert_eq!(parsed.to_string(), spec, "{spec} displays as given");
+            }
+        }
+    }
+
+    #[test]
     fn bad_sources_are_bad_input_naming_the_value_and_the_forms() {
-        for spec in ["docker://x", "oci:/no/such/dir", "docker-archive:/no/such.tar", "oci:", "image.tar"] {
+        for spec in [
+            "docker://x",
+            "oci:/no/such/dir",
+            "docker-archive:/no/such.tar",
+            "oci-archive:/no/such.tar",
+            "oci:",
+            "image.tar",
+        ] {
             let error = ImageSource::parse(spec).unwrap_err();
             assert_eq!(exit_code(&error), EXIT_BAD_INPUT, "{spec}");
             let text = error.to_string();
-            assert!(text.contains(spec) && text.contains("oci:DIR:REF"), "{text}");
+            assert!(text.contains(spec) && text.contains("oci:DIR:REF") && text.contains("oci-archive:FILE"), "{text}");
         }
-        let dir = std::env::temp_dir().display().to_string();
-        assert!(ImageSource::parse(&format!("docker-archive:{dir}")).is_err(), "a directory is not an archive");
+        // A directory where a tar is expected, and a file where a layout directory is: the form that fits is named.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("app.tar");
+        std::fs::write(&file, b"").unwrap();
+        let (dir, file) = (dir.path().display(), file.display());
+        for (spec, hint) in [
+            (
+                format!("docker-archive:{dir}"),
+                format!("is a directory, and archives are tar files; for a layout directory use oci:{dir}"),
+            ),
+            (format!("oci-archive:{dir}:v1"), format!("'{dir}' is a directory")),
+            (
+                format!("oci:{file}"),
+                format!("is a file, and oci: takes a layout directory; for a tar file use oci-archive:{file}"),
+            ),
+        ] {
+            let error = ImageSource::parse(&spec).unwrap_err();
+            assert_eq!(exit_code(&error), EXIT_BAD_INPUT, "{spec}");
+            let text = error.to_string();
+            assert!(text.contains(&spec) && text.contains(&hint), "{text}");
+        }
     }
 }

@@ -308,10 +308,12 @@ fn the_registry_client_is_layered() {
         ("upload", &["transport", "error", "plan", "progress"][..]),
         ("manifest", &["transport", "error", "plan", "progress"][..]),
         ("push", &["upload", "manifest", "transport", "error", "plan", "progress"][..]),
+        ("tar_index", &[][..]),
         ("layout", &["plan"][..]),
-        ("archive", &["plan"][..]),
+        ("oci_archive", &["layout", "tar_index", "plan"][..]),
+        ("archive", &["tar_index", "plan"][..]),
         ("preflight", &["plan"][..]),
-        ("source", &["plan", "layout", "archive", "preflight"][..]),
+        ("source", &["plan", "layout", "oci_archive", "archive", "preflight"][..]),
     ]
     .into_iter()
     .collect();

@@ -11,6 +11,7 @@ mod harness;
 mod layering;
 mod metadata_action;
 mod native_push;
+mod oci_archive;
 mod push;
 mod setup;
 mod shipping;

@@ -1,6 +1,6 @@
 //! `ecr-ship push` end to end through the real binary, against the local ECR (moto + docker-registry joined by the
 //! bridge) reached by its real host name inside a mount namespace: native pushes from OCI layouts, docker archives
-//! and multi-arch indexes, re-run idempotence, immutable conflicts with nothing uploaded, --skip-existing, and every
+//! and multi-arch indexes (OCI archives in `oci_archive.rs`), re-run idempotence, immutable conflicts with nothing uploaded, --skip-existing, and every
 //! pushed tag pulled back with the same digest.
 
 use std::path::Path;
@@ -19,7 +19,7 @@ pub fn single_image_layout(dir: &Path, seed: &str) -> String {
     layout.name(manifest, "latest")
 }
 
-fn push(ecr: &Ecr, cwd: &Path, args: &[&str]) -> crate::support::Run {
+pub fn push(ecr: &Ecr, cwd: &Path, args: &[&str]) -> crate::support::Run {
     Ship::new(&["push", "--repository", "team/app", "--sha", SHA, "--branch", "main"])
         .args_from(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
         .against(ecr)

@@ -1,5 +1,6 @@
-//! Images made in the tests: random tar and gzip layers, OCI image layouts with manifests and indexes, and tar
-//! archives shaped like `docker save` output. Digests are computed here, independently of the product.
+//! Images made in the tests: random tar and gzip layers, OCI image layouts with manifests, indexes and buildx-shaped
+//! attestations, OCI archives (the tar of a layout) and tar archives shaped like `docker save` output. Digests are
+//! computed here, independently of the product.
 
 #![allow(dead_code)]
 
@@ -123,15 +124,72 @@ impl Layout {
         json!({"mediaType": OCI_INDEX, "digest": digest, "size": size})
     }
 
+    /// A buildx-shaped attestation manifest for the image `subject` (a manifest descriptor): one in-toto statement
+    /// as its layer, platform `unknown/unknown`, and the annotations naming its subject. Returns its descriptor.
+    pub fn attestation(&self, subject: &Value) -> Value {
+        let statement = json!({"_type": "https://in-toto.io/Statement/v0.1",
+            "predicateType": "https://slsa.dev/provenance/v0.2",
+            "subject": [{"name": "app", "digest": {"sha256": subject["digest"].as_str().expect("digest")[7..]}}],
+            "predicate": {"builder": {"id": "ecr-ship tests"}}});
+        let statement = serde_json::to_vec(&statement).expect("statement json");
+        let (statement_digest, statement_size) = self.blob(&statement);
+        let config = json!({"architecture": "unknown", "os": "unknown", "config": {},
+                            "rootfs": {"type": "layers", "diff_ids": [statement_digest]}});
+        let (config_digest, config_size) = self.blob(&serde_json::to_vec(&config).expect("config json"));
+        let manifest = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
+            "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": statement_digest, "size": statement_size,
+                        "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"}}]});
+        let (digest, size) = self.blob(&serde_json::to_vec(&manifest).expect("manifest json"));
+        json!({"mediaType": OCI_MANIFEST, "digest": digest, "size": size,
+               "annotations": {"vnd.docker.reference.digest": subject["digest"],
+                               "vnd.docker.reference.type": "attestation-manifest"},
+               "platform": {"architecture": "unknown", "os": "unknown"}})
+    }
+
     /// Adds an index.json entry named `name`.
-    pub fn name(&mut self, mut descriptor: Value, name: &str) -> String {
-        descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": name});
+    pub fn name(&mut self, descriptor: Value, name: &str) -> String {
+        self.name_with(descriptor, json!({"org.opencontainers.image.ref.name": name}))
+    }
+
+    /// Adds an index.json entry named as buildx names it: the full name in `io.containerd.image.name`, the tag in
+    /// `org.opencontainers.image.ref.name`.
+    pub fn name_as_buildx(&mut self, descriptor: Value, full_name: &str) -> String {
+        let tag = full_name.rsplit_once(':').map_or("latest", |(_, tag)| tag);
+        self.name_with(
+            descriptor,
+            json!({"io.containerd.image.name": full_name, "org.opencontainers.image.ref.name": tag}),
+        )
+    }
+
+    fn name_with(&mut self, mut descriptor: Value, annotations: Value) -> String {
+        descriptor["annotations"] = annotations;
         let digest = descriptor["digest"].as_str().expect("digest").to_string();
         self.index.push(descriptor);
         let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": self.index});
         std::fs::write(self.dir.join("index.json"), serde_json::to_vec(&index).expect("index json"))
             .expect("write index.json");
         digest
+    }
+
+    /// Writes the layout as an OCI archive, the tar `buildx --output type=oci,dest=FILE` writes (blobs first, as
+    /// buildx does), plus `extra` entries.
+    pub fn archive(&self, path: &Path, extra: &[(String, Vec<u8>)]) {
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut blobs: Vec<PathBuf> = std::fs::read_dir(self.dir.join("blobs/sha256"))
+            .expect("read blobs")
+            .map(|entry| entry.expect("blob entry").path())
+            .collect();
+        blobs.sort();
+        for blob in blobs {
+            let name = format!("blobs/sha256/{}", blob.file_name().expect("name").to_string_lossy());
+            files.push((name, std::fs::read(&blob).expect("read blob")));
+        }
+        for name in ["oci-layout", "index.json"] {
+            files.push((name.to_string(), std::fs::read(self.dir.join(name)).expect("read layout file")));
+        }
+        files.extend(extra.iter().cloned());
+        write_tar(path, &files, &[]);
     }
 
     pub fn source(&self, reference: Option<&str>) -> ImageSource {
