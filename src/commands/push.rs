@@ -54,7 +54,11 @@ pub async fn run(
         SourceSettings::Engine { engine, image } => {
             Source::Engine { engine: Engine::detect(*engine, env).await?, image }
         }
-        SourceSettings::Native(source) => Source::Native { plan: annotate(settings, &tags, source.plan()?)? },
+        SourceSettings::Native(source) => {
+            let plan = source.plan_in_background(settings.compression).await?;
+            report_compression(&plan);
+            Source::Native { plan: annotate(settings, &tags, plan)? }
+        }
     };
     log::info(format!(
         "{}: pushing {} to '{}' as {}",
@@ -70,6 +74,24 @@ pub async fn run(
         tags.join(", ")
     ));
     act(settings, &tags, &source, env, cwd, stdout, cleanup).await.map_err(after_contact)
+}
+
+/// Says what planning compressed (and what it cost), since that time and disk come before the first upload.
+fn report_compression(plan: &SourcePlan) {
+    if let Some(done) = plan.compressed() {
+        log::info(format!(
+            "compressed {} uncompressed layer{} with {} ({} -> {} bytes) in {:.1} s on {} thread{} \
+             (--compression none sends them as they are)",
+            done.layers,
+            if done.layers == 1 { "" } else { "s" },
+            done.format,
+            done.bytes_in,
+            done.bytes_out,
+            done.elapsed.as_secs_f64(),
+            done.threads,
+            if done.threads == 1 { "" } else { "s" },
+        ));
+    }
 }
 
 /// With `--annotate`, the plan whose top manifest carries the annotations; the changed digest is said.

@@ -15,10 +15,12 @@
 //! - `upload` (blob HEAD, POST + streamed PUT) and `manifest` (manifest PUT and GET) over `transport`;
 //! - `push` (options, result and the order of a push) over `upload` and `manifest`;
 //! - sources, beside the network side and never importing it: `layout` and `archive` read the two formats into a
-//!   `plan`, `source` ([`ImageSource`]) picks between them.
+//!   `plan`, `source` ([`ImageSource`]) picks between them; `compress` ([`Compression`]) compresses a docker
+//!   archive's uncompressed layers into temporary files the plan owns.
 
 mod archive;
 mod auth;
+mod compress;
 mod error;
 mod layout;
 mod manifest;
@@ -31,8 +33,9 @@ mod transport;
 mod upload;
 
 pub use auth::{Credentials, CredentialsFuture, RegistryAuth, StaticAuth};
+pub use compress::{Compression, GZIP_LEVEL, ZSTD_LEVEL};
 pub use error::Error;
-pub use plan::{ResolvedImage, SourcePlan};
+pub use plan::{LayerCompression, ResolvedImage, SourcePlan};
 pub use progress::Progress;
 pub use push::{PushOptions, PushedImage, immutable_tag, push};
 pub use source::ImageSource;

@@ -309,9 +309,10 @@ fn the_registry_client_is_layered() {
         ("manifest", &["transport", "error", "plan", "progress"][..]),
         ("push", &["upload", "manifest", "transport", "error", "plan", "progress"][..]),
         ("layout", &["plan"][..]),
-        ("archive", &["plan"][..]),
+        ("compress", &[][..]),
+        ("archive", &["plan", "compress"][..]),
         ("preflight", &["plan"][..]),
-        ("source", &["plan", "layout", "archive", "preflight"][..]),
+        ("source", &["plan", "layout", "archive", "preflight", "compress"][..]),
     ]
     .into_iter()
     .collect();
