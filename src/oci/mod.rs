@@ -33,7 +33,7 @@ mod transport;
 mod upload;
 
 pub use auth::{Credentials, CredentialsFuture, RegistryAuth, StaticAuth};
-pub use compress::{Compression, GZIP_LEVEL, ZSTD_LEVEL};
+pub use compress::{Compression, GZIP_LEVEL, Stop, ZSTD_LEVEL};
 pub use error::Error;
 pub use plan::{LayerCompression, ResolvedImage, SourcePlan};
 pub use progress::Progress;
