@@ -1,7 +1,8 @@
 //! `ecr-ship push`: the job the tool exists for.
 //!
 //! Resolve, plan, act, report. The settings arrive checked; planning adds the tags and reads the image source (or
-//! finds the engine) without the network. Then: credentials, repository, a look at which planned tags already
+//! finds the engine) without the network, compressing a docker archive's uncompressed layers on a blocking thread
+//! (`--compression`), so the manifest digest is known before the first call. Then: credentials, repository, a look at which planned tags already
 //! exist (so a re-run is idempotent and an immutable conflict fails before anything is uploaded), the push (once,
 //! through the engine or natively), the remaining tags server-side, and the outputs. No tag is written before the
 //! image it names is complete: the engine and the native pusher both put a manifest only after all its blobs.

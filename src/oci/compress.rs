@@ -123,33 +123,30 @@ impl ScratchFiles {
 
     /// A new empty file, opened for writing: a random name, created exclusively, mode 0600, removed on drop.
     pub fn create(&self) -> io::Result<(PathBuf, File)> {
-        loop {
+        let mut last = io::Error::other("no attempt");
+        for _ in 0..8 {
             let mut random = [0u8; 12];
             getrandom::fill(&mut random)
                 .map_err(|e| io::Error::other(format!("no randomness for a file name: {e}")))?;
             let path = self.dir.join(format!("ecr-ship-layer-{}.tmp", hex(&random)));
             match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
                 Ok(file) => {
-                    if let Ok(mut paths) = self.paths.lock() {
-                        paths.push(path.clone());
-                    }
+                    self.paths.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(path.clone());
                     return Ok((path, file));
                 }
                 // 96 random bits: another file of that name is a planted one; never reuse it, pick another name.
-                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(error) if error.kind() == io::ErrorKind::AlreadyExists => last = error,
                 Err(error) => return Err(error),
             }
         }
+        Err(last)
     }
 }
 
 impl Drop for ScratchFiles {
     fn drop(&mut self) {
-        let paths = match self.paths.get_mut() {
-            Ok(paths) => std::mem::take(paths),
-            Err(poisoned) => std::mem::take(poisoned.into_inner()),
-        };
-        for path in paths {
+        let paths = self.paths.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for path in std::mem::take(paths) {
             let _ = std::fs::remove_file(path);
         }
     }
