@@ -23,7 +23,7 @@ use crate::engine::Engine;
 use crate::error::after_contact;
 use crate::host::RegistryHost;
 use crate::log;
-use crate::oci::{self, SourcePlan};
+use crate::oci::{self, Compression, SourcePlan};
 use crate::outputs::ImageOutputs;
 use crate::tag_policy::{self, TagAction};
 
@@ -106,7 +106,13 @@ fn annotate(settings: &PushSettings, tags: &[String], plan: SourcePlan) -> anyho
         .filter_map(|line| line.split_once('='))
         .map(|(key, value)| (key.to_string(), value.to_string()))
         .collect();
-    let annotated = plan.annotated(&pairs)?;
+    let annotated = plan.annotated(&pairs).map_err(|error| match plan.compressed() {
+        Some(done) if done.format == Compression::Gzip.name() => error.context(
+            "--annotate: the docker archive's layers were gzipped into a Docker schema 2 manifest, which has no \
+             annotations; --compression zstd builds an OCI manifest, which has",
+        ),
+        _ => error,
+    })?;
     log::info(format!(
         "annotated the manifest with {} annotations: it is pushed as {}, not the source's {}",
         annotations.len(),
