@@ -10,9 +10,15 @@ Usage: python3 bench/lib.py COMMAND ARGS...
   access COUNTS LOG START           counts of registry access-log lines after byte offset START, by client
   protocols LOG START               HTTP versions of the blob PUTs in the registry access log after offset START
   ctx DIR MB FILES                  docker build context: FROM scratch + FILES random files of MB MiB each
+  archive FILE TAG LAYER...         classic `docker save` tar (uncompressed layers) of one image tagged TAG; each
+                                    LAYER is `tree:BUDGET:ROOT[,ROOT...]` (regular files under the first ROOT that
+                                    exists, in sorted order, until BUDGET bytes) or `random:BUDGET:SEED`; prints
+                                    "<uncompressed layer bytes> <layer count>" and one "<layer> <bytes> <source>"
+                                    line per layer on stderr
 """
 
 import hashlib
+import io
 import json
 import os
 import random
@@ -188,7 +194,70 @@ def ctx(out, mb, files):
         f.write("\n".join(lines) + "\n")
 
 
+def tree_layer(tar, budget, roots):
+    root = next((r for r in roots.split(",") if os.path.isdir(r)), None)
+    if root is None:
+        sys.exit(f"none of {roots} exists")
+    used = 0
+    for directory, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(directory, name)
+            if not os.path.isfile(path) or os.path.islink(path):
+                continue
+            size = os.path.getsize(path)
+            if used + size > budget:
+                continue
+            info = tar.gettarinfo(path, arcname=os.path.relpath(path, "/"))
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            with open(path, "rb") as f:
+                tar.addfile(info, f)
+            used += size
+            if used >= budget * 0.98:
+                return root
+    return root
+
+
+def archive(out, tag, *layers):
+    """A classic docker save archive: manifest.json, <config hex>.json and <n>/layer.tar, as dockerd 20.10 writes."""
+    entries, diff_ids, total = [], [], 0
+    work = out + ".parts"
+    os.makedirs(work, exist_ok=True)
+    for i, spec in enumerate(layers):
+        kind, budget, arg = spec.split(":", 2)
+        path = os.path.join(work, f"{i}.tar")
+        writer = HashingWriter(path)
+        with tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT, bufsize=CHUNK) as tar:
+            if kind == "tree":
+                source = tree_layer(tar, int(budget), arg)
+            else:
+                info = tarfile.TarInfo(f"data/{arg}.bin")
+                info.size, info.mode, info.mtime = int(budget), 0o644, 0
+                tar.addfile(info, RandomReader(arg, int(budget)))
+                source = "pseudo-random bytes"
+        writer.close()
+        diff_ids.append(f"sha256:{writer.sha.hexdigest()}")
+        entries.append((f"{i:04d}/layer.tar", path))
+        total += writer.size
+        print(f"layer {i}: {writer.size} bytes of {source}", file=sys.stderr)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                         "rootfs": {"type": "layers", "diff_ids": diff_ids}}, separators=(",", ":")).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [tag], "Layers": [n for n, _ in entries]}]).encode()
+    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in (("manifest.json", manifest), (config_name, config)):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+        for name, path in entries:
+            tar.add(path, arcname=name)
+            os.remove(path)
+    os.rmdir(work)
+    print(f"{total} {len(entries)}")
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     {"layout": layout, "blobs": blobs, "free-port": free_port, "free-ip": free_ip, "median": median,
-     "access": access, "protocols": protocols, "ctx": ctx}[command](*args)
+     "access": access, "protocols": protocols, "ctx": ctx, "archive": archive}[command](*args)

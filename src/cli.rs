@@ -239,6 +239,11 @@ pub struct PushArgs {
     /// docker, podman, or auto (default: auto).
     #[arg(long, env = "ECR_SHIP_ENGINE", value_name = "ENGINE")]
     pub engine: Option<String>,
+    /// How the uncompressed layers of a docker-archive: source are sent: gzip (default; Docker v2 schema 2), zstd
+    /// (an OCI manifest) or none (as they are in the archive). Compressed layers and oci: sources are pushed
+    /// unchanged.
+    #[arg(long, env = "ECR_SHIP_COMPRESSION", value_name = "FORMAT")]
+    pub compression: Option<String>,
     /// Skip tags that already point at another image in an immutable repository, with a warning.
     #[arg(long, env = "ECR_SHIP_SKIP_EXISTING", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub skip_existing: Option<bool>,

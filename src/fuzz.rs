@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::ci::{self, CiContext, EnvMap, Overrides, Workspace};
 use crate::config::file::ConfigFile;
 use crate::host::RegistryHost;
-use crate::oci::ImageSource;
+use crate::oci::{Compression, ImageSource, Stop};
 use crate::tags::{self, TagRules};
 
 /// Tag lines (one per line; lines after a `--` line are flavor lines), planned for a branch, a tag and a pull
@@ -125,7 +125,8 @@ pub fn oci_layout(data: &[u8]) -> bool {
     planned
 }
 
-/// A `docker save` archive; true when it planned.
+/// A `docker save` archive, planned as it is and with its uncompressed layers gzipped (the command's default);
+/// true when both planned.
 pub fn docker_archive(data: &[u8]) -> bool {
     tar_source("docker-archive", data)
 }
@@ -141,7 +142,10 @@ fn tar_source(kind: &str, data: &[u8]) -> bool {
     let file = dir.join("image.tar");
     let planned = std::fs::create_dir_all(&dir).is_ok()
         && std::fs::write(&file, data).is_ok()
-        && ImageSource::parse(&format!("{kind}:{}", file.display())).is_ok_and(|s| s.plan().is_ok());
+        && ImageSource::parse(&format!("{kind}:{}", file.display())).is_ok_and(|s| {
+            let gzipped = s.plan_with(Compression::Gzip, &Stop::default());
+            s.plan().is_ok() && gzipped.is_ok()
+        });
     let _ = std::fs::remove_dir_all(&dir);
     planned
 }

@@ -57,7 +57,7 @@ pub async fn run(cli: Cli, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> 
     let outcome = tokio::select! {
         outcome = limited => outcome,
         signal = stop_signal() => Err(crate::error::after_contact(anyhow::anyhow!(
-            "{what} was stopped by {signal}; the engine logins and temporary names it made were removed"
+            "{what} was stopped by {signal}; the engine logins, temporary names and temporary files it made were removed"
         ))),
     };
     cleanup.run().await;

@@ -1,7 +1,8 @@
 //! `ecr-ship push`: the job the tool exists for.
 //!
 //! Resolve, plan, act, report. The settings arrive checked; planning adds the tags and reads the image source (or
-//! finds the engine) without the network. Then: credentials, repository, a look at which planned tags already
+//! finds the engine) without the network, compressing a docker archive's uncompressed layers on a blocking thread
+//! (`--compression`), so the manifest digest is known before the first call. Then: credentials, repository, a look at which planned tags already
 //! exist (so a re-run is idempotent and an immutable conflict fails before anything is uploaded), the push (once,
 //! through the engine or natively), the remaining tags server-side, and the outputs. No tag is written before the
 //! image it names is complete: the engine and the native pusher both put a manifest only after all its blobs.
@@ -22,7 +23,7 @@ use crate::engine::Engine;
 use crate::error::after_contact;
 use crate::host::RegistryHost;
 use crate::log;
-use crate::oci::{self, SourcePlan};
+use crate::oci::{self, Compression, SourcePlan};
 use crate::outputs::ImageOutputs;
 use crate::tag_policy::{self, TagAction};
 
@@ -54,7 +55,11 @@ pub async fn run(
         SourceSettings::Engine { engine, image } => {
             Source::Engine { engine: Engine::detect(*engine, env).await?, image }
         }
-        SourceSettings::Native(source) => Source::Native { plan: annotate(settings, &tags, source.plan()?)? },
+        SourceSettings::Native(source) => {
+            let plan = source.plan_in_background(settings.compression).await?;
+            report_compression(&plan);
+            Source::Native { plan: annotate(settings, &tags, plan)? }
+        }
     };
     log::info(format!(
         "{}: pushing {} to '{}' as {}",
@@ -72,6 +77,24 @@ pub async fn run(
     act(settings, &tags, &source, env, cwd, stdout, cleanup).await.map_err(after_contact)
 }
 
+/// Says what planning compressed (and what it cost), since that time and disk come before the first upload.
+fn report_compression(plan: &SourcePlan) {
+    if let Some(done) = plan.compressed() {
+        log::info(format!(
+            "compressed {} uncompressed layer{} with {} ({} -> {} bytes) in {:.1} s on {} thread{} \
+             (--compression none sends them as they are)",
+            done.layers,
+            if done.layers == 1 { "" } else { "s" },
+            done.format,
+            done.bytes_in,
+            done.bytes_out,
+            done.elapsed.as_secs_f64(),
+            done.threads,
+            if done.threads == 1 { "" } else { "s" },
+        ));
+    }
+}
+
 /// With `--annotate`, the plan whose top manifest carries the annotations; the changed digest is said.
 fn annotate(settings: &PushSettings, tags: &[String], plan: SourcePlan) -> anyhow::Result<SourcePlan> {
     if !settings.annotate {
@@ -83,7 +106,13 @@ fn annotate(settings: &PushSettings, tags: &[String], plan: SourcePlan) -> anyho
         .filter_map(|line| line.split_once('='))
         .map(|(key, value)| (key.to_string(), value.to_string()))
         .collect();
-    let annotated = plan.annotated(&pairs)?;
+    let annotated = plan.annotated(&pairs).map_err(|error| match plan.compressed() {
+        Some(done) if done.format == Compression::Gzip.name() => error.context(
+            "--annotate: the docker archive's layers were gzipped into a Docker schema 2 manifest, which has no \
+             annotations; --compression zstd builds an OCI manifest, which has",
+        ),
+        _ => error,
+    })?;
     log::info(format!(
         "annotated the manifest with {} annotations: it is pushed as {}, not the source's {}",
         annotations.len(),

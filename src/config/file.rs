@@ -28,6 +28,8 @@ pub struct ConfigFile {
     pub role_duration: Option<u64>,
     pub registries: Option<Vec<String>>,
     pub engine: Option<String>,
+    /// `gzip`, `zstd` or `none`: how a docker archive's uncompressed layers are sent.
+    pub compression: Option<String>,
     pub timeout: Option<u64>,
     pub skip_existing: Option<bool>,
     pub annotate: Option<bool>,

@@ -26,7 +26,7 @@ use crate::cli::{
 use crate::cli::{TagArgs, TagsArgs};
 use crate::engine::EngineChoice;
 use crate::host::{Partition, RegistryHost, Stack};
-use crate::oci::ImageSource;
+use crate::oci::{Compression, ImageSource};
 use crate::outputs::OutputTargets;
 use crate::tags::TagRules;
 use crate::{names, tags};
@@ -127,6 +127,8 @@ pub struct PushSettings {
     pub skip_existing: bool,
     /// Write the annotations into the pushed manifest or index (native sources only).
     pub annotate: bool,
+    /// How a docker archive's uncompressed layers are sent (native sources only).
+    pub compression: Compression,
     pub logout: bool,
     /// Push even when CodeBuild reports the build as failing.
     pub force: bool,
@@ -238,11 +240,20 @@ fn push(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PushSetting
              the annotations output to the image build instead (docker buildx build --annotation)"
         );
     }
+    let compression = match args.compression.as_deref().or(file.compression.as_deref()) {
+        None => Compression::DEFAULT,
+        Some(_) if matches!(source, SourceSettings::Engine { .. }) => bail_input!(
+            "--compression applies to native pushes (--from docker-archive:FILE); with --image the engine \
+             compresses the layers itself: drop --compression (or compression: in the config file)"
+        ),
+        Some(value) => Compression::parse(value)?,
+    };
     Ok(PushSettings {
         repository,
         tags,
         source,
         annotate,
+        compression,
         aws,
         repository_settings,
         create_repository,
@@ -712,6 +723,35 @@ mod tests {
         assert!(!push.skip_existing);
         assert!(matches!(&push.source, SourceSettings::Engine { engine: EngineChoice::Docker, .. }));
         assert_eq!(push.tags.plan().unwrap(), ["t"]);
+    }
+
+    #[test]
+    fn compression_defaults_to_gzip_reads_the_file_lets_the_flag_win_and_is_for_native_pushes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("app.tar"), b"").unwrap();
+        let native = |extra: &[&'static str]| {
+            let mut args = vec!["push", "--repository", "team/app", "--from", "docker-archive:app.tar"];
+            args.extend_from_slice(&["--region", "us-east-1", "--sha", SHA]);
+            args.extend_from_slice(extra);
+            args
+        };
+        let compression = |config: &str, args: &[&str]| match resolve_in(dir.path(), config, args).unwrap() {
+            Settings::Push(push) => push.compression,
+            _ => panic!("push settings"),
+        };
+        assert_eq!(compression("", &native(&[])), Compression::Gzip);
+        assert_eq!(compression("compression: zstd\n", &native(&[])), Compression::Zstd);
+        assert_eq!(compression("compression: zstd\n", &native(&["--compression", "NONE"])), Compression::None);
+        for (config, args, needle) in [
+            ("", native(&["--compression", "xz"]), "unknown --compression 'xz': use gzip, zstd or none"),
+            ("compression: brotli\n", native(&[]), "unknown --compression 'brotli': use gzip, zstd or none"),
+            ("", push_args(&["--compression", "zstd"]), "--compression applies to native pushes"),
+        ] {
+            let error = resolve_in(dir.path(), config, &args).unwrap_err();
+            assert_eq!(exit_code(&error), EXIT_BAD_INPUT, "{args:?}: {error:#}");
+            assert_eq!(format!("{error:#}").lines().count(), 1, "one line: {error:#}");
+            assert!(format!("{error:#}").contains(needle), "{args:?}: {error:#}");
+        }
     }
 
     #[test]

@@ -16,10 +16,12 @@
 //! - `push` (options, result and the order of a push) over `upload` and `manifest`;
 //! - sources, beside the network side and never importing it: `layout` reads an OCI layout wherever its files are
 //!   (a directory, or a tar through `oci_archive`), `archive` reads `docker save` tars, both tar readers over
-//!   `tar_index`, all into a `plan`; `source` ([`ImageSource`]) picks between them and runs `preflight`.
+//!   `tar_index`, all into a `plan`; `compress` ([`Compression`]) compresses a docker archive's uncompressed layers
+//!   into temporary files the plan owns; `source` ([`ImageSource`]) picks between them and runs `preflight`.
 
 mod archive;
 mod auth;
+mod compress;
 mod error;
 mod layout;
 mod manifest;
@@ -34,8 +36,9 @@ mod transport;
 mod upload;
 
 pub use auth::{Credentials, CredentialsFuture, RegistryAuth, StaticAuth};
+pub use compress::{Compression, GZIP_LEVEL, Stop, ZSTD_LEVEL};
 pub use error::Error;
-pub use plan::{ResolvedImage, SourcePlan};
+pub use plan::{LayerCompression, ResolvedImage, SourcePlan};
 pub use progress::Progress;
 pub use push::{PushOptions, PushedImage, immutable_tag, push};
 pub use source::ImageSource;

@@ -3,11 +3,16 @@
 //!
 //! A plan lists every blob once (deduplicated by digest across all manifests of a multi-arch image), the child
 //! manifests to put by digest, and the top-level manifest. Blobs are never loaded: each one is a byte range of a
-//! file on disk (a layout's `blobs/sha256/<hex>`, or an entry inside an OCI archive or docker-save tar), so memory stays flat no
+//! file on disk (a layout's `blobs/sha256/<hex>`, an entry inside an OCI archive or docker-save tar, or a compressed
+//! layer in a private temporary file that the plan owns and removes when it is dropped), so memory stays flat no
 //! matter how large the layers are.
 
+use std::any::Any;
 use std::collections::{BTreeMap, HashSet};
+use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -114,6 +119,40 @@ pub struct Plan {
     pub blobs: Vec<Blob>,
     pub children: Vec<Manifest>,
     pub top: Manifest,
+    /// Set when planning compressed layers; shared by every clone of the plan, so their files outlive none of them.
+    pub compressed: Option<Arc<LayerCompression>>,
+}
+
+impl Plan {
+    /// The plan, owning what compressing its layers made.
+    pub fn with_compression(self, compression: LayerCompression) -> Plan {
+        Plan { compressed: Some(Arc::new(compression)), ..self }
+    }
+}
+
+/// What planning did to a docker archive's uncompressed layers, and the owner of the temporary files the compressed
+/// layers are uploaded from: dropping it (with the last clone of the plan) removes them.
+pub struct LayerCompression {
+    /// `gzip` or `zstd`.
+    pub format: &'static str,
+    pub layers: usize,
+    /// Uncompressed bytes read, compressed bytes written.
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub threads: usize,
+    pub elapsed: Duration,
+    pub files: Box<dyn Any + Send + Sync>,
+}
+
+impl fmt::Debug for LayerCompression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LayerCompression")
+            .field("format", &self.format)
+            .field("layers", &self.layers)
+            .field("bytes_in", &self.bytes_in)
+            .field("bytes_out", &self.bytes_out)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A source read and resolved: every blob (as a byte range of a local file), the child manifests and the
@@ -132,6 +171,11 @@ impl SourcePlan {
 
     pub(super) fn plan(&self) -> &Plan {
         &self.plan
+    }
+
+    /// What planning compressed (a docker archive's uncompressed layers), when it did.
+    pub fn compressed(&self) -> Option<&LayerCompression> {
+        self.plan.compressed.as_deref()
     }
 
     /// The same plan with `annotations` written into the top-level OCI manifest or index (a key already there is
@@ -213,7 +257,7 @@ impl PlanBuilder {
         const TINY: u64 = 64 * 1024;
         blobs.sort_by_key(|blob| (blob.size > TINY, std::cmp::Reverse(blob.size)));
         let children = self.children.into_iter().filter(|child| child.digest != top.digest).collect();
-        Plan { blobs, children, top }
+        Plan { blobs, children, top, compressed: None }
     }
 }
 

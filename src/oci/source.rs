@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::bail_input;
 
+use super::compress::{Compression, Stop};
 use super::plan::{ResolvedImage, SourcePlan};
 use super::{archive, layout, oci_archive, preflight};
 
@@ -46,12 +47,21 @@ impl ImageSource {
 
     /// Reads the source into the plan a push follows, without any network access. The summary says what would
     /// be pushed (for dry runs and "is this digest already tagged" checks); [`push`](crate::oci::push()) then pushes exactly this plan,
-    /// so the source is read once and what was judged is what is sent.
+    /// so the source is read once and what was judged is what is sent. The source is pushed as it is (a docker
+    /// archive's uncompressed layers too); [`plan_with`](Self::plan_with) compresses them.
     pub fn plan(&self) -> anyhow::Result<SourcePlan> {
+        self.plan_with(Compression::None, &Stop::default())
+    }
+
+    /// As [`plan`](Self::plan), with a docker archive's uncompressed layers compressed as `compression` says
+    /// (OCI layouts are always pushed unchanged); `stop` makes a running compression give up.
+    pub fn plan_with(&self, compression: Compression, stop: &Stop) -> anyhow::Result<SourcePlan> {
         let plan = match self {
             ImageSource::OciLayout { dir, reference } => layout::plan(dir, reference.as_deref()),
             ImageSource::OciArchive { file, reference } => oci_archive::plan(file, reference.as_deref()),
-            ImageSource::DockerArchive { file, reference } => archive::plan(file, reference.as_deref()),
+            ImageSource::DockerArchive { file, reference } => {
+                archive::plan(file, reference.as_deref(), compression, stop)
+            }
         }?;
         preflight::check(&plan)?;
         let summary = ResolvedImage {
@@ -108,6 +118,20 @@ fn existing(spec: &str, rest: &str, kind: PathKind) -> anyhow::Result<(PathBuf, 
         "image source '{spec}': no {what} '{}' (expected {SOURCE_FORMS})",
         rest.split(':').next().unwrap_or(rest)
     )
+}
+
+impl ImageSource {
+    /// [`plan_with`](Self::plan_with) on a blocking thread, so the command's time limit and SIGINT/SIGTERM still
+    /// bound a long compression: when the returned future is dropped, the compression stops within one chunk and
+    /// removes its temporary files as its thread ends (the runtime waits for that thread before the process exits).
+    pub async fn plan_in_background(&self, compression: Compression) -> anyhow::Result<SourcePlan> {
+        let source = self.clone();
+        let stop = Stop::default();
+        let _stop_when_dropped = stop.on_drop();
+        tokio::task::spawn_blocking(move || source.plan_with(compression, &stop))
+            .await
+            .map_err(|error| anyhow::anyhow!("reading the image source {self} stopped unexpectedly: {error}"))?
+    }
 }
 
 /// `rest` is `PATH` or `PATH:REF`; the split point is the first one whose path part exists.

@@ -310,10 +310,11 @@ fn the_registry_client_is_layered() {
         ("push", &["upload", "manifest", "transport", "error", "plan", "progress"][..]),
         ("tar_index", &[][..]),
         ("layout", &["plan"][..]),
+        ("compress", &[][..]),
         ("oci_archive", &["layout", "tar_index", "plan"][..]),
-        ("archive", &["tar_index", "plan"][..]),
+        ("archive", &["tar_index", "plan", "compress"][..]),
         ("preflight", &["plan"][..]),
-        ("source", &["plan", "layout", "oci_archive", "archive", "preflight"][..]),
+        ("source", &["plan", "layout", "oci_archive", "archive", "preflight", "compress"][..]),
     ]
     .into_iter()
     .collect();

@@ -3,6 +3,7 @@
 
 mod aws;
 mod aws_cli;
+mod compression;
 mod config;
 mod ecr_fidelity;
 mod engine;

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use ecr_ship::media_type::MANIFEST_MEDIA_TYPES;
 use ecr_ship::oci::{
-    self, Credentials, CredentialsFuture, ImageSource, Progress, PushOptions, PushedImage, Registry, RegistryAuth,
-    RetryPolicy,
+    self, Compression, Credentials, CredentialsFuture, ImageSource, Progress, PushOptions, PushedImage, Registry,
+    RegistryAuth, RetryPolicy, Stop,
 };
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -210,15 +210,12 @@ async fn docker_archive_pushes_as_docker_v2_schema_2_with_layer_digests_equal_to
     assert_eq!(plan.summary().manifest, pushed.manifest);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn docker_archive_with_an_embedded_oci_layout_pushes_dockers_own_manifest() {
-    let registry = TestRegistry::start();
-    let scratch = scratch_dir("docker-archive-oci");
-    // Build the image as an OCI layout first, then pack it the way docker 25+ saves: blobs/, index.json,
-    // oci-layout and manifest.json pointing into blobs/.
-    let layout_dir = scratch.path().join("layout");
+/// An archive packed the way docker 25+ saves: the image as an OCI layout (blobs/, index.json, oci-layout) and
+/// manifest.json pointing into blobs/. Returns the archive and the embedded manifest's digest.
+fn embedded_layout_archive(dir: &std::path::Path, compressed_layers: bool) -> (std::path::PathBuf, String) {
+    let layout_dir = dir.join("layout");
     let mut layout = Layout::new(&layout_dir);
-    let layers = [random_layer("x.bin", 700_000, false), random_layer("y.bin", 90_000, false)];
+    let layers = [random_layer("x.bin", 700_000, compressed_layers), random_layer("y.bin", 90_000, compressed_layers)];
     let descriptor = layout.image(&layers, "amd64");
     let manifest_digest = layout.name(descriptor, "team/app:v2");
     let manifest_bytes = std::fs::read(layout.blob_path(&manifest_digest)).unwrap();
@@ -238,8 +235,16 @@ async fn docker_archive_with_an_embedded_oci_layout_pushes_dockers_own_manifest(
     let docker_manifest = json!([{"Config": config_name, "RepoTags": ["team/app:v2", "team/app:other"],
                                  "Layers": layer_names}]);
     files.push(("manifest.json".into(), serde_json::to_vec(&docker_manifest).unwrap()));
-    let archive = scratch.path().join("image.tar");
+    let archive = dir.join("image.tar");
     write_tar(&archive, &files, &[]);
+    (archive, manifest_digest)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_archive_with_an_embedded_oci_layout_pushes_dockers_own_manifest() {
+    let registry = TestRegistry::start();
+    let scratch = scratch_dir("docker-archive-oci");
+    let (archive, manifest_digest) = embedded_layout_archive(scratch.path(), false);
 
     let (target, _) = target_registry(&format!("http://{}", registry.host()), "team/embedded");
     let source = ImageSource::parse(&format!("docker-archive:{}:team/app:v2", archive.display())).expect("parse");
@@ -251,6 +256,33 @@ async fn docker_archive_with_an_embedded_oci_layout_pushes_dockers_own_manifest(
     let unknown = ImageSource::parse(&format!("docker-archive:{}:nope", archive.display())).unwrap();
     let error = unknown.plan().unwrap_err().to_string();
     assert!(error.contains("team/app:v2, team/app:other"), "{error}");
+
+    // With compression (the command's default), uncompressed layers make a manifest of ecr-ship's own: schema 2
+    // with gzip layers, the same config. It pushes and serves like any other.
+    let gzipped = source.plan_with(Compression::Gzip, &Stop::default()).expect("plan with gzip");
+    assert_eq!(gzipped.summary().media_type, DOCKER_MANIFEST);
+    assert_ne!(gzipped.summary().digest, manifest_digest);
+    let done = gzipped.compressed().expect("layers were compressed");
+    assert_eq!((done.format, done.layers), ("gzip", 2));
+    let (target, _) = target_registry(&format!("http://{}", registry.host()), "team/embedded-gzip");
+    let pushed = oci::push(&gzipped, &target, &tags(&["v2"]), &quiet()).await.expect("push gzip");
+    let doc: Value = serde_json::from_slice(&pushed.manifest).unwrap();
+    assert!(
+        doc["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["mediaType"] == "application/vnd.docker.image.rootfs.diff.tar.gzip")
+    );
+    assert_tags_serve(&registry, "team/embedded-gzip", &["v2"], &pushed).await;
+
+    // Layers that are compressed already leave nothing to do: docker's own manifest, byte for byte, even with zstd.
+    let already = scratch_dir("docker-archive-oci-gzip");
+    let (archive, manifest_digest) = embedded_layout_archive(already.path(), true);
+    let source = ImageSource::parse(&format!("docker-archive:{}:team/app:v2", archive.display())).expect("parse");
+    let plan = source.plan_with(Compression::Zstd, &Stop::default()).expect("plan");
+    assert_eq!(plan.summary().digest, manifest_digest);
+    assert!(plan.compressed().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

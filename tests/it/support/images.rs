@@ -217,3 +217,44 @@ pub fn write_tar(path: &Path, files: &[(String, Vec<u8>)], symlinks: &[(String, 
     }
     builder.finish().expect("finish archive");
 }
+
+/// A classic `docker save` archive (manifest.json, `<hex>.json` config, `<id>/layer.tar` per layer, a repeated
+/// layer stored once and symlinked) of one image tagged `repo_tag`, whose layer blobs are `layers` exactly as
+/// given (uncompressed tars as docker writes them, or gzip for archives other tools make) with the uncompressed
+/// digests `diff_ids`. Returns the config bytes.
+pub fn classic_archive(path: &Path, repo_tag: &str, layers: &[Vec<u8>], diff_ids: &[String]) -> Vec<u8> {
+    let config = serde_json::to_vec(&json!({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/hello"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}}))
+    .expect("config json");
+    let config_name = format!("{}.json", hex(&Sha256::digest(&config)));
+    let mut files = vec![(config_name.clone(), config.clone())];
+    let mut links = Vec::new();
+    let mut names = Vec::new();
+    for (position, layer) in layers.iter().enumerate() {
+        let name = format!("{position:04}/layer.tar");
+        match layers[..position].iter().position(|earlier| earlier == layer) {
+            Some(first) => links.push((name.clone(), format!("../{first:04}/layer.tar"))),
+            None => files.push((name.clone(), layer.clone())),
+        }
+        names.push(name);
+    }
+    let manifest = json!([{"Config": config_name, "RepoTags": [repo_tag], "Layers": names}]);
+    files.insert(0, ("manifest.json".into(), serde_json::to_vec(&manifest).expect("manifest json")));
+    write_tar(path, &files, &links);
+    config
+}
+
+/// A layer tar of compressible content, roughly `size` bytes: text lines like a package's file list and docs, with
+/// some pseudo-random bytes in between, as real layers mix text and binaries.
+pub fn text_layer(name: &str, size: usize) -> Vec<u8> {
+    let mut text = Vec::with_capacity(size);
+    let mut line = 0usize;
+    while text.len() < size * 3 / 4 {
+        text.extend_from_slice(
+            format!("{name} {line}: /usr/share/doc/package-{}/changelog.gz\n", line % 311).as_bytes(),
+        );
+        line += 1;
+    }
+    text.extend_from_slice(&random_bytes(size / 4));
+    layer_tar(&[(name, text)])
+}
