@@ -14,7 +14,7 @@
 //! byte for byte: its diff_ids are the uncompressed digests, checked while compressing, and stay valid. Layers that
 //! are already gzip or zstd are pushed byte for byte. Compression is deterministic (`compress.rs`), so re-pushes and
 //! shared base layers upload nothing. Its cost, paid before the upload: one read of every uncompressed layer, CPU
-//! (gzip about 130-145 MiB/s per core, zstd 150-190, on as many cores as there are layers), and temporary disk in
+//! (gzip about 125-145 MiB/s per core, zstd 150-190, layers in parallel, up to one per core), and temporary disk in
 //! `TMPDIR` the size of the compressed layers, held until the push ends and then removed. `--compression none`
 //! pushes the archive as it is: uncompressed layers with their digests equal to the diff_ids (no hashing pass, no
 //! temporary disk, no CPU), the embedded OCI manifest when there is one, otherwise schema 2 (or OCI when a layer

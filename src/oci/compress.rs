@@ -30,11 +30,11 @@ use sha2::{Digest as _, Sha256};
 use crate::digest::hex;
 use crate::error::bad_input;
 
-/// gzip level 1, miniz_oxide's fast greedy path: measured on a 2-core runner at about 130-145 MiB/s per core,
-/// against 63-85 MiB/s at level 2 and 15-20 MiB/s at level 6, for 10-25 % more bytes than level 6 (BENCHMARKS.md).
+/// gzip level 1, miniz_oxide's fast greedy path: measured on one core of a 2-core machine at 125-145 MiB/s, against
+/// 63-85 MiB/s at level 2 and 15-20 MiB/s at level 6, for 17-25 % more bytes than level 6 (BENCHMARKS.md).
 /// Compression runs before the first upload, so its time adds to the push; at level 1 it costs less than uploading
-/// the bytes level 6 would save unless the uplink is slower than about 15 MiB/s. Smaller images: `--compression
-/// zstd`, which beats gzip level 6 on size at several times gzip level 1's speed.
+/// the bytes level 2 or 6 would save unless the uplink is slower than about 10-20 MiB/s. For smaller images,
+/// `--compression zstd` beats gzip level 6 on size at more than gzip level 1's speed.
 pub const GZIP_LEVEL: u32 = 1;
 /// zstd's own default level (also containers/image's): 150-190 MiB/s per core, smaller than gzip at any level.
 pub const ZSTD_LEVEL: i32 = 3;
