@@ -216,6 +216,24 @@ pub struct RepositoryArgs {
     /// Resource tag KEY=VALUE for a created repository (repeatable).
     #[arg(long, env = "ECR_SHIP_RESOURCE_TAGS", value_name = "KEY=VALUE", value_delimiter = ',')]
     pub resource_tag: Vec<String>,
+    /// ECR Public: the repository's short description in the Gallery (catalog data, up to 1024 characters).
+    #[arg(long, env = "ECR_SHIP_DESCRIPTION", value_name = "TEXT")]
+    pub description: Option<String>,
+    /// ECR Public: Markdown file with the repository's about text (catalog data).
+    #[arg(long, env = "ECR_SHIP_ABOUT_TEXT", value_name = "FILE")]
+    pub about_text: Option<PathBuf>,
+    /// ECR Public: Markdown file with the repository's usage text (catalog data).
+    #[arg(long, env = "ECR_SHIP_USAGE_TEXT", value_name = "FILE")]
+    pub usage_text: Option<PathBuf>,
+    /// ECR Public: architecture badge (repeatable): ARM, ARM 64, x86, x86-64.
+    #[arg(long, env = "ECR_SHIP_ARCHITECTURES", value_name = "NAME", value_delimiter = ',')]
+    pub architecture: Vec<String>,
+    /// ECR Public: operating system badge (repeatable): Linux, Windows.
+    #[arg(long, env = "ECR_SHIP_OPERATING_SYSTEMS", value_name = "NAME", value_delimiter = ',')]
+    pub operating_system: Vec<String>,
+    /// ECR Public: PNG or JPEG logo file for the repository (catalog data).
+    #[arg(long, env = "ECR_SHIP_LOGO", value_name = "FILE")]
+    pub logo: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

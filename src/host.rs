@@ -4,6 +4,10 @@
 //! China, GovCloud, EU sovereign and ISO form) and the account, region and partition it names, in both directions.
 //! The partition decides ARN prefixes, the STS audience for web identity, and the DNS suffix of built hosts.
 //! Look-alike hosts (`…amazonaws.com.example.com`) are rejected: parsing is anchored at both ends.
+//!
+//! It also owns the other registry kind, Amazon ECR Public (`public.ecr.aws/<alias>`: one host for every account,
+//! the alias naming the registry), the [`RegistryTarget`] a `--registry` value parses into, and the
+//! [`ImageRegistry`] a command addresses images with once the registry is fully known.
 
 use std::fmt;
 
@@ -132,7 +136,8 @@ impl RegistryHost {
             Some(parsed) => Ok(parsed),
             None => bail_input!(
                 "'{input}' is not an Amazon ECR registry host: expected <12-digit account>.dkr.ecr.<region>.amazonaws.com \
-                 or its FIPS, dual-stack, China, GovCloud, EU sovereign or ISO form"
+                 or its FIPS, dual-stack, China, GovCloud, EU sovereign or ISO form, or public.ecr.aws/ALIAS for ECR \
+                 Public"
             ),
         }
     }
@@ -162,6 +167,108 @@ impl RegistryHost {
 impl fmt::Display for RegistryHost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.host)
+    }
+}
+
+/// The host of Amazon ECR Public: one for every account and region.
+pub const PUBLIC_HOST: &str = "public.ecr.aws";
+/// The one region the ECR Public API is in, whatever region the job runs in.
+pub const PUBLIC_API_REGION: &str = "us-east-1";
+
+/// An Amazon ECR Public registry: `public.ecr.aws/<alias>`, or bare `public.ecr.aws`, whose alias is the caller's
+/// default one, looked up with DescribeRegistries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicRegistry {
+    pub alias: Option<String>,
+}
+
+impl PublicRegistry {
+    /// `Ok(None)` when `input` is not on `public.ecr.aws` at all; bad input when it is but the alias is invalid.
+    pub fn parse(input: &str) -> anyhow::Result<Option<PublicRegistry>> {
+        let trimmed = input.trim().strip_prefix("https://").unwrap_or(input.trim()).trim_end_matches('/');
+        let (host, alias) = match trimmed.split_once('/') {
+            Some((host, alias)) => (host, Some(alias)),
+            None => (trimmed, None),
+        };
+        if !host.eq_ignore_ascii_case(PUBLIC_HOST) {
+            return Ok(None);
+        }
+        if let Some(alias) = alias {
+            crate::names::validate_public_alias(alias)
+                .map_err(|e| e.context(format!("--registry '{input}' is not public.ecr.aws/ALIAS")))?;
+        }
+        Ok(Some(PublicRegistry { alias: alias.map(String::from) }))
+    }
+}
+
+impl fmt::Display for PublicRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.alias {
+            Some(alias) => write!(f, "{PUBLIC_HOST}/{alias}"),
+            None => f.write_str(PUBLIC_HOST),
+        }
+    }
+}
+
+/// What a `--registry` value names: a private ECR registry host, or an ECR Public registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryTarget {
+    Private(RegistryHost),
+    Public(PublicRegistry),
+}
+
+impl RegistryTarget {
+    pub fn parse(input: &str) -> anyhow::Result<RegistryTarget> {
+        match PublicRegistry::parse(input)? {
+            Some(public) => Ok(RegistryTarget::Public(public)),
+            None => RegistryHost::parse(input).map(RegistryTarget::Private),
+        }
+    }
+}
+
+/// Where a command's images live once the registry is fully known: the host the engine logs in to and the client
+/// connects to, and the namespace every repository path on it starts with (ECR Public's alias; none for private
+/// ECR, whose host names the registry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRegistry {
+    host: String,
+    namespace: Option<String>,
+}
+
+impl ImageRegistry {
+    pub fn private(host: &RegistryHost) -> ImageRegistry {
+        ImageRegistry { host: host.host().to_string(), namespace: None }
+    }
+
+    /// `alias` comes from the user (checked by [`PublicRegistry::parse`]) or from DescribeRegistries.
+    pub fn public(alias: &str) -> ImageRegistry {
+        ImageRegistry { host: PUBLIC_HOST.to_string(), namespace: Some(alias.to_string()) }
+    }
+
+    /// The host to log in to and connect to.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The repository's path on the registry host: `alias/app` on ECR Public, `team/app` on private ECR.
+    pub fn repository_path(&self, repository: &str) -> String {
+        match &self.namespace {
+            Some(alias) => format!("{alias}/{repository}"),
+            None => repository.to_string(),
+        }
+    }
+
+    /// The registry as image references begin: `public.ecr.aws/alias`, or the private host.
+    pub fn name(&self) -> String {
+        match &self.namespace {
+            Some(alias) => format!("{}/{alias}", self.host),
+            None => self.host.clone(),
+        }
+    }
+
+    /// `registry/repository`, the name an image is pushed and pulled as.
+    pub fn image_name(&self, repository: &str) -> String {
+        format!("{}/{}", self.host, self.repository_path(repository))
     }
 }
 
@@ -337,6 +444,36 @@ mod tests {
             let error = RegistryHost::parse(input).expect_err(input);
             assert_eq!(crate::error::exit_code(&error), 2, "{input}");
         }
+    }
+
+    #[test]
+    fn public_registries() {
+        let parse = |input: &str| RegistryTarget::parse(input);
+        assert_eq!(
+            parse("public.ecr.aws/ecr-ship-test").unwrap(),
+            RegistryTarget::Public(PublicRegistry { alias: Some("ecr-ship-test".into()) })
+        );
+        for bare in ["public.ecr.aws", "https://public.ecr.aws/", " public.ecr.aws "] {
+            assert_eq!(parse(bare).unwrap(), RegistryTarget::Public(PublicRegistry { alias: None }), "{bare}");
+        }
+        for bad in ["public.ecr.aws/Alias", "public.ecr.aws/a", "public.ecr.aws/a/b", "public.ecr.aws/-x"] {
+            let error = parse(bad).expect_err(bad);
+            assert_eq!(crate::error::exit_code(&error), 2, "{bad}");
+            assert!(format!("{error:#}").contains(bad), "{error:#}");
+        }
+        for not_public in ["public.ecr.aws.example.com/x", "gallery.ecr.aws/x", "ecr.aws"] {
+            assert!(PublicRegistry::parse(not_public).unwrap().is_none(), "{not_public}");
+            assert_eq!(crate::error::exit_code(&parse(not_public).unwrap_err()), 2);
+        }
+        assert!(matches!(parse("123456789012.dkr.ecr.us-east-1.amazonaws.com"), Ok(RegistryTarget::Private(_))));
+
+        let public = ImageRegistry::public("ecr-ship-test");
+        assert_eq!(public.image_name("tools/app"), "public.ecr.aws/ecr-ship-test/tools/app");
+        assert_eq!((public.host(), public.name().as_str()), ("public.ecr.aws", "public.ecr.aws/ecr-ship-test"));
+        let private =
+            ImageRegistry::private(&RegistryHost::parse("123456789012.dkr.ecr.us-east-1.amazonaws.com").unwrap());
+        assert_eq!(private.image_name("team/app"), "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app");
+        assert_eq!(private.repository_path("team/app"), "team/app");
     }
 
     #[test]

@@ -10,6 +10,10 @@ use crate::bail_input;
 pub const MAX_TAG_LEN: usize = 128;
 /// ECR repository name length bounds (API `Repository` shape).
 pub const REPOSITORY_LEN: std::ops::RangeInclusive<usize> = 2..=256;
+/// ECR Public repository name length bounds (ECR Public API reference, CreateRepository `repositoryName`).
+pub const PUBLIC_REPOSITORY_LEN: std::ops::RangeInclusive<usize> = 2..=205;
+/// ECR Public registry alias length bounds (ECR Public API reference, `RegistryAlias.name`).
+pub const PUBLIC_ALIAS_LEN: std::ops::RangeInclusive<usize> = 2..=50;
 
 /// True when `tag` matches `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
 pub fn is_valid_tag(tag: &str) -> bool {
@@ -45,6 +49,34 @@ pub fn validate_repository(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Checks an ECR Public repository name: the same grammar as private ECR's, 2 to 205 characters (the ECR Public API
+/// reference's `repositoryName`). The name is the part after the alias: `app` in `public.ecr.aws/alias/app`.
+pub fn validate_public_repository(name: &str) -> anyhow::Result<()> {
+    let allowed = "ECR Public repository names are 2-205 characters of lower-case path components \
+                   [a-z0-9]+([._-][a-z0-9]+)* joined by '/', for example 'app' or 'tools/app'";
+    if !PUBLIC_REPOSITORY_LEN.contains(&name.len()) {
+        bail_input!("invalid repository name '{name}' ({} characters): {allowed}", name.len());
+    }
+    if let Some(problem) = repository_problem(name) {
+        bail_input!("invalid repository name '{name}': {problem}; {allowed}");
+    }
+    Ok(())
+}
+
+/// Checks an ECR Public registry alias: `[a-z][a-z0-9]+(?:[._-][a-z0-9]+)*`, 2 to 50 characters (the ECR Public
+/// API reference's `RegistryAlias.name`).
+pub fn validate_public_alias(alias: &str) -> anyhow::Result<()> {
+    let allowed = "an ECR Public registry alias is 2-50 characters: a lower-case letter, then lower-case letters and \
+                   digits, optionally in groups joined by single '.', '_' or '-'";
+    let first_ok = alias.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
+    let single_component = !alias.contains('/');
+    if !PUBLIC_ALIAS_LEN.contains(&alias.len()) || !first_ok || !single_component || repository_problem(alias).is_some()
+    {
+        bail_input!("invalid ECR Public registry alias '{alias}': {allowed}");
+    }
+    Ok(())
+}
+
 fn repository_problem(name: &str) -> Option<String> {
     if let Some(upper) = name.chars().find(|c| c.is_ascii_uppercase()) {
         return Some(format!("upper-case '{upper}' is not allowed"));
@@ -73,6 +105,24 @@ fn repository_problem(name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_grammars() {
+        for good in ["ab", "a1", "ecr-ship-test", "a.b_c-d", &format!("a{}", "b".repeat(49))] {
+            assert!(validate_public_alias(good).is_ok(), "{good}");
+        }
+        for bad in ["a", "1ab", "-ab", "ab-", "a--b", "Ab", "a/b", "a b", "", &"a".repeat(51)] {
+            let error = validate_public_alias(bad).expect_err(bad);
+            assert_eq!(crate::error::exit_code(&error), 2);
+            assert!(error.to_string().contains(&format!("'{bad}'")), "{error}");
+        }
+        for good in ["ab", "tools/app", &"a".repeat(205)] {
+            assert!(validate_public_repository(good).is_ok(), "{good}");
+        }
+        for bad in ["a", "App", "a//b", &"a".repeat(206)] {
+            assert_eq!(crate::error::exit_code(&validate_public_repository(bad).expect_err(bad)), 2, "{bad}");
+        }
+    }
 
     #[test]
     fn tag_grammar() {

@@ -107,7 +107,20 @@ impl AwsPlan {
             registry_id,
             endpoint: endpoint_of(env, "ECR", "api.ecr", &self.region),
         };
-        Ok(Session::new(sdk_config, api))
+        let public = self.public.as_ref().map(|public| {
+            let config = aws_sdk_ecrpublic::config::Builder::from(&sdk_config)
+                .region(Region::new(crate::host::PUBLIC_API_REGION))
+                .build();
+            super::public::PublicApi {
+                client: aws_sdk_ecrpublic::Client::from_conf(config),
+                caller_arn: caller_arn.to_string(),
+                account: account.to_string(),
+                alias: public.alias.clone(),
+                endpoint: endpoint_of(env, "ECR_PUBLIC", "api.ecr-public", crate::host::PUBLIC_API_REGION),
+                resolved_alias: tokio::sync::OnceCell::new(),
+            }
+        });
+        Ok(Session::new(sdk_config, api, public))
     }
 
     /// The SDK configuration for the plan's region, with explicit retries and timeouts. The SDK reads the process

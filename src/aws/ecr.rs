@@ -90,7 +90,7 @@ impl EcrApi {
 }
 
 /// Splits base64 `user:password`. Errors describe the shape only, never the content.
-fn decode_token(token: &str) -> anyhow::Result<(String, Secret)> {
+pub(super) fn decode_token(token: &str) -> anyhow::Result<(String, Secret)> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(token.trim())
         .map_err(|_| anyhow::anyhow!("the authorization token is not valid base64"))?;

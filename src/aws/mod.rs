@@ -18,6 +18,7 @@ mod images;
 mod oidc;
 mod plan;
 pub mod policy;
+mod public;
 mod repository;
 mod session;
 
@@ -25,7 +26,8 @@ pub use ecr::RegistryCredentials;
 pub use errors::{AccessDenied, CredentialsRejected};
 pub use images::StoredManifest;
 pub use plan::{AwsOptions, AwsPlan, RegionSource, RoleArn};
-pub use policy::{GithubSubject, github_trust_policy, push_policy};
+pub use policy::{GithubSubject, github_trust_policy, public_push_policy, push_policy};
+pub use public::{CatalogData, CatalogOptions};
 pub use repository::{Encryption, RepositoryInfo, RepositoryOptions, RepositorySettings};
 pub use session::Session;
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::bail_input;
-use crate::host::{Partition, RegistryHost, validate_region};
+use crate::host::{PUBLIC_API_REGION, Partition, PublicRegistry, RegistryHost, validate_region};
 
 /// AssumeRole session length when none is given: one hour is the STS default, the cap for chained roles, and far
 /// longer than a push needs.
@@ -29,6 +29,8 @@ pub struct AwsOptions {
     pub region: Option<String>,
     /// The registry the push goes to, when it was given explicitly (cross-account or to derive the region).
     pub registry: Option<RegistryHost>,
+    /// The ECR Public registry the push goes to, instead of a private one.
+    pub public: Option<PublicRegistry>,
     /// Roles to assume, chained in order: each one is assumed with the credentials of the one before.
     pub role_arns: Vec<String>,
     pub external_id: Option<String>,
@@ -100,6 +102,7 @@ pub struct AwsPlan {
     pub(super) region_source: RegionSource,
     pub(super) partition: Partition,
     pub(super) registry: Option<RegistryHost>,
+    pub(super) public: Option<PublicRegistry>,
     pub(super) roles: Vec<RoleArn>,
     pub(super) external_id: Option<String>,
     pub(super) session_name: String,
@@ -114,6 +117,15 @@ impl AwsPlan {
         let (region, region_source) = resolve_region(&opts, env)?;
         validate_region(&region)?;
         let partition = Partition::of_region(&region);
+        if let Some(public) = &opts.public
+            && partition != Partition::Aws
+        {
+            bail_input!(
+                "registry '{public}' is Amazon ECR Public, which is only in the aws partition (its API is in \
+                 {PUBLIC_API_REGION}), but region '{region}' is in {}: drop --region or use an aws region",
+                partition.arn_name()
+            );
+        }
         if let Some(registry) = &opts.registry
             && registry.region != region
         {
@@ -207,6 +219,7 @@ impl AwsPlan {
             region_source,
             partition,
             registry: opts.registry,
+            public: opts.public,
             roles,
             external_id: external_id.map(str::to_string),
             session_name,
@@ -230,6 +243,11 @@ impl AwsPlan {
 
     pub fn registry(&self) -> Option<&RegistryHost> {
         self.registry.as_ref()
+    }
+
+    /// The ECR Public registry, when the target is one.
+    pub fn public(&self) -> Option<&PublicRegistry> {
+        self.public.as_ref()
     }
 
     pub fn roles(&self) -> &[RoleArn] {
@@ -271,6 +289,10 @@ fn resolve_region(opts: &AwsOptions, env: &BTreeMap<String, String>) -> anyhow::
     }
     if let Some(region) = profile_region(env) {
         return Ok((region, RegionSource::Environment));
+    }
+    // ECR Public's API has one region; STS is in every region, so the job's own region is only preferred above.
+    if opts.public.is_some() {
+        return Ok((PUBLIC_API_REGION.to_string(), RegionSource::Registry));
     }
     bail_input!(
         "no region: pass --region, set AWS_REGION, or give a registry host such as \

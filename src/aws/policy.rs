@@ -34,6 +34,52 @@ pub const CREATE_ACTIONS: [&str; 6] = [
     "ecr:TagResource",
 ];
 
+/// ECR Public login: its GetAuthorizationToken, and the STS bearer token the service obtains for the caller (the
+/// ECR Public user guide, registry authentication). Neither has resource-level permissions.
+pub const PUBLIC_LOGIN_ACTIONS: [&str; 2] = ["ecr-public:GetAuthorizationToken", "sts:GetServiceBearerToken"];
+
+/// Reading the caller's default registry alias (bare `--registry public.ecr.aws`); registry-wide, so on `*`.
+pub const PUBLIC_ALIAS_ACTIONS: [&str; 1] = ["ecr-public:DescribeRegistries"];
+
+/// Pushing to an ECR Public repository (through an engine or natively), PutImage for the other tags, and the
+/// idempotency check (DescribeImageTags), scoped to the repository.
+pub const PUBLIC_PUSH_ACTIONS: [&str; 7] = [
+    "ecr-public:BatchCheckLayerAvailability",
+    "ecr-public:InitiateLayerUpload",
+    "ecr-public:UploadLayerPart",
+    "ecr-public:CompleteLayerUpload",
+    "ecr-public:PutImage",
+    "ecr-public:DescribeImageTags",
+    "ecr-public:DescribeRepositories",
+];
+
+/// Creating a public repository with its catalog data and tags (`--create-repository`), and updating the
+/// catalog data (`--update-repository-settings`).
+pub const PUBLIC_CREATE_ACTIONS: [&str; 3] =
+    ["ecr-public:CreateRepository", "ecr-public:PutRepositoryCatalogData", "ecr-public:TagResource"];
+
+/// The identity policy for pushing to the ECR Public repository `repository` of `account` (ARNs of ECR Public
+/// have no region, and ECR Public is only in the aws partition). `with_alias_lookup` adds DescribeRegistries, for
+/// a registry named without its alias.
+pub fn public_push_policy(account: &str, repository: &str, create: bool, with_alias_lookup: bool) -> Value {
+    let repository_arn = format!("arn:aws:ecr-public::{account}:repository/{repository}");
+    let mut login: Vec<&str> = PUBLIC_LOGIN_ACTIONS.to_vec();
+    if with_alias_lookup {
+        login.extend(PUBLIC_ALIAS_ACTIONS);
+    }
+    let mut statements = vec![
+        json!({"Sid": "EcrPublicLogin", "Effect": "Allow", "Action": login, "Resource": "*"}),
+        json!({"Sid": "EcrPublicPush", "Effect": "Allow", "Action": PUBLIC_PUSH_ACTIONS, "Resource": repository_arn}),
+    ];
+    if create {
+        statements.push(json!({
+            "Sid": "EcrPublicCreateRepository", "Effect": "Allow", "Action": PUBLIC_CREATE_ACTIONS,
+            "Resource": repository_arn
+        }));
+    }
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
 /// Host of GitHub's OIDC issuer, which is also the name of the IAM OIDC provider and the condition key prefix.
 pub const GITHUB_OIDC_HOST: &str = "token.actions.githubusercontent.com";
 
@@ -170,6 +216,24 @@ mod tests {
             assert!(create["Action"].as_array().unwrap().contains(&json!("ecr:CreateRepository")));
             assert!(create["Action"].as_array().unwrap().contains(&json!("ecr:TagResource")));
         }
+    }
+
+    #[test]
+    fn public_push_policy_has_no_region_and_only_ecr_public_actions() {
+        let policy = public_push_policy("123456789012", "tools/app", true, false);
+        let statements = policy["Statement"].as_array().unwrap();
+        assert_eq!(statements[0]["Action"], json!(PUBLIC_LOGIN_ACTIONS));
+        assert_eq!(statements[0]["Resource"], "*");
+        for statement in &statements[1..] {
+            assert_eq!(statement["Resource"], "arn:aws:ecr-public::123456789012:repository/tools/app");
+        }
+        let all: Vec<&str> =
+            statements.iter().flat_map(|s| s["Action"].as_array().unwrap()).filter_map(|a| a.as_str()).collect();
+        assert!(all.iter().all(|a| a.starts_with("ecr-public:") || *a == "sts:GetServiceBearerToken"), "{all:?}");
+        assert!(!all.contains(&"ecr-public:DescribeRegistries"));
+        let bare = public_push_policy("*", "app", false, true);
+        assert_eq!(bare["Statement"].as_array().unwrap().len(), 2);
+        assert!(bare["Statement"][0]["Action"].as_array().unwrap().contains(&json!("ecr-public:DescribeRegistries")));
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct RepositoryOptions {
     pub repository_policy_inline: Option<String>,
     /// `KEY=VALUE` resource tags.
     pub tags: Vec<String>,
+    /// An ECR Public repository's catalog data.
+    pub catalog: super::public::CatalogOptions,
 }
 
 /// ECR's spelling of a mode, for the SDK.
@@ -73,6 +75,8 @@ pub struct RepositorySettings {
     /// Repository policy JSON text, as read from its file.
     pub repository_policy: Option<String>,
     pub tags: Vec<(String, String)>,
+    /// An ECR Public repository's catalog data (the only settings a public repository has, beside its tags).
+    pub catalog: super::public::CatalogData,
 }
 
 impl RepositorySettings {
@@ -173,6 +177,7 @@ impl RepositorySettings {
             lifecycle_policy,
             repository_policy,
             tags,
+            catalog: super::public::CatalogData::validate(opts.catalog)?,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The [`Session`]: authenticated AWS access for one region, defined and implemented here only. It is the façade
 //! the commands use: who the credentials belong to, the registry password (fetched once and reused), and the
-//! repository and image calls, which it hands to the ECR API of `ecr.rs`, `repository.rs` and `images.rs`.
+//! repository and image calls, which it hands to the ECR API of `ecr.rs`, `repository.rs` and `images.rs`, or,
+//! for an ECR Public registry, to the ECR Public API of `public.rs`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,6 +10,7 @@ use aws_config::SdkConfig;
 
 use super::ecr::{EcrApi, RegistryCredentials};
 use super::images::{self, StoredManifest};
+use super::public::PublicApi;
 use super::repository::{RepositoryInfo, RepositorySettings};
 use crate::host::Partition;
 
@@ -17,6 +19,8 @@ use crate::host::Partition;
 pub struct Session {
     sdk_config: SdkConfig,
     api: EcrApi,
+    /// Set when the target is an ECR Public registry: then every registry call goes to it, not to `api`.
+    public: Option<PublicApi>,
     /// GetAuthorizationToken is asked once per session, that is once per region.
     token: tokio::sync::OnceCell<RegistryCredentials>,
 }
@@ -33,8 +37,21 @@ impl fmt::Debug for Session {
 }
 
 impl Session {
-    pub(super) fn new(sdk_config: SdkConfig, api: EcrApi) -> Session {
-        Session { sdk_config, api, token: tokio::sync::OnceCell::new() }
+    pub(super) fn new(sdk_config: SdkConfig, api: EcrApi, public: Option<PublicApi>) -> Session {
+        Session { sdk_config, api, public, token: tokio::sync::OnceCell::new() }
+    }
+
+    /// True when the target is an ECR Public registry.
+    pub fn is_public(&self) -> bool {
+        self.public.is_some()
+    }
+
+    /// The ECR Public registry alias (the one given, else the caller's default); `None` for private ECR.
+    pub async fn public_alias(&self) -> anyhow::Result<Option<String>> {
+        match &self.public {
+            Some(public) => public.alias().await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// SDK configuration with the final credentials, retries and timeouts, for clients other layers build.
@@ -72,22 +89,31 @@ impl Session {
 
     /// ARN of a repository in the target registry, for messages and TagResource.
     pub fn repository_arn(&self, name: &str) -> String {
-        self.api.repository_arn(name)
+        match &self.public {
+            Some(public) => public.repository_arn(name),
+            None => self.api.repository_arn(name),
+        }
     }
 
     /// The registry credentials for this session's region, fetched on first use and reused after.
     pub async fn authorization_token(&self) -> anyhow::Result<RegistryCredentials> {
-        self.token.get_or_try_init(|| self.api.fetch_authorization_token()).await.cloned()
+        self.token.get_or_try_init(|| self.fresh_authorization_token()).await.cloned()
     }
 
     /// A new token, bypassing the cache: for the one re-authentication after a registry answered 401 mid-push.
     pub async fn fresh_authorization_token(&self) -> anyhow::Result<RegistryCredentials> {
-        self.api.fetch_authorization_token().await
+        match &self.public {
+            Some(public) => public.fetch_authorization_token().await,
+            None => self.api.fetch_authorization_token().await,
+        }
     }
 
     /// The repository, or `None` when it does not exist.
     pub async fn describe_repository(&self, name: &str) -> anyhow::Result<Option<RepositoryInfo>> {
-        self.api.describe_repository(name).await
+        match &self.public {
+            Some(public) => public.describe_repository(name).await,
+            None => self.api.describe_repository(name).await,
+        }
     }
 
     /// Makes sure the repository exists: creates it with `settings` when missing and `create` is set, and applies
@@ -99,21 +125,36 @@ impl Session {
         create: bool,
         update_existing: bool,
     ) -> anyhow::Result<RepositoryInfo> {
-        self.api.ensure_repository(name, settings, create, update_existing).await
+        match &self.public {
+            Some(public) => public.ensure_repository(name, settings, create, update_existing).await,
+            None => self.api.ensure_repository(name, settings, create, update_existing).await,
+        }
     }
 
     /// Which of `tags` exist in `repository`, and the digest each points at.
     pub async fn existing_tags(&self, repository: &str, tags: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
-        images::existing_tags(&self.api, repository, tags).await
+        match &self.public {
+            Some(public) => public.existing_tags(repository, tags).await,
+            None => images::existing_tags(&self.api, repository, tags).await,
+        }
     }
 
-    /// A stored manifest, by tag or digest, with its exact bytes and media type.
+    /// A stored manifest, by tag or digest, with its exact bytes and media type. ECR Public's API has no
+    /// BatchGetImage: there the manifest is read from the registry, which is the caller's to do.
     pub async fn get_manifest(&self, repository: &str, reference: &str) -> anyhow::Result<StoredManifest> {
+        if self.public.is_some() {
+            anyhow::bail!(
+                "the ECR Public API cannot read manifests; read '{reference}' of '{repository}' from the registry"
+            );
+        }
         images::get_manifest(&self.api, repository, reference).await
     }
 
     /// Points `tag` at `manifest` with PutImage. Returns false when the tag already pointed at it.
     pub async fn put_tag(&self, repository: &str, manifest: &StoredManifest, tag: &str) -> anyhow::Result<bool> {
-        images::put_tag(&self.api, repository, manifest, tag).await
+        match &self.public {
+            Some(public) => public.put_tag(repository, manifest, tag).await,
+            None => images::put_tag(&self.api, repository, manifest, tag).await,
+        }
     }
 }

@@ -1,17 +1,35 @@
 //! The registry client's credentials for ECR: the authorization token, fetched again once when the registry
-//! answers 401 because it expired mid-push.
+//! answers 401 because it expired mid-push; and the [`ImageRegistry`] a command's images are addressed by, private
+//! or ECR Public.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::aws::{RegistryCredentials, Session};
-use crate::host::RegistryHost;
+use crate::aws::{AwsPlan, RegistryCredentials, Session};
+use crate::host::{ImageRegistry, RegistryHost};
 use crate::oci;
 
-/// A registry client for `repository` on `host`, authenticated with the ECR token.
+/// Where the session's images go: the ECR Public alias (given, or the caller's default), else the registry host
+/// given, else the one GetAuthorizationToken names.
+pub async fn image_registry(
+    plan: &AwsPlan,
+    session: &Session,
+    token: &RegistryCredentials,
+) -> anyhow::Result<ImageRegistry> {
+    if let Some(alias) = session.public_alias().await? {
+        return Ok(ImageRegistry::public(&alias));
+    }
+    let host = match plan.registry() {
+        Some(host) => host.clone(),
+        None => host_of_proxy_endpoint(&token.proxy_endpoint)?,
+    };
+    Ok(ImageRegistry::private(&host))
+}
+
+/// A registry client for `repository` on `registry`, authenticated with the ECR token.
 pub fn registry_client(
-    host: &RegistryHost,
+    registry: &ImageRegistry,
     repository: &str,
     session: Arc<Session>,
     token: &RegistryCredentials,
@@ -23,7 +41,7 @@ pub fn registry_client(
             password: token.password.expose().to_string(),
         }),
     };
-    oci::Registry::new(&format!("https://{}", host.host()), repository, Arc::new(auth))
+    oci::Registry::new(&format!("https://{}", registry.host()), &registry.repository_path(repository), Arc::new(auth))
 }
 
 struct TokenAuth {

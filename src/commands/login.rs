@@ -10,7 +10,7 @@ use std::io::Write;
 use anyhow::Context;
 use serde_json::json;
 
-use super::ecr_auth::host_of_proxy_endpoint;
+use super::ecr_auth::image_registry;
 use super::report;
 use crate::aws::{RegistryCredentials, Session};
 use crate::ci::EnvMap;
@@ -34,26 +34,24 @@ pub async fn run(settings: &LoginSettings, env: &EnvMap, stdout: &mut dyn Write)
 async fn act(settings: &LoginSettings, engine: &Engine, env: &EnvMap) -> anyhow::Result<Vec<String>> {
     let session = settings.aws.connect(env).await?;
     let token = session.authorization_token().await?;
-    let target = match settings.aws.registry() {
-        Some(host) => host.clone(),
-        None => host_of_proxy_endpoint(&token.proxy_endpoint)?,
-    };
-    let mut hosts = vec![target];
-    for host in &settings.extra_registries {
-        if !hosts.contains(host) {
-            hosts.push(host.clone());
-        }
-    }
+    let target = image_registry(&settings.aws, &session, &token).await?;
+    let hosts: Vec<RegistryHost> =
+        settings.extra_registries.iter().filter(|host| host.host() != target.host()).cloned().collect();
     // Every login that succeeded is remembered even when a later one fails, so that logout can undo it.
     let mut records = Vec::new();
-    let outcome = login_all(settings, engine, &hosts, &session, &token, env, &mut records).await;
+    let outcome = async {
+        records.push(engine.login(target.host(), &token.username, &token.password).await?);
+        log::info(format!("{} logged in to {}", engine.kind(), target.host()));
+        login_all(settings, engine, &hosts, &session, &token, env, &mut records).await
+    }
+    .await;
     engine.remember(&records).await?;
     outcome?;
     Ok(records.iter().map(|r| r.host().to_string()).collect())
 }
 
-/// Logs in to each host in turn, one token per region: the target's session serves its region, other regions get
-/// a session of their own.
+/// Logs in to each other host in turn, one token per region: the target's session serves its region (unless the
+/// target is ECR Public, whose token is for public.ecr.aws only), other regions get a session of their own.
 async fn login_all(
     settings: &LoginSettings,
     engine: &Engine,
@@ -65,7 +63,7 @@ async fn login_all(
 ) -> anyhow::Result<()> {
     let mut sessions: BTreeMap<String, Session> = BTreeMap::new();
     for host in hosts {
-        let credentials = if host.region == session.region() {
+        let credentials = if host.region == session.region() && !session.is_public() {
             token.clone()
         } else {
             if !sessions.contains_key(&host.region) {

@@ -5,14 +5,18 @@ use std::io::Write;
 use anyhow::Context;
 use serde_json::json;
 
-use crate::aws::{GithubSubject, github_trust_policy, push_policy};
+use crate::aws::{GithubSubject, github_trust_policy, public_push_policy, push_policy};
 use crate::config::PolicySettings;
 
 pub fn run(settings: &PolicySettings, stdout: &mut dyn Write) -> anyhow::Result<()> {
     let (partition, account) = (settings.partition, settings.account.as_str());
-    let mut document = json!({
-        "push_policy": push_policy(partition, account, &settings.region, &settings.repository, settings.create_repository)
-    });
+    let push = match &settings.public {
+        Some(public) => {
+            public_push_policy(account, &settings.repository, settings.create_repository, public.alias.is_none())
+        }
+        None => push_policy(partition, account, &settings.region, &settings.repository, settings.create_repository),
+    };
+    let mut document = json!({ "push_policy": push });
     if let Some((repo, subject)) = &settings.github {
         if *subject == GithubSubject::AnyRef {
             crate::log::warn(

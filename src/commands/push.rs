@@ -14,14 +14,14 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::cleanup::Cleanup;
-use super::ecr_auth::{host_of_proxy_endpoint, registry_client};
+use super::ecr_auth::{image_registry, registry_client};
 use super::report;
 use crate::aws::{RegistryCredentials, Session, StoredManifest};
 use crate::ci::EnvMap;
 use crate::config::{PushSettings, SourceSettings};
 use crate::engine::Engine;
 use crate::error::after_contact;
-use crate::host::RegistryHost;
+use crate::host::ImageRegistry;
 use crate::log;
 use crate::oci::{self, Compression, SourcePlan};
 use crate::outputs::ImageOutputs;
@@ -147,17 +147,14 @@ async fn act(
         anyhow::Ok((info, existing))
     };
     let (token, (info, existing)) = tokio::try_join!(session.authorization_token(), repository_state)?;
-    let host = match settings.aws.registry() {
-        Some(host) => host.clone(),
-        None => host_of_proxy_endpoint(&token.proxy_endpoint)?,
-    };
+    let registry = image_registry(&settings.aws, &session, &token).await?;
     let mutability = info.mutability();
 
     // The digest this image will have, when it can be known before pushing: then an existing tag is judged
     // (present, movable, or a conflict) before anything is uploaded.
     let known = match source {
         Source::Native { plan } => Some(plan.summary().digest.clone()),
-        Source::Engine { engine, image } => local_digest(engine, image, &host, repository).await?,
+        Source::Engine { engine, image } => local_digest(engine, image, &registry, repository).await?,
     };
     let actions =
         tag_policy::plan_tags(tags, &existing, known.as_deref(), &mutability, settings.skip_existing, repository)?;
@@ -170,9 +167,9 @@ async fn act(
             if to_put.is_empty() {
                 log::info(format!("every tag to write already points at {}: nothing to upload", resolved.digest));
             } else {
-                let registry = registry_client(&host, repository, session.clone(), &token)?;
+                let client = registry_client(&registry, repository, session.clone(), &token)?;
                 let pushed =
-                    oci::push(plan, &registry, &to_put, &oci::PushOptions::default()).await.map_err(|error| {
+                    oci::push(plan, &client, &to_put, &oci::PushOptions::default()).await.map_err(|error| {
                         match oci::immutable_tag(&error).map(String::from) {
                             Some(tag) => error.context(format!(
                                 "tag '{tag}' already exists in the immutable repository '{repository}'; use commit-hash tags or --skip-existing"
@@ -188,7 +185,7 @@ async fn act(
             resolved.digest.clone()
         }
         Source::Engine { engine, image } => {
-            let target = EngineTarget { host: &host, repository, token: &token, session: &session };
+            let target = EngineTarget { registry: &registry, repository, token: &token, session: &session };
             engine_push(&target, engine, image, &to_put, known, cleanup, settings).await?
         }
     };
@@ -197,7 +194,7 @@ async fn act(
         actions.iter().filter(|(_, a)| !matches!(a, TagAction::Skipped { .. })).map(|(t, _)| t.clone()).collect();
     let (labels, annotations) = settings.tags.labels(tags.first().map(String::as_str))?;
     let result = ImageOutputs {
-        registry: Some(host.host().to_string()),
+        registry: Some(registry.name()),
         repository: repository.to_string(),
         tags: pushed_tags,
         digest: Some(digest),
@@ -226,10 +223,10 @@ fn ensure_some_tag(actions: &[(String, TagAction)], repository: &str) -> anyhow:
 async fn local_digest(
     engine: &Engine,
     image: &str,
-    host: &RegistryHost,
+    registry: &ImageRegistry,
     repository: &str,
 ) -> anyhow::Result<Option<String>> {
-    let name = format!("{}/{repository}@", host.host());
+    let name = format!("{}@", registry.image_name(repository));
     match engine.repo_digests(image).await {
         Ok(digests) => Ok(digests.into_iter().find_map(|d| d.strip_prefix(&name).map(String::from))),
         Err(_) if !engine.image_exists(image).await? => {
@@ -241,7 +238,7 @@ async fn local_digest(
 
 /// Where the engine path pushes to, and with what.
 struct EngineTarget<'a> {
-    host: &'a RegistryHost,
+    registry: &'a ImageRegistry,
     repository: &'a str,
     token: &'a RegistryCredentials,
     session: &'a Arc<Session>,
@@ -260,19 +257,19 @@ async fn engine_push(
     let Some((first, rest)) = to_put.split_first() else {
         return known.context("no tag to write and no known digest: nothing was pushed");
     };
-    let (host, repository) = (target.host, target.repository);
+    let (registry, repository) = (target.registry, target.repository);
     // Each undo is registered the moment there is something to undo, so a timeout or a signal still runs it.
-    let record = engine.login(host.host(), &target.token.username, &target.token.password).await?;
+    let record = engine.login(registry.host(), &target.token.username, &target.token.password).await?;
     if settings.logout {
         cleanup.logout_later(engine, record);
     }
-    let remote = format!("{}/{repository}:{first}", host.host());
+    let remote = format!("{}:{first}", registry.image_name(repository));
     engine.tag(image, &remote).await?;
     cleanup.remove_name_later(engine, &remote);
     let digest = engine.push(&remote).await?.digest;
     if !rest.is_empty() {
-        let registry = registry_client(host, repository, target.session.clone(), target.token)?;
-        let (bytes, media_type) = registry.get_manifest(&digest).await?;
+        let client = registry_client(registry, repository, target.session.clone(), target.token)?;
+        let (bytes, media_type) = client.get_manifest(&digest).await?;
         let manifest = StoredManifest::new(
             String::from_utf8(bytes).context("the pushed manifest is not UTF-8 JSON")?,
             Some(media_type),

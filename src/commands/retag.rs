@@ -3,14 +3,22 @@
 //! BatchGetImage reads the manifest's exact bytes and media type (all four manifest kinds are accepted, so indexes
 //! and OCI manifests without a `mediaType` field work), PutImage writes it under each new tag with
 //! `imageManifestMediaType` and `imageDigest`. No pull, no engine. Idempotent and immutability-aware as push is.
+//! ECR Public's API has no BatchGetImage: there the manifest is read from the registry (one GET, through the
+//! Bearer token exchange), and PutImage is ECR Public's.
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
+use anyhow::Context;
+
+use super::ecr_auth::registry_client;
 use super::report;
+use crate::aws::{Session, StoredManifest};
 use crate::ci::EnvMap;
 use crate::config::RetagSettings;
 use crate::error::after_contact;
+use crate::host::ImageRegistry;
 use crate::outputs::ImageOutputs;
 use crate::tag_policy::{self, TagAction};
 
@@ -21,11 +29,23 @@ pub async fn run(settings: &RetagSettings, env: &EnvMap, cwd: &Path, stdout: &mu
 
 async fn act(settings: &RetagSettings, env: &EnvMap) -> anyhow::Result<ImageOutputs> {
     let repository = settings.repository.as_str();
-    let session = settings.aws.connect(env).await?;
+    let session = Arc::new(settings.aws.connect(env).await?);
     let Some(info) = session.describe_repository(repository).await? else {
-        anyhow::bail!("repository '{repository}' does not exist in {}", session.region());
+        match session.public_alias().await? {
+            Some(alias) => anyhow::bail!("repository '{repository}' does not exist in public.ecr.aws/{alias}"),
+            None => anyhow::bail!("repository '{repository}' does not exist in {}", session.region()),
+        }
     };
-    let manifest = session.get_manifest(repository, &settings.source).await?;
+    let (manifest, registry) = match session.public_alias().await? {
+        Some(alias) => {
+            let registry = ImageRegistry::public(&alias);
+            (public_manifest(&session, &registry, repository, &settings.source).await?, registry.name())
+        }
+        None => (
+            session.get_manifest(repository, &settings.source).await?,
+            info.uri.split('/').next().unwrap_or_default().to_string(),
+        ),
+    };
     let mutability = info.mutability();
     let existing = session.existing_tags(repository, &settings.new_tags).await?;
     let mut actions = tag_policy::plan_tags(
@@ -44,7 +64,7 @@ async fn act(settings: &RetagSettings, env: &EnvMap) -> anyhow::Result<ImageOutp
     report::tag_actions(&actions, &manifest.digest, settings.reporting.github);
     let tags = actions.iter().filter(|(_, a)| !matches!(a, TagAction::Skipped { .. })).map(|(t, _)| t.clone());
     Ok(ImageOutputs {
-        registry: Some(info.uri.split('/').next().unwrap_or_default().to_string()),
+        registry: Some(registry),
         repository: repository.to_string(),
         tags: tags.collect(),
         digest: Some(manifest.digest.clone()),
@@ -52,4 +72,24 @@ async fn act(settings: &RetagSettings, env: &EnvMap) -> anyhow::Result<ImageOutp
         labels: Vec::new(),
         annotations: Vec::new(),
     })
+}
+
+/// A stored manifest of an ECR Public repository, read from the registry by tag or digest.
+async fn public_manifest(
+    session: &Arc<Session>,
+    registry: &ImageRegistry,
+    repository: &str,
+    reference: &str,
+) -> anyhow::Result<StoredManifest> {
+    let token = session.authorization_token().await?;
+    let client = registry_client(registry, repository, session.clone(), &token)?;
+    let (bytes, media_type) = client.get_manifest(reference).await?;
+    let manifest = StoredManifest::new(
+        String::from_utf8(bytes).with_context(|| format!("the manifest of {reference} is not UTF-8 JSON"))?,
+        Some(media_type),
+    );
+    if crate::digest::is_digest(reference) && manifest.digest != reference {
+        anyhow::bail!("the registry returned manifest {} for {reference}", manifest.digest);
+    }
+    Ok(manifest)
 }

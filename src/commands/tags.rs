@@ -26,7 +26,7 @@ pub fn run(settings: &TagsSettings, cwd: &Path, stdout: &mut dyn Write) -> anyho
     ));
     let (labels, annotations) = settings.tags.labels(planned.first().map(String::as_str))?;
     let result = ImageOutputs {
-        registry: settings.registry.as_ref().map(|r| r.host().to_string()),
+        registry: settings.registry.clone(),
         repository: settings.repository.clone().unwrap_or_default(),
         tags: planned.clone(),
         digest: None,

@@ -85,6 +85,15 @@ pub struct RepositorySection {
     pub repository_policy: Option<serde_json::Value>,
     pub repository_policy_file: Option<PathBuf>,
     pub resource_tags: Option<BTreeMap<String, String>>,
+    /// ECR Public catalog data.
+    pub description: Option<String>,
+    pub about_text: Option<String>,
+    pub about_text_file: Option<PathBuf>,
+    pub usage_text: Option<String>,
+    pub usage_text_file: Option<PathBuf>,
+    pub architectures: Option<Vec<String>>,
+    pub operating_systems: Option<Vec<String>>,
+    pub logo_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

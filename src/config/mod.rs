@@ -17,7 +17,7 @@ use std::time::Duration;
 use file::DEFAULT_CONFIG;
 use file::{ConfigFile, OneOrMany};
 
-use crate::aws::{AwsOptions, AwsPlan, RepositoryOptions, RepositorySettings};
+use crate::aws::{AwsOptions, AwsPlan, CatalogOptions, RepositoryOptions, RepositorySettings};
 use crate::bail_input;
 use crate::ci::{self, CiContext, EnvMap, LocalWorkspace, Overrides};
 use crate::cli::{
@@ -25,7 +25,7 @@ use crate::cli::{
 };
 use crate::cli::{TagArgs, TagsArgs};
 use crate::engine::EngineChoice;
-use crate::host::{Partition, RegistryHost, Stack};
+use crate::host::{ImageRegistry, PUBLIC_HOST, Partition, PublicRegistry, RegistryHost, RegistryTarget, Stack};
 use crate::oci::{Compression, ImageSource};
 use crate::outputs::OutputTargets;
 use crate::tags::TagRules;
@@ -159,8 +159,9 @@ pub struct LogoutSettings {
 #[derive(Debug)]
 pub struct TagsSettings {
     pub repository: Option<String>,
-    /// The registry, when it can be named without contacting AWS (`--registry`, or an account id and a region).
-    pub registry: Option<RegistryHost>,
+    /// The registry as image references begin (`<host>` or `public.ecr.aws/<alias>`), when it can be named
+    /// without contacting AWS (`--registry`, or an account id and a region).
+    pub registry: Option<String>,
     pub tags: TagSettings,
     pub outputs: OutputSettings,
     pub reporting: Reporting,
@@ -187,6 +188,8 @@ pub struct PolicySettings {
     pub account: String,
     /// The registry's region, or `*` when unknown.
     pub region: String,
+    /// The ECR Public registry, when the policy is for one.
+    pub public: Option<PublicRegistry>,
     /// The repository and which of its jobs the GitHub OIDC trust policy admits.
     pub github: Option<(String, crate::aws::GithubSubject)>,
     pub create_repository: bool,
@@ -219,6 +222,10 @@ fn push(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PushSetting
     let (repository_settings, create_repository, update_repository) =
         repository_settings(&args.repository, &file, cwd)?;
     kms_key_in_partition(&repository_settings, &aws)?;
+    settings_fit_registry(&repository_settings, &aws)?;
+    if aws.public().is_some() {
+        names::validate_public_repository(&repository)?;
+    }
     let source = match (&args.image, &args.from) {
         (Some(image), None) => {
             if image.trim().is_empty() || image.starts_with('-') {
@@ -275,12 +282,14 @@ fn login(args: &LoginArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<LoginSett
     // The plans of the other regions are checked now, before anything is contacted: a registry in another
     // partition than the role, say, is bad input and must not surface only after the first login.
     let mut regional_plans = BTreeMap::new();
-    for host in extra_registries.iter().filter(|h| h.region != aws.region()) {
+    // An ECR Public target's session serves public.ecr.aws only: every private registry then needs its own.
+    for host in extra_registries.iter().filter(|h| h.region != aws.region() || aws.public().is_some()) {
         if !regional_plans.contains_key(&host.region) {
             // Same credentials and roles, another region (and no registry: that would pin the first region).
             let options = AwsOptions {
                 region: Some(host.region.clone()),
                 registry: None,
+                public: None,
                 ..aws_options(&args.common, &args.aws, &file)?
             };
             let regional = AwsPlan::validate(options, env)
@@ -309,7 +318,22 @@ fn tags(args: &TagsArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<TagsSetting
     if let Some(repository) = &repository {
         names::validate_repository(repository)?;
     }
-    let registry = offline_registry(&args.common, args.account_id.as_deref(), &file, env)?;
+    let registry = match offline_registry(&args.common, args.account_id.as_deref(), &file, env)? {
+        Some(RegistryTarget::Private(host)) => Some(host.host().to_string()),
+        Some(RegistryTarget::Public(public)) => match &public.alias {
+            Some(alias) => Some(ImageRegistry::public(alias).name()),
+            None => bail_input!(
+                "tags runs offline and cannot look up the default alias of --registry {PUBLIC_HOST}: name it as \
+                 --registry {PUBLIC_HOST}/ALIAS"
+            ),
+        },
+        None => None,
+    };
+    if let (Some(repository), Some(name)) = (&repository, &registry)
+        && name.starts_with(PUBLIC_HOST)
+    {
+        names::validate_public_repository(repository)?;
+    }
     let tags = tag_settings(&args.tags, &file, env, cwd)?;
     let outputs = output_settings(&args.outputs, &file, env);
     let wants_files = outputs.targets.image_definitions.is_some()
@@ -357,10 +381,18 @@ fn policy(args: &PolicyArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PolicyS
         bail_input!("policy needs --repository");
     };
     names::validate_repository(&repository)?;
-    let host = offline_registry(&args.common, args.account_id.as_deref(), &file, env)?;
-    let (account, region) = match &host {
-        Some(host) => (host.account.clone(), host.region.clone()),
-        None => ("*".to_string(), offline_region(&args.common, &file, env).unwrap_or_else(|| "*".to_string())),
+    let target = offline_registry(&args.common, args.account_id.as_deref(), &file, env)?;
+    let (account, region, public) = match target {
+        Some(RegistryTarget::Private(host)) => (host.account.clone(), host.region.clone(), None),
+        Some(RegistryTarget::Public(public)) => {
+            names::validate_public_repository(&repository)?;
+            let account = args.account_id.clone().or_else(|| file.account_id.clone());
+            if let Some(account) = &account {
+                crate::host::validate_account(account)?;
+            }
+            (account.unwrap_or_else(|| "*".to_string()), crate::host::PUBLIC_API_REGION.to_string(), Some(public))
+        }
+        None => ("*".to_string(), offline_region(&args.common, &file, env).unwrap_or_else(|| "*".to_string()), None),
     };
     let github = github_subject(args)?;
     Ok(PolicySettings {
@@ -368,6 +400,7 @@ fn policy(args: &PolicyArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PolicyS
         partition: Partition::of_region(&region),
         account,
         region,
+        public,
         github,
         create_repository: args.create_repository.unwrap_or(false),
         github_warnings: ci::in_github_actions(env),
@@ -515,8 +548,13 @@ fn aws_plan(common: &CommonArgs, aws: &AwsArgs, file: &ConfigFile, env: &EnvMap)
 
 /// The AWS options from flags and config file, before validation.
 fn aws_options(common: &CommonArgs, aws: &AwsArgs, file: &ConfigFile) -> anyhow::Result<AwsOptions> {
-    let registry =
-        common.registry.clone().or_else(|| file.registry.clone()).map(|h| RegistryHost::parse(&h)).transpose()?;
+    let target =
+        common.registry.clone().or_else(|| file.registry.clone()).map(|h| RegistryTarget::parse(&h)).transpose()?;
+    let (registry, public) = match target {
+        Some(RegistryTarget::Private(host)) => (Some(host), None),
+        Some(RegistryTarget::Public(public)) => (None, Some(public)),
+        None => (None, None),
+    };
     let role_arns = if aws.role_arn.is_empty() {
         file.role_arn.clone().map(OneOrMany::into_vec).unwrap_or_default()
     } else {
@@ -525,6 +563,7 @@ fn aws_options(common: &CommonArgs, aws: &AwsArgs, file: &ConfigFile) -> anyhow:
     Ok(AwsOptions {
         region: common.region.clone().or_else(|| file.region.clone()),
         registry,
+        public,
         role_arns: role_arns.into_iter().map(|r| r.trim().to_string()).filter(|r| !r.is_empty()).collect(),
         external_id: aws.external_id.clone().or_else(|| file.external_id.clone()),
         session_name: aws.role_session_name.clone().or_else(|| file.role_session_name.clone()),
@@ -587,11 +626,65 @@ fn repository_settings(
             .map(|p| cwd.join(p)),
         repository_policy_inline: inline(section.and_then(|s| s.repository_policy.as_ref())),
         tags: resource_tags,
+        catalog: CatalogOptions {
+            description: args.description.clone().or_else(|| section.and_then(|s| s.description.clone())),
+            about_text: section.and_then(|s| s.about_text.clone()),
+            about_text_file: args
+                .about_text
+                .clone()
+                .or_else(|| section.and_then(|s| s.about_text_file.clone()))
+                .map(|p| cwd.join(p)),
+            usage_text: section.and_then(|s| s.usage_text.clone()),
+            usage_text_file: args
+                .usage_text
+                .clone()
+                .or_else(|| section.and_then(|s| s.usage_text_file.clone()))
+                .map(|p| cwd.join(p)),
+            architectures: if args.architecture.is_empty() {
+                section.and_then(|s| s.architectures.clone()).unwrap_or_default()
+            } else {
+                args.architecture.clone()
+            },
+            operating_systems: if args.operating_system.is_empty() {
+                section.and_then(|s| s.operating_systems.clone()).unwrap_or_default()
+            } else {
+                args.operating_system.clone()
+            },
+            logo_file: args.logo.clone().or_else(|| section.and_then(|s| s.logo_file.clone())).map(|p| cwd.join(p)),
+        },
     };
     let settings = RepositorySettings::validate(options)?;
     let create = args.create_repository.or(section.and_then(|s| s.create)).unwrap_or(false);
     let update = args.update_repository_settings.or(section.and_then(|s| s.update)).unwrap_or(false);
     Ok((settings, create, update))
+}
+
+/// Each registry kind has its own repository settings: ECR Public repositories have catalog data and tags, and
+/// none of private ECR's (mutability, scanning, encryption, policies); a setting that does not exist for the target
+/// would otherwise be dropped without a word.
+fn settings_fit_registry(settings: &RepositorySettings, aws: &AwsPlan) -> anyhow::Result<()> {
+    if let Some(public) = aws.public() {
+        let private_only = [
+            ("--tag-mutability", settings.tag_mutability.is_some() || !settings.exclusion_filters.is_empty()),
+            ("--scan-on-push", settings.scan_on_push.is_some()),
+            ("--encryption/--kms-key", settings.encryption.is_some()),
+            ("--lifecycle-policy", settings.lifecycle_policy.is_some()),
+            ("--repository-policy", settings.repository_policy.is_some()),
+        ];
+        if let Some((flag, _)) = private_only.iter().find(|(_, given)| *given) {
+            bail_input!(
+                "{flag} (or its repository-settings: key) is a private ECR repository setting, and registry \
+                 '{public}' is ECR Public, whose repositories have catalog data instead (--description, --about-text, \
+                 --usage-text, --architecture, --operating-system, --logo)"
+            );
+        }
+    } else if !settings.catalog.is_empty() {
+        bail_input!(
+            "catalog data (--description, --about-text, --usage-text, --architecture, --operating-system, --logo) is \
+             for ECR Public repositories: pass --registry public.ecr.aws/ALIAS, or drop it"
+        );
+    }
+    Ok(())
 }
 
 /// A KMS key ARN must be in the repository's partition and region (ECR uses only keys of its own region); ECR would
@@ -623,27 +716,31 @@ fn offline_region(common: &CommonArgs, file: &ConfigFile, env: &EnvMap) -> Optio
         .or_else(|| ci::var(env, "AWS_REGION").or(ci::var(env, "AWS_DEFAULT_REGION")).map(String::from))
 }
 
-/// The registry host for commands that never contact AWS (`tags`, `policy`): `--registry`, or an account id and
-/// the region.
+/// The registry for commands that never contact AWS (`tags`, `policy`): `--registry`, or an account id and the
+/// region.
 fn offline_registry(
     common: &CommonArgs,
     account_flag: Option<&str>,
     file: &ConfigFile,
     env: &EnvMap,
-) -> anyhow::Result<Option<RegistryHost>> {
+) -> anyhow::Result<Option<RegistryTarget>> {
     let registry = common.registry.as_deref().or(file.registry.as_deref());
     let account = account_flag.or(file.account_id.as_deref());
     let region = offline_region(common, file, env);
     match (registry, account) {
-        (Some(host), _) => {
-            let parsed = RegistryHost::parse(host)?;
-            if let Some(region) = region.filter(|r| *r != parsed.region) {
-                bail_input!("--registry '{host}' is in region {} but --region is '{region}'", parsed.region);
+        (Some(host), _) => match RegistryTarget::parse(host)? {
+            RegistryTarget::Private(parsed) => {
+                if let Some(region) = region.filter(|r| *r != parsed.region) {
+                    bail_input!("--registry '{host}' is in region {} but --region is '{region}'", parsed.region);
+                }
+                Ok(Some(RegistryTarget::Private(parsed)))
             }
-            Ok(Some(parsed))
-        }
+            public => Ok(Some(public)),
+        },
         (None, Some(account)) => match region {
-            Some(region) => Ok(Some(RegistryHost::for_account(account, &region, false, Stack::Ipv4)?)),
+            Some(region) => {
+                Ok(Some(RegistryTarget::Private(RegistryHost::for_account(account, &region, false, Stack::Ipv4)?)))
+            }
             None => {
                 bail_input!("--account-id '{account}' needs a region (--region or AWS_REGION) to name the registry")
             }

@@ -75,6 +75,10 @@ pub enum Error {
     #[error("{action}: getting registry credentials failed: {message}")]
     Credentials { action: String, message: String },
 
+    /// The registry's token service (its Bearer challenge's realm) gave no bearer token.
+    #[error("{action}: the registry's token service {realm} gave no token: {message}")]
+    TokenService { action: String, realm: String, message: String },
+
     #[error("{action}: the registry sent {what}")]
     Protocol { action: String, what: String },
 

@@ -1,19 +1,22 @@
 //! The transport: a [`Registry`] (base URL, repository, HTTP client, credentials) and the per-call [`Session`]
 //! every request goes through: the retry budget with exponential backoff and jitter, the single shared
-//! credential refresh after a 401 (or ECR's 403 DENIED for an expired token), Retry-After, and the mapping from an HTTP status to a retry, a refresh or a
-//! typed [`Error`]. Blob uploads, manifest puts and manifest reads all use this one path.
+//! credential refresh after a 401 (or ECR's 403 DENIED for an expired token), the Bearer token exchange a
+//! registry's challenge asks for (ECR Public's, say: the Basic pair goes to the token service on the registry's
+//! own origin, the bearer token to the registry, renewed when it is refused), Retry-After, and the mapping from an
+//! HTTP status to a retry, a refresh or a typed [`Error`]. Blob uploads, manifest puts and manifest reads all use
+//! this one path.
 
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{HeaderMap, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, StatusCode, Url};
 
 use crate::bail_input;
 
-use super::auth::{Credentials, RegistryAuth};
+use super::auth::{Challenge, Credentials, RegistryAuth, bearer_challenge};
 use super::error::{Error, from_response};
 use super::progress::Tracker;
 
@@ -106,15 +109,40 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 pub(super) const SMALL_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
 
-/// The credentials one attempt of a request carries; handed to each attempt by [`Session::with_retries`].
-pub(super) type AttemptCredentials = Arc<Credentials>;
+/// What one attempt of a request authenticates with; handed to each attempt by [`Session::with_retries`].
+pub(super) type AttemptCredentials = Arc<Authorization>;
+
+/// The Basic pair, and the bearer token the registry's token service exchanged it for, once it asked for one.
+pub(super) struct Authorization {
+    basic: Arc<Credentials>,
+    bearer: Option<String>,
+}
+
+impl fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authorization")
+            .field("basic", &self.basic)
+            .field("bearer", &self.bearer.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// The answer of a token service that is not a token.
+enum ExchangeFailure {
+    /// 401/403: the Basic pair itself was refused (an expired ECR token); a refresh may help.
+    Refused(Error),
+    /// No answer, or a 5xx: worth another attempt.
+    Transient(Error),
+    Fatal(Error),
+}
 
 /// How one attempt ended, which decides what the retry loop does next.
 pub(super) enum Failure {
     /// Worth another attempt after a pause (5xx, connection trouble); the server may say how long to wait.
     Retry(Error, Option<Duration>),
-    /// 401, or ECR's 403 DENIED for an expired token: refresh the credentials once, then try again.
-    Auth(Error),
+    /// 401, or ECR's 403 DENIED for an expired token: refresh the credentials once, then try again; or, with the
+    /// registry's Bearer challenge, exchange them for a (new) bearer token first.
+    Auth(Error, Option<Challenge>),
     /// 429: the account's shared budget is spent (ECR allows 10 PutImage a second per account and region, across
     /// every CI job). Retried with backoff on a budget of its own, [`THROTTLED_ATTEMPTS`].
     Throttled(Error, Option<Duration>),
@@ -124,12 +152,14 @@ pub(super) enum Failure {
 /// The credentials in use, and the one refresh a push may do.
 struct AuthState {
     provider: Arc<dyn RegistryAuth>,
-    current: Mutex<(u64, Arc<Credentials>)>,
+    current: Mutex<(u64, Arc<Authorization>)>,
     refresh_used: tokio::sync::Mutex<bool>,
+    /// One token exchange at a time: requests refused together share the one that answers them all.
+    exchange: tokio::sync::Mutex<()>,
 }
 
 impl AuthState {
-    fn current(&self) -> (u64, Arc<Credentials>) {
+    fn current(&self) -> (u64, Arc<Authorization>) {
         match self.current.lock() {
             Ok(current) => current.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -147,14 +177,21 @@ impl AuthState {
             return Ok(false);
         }
         *used = true;
-        let fresh = self
-            .provider
+        let fresh = self.fresh_basic(action).await?;
+        self.replace(generation, Authorization { basic: Arc::new(fresh), bearer: None });
+        Ok(true)
+    }
+
+    async fn fresh_basic(&self, action: &str) -> Result<Credentials, Error> {
+        self.provider
             .credentials(true)
             .await
-            .map_err(|e| Error::Credentials { action: action.to_string(), message: format!("{e:#}") })?;
+            .map_err(|e| Error::Credentials { action: action.to_string(), message: format!("{e:#}") })
+    }
+
+    fn replace(&self, generation: u64, authorization: Authorization) {
         let mut current = self.current.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        *current = (generation + 1, Arc::new(fresh));
-        Ok(true)
+        *current = (generation + 1, Arc::new(authorization));
     }
 }
 
@@ -183,8 +220,9 @@ impl<'a> Session<'a> {
             tracker,
             auth: AuthState {
                 provider,
-                current: Mutex::new((0, Arc::new(first))),
+                current: Mutex::new((0, Arc::new(Authorization { basic: Arc::new(first), bearer: None }))),
                 refresh_used: tokio::sync::Mutex::new(false),
+                exchange: tokio::sync::Mutex::new(()),
             },
             retry,
         })
@@ -204,10 +242,142 @@ impl Session<'_> {
 
     /// A request carrying the credentials only when `url` is on the registry's own origin: an upload `Location`
     /// on another host (or a downgrade to http) gets no Authorization header.
-    pub(super) fn request(&self, method: Method, url: Url, credentials: &Credentials) -> reqwest::RequestBuilder {
+    pub(super) fn request(&self, method: Method, url: Url, authorization: &Authorization) -> reqwest::RequestBuilder {
         let same_origin = url.origin() == self.registry.origin.origin();
         let request = self.registry.http.request(method, url);
-        if same_origin { request.basic_auth(&credentials.username, Some(&credentials.password)) } else { request }
+        match (&authorization.bearer, same_origin) {
+            (_, false) => request,
+            (Some(token), true) => request.bearer_auth(token),
+            (None, true) => {
+                let basic = &authorization.basic;
+                request.basic_auth(&basic.username, Some(&basic.password))
+            }
+        }
+    }
+
+    /// After a 401 with a Bearer challenge: a bearer token for `challenge`, exchanged with the current Basic pair
+    /// (or, when the token service refuses that, with a refreshed one: the one refresh). False when nothing new
+    /// can be tried. A transient failure of the token service pauses like any retry, then lets the request retry.
+    async fn renew_bearer(
+        &self,
+        generation: u64,
+        challenge: &Challenge,
+        action: &str,
+        tried: u32,
+    ) -> Result<bool, Error> {
+        let _one_at_a_time = self.auth.exchange.lock().await;
+        let (now, current) = self.auth.current();
+        if now != generation {
+            return Ok(true);
+        }
+        let first = self.exchange(challenge, &current.basic, action).await;
+        let (basic, token) = match first {
+            Ok(token) => (current.basic.clone(), token),
+            Err(ExchangeFailure::Refused(error)) => {
+                let mut used = self.auth.refresh_used.lock().await;
+                if *used {
+                    return Err(error);
+                }
+                *used = true;
+                let fresh = Arc::new(self.auth.fresh_basic(action).await?);
+                self.tracker.notice(format!(
+                    "{action}: the token service refused the registry credentials (expired?); retrying with fresh ones"
+                ));
+                match self.exchange(challenge, &fresh, action).await {
+                    Ok(token) => (fresh, token),
+                    Err(ExchangeFailure::Refused(error) | ExchangeFailure::Fatal(error)) => return Err(error),
+                    Err(ExchangeFailure::Transient(_)) => {
+                        self.auth.replace(generation, Authorization { basic: fresh, bearer: None });
+                        tokio::time::sleep(self.retry.delay(tried)).await;
+                        return Ok(true);
+                    }
+                }
+            }
+            Err(ExchangeFailure::Fatal(error)) => return Err(error),
+            Err(ExchangeFailure::Transient(error)) => {
+                if tried >= self.retry.attempts.max(1) {
+                    return Err(error);
+                }
+                tokio::time::sleep(self.retry.delay(tried)).await;
+                return Ok(true);
+            }
+        };
+        self.auth.replace(generation, Authorization { basic, bearer: Some(token) });
+        Ok(true)
+    }
+
+    /// GET realm?service=…&scope=… with the Basic pair. The realm must be on the registry's own origin: the
+    /// registry credentials are for it alone.
+    async fn exchange(
+        &self,
+        challenge: &Challenge,
+        basic: &Credentials,
+        action: &str,
+    ) -> Result<String, ExchangeFailure> {
+        let service_error = |message: String| Error::TokenService {
+            action: action.to_string(),
+            realm: challenge.realm.clone(),
+            message,
+        };
+        let mut realm = Url::parse(&challenge.realm)
+            .map_err(|e| ExchangeFailure::Fatal(service_error(format!("the realm is not a URL ({e})"))))?;
+        if realm.origin() != self.registry.origin.origin() {
+            return Err(ExchangeFailure::Fatal(service_error(format!(
+                "the token service is not on the registry's origin {}, and ecr-ship sends the registry credentials                  only there",
+                self.registry.base_url
+            ))));
+        }
+        let wanted = format!("repository:{}:pull,push", self.registry.repository);
+        {
+            let mut query = realm.query_pairs_mut();
+            if let Some(service) = &challenge.service {
+                query.append_pair("service", service);
+            }
+            for scope in challenge.scopes.iter().filter(|s| **s != wanted) {
+                query.append_pair("scope", scope);
+            }
+            query.append_pair("scope", &wanted);
+        }
+        let response = self
+            .registry
+            .http
+            .get(realm)
+            .basic_auth(&basic.username, Some(&basic.password))
+            .timeout(SMALL_REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| ExchangeFailure::Transient(service_error(transport_message(e))))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = read_error_body(response).await;
+            let detail = super::error::parse_envelope(&body)
+                .map(|(code, message)| format!("{code}: {message}"))
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().chars().take(200).collect());
+            let error = service_error(format!(
+                "HTTP {}{}",
+                status.as_u16(),
+                if detail.is_empty() { String::new() } else { format!(" ({detail})") }
+            ));
+            return Err(match status {
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => ExchangeFailure::Refused(error),
+                s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => ExchangeFailure::Transient(error),
+                _ => ExchangeFailure::Fatal(error),
+            });
+        }
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            token: Option<String>,
+            access_token: Option<String>,
+        }
+        let body =
+            response.bytes().await.map_err(|e| ExchangeFailure::Transient(service_error(transport_message(e))))?;
+        let answer: Answer = serde_json::from_slice(&body)
+            .map_err(|_| ExchangeFailure::Fatal(service_error("an answer that is not the token JSON".into())))?;
+        answer
+            .token
+            .or(answer.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ExchangeFailure::Fatal(service_error("an answer without a token".into())))
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the retry budget is spent.
@@ -228,7 +398,12 @@ impl Session<'_> {
             };
             match failure {
                 Failure::Fatal(error) => return Err(error),
-                Failure::Auth(error) => {
+                Failure::Auth(error, Some(challenge)) => {
+                    if tried >= attempts || !self.renew_bearer(generation, &challenge, action, tried).await? {
+                        return Err(error);
+                    }
+                }
+                Failure::Auth(error, None) => {
                     if tried >= attempts || !self.auth.refresh(generation, action).await? {
                         return Err(error);
                     }
@@ -283,13 +458,17 @@ pub(super) async fn check(
         return Ok(response);
     }
     let server_delay = retry_after(response.headers());
+    let challenge =
+        bearer_challenge(response.headers().get_all(WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()));
     let body = read_error_body(response).await;
     let error = from_response(action, repository, tag, status.as_u16(), &body);
     // A HEAD's 403 has no body to tell an expired token from a missing permission: it gets the one refresh too,
     // and a real denial then fails with the same answer.
     let refused = status == StatusCode::FORBIDDEN && (body.is_empty() || token_expired(&body));
-    Err(if status == StatusCode::UNAUTHORIZED || refused {
-        Failure::Auth(error)
+    Err(if status == StatusCode::UNAUTHORIZED {
+        Failure::Auth(error, challenge)
+    } else if refused {
+        Failure::Auth(error, None)
     } else if status == StatusCode::TOO_MANY_REQUESTS {
         Failure::Throttled(error, server_delay)
     } else if status.is_server_error() {
@@ -353,11 +532,15 @@ impl Session<'_> {
     }
 }
 
-fn transport(action: &str, error: reqwest::Error) -> Failure {
-    // The action already names the resource; the URL would only add the upload session's opaque state.
-    let error = error.without_url();
+/// A request error in words: its own text and every cause's, with the OS reason, and what to do about an untrusted
+/// certificate.
+fn transport_message(error: reqwest::Error) -> String {
+    describe_transport(&error.without_url())
+}
+
+fn describe_transport(error: &reqwest::Error) -> String {
     let mut message = error.to_string();
-    let mut source = std::error::Error::source(&error);
+    let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         let text = cause.to_string();
         if !message.contains(&text) {
@@ -366,13 +549,20 @@ fn transport(action: &str, error: reqwest::Error) -> Failure {
         }
         source = cause.source();
     }
-    // A certificate the client doesn't trust won't become trusted by retrying.
-    let untrusted = message.contains("certificate");
-    if untrusted {
+    if message.contains("certificate") {
         message.push_str(
             " (the registry's certificate is not trusted: on Linux point SSL_CERT_FILE at a bundle with its CA)",
         );
     }
+    message
+}
+
+fn transport(action: &str, error: reqwest::Error) -> Failure {
+    // The action already names the resource; the URL would only add the upload session's opaque state.
+    let error = error.without_url();
+    let message = describe_transport(&error);
+    // A certificate the client doesn't trust won't become trusted by retrying.
+    let untrusted = message.contains("certificate");
     let error_value = Error::Transport { action: action.to_string(), message, attempts: 1 };
     if error.is_builder() || untrusted { Failure::Fatal(error_value) } else { Failure::Retry(error_value, None) }
 }
