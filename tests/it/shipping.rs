@@ -525,6 +525,48 @@ fn action_pushes_under_act_with_github_oidc_for_push_pull_request_and_tag_events
     }
 }
 
+/// The action pushing to ECR Public under act (`registry: public.ecr.aws/ALIAS`, then `registry-type: public`),
+/// credentials from GitHub OIDC alone, as in the private push above. Every tag pulls back by the real host name.
+#[test]
+fn action_pushes_to_ecr_public_under_act() {
+    let root = scratch_dir("act-public");
+    let (work, sha) = act_repository(root.path());
+    let ecr = Ecr::start();
+    let oidc = OidcServer::start("sts.amazonaws.com");
+    let layout = root.path().join("layout");
+    let digest = small_layout(&layout, "act-public");
+    let registry = format!("{}/{}", ecr::PUBLIC_HOST, ecr::PUBLIC_ALIAS);
+    let want_uri = format!("{registry}/app:sha-{}", &sha[..7]);
+    let mut env: Vec<(String, String)> = ecr
+        .env()
+        .into_iter()
+        .filter(|(key, _)| !matches!(key.as_str(), "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_REGION"))
+        .collect();
+    env.extend(oidc.env().into_iter().filter(|(key, _)| key.starts_with("ACTIONS_ID_TOKEN_REQUEST_")));
+    env.extend([
+        ("OCI_LAYOUT_SOURCE".to_string(), layout.display().to_string()),
+        ("EXPECT_IMAGE_URI".to_string(), want_uri.clone()),
+        ("EXPECT_DIGEST".to_string(), digest.clone()),
+    ]);
+    let job = ActJob { workflow: "tests/workflows/push-public.yml", event: "push", payload: None, env: &env };
+    let run = act(root.path(), &work, &job, Some(&ecr));
+    assert!(
+        run.success && run.log.contains("ACTION-PUBLIC-OK") && run.log.contains("Job succeeded"),
+        "act failed:\n{}\nstand-in log:\n{}",
+        run.log,
+        ecr.log()
+    );
+    assert!(oidc.audiences().iter().all(|a| a == "sts.amazonaws.com"), "{:?}", oidc.audiences());
+    let seen = seen_fields(&run.log, "seen public ");
+    assert_eq!(seen["image-uri"], want_uri);
+    let tags: Vec<&str> = seen["tags"].split(',').chain(["from-registry-type"]).collect();
+    for tag in tags {
+        assert_eq!(ecr.public_pull_digest("app", tag).as_deref(), Some(digest.as_str()), "pull of {tag}");
+    }
+    assert_eq!(ecr.public_catalog("app")["description"], "Built by the action under act");
+    assert_eq!(ecr.public_catalog("app")["architectures"], serde_json::json!(["x86-64", "ARM 64"]));
+}
+
 /// A working directory outside any git repository (the scratch dirs are inside this checkout), so only the CI
 /// variables speak, as in a CodeBuild or Jenkins workspace with a detached checkout.
 fn no_git_dir() -> tempfile::TempDir {

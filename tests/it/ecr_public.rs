@@ -1,0 +1,342 @@
+//! ECR Public end to end through the real binary: native, docker and podman pushes to
+//! `public.ecr.aws/ecr-ship-test/app` (the stand-in's ECR Public: its SpencerFrontendService API in us-east-1 and a
+//! token-auth registry under the real host name), every tag pulled back by that name, re-runs idempotent, a created
+//! repository's catalog data read back, retag, the bearer token renewed mid-push, bad input refused offline, and the
+//! policy printer's public output.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::push::{SHA, single_image_layout};
+use crate::support::ecr::{Ecr, PUBLIC_ALIAS, PUBLIC_HOST};
+use crate::support::images::{Layout, random_layer};
+use crate::support::{Run, Ship, moto::PASSWORD, scratch_dir};
+
+fn registry() -> String {
+    format!("{PUBLIC_HOST}/{PUBLIC_ALIAS}")
+}
+
+fn public_push(ecr: &Ecr, cwd: &Path, args: &[&str]) -> Run {
+    Ship::new(&["push", "--registry", &registry(), "--repository", "app", "--sha", SHA, "--branch", "main"])
+        .args_from(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+        .against(ecr)
+        .cwd(cwd)
+        .run()
+}
+
+/// No registry password, of either kind, in what a run printed or wrote.
+fn assert_no_password(run: &Run, files: &[&str]) {
+    for text in [run.stdout.as_str(), run.stderr.as_str()].into_iter().chain(files.iter().copied()) {
+        assert!(!text.contains(PASSWORD), "the private ECR password leaked");
+        assert!(!text.contains("Bearer ") && !text.contains("eyJ"), "a bearer token leaked: {text}");
+    }
+}
+
+#[test]
+fn native_push_creates_the_public_repository_with_its_catalog_and_is_idempotent() {
+    let ecr = Ecr::start();
+    let work = scratch_dir("public-native");
+    let digest = single_image_layout(&work.path().join("oci"), "public-one");
+    std::fs::write(work.path().join("about.md"), "# app\nA tool.\n").unwrap();
+    std::fs::write(work.path().join("usage.md"), "docker pull public.ecr.aws/ecr-ship-test/app\n").unwrap();
+    std::fs::write(work.path().join("logo.png"), b"\x89PNG\r\n\x1a\nnot really an image").unwrap();
+    let github_output = work.path().join("github_output");
+    std::fs::write(&github_output, "").unwrap();
+    // The job's region is not us-east-1: the ECR Public API is reached there anyway (the stand-in refuses any other
+    // signing region, as the service exists only there).
+    let first = Ship::new(&["push", "--registry", &registry(), "--repository", "app", "--sha", SHA, "--branch", "main"])
+        .args_from(&["--from", "oci:oci", "--create-repository", "--latest"].map(String::from))
+        .args_from(&["--description", "The app", "--about-text", "about.md", "--usage-text", "usage.md"].map(String::from))
+        .args_from(&["--architecture", "x86-64", "--architecture", "ARM 64", "--operating-system", "Linux"].map(String::from))
+        .args_from(&["--logo", "logo.png"].map(String::from))
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", github_output.display().to_string())
+        .against(&ecr)
+        .env("AWS_REGION", "eu-west-1")
+        .cwd(work.path())
+        .run()
+        .success();
+    assert_eq!(first.stdout, format!("{}/app:sha-3f78685\n", registry()), "stdout carries only the image URI");
+    for tag in ["sha-3f78685", "main", "latest"] {
+        assert_eq!(ecr.public_pull_digest("app", tag).as_deref(), Some(digest.as_str()), "pull of {tag}");
+    }
+    let api_tags = ecr.public_api_tags("app");
+    assert_eq!(api_tags.len(), 3, "{api_tags:?}");
+    assert!(api_tags.values().all(|d| *d == digest), "{api_tags:?}");
+    let outputs = std::fs::read_to_string(&github_output).unwrap();
+    assert!(outputs.contains(&format!("registry={}\n", registry())), "{outputs}");
+    assert!(outputs.contains(&format!("image-uri-digest={}/app@{digest}\n", registry())), "{outputs}");
+    assert!(outputs.contains(&format!("digest={digest}\n")), "{outputs}");
+
+    let catalog = ecr.public_catalog("app");
+    assert_eq!(catalog["description"], "The app", "{catalog}");
+    assert_eq!(catalog["aboutText"], "# app\nA tool.\n", "{catalog}");
+    assert_eq!(catalog["usageText"], "docker pull public.ecr.aws/ecr-ship-test/app\n", "{catalog}");
+    assert_eq!(catalog["architectures"], json!(["x86-64", "ARM 64"]), "{catalog}");
+    assert_eq!(catalog["operatingSystems"], json!(["Linux"]), "{catalog}");
+    assert!(catalog["logoUrl"].as_str().is_some_and(|u| !u.is_empty()), "the logo was stored: {catalog}");
+    assert_no_password(&first, &[&outputs]);
+
+    // A re-run of the same job: every tag already points at the image; nothing is uploaded, it is not an error.
+    let again = public_push(&ecr, work.path(), &["--from", "oci:oci", "--latest"]).success();
+    assert!(again.stderr.contains("nothing to upload"), "{}", again.stderr);
+    assert_eq!(again.stdout, first.stdout);
+
+    // The catalog data changes only when asked to.
+    public_push(&ecr, work.path(), &["--from", "oci:oci", "--description", "Ignored"]).success();
+    assert_eq!(ecr.public_catalog("app")["description"], "The app");
+    public_push(&ecr, work.path(), &["--from", "oci:oci", "--description", "Changed", "--update-repository-settings"])
+        .success();
+    assert_eq!(ecr.public_catalog("app")["description"], "Changed");
+
+    // Server-side retag on a public repository: the manifest is read from the registry, PutImage is ECR Public's.
+    let retag = Ship::new(&["retag", "--registry", &registry(), "--repository", "app", "sha-3f78685", "release-1"])
+        .against(&ecr)
+        .run()
+        .success();
+    assert_eq!(retag.stdout, format!("{}/app:release-1\n", registry()));
+    assert_eq!(ecr.public_pull_digest("app", "release-1").as_deref(), Some(digest.as_str()));
+    // A retag to a tag that already points there is not an error either.
+    Ship::new(&["retag", "--registry", &registry(), "--repository", "app", &digest, "release-1"])
+        .against(&ecr)
+        .run()
+        .success();
+
+    // Bare public.ecr.aws: the caller's default alias, from DescribeRegistries.
+    let bare = Ship::new(&["push", "--registry", PUBLIC_HOST, "--repository", "app", "--sha", SHA, "--from", "oci:oci"])
+        .args_from(&["--tag".to_string(), "bare".to_string()])
+        .against(&ecr)
+        .cwd(work.path())
+        .run()
+        .success();
+    assert_eq!(bare.stdout, format!("{}/app:bare\n", registry()));
+    assert_eq!(ecr.public_pull_digest("app", "bare").as_deref(), Some(digest.as_str()));
+}
+
+#[test]
+fn a_missing_public_repository_is_not_created_without_being_asked() {
+    let ecr = Ecr::start();
+    let work = scratch_dir("public-missing");
+    single_image_layout(&work.path().join("oci"), "public-missing");
+    let run = public_push(&ecr, work.path(), &["--from", "oci:oci"]).fails_with(1, "does not exist");
+    assert!(run.stderr.contains("--create-repository"), "{}", run.stderr);
+    assert!(ecr.public_repositories().is_empty(), "nothing was created");
+}
+
+/// The bearer token the registry's token service issues expires mid-push: the client exchanges the registry
+/// password for a new one and the push completes, every tag pulling back.
+#[test]
+fn an_expired_bearer_token_is_renewed_mid_push() {
+    let ecr = Ecr::start();
+    let work = scratch_dir("public-bearer");
+    let mut layout = Layout::new(&work.path().join("oci"));
+    let layers: Vec<_> = (0..4).map(|i| random_layer(&format!("bearer-{i}"), 30_000, true)).collect();
+    let manifest = layout.image(&layers, "amd64");
+    let digest = layout.name(manifest, "latest");
+    ecr.public_create_repository("app", json!({}));
+    ecr.configure(json!({"public_bearer_requests": 3}));
+    let run = public_push(&ecr, work.path(), &["--from", "oci:oci", "--tag", "v1", "--tag", "v2"]).success();
+    assert!(ecr.stat("public_bearer_refused") >= 1, "the token expired mid-push: {}", ecr.stats());
+    assert!(ecr.stat("public_bearer_issued") >= 2, "and a new one was exchanged: {}", ecr.stats());
+    for tag in ["v1", "v2"] {
+        assert_eq!(ecr.public_pull_digest("app", tag).as_deref(), Some(digest.as_str()), "pull of {tag}");
+    }
+    assert_no_password(&run, &[]);
+}
+
+fn engine_push_to_public(ecr: &Ecr, engine: &str, engine_env: &[(String, String)], work: &Path) -> String {
+    let github_output = work.join("github_output");
+    std::fs::write(&github_output, "").unwrap();
+    let args = ["--image", "app:1", "--engine", engine, "--create-repository", "--tag", "{branch}", "--tag", "v1"];
+    let run = Ship::new(&["push", "--registry", &registry(), "--repository", "app", "--sha", SHA])
+        .args_from(&["--branch".to_string(), "feature/Public".to_string()])
+        .args_from(&args.map(String::from))
+        .envs(engine_env.iter().map(|(k, v)| (k, v)))
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", github_output.display().to_string())
+        .against(ecr)
+        .cwd(work)
+        .run()
+        .success();
+    assert_eq!(run.stdout, format!("{}/app:feature-public\n", registry()));
+    let outputs = std::fs::read_to_string(&github_output).unwrap();
+    let digest = outputs
+        .lines()
+        .find_map(|l| l.strip_prefix("digest="))
+        .unwrap_or_else(|| panic!("no digest output: {outputs}"))
+        .to_string();
+    for tag in ["feature-public", "v1"] {
+        assert_eq!(ecr.public_pull_digest("app", tag).as_deref(), Some(digest.as_str()), "{engine}: pull of {tag}");
+    }
+    assert_no_password(&run, &[&outputs]);
+
+    // A re-run is idempotent: the engine's own record of the pushed digest says every tag is already there.
+    let again = Ship::new(&["push", "--registry", &registry(), "--repository", "app", "--sha", SHA])
+        .args_from(&["--branch".to_string(), "feature/Public".to_string()])
+        .args_from(&args.map(String::from))
+        .envs(engine_env.iter().map(|(k, v)| (k, v)))
+        .against(ecr)
+        .cwd(work)
+        .run()
+        .success();
+    assert_eq!(again.stdout, run.stdout);
+    digest
+}
+
+#[test]
+fn docker_pushes_to_ecr_public_and_logs_out() {
+    use crate::support::dockerd::Dockerd;
+    let ecr = Ecr::start();
+    let dockerd = Dockerd::start_with_hosts(Some(&ecr.hosts_file));
+    let work = scratch_dir("public-docker");
+    let docker_config = work.path().join("docker-config");
+    std::fs::create_dir_all(&docker_config).unwrap();
+    dockerd.build_scratch_image("app:1", &[("hello.txt", b"hello, public" as &[u8])]);
+    let env = vec![
+        ("DOCKER_HOST".to_string(), dockerd.host()),
+        ("DOCKER_CONFIG".to_string(), docker_config.display().to_string()),
+    ];
+    engine_push_to_public(&ecr, "docker", &env, work.path());
+    let config = std::fs::read_to_string(docker_config.join("config.json")).unwrap_or_default();
+    assert!(!config.contains(PUBLIC_HOST), "the login was removed after the push: {config}");
+}
+
+#[test]
+fn podman_pushes_to_ecr_public_and_logs_out() {
+    use crate::support::podman::Podman;
+    let ecr = Ecr::start();
+    let podman = Podman::new(&[PUBLIC_HOST]);
+    let work = scratch_dir("public-podman");
+    podman.build_scratch_image("app:1", &[("hello.txt", b"hello, public podman" as &[u8])]);
+    let env: Vec<(String, String)> = podman.env().into_iter().collect();
+    engine_push_to_public(&ecr, "podman", &env, work.path());
+    let auth = std::fs::read_to_string(podman.auth_file()).unwrap_or_default();
+    assert!(!auth.contains(PUBLIC_HOST), "the login was removed after the push: {auth}");
+}
+
+#[test]
+fn login_to_ecr_public_gives_the_engine_a_working_login() {
+    use crate::support::dockerd::Dockerd;
+    let ecr = Ecr::start();
+    let dockerd = Dockerd::start_with_hosts(Some(&ecr.hosts_file));
+    let work = scratch_dir("public-login");
+    let docker_config = work.path().join("docker-config");
+    std::fs::create_dir_all(&docker_config).unwrap();
+    let env = [
+        ("DOCKER_HOST".to_string(), dockerd.host()),
+        ("DOCKER_CONFIG".to_string(), docker_config.display().to_string()),
+    ];
+    let run = Ship::new(&["login", "--registry", PUBLIC_HOST, "--engine", "docker"])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .against(&ecr)
+        .run()
+        .success();
+    assert_eq!(run.stdout, format!("{PUBLIC_HOST}\n"));
+    let config = std::fs::read_to_string(docker_config.join("config.json")).unwrap();
+    assert!(config.contains(PUBLIC_HOST), "{config}");
+    assert_no_password(&run, &[]);
+
+    // The engine can push with that login on its own.
+    ecr.public_create_repository("app", json!({}));
+    dockerd.build_scratch_image("app:2", &[("two.txt", b"two" as &[u8])]);
+    let target = format!("{}/app:by-docker", registry());
+    let config_dir = docker_config.as_path();
+    assert!(dockerd.docker(config_dir, &["tag", "app:2", &target]).status.success());
+    let pushed = dockerd.docker(config_dir, &["push", &target]);
+    assert!(pushed.status.success(), "docker push with ecr-ship's login: {}", String::from_utf8_lossy(&pushed.stderr));
+    assert!(ecr.public_pull_digest("app", "by-docker").is_some());
+
+    Ship::new(&["logout", "--engine", "docker"]).envs(env.iter().map(|(k, v)| (k, v))).against(&ecr).run().success();
+    let config = std::fs::read_to_string(docker_config.join("config.json")).unwrap_or_default();
+    assert!(!config.contains(PUBLIC_HOST), "logout removed it: {config}");
+}
+
+#[test]
+fn bad_public_input_is_refused_before_anything_is_sent() {
+    let work = scratch_dir("public-bad");
+    let nothing = crate::support::SilentServer::start();
+    let endpoint = format!("http://127.0.0.1:{}", nothing.port);
+    let cases: [(&[&str], &str); 7] = [
+        (&["--registry", "public.ecr.aws/Bad_Alias"], "Bad_Alias"),
+        (&["--registry", "public.ecr.aws/a"], "'a'"),
+        (&["--registry", &registry(), "--repository", "x"], "'x'"),
+        (&["--registry", &registry(), "--tag-mutability", "IMMUTABLE"], "--tag-mutability"),
+        (&["--registry", &registry(), "--region", "cn-north-1"], "cn-north-1"),
+        (&["--registry", "123456789012.dkr.ecr.us-east-1.amazonaws.com", "--description", "d"], "ECR Public"),
+        (&["--registry", &registry(), "--description", &"d".repeat(1025)], "1024"),
+    ];
+    for (args, needle) in cases {
+        let mut argv = vec!["push", "--repository", "app", "--sha", SHA, "--from", "oci:nowhere"];
+        argv.extend_from_slice(args);
+        let run = Ship::new(&argv)
+            .env("AWS_ENDPOINT_URL", endpoint.clone())
+            .env("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .cwd(work.path())
+            .run();
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(needle), "{args:?}: {} lacks {needle}", run.stderr);
+        assert_eq!(run.stderr.trim().lines().count(), 1, "one line: {}", run.stderr);
+    }
+    let tags = Ship::new(&["tags", "--registry", PUBLIC_HOST, "--repository", "app", "--sha", SHA]).run();
+    assert_eq!(tags.code, 2, "{}", tags.stderr);
+    assert!(tags.stderr.contains("public.ecr.aws/ALIAS"), "{}", tags.stderr);
+}
+
+#[test]
+fn tags_prints_public_references_offline() {
+    let run = Ship::new(&["tags", "--registry", &registry(), "--repository", "tools/app", "--sha", SHA])
+        .args_from(&["--branch".to_string(), "main".to_string()])
+        .run()
+        .success();
+    assert_eq!(
+        run.stdout,
+        format!("{0}/tools/app:sha-3f78685\n{0}/tools/app:main\n", registry()),
+        "{}",
+        run.stderr
+    );
+}
+
+fn statement<'a>(policy: &'a Value, sid: &str) -> &'a Value {
+    policy["Statement"].as_array().expect("statements").iter().find(|s| s["Sid"] == sid).unwrap_or(&Value::Null)
+}
+
+#[test]
+fn policy_prints_the_least_privilege_public_policy() {
+    let run = Ship::new(&["policy", "--registry", &registry(), "--repository", "app", "--account-id", "123456789012"])
+        .args_from(&["--create-repository".to_string()])
+        .run()
+        .success();
+    let document: Value = serde_json::from_str(&run.stdout).unwrap();
+    let policy = &document["push_policy"];
+    let login = statement(policy, "EcrPublicLogin");
+    assert_eq!(login["Action"], json!(["ecr-public:GetAuthorizationToken", "sts:GetServiceBearerToken"]));
+    assert_eq!(login["Resource"], "*");
+    let arn = "arn:aws:ecr-public::123456789012:repository/app";
+    let push = statement(policy, "EcrPublicPush");
+    assert_eq!(push["Resource"], arn);
+    for action in [
+        "ecr-public:BatchCheckLayerAvailability",
+        "ecr-public:InitiateLayerUpload",
+        "ecr-public:UploadLayerPart",
+        "ecr-public:CompleteLayerUpload",
+        "ecr-public:PutImage",
+        "ecr-public:DescribeImageTags",
+        "ecr-public:DescribeRepositories",
+    ] {
+        assert!(push["Action"].as_array().unwrap().contains(&json!(action)), "{action} missing: {push}");
+    }
+    let create = statement(policy, "EcrPublicCreateRepository");
+    assert_eq!(create["Resource"], arn);
+    assert!(create["Action"].as_array().unwrap().contains(&json!("ecr-public:CreateRepository")), "{create}");
+    assert!(create["Action"].as_array().unwrap().contains(&json!("ecr-public:PutRepositoryCatalogData")));
+    assert!(!run.stdout.contains("\"ecr:"), "no private ECR action: {}", run.stdout);
+
+    // Without the alias the default one is looked up, which DescribeRegistries needs; without an account, `*`.
+    let bare = Ship::new(&["policy", "--registry", PUBLIC_HOST, "--repository", "app"]).run().success();
+    let document: Value = serde_json::from_str(&bare.stdout).unwrap();
+    let login = statement(&document["push_policy"], "EcrPublicLogin");
+    assert!(login["Action"].as_array().unwrap().contains(&json!("ecr-public:DescribeRegistries")), "{login}");
+    assert_eq!(statement(&document["push_policy"], "EcrPublicPush")["Resource"], "arn:aws:ecr-public::*:repository/app");
+}
