@@ -15,7 +15,7 @@ use aws_sdk_ecrpublic::primitives::Blob;
 use aws_sdk_ecrpublic::types::{RepositoryCatalogDataInput, Tag};
 
 use super::ecr::{RegistryCredentials, decode_token};
-use super::errors::{Call, policy_hint};
+use super::errors::Call;
 use super::images::StoredManifest;
 use super::repository::{RepositoryInfo, RepositorySettings};
 use crate::bail_input;
@@ -193,7 +193,10 @@ impl PublicApi {
             },
             resource: name.map_or_else(|| "*".to_string(), |n| self.repository_arn(n)),
             principal: Some(self.caller_arn.clone()),
-            hint: format!("{} --registry {PUBLIC_HOST}", policy_hint(name)),
+            hint: format!(
+                "Run `ecr-ship policy --registry {PUBLIC_HOST} --repository {}` for the least-privilege policy",
+                name.unwrap_or("<repository>")
+            ),
             endpoint: self.endpoint.clone(),
         }
     }

@@ -576,7 +576,14 @@ fn aws_options(common: &CommonArgs, aws: &AwsArgs, file: &ConfigFile) -> anyhow:
 fn extra_registries(aws: &AwsArgs, file: &ConfigFile) -> anyhow::Result<Vec<RegistryHost>> {
     let hosts =
         if aws.registries.is_empty() { file.registries.clone().unwrap_or_default() } else { aws.registries.clone() };
-    hosts.iter().map(|h| h.trim()).filter(|h| !h.is_empty()).map(RegistryHost::parse).collect()
+    let parse = |host: &str| match RegistryTarget::parse(host)? {
+        RegistryTarget::Private(host) => Ok(host),
+        RegistryTarget::Public(_) => bail_input!(
+            "--registries '{host}': the other registries are private ECR hosts; log in to ECR Public with its own \
+             `ecr-ship login --registry {PUBLIC_HOST}`"
+        ),
+    };
+    hosts.iter().map(|h| h.trim()).filter(|h| !h.is_empty()).map(parse).collect()
 }
 
 /// Repository settings from flags and the file's `repository-settings:`, checked; with the create and update

@@ -142,7 +142,7 @@ pub(super) enum Failure {
     Retry(Error, Option<Duration>),
     /// 401, or ECR's 403 DENIED for an expired token: refresh the credentials once, then try again; or, with the
     /// registry's Bearer challenge, exchange them for a (new) bearer token first.
-    Auth(Error, Option<Challenge>),
+    Auth(Error, Option<Box<Challenge>>),
     /// 429: the account's shared budget is spent (ECR allows 10 PutImage a second per account and region, across
     /// every CI job). Retried with backoff on a budget of its own, [`THROTTLED_ATTEMPTS`].
     Throttled(Error, Option<Duration>),
@@ -466,7 +466,7 @@ pub(super) async fn check(
     // and a real denial then fails with the same answer.
     let refused = status == StatusCode::FORBIDDEN && (body.is_empty() || token_expired(&body));
     Err(if status == StatusCode::UNAUTHORIZED {
-        Failure::Auth(error, challenge)
+        Failure::Auth(error, challenge.map(Box::new))
     } else if refused {
         Failure::Auth(error, None)
     } else if status == StatusCode::TOO_MANY_REQUESTS {

@@ -763,35 +763,37 @@ async fn reading_a_manifest_back_survives_500_429_and_an_expired_token_with_one_
     assert_eq!(auth.initial.load(Ordering::SeqCst), 1);
 }
 
+/// A one-connection-per-request HTTP server: records each request's head (and drains its body), answers with
+/// `answer(head)`, closes. Stops after 64 requests or when its task is aborted.
+async fn record_and_answer(listener: TcpListener, seen: Arc<Mutex<Vec<String>>>, answer: fn(&str) -> String) {
+    for _ in 0..64 {
+        let Ok((mut client, _)) = listener.accept().await else { return };
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && head.len() < 16_384 {
+            if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                break;
+            }
+            head.push(byte[0]);
+        }
+        let text = String::from_utf8_lossy(&head).to_string();
+        let length: usize = text
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))
+            })
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        let _ = client.read_exact(&mut body).await;
+        seen.lock().unwrap().push(text.clone());
+        let _ = client.write_all(answer(&text).as_bytes()).await;
+        let _ = client.shutdown().await;
+    }
+}
 /// A registry that hands out upload Locations on another origin: the other host must never see the credentials.
 /// Two real HTTP servers on loopback (different ports, so different origins); each records the requests' heads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_never_follow_an_upload_location_to_another_origin() {
-    async fn serve(listener: TcpListener, seen: Arc<Mutex<Vec<String>>>, answer: fn(&str) -> String) {
-        for _ in 0..64 {
-            let Ok((mut client, _)) = listener.accept().await else { return };
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && head.len() < 16_384 {
-                if client.read(&mut byte).await.unwrap_or(0) == 0 {
-                    break;
-                }
-                head.push(byte[0]);
-            }
-            let text = String::from_utf8_lossy(&head).to_string();
-            let length: usize = text
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))
-                })
-                .unwrap_or(0);
-            let mut body = vec![0u8; length];
-            let _ = client.read_exact(&mut body).await;
-            seen.lock().unwrap().push(text.clone());
-            let _ = client.write_all(answer(&text).as_bytes()).await;
-            let _ = client.shutdown().await;
-        }
-    }
     let elsewhere = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let elsewhere_port = elsewhere.local_addr().unwrap().port();
     let registry = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -801,7 +803,7 @@ async fn credentials_never_follow_an_upload_location_to_another_origin() {
     OTHER.set(elsewhere_port).unwrap();
     let registry_seen = Arc::new(Mutex::new(Vec::new()));
     let elsewhere_seen = Arc::new(Mutex::new(Vec::new()));
-    let registry_task = tokio::spawn(serve(registry, registry_seen.clone(), |head| {
+    let registry_task = tokio::spawn(record_and_answer(registry, registry_seen.clone(), |head| {
         if head.starts_with("POST") {
             format!(
                 "HTTP/1.1 202 Accepted\r\nLocation: http://127.0.0.1:{}/upload/1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -811,7 +813,7 @@ async fn credentials_never_follow_an_upload_location_to_another_origin() {
             "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
         }
     }));
-    let elsewhere_task = tokio::spawn(serve(elsewhere, elsewhere_seen.clone(), |_| {
+    let elsewhere_task = tokio::spawn(record_and_answer(elsewhere, elsewhere_seen.clone(), |_| {
         "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
     }));
 
@@ -837,4 +839,42 @@ async fn credentials_never_follow_an_upload_location_to_another_origin() {
     for head in &elsewhere_heads {
         assert!(!head.to_ascii_lowercase().contains("authorization"), "credentials sent to another origin:\n{head}");
     }
+}
+
+/// A registry whose Bearer challenge names a token service on another origin: the registry password must not go
+/// there. The push fails saying so, and the other host sees no request at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_password_never_goes_to_a_token_service_on_another_origin() {
+    let elsewhere = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere_port = elsewhere.local_addr().unwrap().port();
+    let registry = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let registry_port = registry.local_addr().unwrap().port();
+    static OTHER: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+    OTHER.set(elsewhere_port).unwrap();
+    let registry_seen = Arc::new(Mutex::new(Vec::new()));
+    let elsewhere_seen = Arc::new(Mutex::new(Vec::new()));
+    let registry_task = tokio::spawn(record_and_answer(registry, registry_seen.clone(), |_| {
+        format!(
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://127.0.0.1:{}/token\",service=\"s\"\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n",
+            OTHER.get().unwrap()
+        )
+    }));
+    let elsewhere_task = tokio::spawn(record_and_answer(elsewhere, elsewhere_seen.clone(), |_| {
+        "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: close\r\n\r\n{\"token\":\"t\"}".to_string()
+    }));
+
+    let scratch = scratch_dir("foreign-realm");
+    let mut layout = Layout::new(scratch.path());
+    let image = layout.image(&[random_layer("realm.bin", 2_000, true)], "amd64");
+    layout.name(image, "v1");
+    let (target, _) = target_registry(&format!("http://127.0.0.1:{registry_port}"), "team/realm");
+    let pushed = oci::push(&layout.source(None).plan().expect("plan"), &target, &tags(&["v1"]), &quiet()).await;
+    registry_task.abort();
+    elsewhere_task.abort();
+    let message = format!("{:#}", pushed.expect_err("no token, no push"));
+    assert!(message.contains("not on the registry's origin"), "{message}");
+    assert!(!message.contains(PASSWORD), "{message}");
+    assert!(!registry_seen.lock().unwrap().is_empty(), "the registry was asked");
+    assert!(elsewhere_seen.lock().unwrap().is_empty(), "the foreign token service got a request");
 }
