@@ -65,6 +65,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from moto.backends import get_backend
 from moto.server import ThreadedMotoServer
 
+import ecr_public
+
 DEFAULT_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 DEFAULT_ACCOUNT, DEFAULT_REGION = "123456789012", "us-east-1"
 HOST_PATTERN = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?::\d+)?$")
@@ -276,26 +278,30 @@ class Front(http.server.BaseHTTPRequestHandler):
                    json.dumps(document).encode())
 
     def forward(self, port, method, path, headers, chunks=None, body=None):
-        """Sends the request to the upstream on `port`; returns (connection, response) with the body unread."""
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=self.timeout)
-        connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-        for key, value in headers:
-            if key.lower() not in HOP_BY_HOP:
-                connection.putheader(key, value)
-        if chunks is not None:
-            connection.putheader("Transfer-Encoding", "chunked")
-            connection.endheaders()
-            for piece in chunks:
-                connection.send(b"%x\r\n%s\r\n" % (len(piece), piece))
-            connection.send(b"0\r\n\r\n")
-        else:
-            payload = body or b""
-            if method not in ("GET", "HEAD") or payload:
-                connection.putheader("Content-Length", str(len(payload)))
-            connection.endheaders()
-            if payload:
-                connection.send(payload)
-        return connection, connection.getresponse()
+        return forward(port, method, path, headers, chunks, body, self.timeout)
+
+
+def forward(port, method, path, headers, chunks=None, body=None, timeout=300):
+    """Sends the request to the upstream on `port`; returns (connection, response) with the body unread."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    for key, value in headers:
+        if key.lower() not in HOP_BY_HOP:
+            connection.putheader(key, value)
+    if chunks is not None:
+        connection.putheader("Transfer-Encoding", "chunked")
+        connection.endheaders()
+        for piece in chunks:
+            connection.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+        connection.send(b"0\r\n\r\n")
+    else:
+        payload = body or b""
+        if method not in ("GET", "HEAD") or payload:
+            connection.putheader("Content-Length", str(len(payload)))
+        connection.endheaders()
+        if payload:
+            connection.send(payload)
+    return connection, connection.getresponse()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -303,6 +309,7 @@ class Front(http.server.BaseHTTPRequestHandler):
 
 class ApiFront(Front):
     moto_port = None
+    public = None  # the ecr_public.Public of this process
 
     def do_GET(self):
         if self.path.startswith("/stand-in/stats"):
@@ -319,6 +326,8 @@ class ApiFront(Front):
                 return self.reply_json(400, {"error": f"unknown or malformed setting: {error}"})
             return self.reply_json(200, self.state.settings)
         target = self.headers.get("X-Amz-Target", "")
+        if target.startswith(ecr_public.TARGET_PREFIX):
+            return self.public.handle_api(self, body)
         operation = target.rpartition(".")[2] if target.startswith("AmazonEC2ContainerRegistry") else None
         self.state.count("api_requests")
         if operation == "PutImage":
@@ -432,6 +441,21 @@ REGISTRY_PATH = re.compile(r"^/v2/(?P<name>.+?)/(?P<kind>blobs/uploads|blobs|man
 
 
 class RegistryFront(Front):
+    public = None  # the ecr_public.Public of this process
+    # Where a request goes: the private docker-registry (credentials stay here, ECR's upload-part rules apply) unless
+    # route() chooses the public one.
+    upstream_port = None
+    keep_authorization = False
+    part_rules = True
+
+    def use_upstream(self, port, keep_authorization, part_rules):
+        self.upstream_port, self.keep_authorization, self.part_rules = port, keep_authorization, part_rules
+
+    def upstream_headers(self):
+        headers = [(k, v) for k, v in self.headers.items() if self.keep_authorization or k.lower() != "authorization"]
+        headers.append(("X-Forwarded-Proto", "https"))
+        return headers
+
     def setup(self):
         super().setup()
         try:
@@ -501,8 +525,12 @@ class RegistryFront(Front):
 
     def route(self):
         self.drained = False
+        if self.headers.get("Host", DEFAULT_HOST).split(":")[0] == ecr_public.HOST:
+            return self.public.handle_registry(self, REGISTRY_PATH, TOKEN_PATTERN)
+        self.use_upstream(self.state.registry_port, keep_authorization=False, part_rules=True)
         self.state.count("registry_requests")
         account, region, host = self.host_identity()
+        self.public.misplaced_on_private(self.headers.get("Authorization", ""))
         if not self.authorized(host):
             return
         if self.path.split("?")[0] in ("/v2", "/v2/"):
@@ -530,10 +558,8 @@ class RegistryFront(Front):
     def pass_through(self, strip_digest=False, path=None, chunks=None, status_map=None):
         if chunks is None and self.command in ("PUT", "PATCH", "POST"):
             chunks = self.body_chunks()
-        headers = [(k, v) for k, v in self.headers.items() if k.lower() != "authorization"]
-        headers.append(("X-Forwarded-Proto", "https"))
-        connection, response = self.forward(self.state.registry_port, self.command, path or self.path, headers,
-                                            chunks=chunks)
+        connection, response = self.forward(self.upstream_port, self.command, path or self.path,
+                                            self.upstream_headers(), chunks=chunks)
         self.drained = True
         out = [(k, v) for k, v in response.getheaders()
                if not (strip_digest and k.lower() == "docker-content-digest")]
@@ -587,7 +613,7 @@ class RegistryFront(Front):
         body = counting()
         first = next(body, b"")
         has_body = bool(first)
-        if has_body and upload["last_part"] is not None and upload["last_part"] < MIN_PART:
+        if self.part_rules and has_body and upload["last_part"] is not None and upload["last_part"] < MIN_PART:
             return self.registry_error(400, "BLOB_UPLOAD_INVALID",
                                        f"Layer part size must be at least {MIN_PART} bytes.")
         if final and not has_body and upload["bytes"] == 0:
@@ -602,7 +628,7 @@ class RegistryFront(Front):
         if final:
             response = self.forward_upload_end(rest())
         else:
-            response = self.pass_through(chunks=rest(), status_map={202: 201})
+            response = self.pass_through(chunks=rest(), status_map={202: 201} if self.part_rules else None)
         with self.state.lock:
             if has_body:
                 upload["last_part"] = counted["size"]
@@ -611,9 +637,8 @@ class RegistryFront(Front):
         return response
 
     def forward_upload_end(self, chunks):
-        headers = [(k, v) for k, v in self.headers.items() if k.lower() != "authorization"]
-        headers.append(("X-Forwarded-Proto", "https"))
-        connection, response = self.forward(self.state.registry_port, "PUT", self.path, headers, chunks=chunks)
+        connection, response = self.forward(self.upstream_port, "PUT", self.path, self.upstream_headers(),
+                                            chunks=chunks)
         self.drained = True
         answer = response.read()
         connection.close()
@@ -623,22 +648,41 @@ class RegistryFront(Front):
         self.reply(response.status, response.getheaders(), answer)
         return response
 
-    def put_manifest(self, account, region, name, reference):
+    def checked_manifest(self, account, budget, name, reference):
+        """A manifest PUT's body once ECR's size limit, strict schema and PutImage budget (of `account` in
+        `budget`, a region or ECR Public) let it through; None when it was answered instead."""
         manifest = b""
         for piece in self.body_chunks():
             manifest += piece
             if len(manifest) > MAX_MANIFEST:
                 self.drain()
-                return self.registry_error(400, "MANIFEST_INVALID", f"The manifest is larger than {MAX_MANIFEST} "
-                                           "bytes.")
+                self.registry_error(400, "MANIFEST_INVALID", f"The manifest is larger than {MAX_MANIFEST} bytes.")
+                return None
         self.drained = True
         problem = schema_problem(manifest)
         if problem:
             self.state.count("unsupported_manifests")
             log(f"PUT manifest {name}:{reference}: refused, {problem}")
-            return self.registry_error(405, "UNSUPPORTED", INVALID_JSON)
-        if not self.state.take_put_image(account, region):
-            return self.registry_error(429, "TOOMANYREQUESTS", "Rate exceeded")
+            self.registry_error(405, "UNSUPPORTED", INVALID_JSON)
+            return None
+        if not self.state.take_put_image(account, budget):
+            self.registry_error(429, "TOOMANYREQUESTS", "Rate exceeded")
+            return None
+        return manifest
+
+    def forward_manifest(self, manifest):
+        """Sends the checked manifest upstream and answers with the upstream's answer; returns its status."""
+        connection, response = self.forward(self.upstream_port, "PUT", self.path, self.upstream_headers(),
+                                            body=manifest)
+        answer = response.read()
+        connection.close()
+        self.reply(response.status, response.getheaders(), answer)
+        return response.status
+
+    def put_manifest(self, account, region, name, reference):
+        manifest = self.checked_manifest(account, region, name, reference)
+        if manifest is None:
+            return
         digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
         tag = None if reference.startswith("sha256:") else reference
         with self.state.lock:
@@ -648,16 +692,10 @@ class RegistryFront(Front):
                 return self.registry_error(400, "TAG_INVALID", f"The image tag '{tag}' already exists in the "
                                            f"'{name}' repository and cannot be overwritten because the tag is "
                                            "immutable.")
-            headers = [(k, v) for k, v in self.headers.items() if k.lower() != "authorization"]
-            headers.append(("X-Forwarded-Proto", "https"))
-            connection, response = self.forward(self.state.registry_port, "PUT", self.path, headers, body=manifest)
-            answer = response.read()
-            connection.close()
-            if response.status == 201:
+            if self.forward_manifest(manifest) == 201:
                 media_type = self.headers.get("Content-Type") or json.loads(manifest).get("mediaType")
                 record_in_api(account, region, name, manifest, media_type, tag)
                 self.state.count("manifest_puts")
-            self.reply(response.status, response.getheaders(), answer)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -710,14 +748,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_registry(directory):
+def start_registry(directory, name="registry", auth=""):
+    """A docker-registry child on a free loopback port, its data and log in DIR/name; `auth` is an `auth:` line."""
     port = free_port()
-    data = os.path.join(directory, "registry")
+    data = os.path.join(directory, name)
     os.makedirs(os.path.join(data, "data"), exist_ok=True)
     with open(os.path.join(data, "config.yml"), "w") as f:
         f.write(f"version: 0.1\nlog: {{ level: warn, accesslog: {{ disabled: false }} }}\n"
                 f"storage: {{ filesystem: {{ rootdirectory: {data}/data }}, delete: {{ enabled: true }} }}\n"
-                f"http: {{ addr: '127.0.0.1:{port}', secret: stand-in }}\n")
+                f"http: {{ addr: '127.0.0.1:{port}', secret: stand-in }}\n{auth}")
     libc = None
     try:
         import ctypes
@@ -765,16 +804,23 @@ def main():
     directory, ip = os.path.abspath(sys.argv[1]), sys.argv[2]
     names = sys.argv[3:] or [DEFAULT_HOST]
     os.makedirs(directory, exist_ok=True)
-    make_certificates(directory, names, ip)
+    # public.ecr.aws is always served, in the certificate and the hosts file, so every test namespace resolves it.
+    make_certificates(directory, names + [ecr_public.HOST], ip)
     registry, registry_port = start_registry(directory)
+    state = State(directory, registry_port)
+    public = ecr_public.Public(state, directory, sys.modules[__name__])
+    public_registry, public.registry_port = start_registry(directory, "public-registry", public.registry_auth())
+    children = (registry, public_registry)
 
-    def stop(*_):
-        registry.terminate()
-        try:
-            registry.wait(5)
-        except subprocess.TimeoutExpired:
-            registry.kill()
-        os._exit(0)
+    def stop(*_, code=0):
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        os._exit(code)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -783,12 +829,11 @@ def main():
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     moto_port = moto.get_host_and_port()[1]
-    state = State(directory, registry_port)
 
-    api_handler = type("Api", (ApiFront,), {"state": state, "moto_port": moto_port})
+    api_handler = type("Api", (ApiFront,), {"state": state, "moto_port": moto_port, "public": public})
     api = Server(("127.0.0.1", 0), api_handler)
     api_port = api.server_address[1]
-    registry_handler = type("Registry", (RegistryFront,), {"state": state})
+    registry_handler = type("Registry", (RegistryFront,), {"state": state, "public": public})
     front = TlsServer((ip, 443), registry_handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(os.path.join(directory, "server.pem"))
@@ -797,21 +842,23 @@ def main():
         threading.Thread(target=server.serve_forever, daemon=True).start()
 
     with open(os.path.join(directory, "hosts"), "w") as f:
-        f.write(f"127.0.0.1 localhost\n{ip} {' '.join(names)}\n")
+        f.write(f"127.0.0.1 localhost\n{ip} {' '.join(names)} {ecr_public.HOST}\n")
     with open(os.path.join(directory, "env"), "w") as f:
         f.write(f"AWS_ENDPOINT_URL_ECR=http://127.0.0.1:{api_port}\nAWS_ENDPOINT_URL_STS=http://127.0.0.1:{api_port}\n"
+                f"AWS_ENDPOINT_URL_ECR_PUBLIC=http://127.0.0.1:{api_port}\n"
                 f"AWS_REGION={DEFAULT_REGION}\nAWS_ACCESS_KEY_ID=testing\nAWS_SECRET_ACCESS_KEY=testing\n"
                 f"AWS_EC2_METADATA_DISABLED=true\nSSL_CERT_FILE={directory}/ca-bundle.pem\n")
     ready = {"api_port": api_port, "moto_port": moto_port, "registry_port": registry_port, "ip": ip,
-             "hosts": names, "pid": os.getpid(), "registry_pid": registry.pid}
+             "hosts": names, "pid": os.getpid(), "registry_pid": registry.pid,
+             "public_registry_port": public.registry_port, "public_registry_pid": public_registry.pid}
     with open(os.path.join(directory, "ready.json.tmp"), "w") as f:
         json.dump(ready, f)
     os.rename(os.path.join(directory, "ready.json.tmp"), os.path.join(directory, "ready.json"))
     log(f"ready: API http://127.0.0.1:{api_port}, registry https://{names[0]} ({ip}:443)")
     while True:
-        if registry.poll() is not None:
-            log("docker-registry stopped; stopping")
-            os._exit(1)
+        if any(child.poll() is not None for child in children):
+            log("a docker-registry stopped; stopping")
+            stop(code=1)
         time.sleep(0.5)
 
 
