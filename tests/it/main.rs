@@ -6,6 +6,7 @@ mod aws_cli;
 mod compression;
 mod config;
 mod ecr_fidelity;
+mod ecr_public_fidelity;
 mod engine;
 mod errors;
 mod harness;

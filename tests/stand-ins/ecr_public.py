@@ -20,6 +20,7 @@ import re
 import secrets
 import shutil
 import time
+import traceback
 import urllib.parse
 import uuid
 
@@ -259,7 +260,13 @@ class Public:
             if not isinstance(request, dict):
                 raise ApiError("SerializationException", "Start of structure or map found where not expected.")
             self.authorize(iam_request, operation, account, request)
-            result = handler(account, request)
+            try:
+                result = handler(account, request)
+            except ApiError:
+                raise
+            except Exception as error:  # a stand-in bug answers as AWS's own failures do, and is logged
+                self.log(f"public {operation} failed: {traceback.format_exc()}")
+                raise ApiError("ServerException", f"The stand-in failed: {error!r}", 500)
         except ApiError as error:
             self.state.count(f"public_api_{error.code}")
             document = {"__type": error.code, "message": error.message} if error.message else {"__type": error.code}
@@ -472,8 +479,8 @@ class Public:
                                                 [("Content-Type", media_type)], manifest)
         if status != 201:
             errors = json.loads(answer or b"{}").get("errors", []) if answer.startswith(b"{") else []
-            missing = [e.get("detail", {}).get("digest", "") for e in errors
-                       if isinstance(e, dict) and e.get("code") == "MANIFEST_BLOB_UNKNOWN"]
+            missing = [e.get("detail") if isinstance(e.get("detail"), str) else (e.get("detail") or {}).get("digest", "")
+                       for e in errors if isinstance(e, dict) and e.get("code") == "MANIFEST_BLOB_UNKNOWN"]
             if missing and media_type in INDEX_TYPES:
                 raise ApiError("ReferencedImagesNotFoundException", f"Manifest list references images that do not "
                                f"exist: '{missing}' in repository with name '{name}' in the registry with id "
