@@ -103,7 +103,8 @@ fn basic(password: &str) -> String {
 /// A bearer token from the token service for `scopes` (Basic `AWS:<password>`, or anonymous with `None`).
 fn exchange(ecr: &Ecr, password: Option<&str>, scopes: &[&str]) -> String {
     let query: String = scopes.iter().map(|s| format!("&scope={s}")).collect();
-    let answer = public(ecr, "GET", &format!("/token/?service={PUBLIC_HOST}{query}"), password.map(basic).as_deref(), None);
+    let answer =
+        public(ecr, "GET", &format!("/token/?service={PUBLIC_HOST}{query}"), password.map(basic).as_deref(), None);
     assert_eq!(answer.status, 200, "token exchange: {} {}", answer.headers, answer.body);
     let document = answer.json();
     assert_eq!(document["token"], document["access_token"], "both names docker and the spec read");
@@ -247,7 +248,8 @@ print(json.dumps(out))
     assert_eq!(answers["no_tags"][2], json!({"imageTagDetails": []}));
 
     let token = &answers["token"][2]["authorizationData"];
-    let decoded = base64::engine::general_purpose::STANDARD.decode(token["authorizationToken"].as_str().unwrap()).unwrap();
+    let decoded =
+        base64::engine::general_purpose::STANDARD.decode(token["authorizationToken"].as_str().unwrap()).unwrap();
     let decoded = String::from_utf8(decoded).unwrap();
     assert!(decoded.starts_with("AWS:") && decoded.len() > 40, "{decoded}");
     let expires = token["expiresAt"].as_f64().expect("expiresAt is epoch seconds");
@@ -304,7 +306,10 @@ print(json.dumps(out))
     let half = &answers["half"];
     assert_eq!(half[0], "AccessDeniedException", "{half}");
     assert!(
-        half[1].as_str().unwrap().contains("user/half is not authorized to perform: sts:GetServiceBearerToken on resource: *"),
+        half[1]
+            .as_str()
+            .unwrap()
+            .contains("user/half is not authorized to perform: sts:GetServiceBearerToken on resource: *"),
         "GetAuthorizationToken needs both permissions: {half}"
     );
     assert_eq!(answers["login"], Value::Null, "with both it works");
@@ -409,15 +414,31 @@ fn pushes_need_an_existing_repository_of_the_callers_alias() {
     let ecr = Ecr::start();
     let work = scratch_dir("public-missing");
     let layout = work.path().join("oci");
-    single_image_layout(&layout, "public-missing");
+    let digest = single_image_layout(&layout, "public-missing");
     let password = ecr.public_token();
 
     let missing = skopeo_push(&ecr, &layout, &format!("{PUBLIC_ALIAS}/missing:t1"), Some(&password));
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(!missing.status.success() && stderr.contains("name unknown"), "{stderr}");
     assert!(ecr.public_repositories().is_empty(), "nothing created a repository");
-    let storage = ecr.dir.path().join("public-registry/data/docker/registry/v2/repositories");
-    assert!(!storage.join(PUBLIC_ALIAS).join("missing").exists(), "nor anything in the registry's storage");
+    // Nor did the registry keep anything of the push: once the repository is created, it is empty.
+    ecr.public_create_repository("missing", json!({}));
+    assert!(ecr.public_api_tags("missing").is_empty());
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))).unwrap(),
+    )
+    .unwrap();
+    let layers: Vec<&str> =
+        manifest["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap()).collect();
+    let check = python(
+        &ecr,
+        &format!(
+            "print(json.dumps(client('ecr-public').batch_check_layer_availability(repositoryName='missing', \
+             layerDigests={layers:?})['failures']))"
+        ),
+    );
+    assert_eq!(check.as_array().map(Vec::len), Some(2), "no layer reached the repository: {check}");
+    assert!(check.as_array().unwrap().iter().all(|f| f["failureCode"] == "MissingLayerDigest"), "{check}");
     let stranger = skopeo_push(&ecr, &layout, "nobody-has-this/app:t1", Some(&password));
     assert!(!stranger.status.success(), "an alias no registry has");
 
@@ -432,7 +453,10 @@ fn pushes_need_an_existing_repository_of_the_callers_alias() {
     let stderr = String::from_utf8_lossy(&theirs.stderr);
     assert!(!theirs.status.success() && stderr.contains("denied"), "{stderr}");
     let bearer = exchange(&ecr, Some(&password), &["repository:a111122223333/theirs:pull,push"]);
-    assert_eq!(access_of(&bearer), json!([{"type": "repository", "name": "a111122223333/theirs", "actions": ["pull"]}]));
+    assert_eq!(
+        access_of(&bearer),
+        json!([{"type": "repository", "name": "a111122223333/theirs", "actions": ["pull"]}])
+    );
     let by_owner = skopeo_push(&ecr, &layout, "a111122223333/theirs:t1", Some(owner.trim()));
     assert!(by_owner.status.success(), "the owner pushes: {}", String::from_utf8_lossy(&by_owner.stderr));
     assert!(ecr.stat("registry_NAME_UNKNOWN") >= 1, "{}", ecr.stats());
@@ -612,4 +636,64 @@ fn an_anonymous_token_pulls_but_never_pushes() {
     assert!(!anonymous_push.status.success(), "an anonymous push fails");
     assert_eq!(ecr.public_api_tags("app"), [("t1".to_string(), digest)].into(), "and changes nothing");
     assert!(ecr.stat("public_bearer_issued_anonymous") >= 3, "{}", ecr.stats());
+}
+
+#[test]
+fn public_uploads_and_manifests_meet_ecrs_checks() {
+    let ecr = Ecr::start();
+    ecr.public_create_repository("app", json!({}));
+    let name = format!("{PUBLIC_ALIAS}/app");
+    let bearer = exchange(&ecr, Some(&ecr.public_token()), &[&format!("repository:{name}:pull,push")]);
+    let authorization = format!("Bearer {bearer}");
+    let upload = |bytes: &[u8], digest: &str| {
+        let start = public(&ecr, "POST", &format!("/v2/{name}/blobs/uploads/"), Some(&authorization), None);
+        assert_eq!(start.status, 202, "{} {}", start.headers, start.body);
+        let location = start.header("location").expect("Location");
+        let path = location.trim_start_matches("https://public.ecr.aws");
+        let separator = if path.contains('?') { '&' } else { '?' };
+        public(&ecr, "PUT", &format!("{path}{separator}digest={digest}"), Some(&authorization), Some(bytes))
+    };
+    let empty_digest = ecr_ship::digest::sha256_digest(b"");
+    let empty = upload(b"", &empty_digest);
+    assert_eq!(empty.status, 400, "{}", empty.body);
+    assert!(
+        empty.body.contains("BLOB_UPLOAD_INVALID") && empty.body.contains("does not have any parts"),
+        "{}",
+        empty.body
+    );
+    let mismatch = upload(b"{}", &empty_digest);
+    assert!(
+        mismatch.body.contains("BLOB_UPLOAD_INVALID") && mismatch.body.contains("None of the provided"),
+        "{}",
+        mismatch.body
+    );
+    let config_digest = ecr_ship::digest::sha256_digest(b"{}");
+    assert_eq!(upload(b"{}", &config_digest).status, 201);
+
+    let manifest = |extra: &str| {
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{config_digest}","size":2{extra}}},"layers":[]}}"#
+        )
+    };
+    let put = |tag: &str, text: &str| {
+        public(&ecr, "PUT", &format!("/v2/{name}/manifests/{tag}"), Some(&authorization), Some(text.as_bytes()))
+    };
+    let refused = put("annotated", &manifest(r#","annotations":{"a":"b"}"#));
+    assert_eq!(refused.status, 405, "{}", refused.body);
+    assert!(refused.body.contains("UNSUPPORTED") && refused.body.contains("Invalid JSON syntax"), "{}", refused.body);
+    assert_eq!(put("v1", &manifest("")).status, 201);
+    let v1 = ecr_ship::digest::sha256_digest(manifest("").as_bytes());
+    assert_eq!(ecr.public_api_tags("app"), [("v1".to_string(), v1)].into(), "in the API when the PUT is answered");
+
+    ecr.configure(json!({"put_image_rate": 0.001, "put_image_burst": 1}));
+    assert_eq!(put("v2", &manifest("")).status, 201, "the one PutImage of the burst");
+    let throttled = put("v3", &manifest(""));
+    assert_eq!(throttled.status, 429, "{}", throttled.body);
+    assert!(throttled.body.contains("TOOMANYREQUESTS"), "{}", throttled.body);
+    let api = python(
+        &ecr,
+        "print(json.dumps(code(lambda: client('ecr-public').put_image(repositoryName='app', \
+        imageManifest=json.dumps({'schemaVersion': 2}), imageTag='v4'))))",
+    );
+    assert_eq!(api[0], "ThrottlingException", "one budget for the registry and the API: {api}");
 }

@@ -479,8 +479,9 @@ class Public:
                                                 [("Content-Type", media_type)], manifest)
         if status != 201:
             errors = json.loads(answer or b"{}").get("errors", []) if answer.startswith(b"{") else []
-            missing = [e.get("detail") if isinstance(e.get("detail"), str) else (e.get("detail") or {}).get("digest", "")
-                       for e in errors if isinstance(e, dict) and e.get("code") == "MANIFEST_BLOB_UNKNOWN"]
+            missing = [detail if isinstance(detail, str) else (detail or {}).get("digest", "")
+                       for detail in (e.get("detail") for e in errors
+                                      if isinstance(e, dict) and e.get("code") == "MANIFEST_BLOB_UNKNOWN")]
             if missing and media_type in INDEX_TYPES:
                 raise ApiError("ReferencedImagesNotFoundException", f"Manifest list references images that do not "
                                f"exist: '{missing}' in repository with name '{name}' in the registry with id "

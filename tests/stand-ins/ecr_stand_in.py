@@ -2,7 +2,7 @@
 distribution 2.8 and moto (../shared/reference/ecr-real-behaviour.md).
 
 It runs moto (the ECR and STS APIs) in this process and Debian's docker-registry (the blob and manifest bytes) as
-a child on a private loopback port, and puts two fronts before them:
+a child on a private loopback port, and puts two fronts before them (it is ECR Public too: see below):
 
 * the API front (AWS_ENDPOINT_URL_ECR and _STS), forwarding every request to moto with its signed headers intact;
 * the registry front, TLS on IP:443 under the real registry host names, forwarding to docker-registry.
@@ -29,14 +29,76 @@ What ECR does and the fronts enforce (the reference's row number in brackets):
 * chunked uploads [12]: PATCH answers 201, non-final parts under 5 MiB are refused; cross-repository mounts [13]
   answer 202 with a fresh upload session unless blob mounting is switched on.
 
+ECR Public (public.ecr.aws), in the same process (the code in ecr_public.py). moto has none, so the API front
+answers every `X-Amz-Target: SpencerFrontendService.*` request itself, and a second docker-registry child with
+`auth: token` holds the images, so distribution itself verifies every bearer token. Facts, with their sources
+([API] = the ECR Public API reference, whose shapes and constraints are those of botocore's ecr-public 2020-10-30
+model in the pinned venv; [ref] = ../shared/reference/ecr-real-behaviour.md, section ECR Public):
+* JSON 1.1, target prefix SpencerFrontendService, signing name ecr-public [API metadata]; the API exists only in
+  us-east-1 [ref]: another region in the credential scope -> InvalidSignatureException "Credential should be scoped
+  to a valid region.", another service -> "...scoped to correct service: 'ecr-public'.", no Authorization -> 403
+  MissingAuthenticationTokenException (AWS common errors), an unknown operation -> UnknownOperationException;
+* the caller's account is that of the access key in moto (IAM users; STS keys belong to the assumed role's
+  account), else 123456789012. When moto enforces IAM (/moto-api/reset-auth), the signature is checked and each call
+  authorized by moto's own policy evaluation (moto.iam.access_control.IAMRequest) for `ecr-public:<Operation>` on
+  `arn:aws:ecr-public::<account>:repository/<name>` (`*` for GetAuthorizationToken and DescribeRegistries);
+  GetAuthorizationToken also needs sts:GetServiceBearerToken on `*` [API GetAuthorizationToken; ref] ->
+  AccessDeniedException "User: <arn> is not authorized to perform: <action> on resource: <resource> ...";
+* operations GetAuthorizationToken (authorizationToken = base64 "AWS:<token>", a fresh random token each call, valid
+  public_token_lifetime_seconds, 12 h by default [API]), DescribeRegistries (one registry per account; alias
+  public_alias = ecr-ship-test for 123456789012, `a<account>` for others; status ACTIVE, primary and default),
+  CreateRepository, DescribeRepositories, DeleteRepository (RepositoryNotEmptyException without force),
+  Get/PutRepositoryCatalogData, DescribeImages (ImageNotFoundException for a missing imageId), DescribeImageTags,
+  PutImage, BatchDeleteImage (the last tag of an image takes the image), BatchCheckLayerAvailability
+  (MissingLayerDigest, InvalidLayerDigest); response members and error names as [API]; timestamps epoch seconds;
+  repository ARN arn:aws:ecr-public::<account>:repository/<name> (no region) and URI public.ecr.aws/<alias>/<name>
+  [ref]; maxResults 1-1000 with nextToken paging;
+* grammars and limits [API], InvalidParameterException "Invalid parameter at '<member>' failed to satisfy
+  constraint: ..." otherwise: registry alias [a-z][a-z0-9]+(?:[._-][a-z0-9]+)*, 2-50; repository name
+  (?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*, 2-205; catalog description <= 1024, aboutText and
+  usageText <= 25600; architectures and operatingSystems at most 50 entries of 1-50 characters each, free text (the
+  gallery shows ARM, ARM 64, x86, x86-64 and Linux, Windows as badges; other values are kept and returned [API
+  RepositoryCatalogDataInput]); logoImageBlob (base64 on the wire) <= 512000 bytes, answered as a logoUrl served at
+  https://public.ecr.aws/logo/<sha256>; tags: keys 1-128, values <= 256 (InvalidTagParameterException), at most 50
+  (TooManyTagsException, whose documentation says 50 although the TagList shape allows 200); image tag 1-300;
+  imageManifest 1-4194304;
+* PutImage: the strict manifest schema [1] (InvalidParameterException), the PutImage budget (its own bucket,
+  ECR Public's rate is not documented: the private settings apply), ImageDigestDoesNotMatchException,
+  LayersNotFoundException (missing blobs), ReferencedImagesNotFoundException (an index naming a missing manifest),
+  ImageAlreadyExistsException when the tag already names that digest [API error list]; no tag immutability [ref];
+* the registry public.ecr.aws (always in the certificate and the hosts file): distribution's challenge `Bearer
+  realm="https://public.ecr.aws/token/",service="public.ecr.aws"[,scope=...]` [ref]; the token service GET
+  /token/?service=...&scope=repository:<alias>/<repo>:pull,push (scope may repeat) takes Basic AWS:<token> of an
+  unexpired GetAuthorizationToken (401 DENIED otherwise) or no Authorization (anonymous), and answers {token,
+  access_token, expires_in, issued_at}: pull on any existing repository, push only on the caller's alias. Tokens
+  are RS256 JWTs whose `x5c` header carries the stand-in's self-signed signing certificate, which is the
+  registry's rootcertbundle (distribution 2.8 verifies x5c chains against it); they live an hour (unconfirmed);
+* the front enforces what ECR does and distribution does not: a repository exists only by CreateRepository (404
+  NAME_UNKNOWN for a valid token's request to any other, nothing is created on push); manifest PUTs (with push
+  access) meet the strict schema, the size limit and the PutImage budget; zero-byte and mismatched uploads [4, 9];
+  the chunked-upload quirks [12] are private ECR's and do not apply. public_bearer_requests N: the next bearer token
+  issued expires after N registry requests -> 401 UNAUTHORIZED with `WWW-Authenticate: Bearer realm=...,service=...,
+  scope="repository:<name>:<actions>",error="invalid_token"`;
+* one synchronous store: the API reads the public registry's storage (revision and tag links, blobs) and writes
+  through the registry with a JWT it mints for the one repository, so a registry push is in DescribeImages when its
+  PUT is answered and a PutImage tag is pullable when the API answers.
+
 Control (on the API port): GET /stand-in/stats gives counters as JSON; POST /stand-in/config takes JSON with any of
 put_image_rate, put_image_burst, token_lifetime_seconds, next_token_requests (the next token issued expires after
-that many registry requests, later ones live their normal lifetime), blob_mounting.
+that many registry requests, later ones live their normal lifetime), blob_mounting, and for ECR Public
+public_alias, public_token_lifetime_seconds, public_bearer_requests. ECR Public's counters: public_api_requests,
+public_api_<Operation> (answered) and public_api_<ErrorCode> (refused), public_registry_requests,
+public_token_exchanges, public_bearer_issued (_anonymous, _authenticated), public_bearer_refused,
+public_bearer_expired_answers, public_put_image_api, public_basic_on_registry (Basic credentials sent to /v2/ of
+public.ecr.aws instead of the realm), and credentials_on_wrong_host with its parts
+public_credentials_on_private_host and private_credentials_on_public_host (credentials sent to a host they are not
+for); registry_<CODE> counts refusals of both registries.
 
 Usage: ecr_stand_in.py DIR IP [HOST...]   (HOST defaults to 123456789012.dkr.ecr.us-east-1.amazonaws.com)
-Writes into DIR: env (KEY=VALUE lines for the binary), hosts (a hosts file mapping every HOST to IP), ca/ca.crt
-(the test CA alone), ca-bundle.pem (this machine's CAs plus the test CA), ready.json (ports, written last), and the
-registry's data and log. Stops docker-registry when it stops (SIGTERM, SIGINT, or its own death).
+Writes into DIR: env (KEY=VALUE lines for the binary, AWS_ENDPOINT_URL_ECR_PUBLIC among them), hosts (a hosts file
+mapping every HOST and public.ecr.aws to IP), ca/ca.crt (the test CA alone), ca-bundle.pem (this machine's CAs plus
+the test CA), ready.json (ports, written last), and both registries' data and logs (registry/, public-registry/).
+Stops both docker-registries when it stops (SIGTERM, SIGINT, or its own death).
 """
 
 import base64
