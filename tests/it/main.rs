@@ -7,6 +7,7 @@ mod compression;
 mod config;
 mod ecr_fidelity;
 mod ecr_public;
+mod ecr_public_fidelity;
 mod engine;
 mod errors;
 mod harness;

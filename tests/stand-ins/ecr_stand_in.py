@@ -2,7 +2,7 @@
 distribution 2.8 and moto (../shared/reference/ecr-real-behaviour.md).
 
 It runs moto (the ECR and STS APIs) in this process and Debian's docker-registry (the blob and manifest bytes) as
-a child on a private loopback port, and puts two fronts before them:
+a child on a private loopback port, and puts two fronts before them (it is ECR Public too: see below):
 
 * the API front (AWS_ENDPOINT_URL_ECR and _STS), forwarding every request to moto with its signed headers intact;
 * the registry front, TLS on IP:443 under the real registry host names, forwarding to docker-registry.
@@ -29,14 +29,76 @@ What ECR does and the fronts enforce (the reference's row number in brackets):
 * chunked uploads [12]: PATCH answers 201, non-final parts under 5 MiB are refused; cross-repository mounts [13]
   answer 202 with a fresh upload session unless blob mounting is switched on.
 
+ECR Public (public.ecr.aws), in the same process (the code in ecr_public.py). moto has none, so the API front
+answers every `X-Amz-Target: SpencerFrontendService.*` request itself, and a second docker-registry child with
+`auth: token` holds the images, so distribution itself verifies every bearer token. Facts, with their sources
+([API] = the ECR Public API reference, whose shapes and constraints are those of botocore's ecr-public 2020-10-30
+model in the pinned venv; [ref] = ../shared/reference/ecr-real-behaviour.md, section ECR Public):
+* JSON 1.1, target prefix SpencerFrontendService, signing name ecr-public [API metadata]; the API exists only in
+  us-east-1 [ref]: another region in the credential scope -> InvalidSignatureException "Credential should be scoped
+  to a valid region.", another service -> "...scoped to correct service: 'ecr-public'.", no Authorization -> 403
+  MissingAuthenticationTokenException (AWS common errors), an unknown operation -> UnknownOperationException;
+* the caller's account is that of the access key in moto (IAM users; STS keys belong to the assumed role's
+  account), else 123456789012. When moto enforces IAM (/moto-api/reset-auth), the signature is checked and each call
+  authorized by moto's own policy evaluation (moto.iam.access_control.IAMRequest) for `ecr-public:<Operation>` on
+  `arn:aws:ecr-public::<account>:repository/<name>` (`*` for GetAuthorizationToken and DescribeRegistries);
+  GetAuthorizationToken also needs sts:GetServiceBearerToken on `*` [API GetAuthorizationToken; ref] ->
+  AccessDeniedException "User: <arn> is not authorized to perform: <action> on resource: <resource> ...";
+* operations GetAuthorizationToken (authorizationToken = base64 "AWS:<token>", a fresh random token each call, valid
+  public_token_lifetime_seconds, 12 h by default [API]), DescribeRegistries (one registry per account; alias
+  public_alias = ecr-ship-test for 123456789012, `a<account>` for others; status ACTIVE, primary and default),
+  CreateRepository, DescribeRepositories, DeleteRepository (RepositoryNotEmptyException without force),
+  Get/PutRepositoryCatalogData, DescribeImages (ImageNotFoundException for a missing imageId), DescribeImageTags,
+  PutImage, BatchDeleteImage (the last tag of an image takes the image), BatchCheckLayerAvailability
+  (MissingLayerDigest, InvalidLayerDigest); response members and error names as [API]; timestamps epoch seconds;
+  repository ARN arn:aws:ecr-public::<account>:repository/<name> (no region) and URI public.ecr.aws/<alias>/<name>
+  [ref]; maxResults 1-1000 with nextToken paging;
+* grammars and limits [API], InvalidParameterException "Invalid parameter at '<member>' failed to satisfy
+  constraint: ..." otherwise: registry alias [a-z][a-z0-9]+(?:[._-][a-z0-9]+)*, 2-50; repository name
+  (?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*, 2-205; catalog description <= 1024, aboutText and
+  usageText <= 25600; architectures and operatingSystems at most 50 entries of 1-50 characters each, free text (the
+  gallery shows ARM, ARM 64, x86, x86-64 and Linux, Windows as badges; other values are kept and returned [API
+  RepositoryCatalogDataInput]); logoImageBlob (base64 on the wire) <= 512000 bytes, answered as a logoUrl served at
+  https://public.ecr.aws/logo/<sha256>; tags: keys 1-128, values <= 256 (InvalidTagParameterException), at most 50
+  (TooManyTagsException, whose documentation says 50 although the TagList shape allows 200); image tag 1-300;
+  imageManifest 1-4194304;
+* PutImage: the strict manifest schema [1] (InvalidParameterException), the PutImage budget (its own bucket,
+  ECR Public's rate is not documented: the private settings apply), ImageDigestDoesNotMatchException,
+  LayersNotFoundException (missing blobs), ReferencedImagesNotFoundException (an index naming a missing manifest),
+  ImageAlreadyExistsException when the tag already names that digest [API error list]; no tag immutability [ref];
+* the registry public.ecr.aws (always in the certificate and the hosts file): distribution's challenge `Bearer
+  realm="https://public.ecr.aws/token/",service="public.ecr.aws"[,scope=...]` [ref]; the token service GET
+  /token/?service=...&scope=repository:<alias>/<repo>:pull,push (scope may repeat) takes Basic AWS:<token> of an
+  unexpired GetAuthorizationToken (401 DENIED otherwise) or no Authorization (anonymous), and answers {token,
+  access_token, expires_in, issued_at}: pull on any existing repository, push only on the caller's alias. Tokens
+  are RS256 JWTs whose `x5c` header carries the stand-in's self-signed signing certificate, which is the
+  registry's rootcertbundle (distribution 2.8 verifies x5c chains against it); they live an hour (unconfirmed);
+* the front enforces what ECR does and distribution does not: a repository exists only by CreateRepository (404
+  NAME_UNKNOWN for a valid token's request to any other, nothing is created on push); manifest PUTs (with push
+  access) meet the strict schema, the size limit and the PutImage budget; zero-byte and mismatched uploads [4, 9];
+  the chunked-upload quirks [12] are private ECR's and do not apply. public_bearer_requests N: the next bearer token
+  issued expires after N registry requests -> 401 UNAUTHORIZED with `WWW-Authenticate: Bearer realm=...,service=...,
+  scope="repository:<name>:<actions>",error="invalid_token"`;
+* one synchronous store: the API reads the public registry's storage (revision and tag links, blobs) and writes
+  through the registry with a JWT it mints for the one repository, so a registry push is in DescribeImages when its
+  PUT is answered and a PutImage tag is pullable when the API answers.
+
 Control (on the API port): GET /stand-in/stats gives counters as JSON; POST /stand-in/config takes JSON with any of
 put_image_rate, put_image_burst, token_lifetime_seconds, next_token_requests (the next token issued expires after
-that many registry requests, later ones live their normal lifetime), blob_mounting.
+that many registry requests, later ones live their normal lifetime), blob_mounting, and for ECR Public
+public_alias, public_token_lifetime_seconds, public_bearer_requests. ECR Public's counters: public_api_requests,
+public_api_<Operation> (answered) and public_api_<ErrorCode> (refused), public_registry_requests,
+public_token_exchanges, public_bearer_issued (_anonymous, _authenticated), public_bearer_refused,
+public_bearer_expired_answers, public_put_image_api, public_basic_on_registry (Basic credentials sent to /v2/ of
+public.ecr.aws instead of the realm), and credentials_on_wrong_host with its parts
+public_credentials_on_private_host and private_credentials_on_public_host (credentials sent to a host they are not
+for); registry_<CODE> counts refusals of both registries.
 
 Usage: ecr_stand_in.py DIR IP [HOST...]   (HOST defaults to 123456789012.dkr.ecr.us-east-1.amazonaws.com)
-Writes into DIR: env (KEY=VALUE lines for the binary), hosts (a hosts file mapping every HOST to IP), ca/ca.crt
-(the test CA alone), ca-bundle.pem (this machine's CAs plus the test CA), ready.json (ports, written last), and the
-registry's data and log. Stops docker-registry when it stops (SIGTERM, SIGINT, or its own death).
+Writes into DIR: env (KEY=VALUE lines for the binary, AWS_ENDPOINT_URL_ECR_PUBLIC among them), hosts (a hosts file
+mapping every HOST and public.ecr.aws to IP), ca/ca.crt (the test CA alone), ca-bundle.pem (this machine's CAs plus
+the test CA), ready.json (ports, written last), and both registries' data and logs (registry/, public-registry/).
+Stops both docker-registries when it stops (SIGTERM, SIGINT, or its own death).
 """
 
 import base64
@@ -64,6 +126,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from moto.backends import get_backend
 from moto.server import ThreadedMotoServer
+
+import ecr_public
 
 DEFAULT_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 DEFAULT_ACCOUNT, DEFAULT_REGION = "123456789012", "us-east-1"
@@ -276,26 +340,30 @@ class Front(http.server.BaseHTTPRequestHandler):
                    json.dumps(document).encode())
 
     def forward(self, port, method, path, headers, chunks=None, body=None):
-        """Sends the request to the upstream on `port`; returns (connection, response) with the body unread."""
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=self.timeout)
-        connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-        for key, value in headers:
-            if key.lower() not in HOP_BY_HOP:
-                connection.putheader(key, value)
-        if chunks is not None:
-            connection.putheader("Transfer-Encoding", "chunked")
-            connection.endheaders()
-            for piece in chunks:
-                connection.send(b"%x\r\n%s\r\n" % (len(piece), piece))
-            connection.send(b"0\r\n\r\n")
-        else:
-            payload = body or b""
-            if method not in ("GET", "HEAD") or payload:
-                connection.putheader("Content-Length", str(len(payload)))
-            connection.endheaders()
-            if payload:
-                connection.send(payload)
-        return connection, connection.getresponse()
+        return forward(port, method, path, headers, chunks, body, self.timeout)
+
+
+def forward(port, method, path, headers, chunks=None, body=None, timeout=300):
+    """Sends the request to the upstream on `port`; returns (connection, response) with the body unread."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    for key, value in headers:
+        if key.lower() not in HOP_BY_HOP:
+            connection.putheader(key, value)
+    if chunks is not None:
+        connection.putheader("Transfer-Encoding", "chunked")
+        connection.endheaders()
+        for piece in chunks:
+            connection.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+        connection.send(b"0\r\n\r\n")
+    else:
+        payload = body or b""
+        if method not in ("GET", "HEAD") or payload:
+            connection.putheader("Content-Length", str(len(payload)))
+        connection.endheaders()
+        if payload:
+            connection.send(payload)
+    return connection, connection.getresponse()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -303,6 +371,7 @@ class Front(http.server.BaseHTTPRequestHandler):
 
 class ApiFront(Front):
     moto_port = None
+    public = None  # the ecr_public.Public of this process
 
     def do_GET(self):
         if self.path.startswith("/stand-in/stats"):
@@ -319,6 +388,8 @@ class ApiFront(Front):
                 return self.reply_json(400, {"error": f"unknown or malformed setting: {error}"})
             return self.reply_json(200, self.state.settings)
         target = self.headers.get("X-Amz-Target", "")
+        if target.startswith(ecr_public.TARGET_PREFIX):
+            return self.public.handle_api(self, body)
         operation = target.rpartition(".")[2] if target.startswith("AmazonEC2ContainerRegistry") else None
         self.state.count("api_requests")
         if operation == "PutImage":
@@ -432,6 +503,21 @@ REGISTRY_PATH = re.compile(r"^/v2/(?P<name>.+?)/(?P<kind>blobs/uploads|blobs|man
 
 
 class RegistryFront(Front):
+    public = None  # the ecr_public.Public of this process
+    # Where a request goes: the private docker-registry (credentials stay here, ECR's upload-part rules apply) unless
+    # route() chooses the public one.
+    upstream_port = None
+    keep_authorization = False
+    part_rules = True
+
+    def use_upstream(self, port, keep_authorization, part_rules):
+        self.upstream_port, self.keep_authorization, self.part_rules = port, keep_authorization, part_rules
+
+    def upstream_headers(self):
+        headers = [(k, v) for k, v in self.headers.items() if self.keep_authorization or k.lower() != "authorization"]
+        headers.append(("X-Forwarded-Proto", "https"))
+        return headers
+
     def setup(self):
         super().setup()
         try:
@@ -501,8 +587,12 @@ class RegistryFront(Front):
 
     def route(self):
         self.drained = False
+        if self.headers.get("Host", DEFAULT_HOST).split(":")[0] == ecr_public.HOST:
+            return self.public.handle_registry(self, REGISTRY_PATH, TOKEN_PATTERN)
+        self.use_upstream(self.state.registry_port, keep_authorization=False, part_rules=True)
         self.state.count("registry_requests")
         account, region, host = self.host_identity()
+        self.public.misplaced_on_private(self.headers.get("Authorization", ""))
         if not self.authorized(host):
             return
         if self.path.split("?")[0] in ("/v2", "/v2/"):
@@ -530,10 +620,8 @@ class RegistryFront(Front):
     def pass_through(self, strip_digest=False, path=None, chunks=None, status_map=None):
         if chunks is None and self.command in ("PUT", "PATCH", "POST"):
             chunks = self.body_chunks()
-        headers = [(k, v) for k, v in self.headers.items() if k.lower() != "authorization"]
-        headers.append(("X-Forwarded-Proto", "https"))
-        connection, response = self.forward(self.state.registry_port, self.command, path or self.path, headers,
-                                            chunks=chunks)
+        connection, response = self.forward(self.upstream_port, self.command, path or self.path,
+                                            self.upstream_headers(), chunks=chunks)
         self.drained = True
         out = [(k, v) for k, v in response.getheaders()
                if not (strip_digest and k.lower() == "docker-content-digest")]
@@ -587,7 +675,7 @@ class RegistryFront(Front):
         body = counting()
         first = next(body, b"")
         has_body = bool(first)
-        if has_body and upload["last_part"] is not None and upload["last_part"] < MIN_PART:
+        if self.part_rules and has_body and upload["last_part"] is not None and upload["last_part"] < MIN_PART:
             return self.registry_error(400, "BLOB_UPLOAD_INVALID",
                                        f"Layer part size must be at least {MIN_PART} bytes.")
         if final and not has_body and upload["bytes"] == 0:
@@ -602,7 +690,7 @@ class RegistryFront(Front):
         if final:
             response = self.forward_upload_end(rest())
         else:
-            response = self.pass_through(chunks=rest(), status_map={202: 201})
+            response = self.pass_through(chunks=rest(), status_map={202: 201} if self.part_rules else None)
         with self.state.lock:
             if has_body:
                 upload["last_part"] = counted["size"]
@@ -611,9 +699,8 @@ class RegistryFront(Front):
         return response
 
     def forward_upload_end(self, chunks):
-        headers = [(k, v) for k, v in self.headers.items() if k.lower() != "authorization"]
-        headers.append(("X-Forwarded-Proto", "https"))
-        connection, response = self.forward(self.state.registry_port, "PUT", self.path, headers, chunks=chunks)
+        connection, response = self.forward(self.upstream_port, "PUT", self.path, self.upstream_headers(),
+                                            chunks=chunks)
         self.drained = True
         answer = response.read()
         connection.close()
@@ -623,22 +710,41 @@ class RegistryFront(Front):
         self.reply(response.status, response.getheaders(), answer)
         return response
 
-    def put_manifest(self, account, region, name, reference):
+    def checked_manifest(self, account, budget, name, reference):
+        """A manifest PUT's body once ECR's size limit, strict schema and PutImage budget (of `account` in
+        `budget`, a region or ECR Public) let it through; None when it was answered instead."""
         manifest = b""
         for piece in self.body_chunks():
             manifest += piece
             if len(manifest) > MAX_MANIFEST:
                 self.drain()
-                return self.registry_error(400, "MANIFEST_INVALID", f"The manifest is larger than {MAX_MANIFEST} "
-                                           "bytes.")
+                self.registry_error(400, "MANIFEST_INVALID", f"The manifest is larger than {MAX_MANIFEST} bytes.")
+                return None
         self.drained = True
         problem = schema_problem(manifest)
         if problem:
             self.state.count("unsupported_manifests")
             log(f"PUT manifest {name}:{reference}: refused, {problem}")
-            return self.registry_error(405, "UNSUPPORTED", INVALID_JSON)
-        if not self.state.take_put_image(account, region):
-            return self.registry_error(429, "TOOMANYREQUESTS", "Rate exceeded")
+            self.registry_error(405, "UNSUPPORTED", INVALID_JSON)
+            return None
+        if not self.state.take_put_image(account, budget):
+            self.registry_error(429, "TOOMANYREQUESTS", "Rate exceeded")
+            return None
+        return manifest
+
+    def forward_manifest(self, manifest):
+        """Sends the checked manifest upstream and answers with the upstream's answer; returns its status."""
+        connection, response = self.forward(self.upstream_port, "PUT", self.path, self.upstream_headers(),
+                                            body=manifest)
+        answer = response.read()
+        connection.close()
+        self.reply(response.status, response.getheaders(), answer)
+        return response.status
+
+    def put_manifest(self, account, region, name, reference):
+        manifest = self.checked_manifest(account, region, name, reference)
+        if manifest is None:
+            return
         digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
         tag = None if reference.startswith("sha256:") else reference
         with self.state.lock:
@@ -648,16 +754,10 @@ class RegistryFront(Front):
                 return self.registry_error(400, "TAG_INVALID", f"The image tag '{tag}' already exists in the "
                                            f"'{name}' repository and cannot be overwritten because the tag is "
                                            "immutable.")
-            headers = [(k, v) for k, v in self.headers.items() if k.lower() != "authorization"]
-            headers.append(("X-Forwarded-Proto", "https"))
-            connection, response = self.forward(self.state.registry_port, "PUT", self.path, headers, body=manifest)
-            answer = response.read()
-            connection.close()
-            if response.status == 201:
+            if self.forward_manifest(manifest) == 201:
                 media_type = self.headers.get("Content-Type") or json.loads(manifest).get("mediaType")
                 record_in_api(account, region, name, manifest, media_type, tag)
                 self.state.count("manifest_puts")
-            self.reply(response.status, response.getheaders(), answer)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -710,14 +810,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_registry(directory):
+def start_registry(directory, name="registry", auth=""):
+    """A docker-registry child on a free loopback port, its data and log in DIR/name; `auth` is an `auth:` line."""
     port = free_port()
-    data = os.path.join(directory, "registry")
+    data = os.path.join(directory, name)
     os.makedirs(os.path.join(data, "data"), exist_ok=True)
     with open(os.path.join(data, "config.yml"), "w") as f:
         f.write(f"version: 0.1\nlog: {{ level: warn, accesslog: {{ disabled: false }} }}\n"
                 f"storage: {{ filesystem: {{ rootdirectory: {data}/data }}, delete: {{ enabled: true }} }}\n"
-                f"http: {{ addr: '127.0.0.1:{port}', secret: stand-in }}\n")
+                f"http: {{ addr: '127.0.0.1:{port}', secret: stand-in }}\n{auth}")
     libc = None
     try:
         import ctypes
@@ -765,16 +866,23 @@ def main():
     directory, ip = os.path.abspath(sys.argv[1]), sys.argv[2]
     names = sys.argv[3:] or [DEFAULT_HOST]
     os.makedirs(directory, exist_ok=True)
-    make_certificates(directory, names, ip)
+    # public.ecr.aws is always served, in the certificate and the hosts file, so every test namespace resolves it.
+    make_certificates(directory, names + [ecr_public.HOST], ip)
     registry, registry_port = start_registry(directory)
+    state = State(directory, registry_port)
+    public = ecr_public.Public(state, directory, sys.modules[__name__])
+    public_registry, public.registry_port = start_registry(directory, "public-registry", public.registry_auth())
+    children = (registry, public_registry)
 
-    def stop(*_):
-        registry.terminate()
-        try:
-            registry.wait(5)
-        except subprocess.TimeoutExpired:
-            registry.kill()
-        os._exit(0)
+    def stop(*_, code=0):
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        os._exit(code)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -783,12 +891,11 @@ def main():
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     moto_port = moto.get_host_and_port()[1]
-    state = State(directory, registry_port)
 
-    api_handler = type("Api", (ApiFront,), {"state": state, "moto_port": moto_port})
+    api_handler = type("Api", (ApiFront,), {"state": state, "moto_port": moto_port, "public": public})
     api = Server(("127.0.0.1", 0), api_handler)
     api_port = api.server_address[1]
-    registry_handler = type("Registry", (RegistryFront,), {"state": state})
+    registry_handler = type("Registry", (RegistryFront,), {"state": state, "public": public})
     front = TlsServer((ip, 443), registry_handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(os.path.join(directory, "server.pem"))
@@ -797,21 +904,23 @@ def main():
         threading.Thread(target=server.serve_forever, daemon=True).start()
 
     with open(os.path.join(directory, "hosts"), "w") as f:
-        f.write(f"127.0.0.1 localhost\n{ip} {' '.join(names)}\n")
+        f.write(f"127.0.0.1 localhost\n{ip} {' '.join(names)} {ecr_public.HOST}\n")
     with open(os.path.join(directory, "env"), "w") as f:
         f.write(f"AWS_ENDPOINT_URL_ECR=http://127.0.0.1:{api_port}\nAWS_ENDPOINT_URL_STS=http://127.0.0.1:{api_port}\n"
+                f"AWS_ENDPOINT_URL_ECR_PUBLIC=http://127.0.0.1:{api_port}\n"
                 f"AWS_REGION={DEFAULT_REGION}\nAWS_ACCESS_KEY_ID=testing\nAWS_SECRET_ACCESS_KEY=testing\n"
                 f"AWS_EC2_METADATA_DISABLED=true\nSSL_CERT_FILE={directory}/ca-bundle.pem\n")
     ready = {"api_port": api_port, "moto_port": moto_port, "registry_port": registry_port, "ip": ip,
-             "hosts": names, "pid": os.getpid(), "registry_pid": registry.pid}
+             "hosts": names, "pid": os.getpid(), "registry_pid": registry.pid,
+             "public_registry_port": public.registry_port, "public_registry_pid": public_registry.pid}
     with open(os.path.join(directory, "ready.json.tmp"), "w") as f:
         json.dump(ready, f)
     os.rename(os.path.join(directory, "ready.json.tmp"), os.path.join(directory, "ready.json"))
     log(f"ready: API http://127.0.0.1:{api_port}, registry https://{names[0]} ({ip}:443)")
     while True:
-        if registry.poll() is not None:
-            log("docker-registry stopped; stopping")
-            os._exit(1)
+        if any(child.poll() is not None for child in children):
+            log("a docker-registry stopped; stopping")
+            stop(code=1)
         time.sleep(0.5)
 
 

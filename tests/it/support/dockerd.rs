@@ -28,6 +28,17 @@ impl Dockerd {
     /// A dockerd that resolves names through `hosts` (in a private mount namespace), so it reaches the ECR
     /// stand-in by the real registry host name, as the binary does.
     pub fn start_with_hosts(hosts: Option<&Path>) -> Dockerd {
+        Dockerd::start_with(hosts, None)
+    }
+
+    /// Like [`Dockerd::start_with_hosts`], and the daemon trusts the certificates in `ca_bundle` (through
+    /// `SSL_CERT_FILE`, which Go's system pool reads), so `docker login`/`push`/`pull` reach the ECR stand-in's
+    /// registries (private hosts and `public.ecr.aws`) over verified TLS.
+    pub fn start_trusting(hosts: &Path, ca_bundle: &Path) -> Dockerd {
+        Dockerd::start_with(Some(hosts), Some(ca_bundle))
+    }
+
+    fn start_with(hosts: Option<&Path>, ca_bundle: Option<&Path>) -> Dockerd {
         let dir = super::scratch_dir("dockerd");
         let root = dir.path();
         let socket = root.join("docker.sock");
@@ -37,6 +48,9 @@ impl Dockerd {
             Some(hosts) => super::in_hosts_namespace(hosts, "dockerd"),
             None => Command::new("dockerd"),
         };
+        if let Some(bundle) = ca_bundle {
+            command.env("SSL_CERT_FILE", bundle);
+        }
         let child = command
             .arg("--data-root")
             .arg(root.join("data"))

@@ -8,6 +8,10 @@
 //! commands that must reach it run inside a private mount namespace whose `/etc/hosts` maps that name to this
 //! stand-in's address ([`Ecr::wrap`]), so the product's own host handling is exercised unchanged. Each stand-in takes
 //! a random free 127.77.x.y, so tests (and test runs) proceed in parallel.
+//!
+//! The same process is ECR Public: the `ecr-public` API on the same port (`AWS_ENDPOINT_URL_ECR_PUBLIC`), and
+//! `public.ecr.aws` (always in the certificate and the hosts file) with a real Bearer token service in front of a
+//! docker-registry that verifies every token itself. The `public_*` methods read and write that side.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -18,6 +22,11 @@ use super::{Guarded, wait_until};
 
 /// The registry host moto's GetAuthorizationToken names.
 pub const HOST: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+/// ECR Public's registry host; images are `public.ecr.aws/<alias>/<repository>`.
+pub const PUBLIC_HOST: &str = "public.ecr.aws";
+/// The default registry alias of account 123456789012 on the stand-in (DescribeRegistries), unless configured
+/// otherwise with `{"public_alias": ...}`.
+pub const PUBLIC_ALIAS: &str = "ecr-ship-test";
 
 pub struct Ecr {
     /// The API front: moto behind ECR's limits. Boto3 snippets run through it, so test set-up sees the same
@@ -71,11 +80,17 @@ impl Ecr {
         Ecr { moto: Moto::attached(api_port), ip, hosts_file, dir, _process: process }
     }
 
-    /// Environment for the binary: the ECR and STS APIs through the stand-in, static keys, the test CA.
+    /// Environment for the binary: the ECR, ECR Public and STS APIs through the stand-in, static keys, the test CA.
     pub fn env(&self) -> Vec<(String, String)> {
         let mut env = self.moto.env();
+        env.push(("AWS_ENDPOINT_URL_ECR_PUBLIC".into(), self.moto.endpoint()));
         env.push(("SSL_CERT_FILE".into(), self.ca().display().to_string()));
         env
+    }
+
+    /// This machine's CA bundle plus the test CA (for programs that read `SSL_CERT_FILE`, dockerd among them).
+    pub fn ca_bundle(&self) -> PathBuf {
+        self.dir.path().join("ca-bundle.pem")
     }
 
     /// The test CA alone, in a directory of its own (a cert dir for skopeo and podman).
@@ -122,6 +137,77 @@ impl Ecr {
             "print(json.dumps([r['repositoryName'] for r in client('ecr').describe_repositories()['repositories']]))",
         );
         serde_json::from_str(text.trim()).expect("describe_repositories JSON")
+    }
+
+    /// Creates an ECR Public repository through the `ecr-public` API (boto3). `catalog` is the `catalogData`
+    /// structure as JSON; a `logoImageBlob` in it is given base64-encoded, as it travels on the wire.
+    pub fn public_create_repository(&self, name: &str, catalog: serde_json::Value) {
+        self.moto.python(&format!(
+            "import base64\ncatalog = json.loads({catalog:?})\nif 'logoImageBlob' in catalog: \
+             catalog['logoImageBlob'] = base64.b64decode(catalog['logoImageBlob'])\n\
+             client('ecr-public').create_repository(repositoryName={name:?}, catalogData=catalog)",
+            catalog = catalog.to_string()
+        ));
+    }
+
+    /// The ECR Public repository names the API knows.
+    pub fn public_repositories(&self) -> Vec<String> {
+        let text = self.moto.python(
+            "print(json.dumps([r['repositoryName'] for r in \
+             client('ecr-public').describe_repositories()['repositories']]))",
+        );
+        serde_json::from_str(text.trim()).expect("describe_repositories JSON")
+    }
+
+    /// Tags the ECR Public API reports for a repository (DescribeImageTags), with their digests.
+    pub fn public_api_tags(&self, name: &str) -> std::collections::BTreeMap<String, String> {
+        let text = self.moto.python(&format!(
+            "out = {{}}\nfor t in client('ecr-public').describe_image_tags(repositoryName={name:?})['imageTagDetails']:\n    \
+             out[t['imageTag']] = t['imageDetail']['imageDigest']\nprint(json.dumps(out))"
+        ));
+        serde_json::from_str(text.trim()).expect("describe_image_tags JSON")
+    }
+
+    /// A repository's catalog data as GetRepositoryCatalogData answers it.
+    pub fn public_catalog(&self, name: &str) -> serde_json::Value {
+        let text = self.moto.python(&format!(
+            "print(json.dumps(client('ecr-public').get_repository_catalog_data(repositoryName={name:?})['catalogData']))"
+        ));
+        serde_json::from_str(text.trim()).expect("catalog JSON")
+    }
+
+    /// A fresh registry password for `public.ecr.aws` (user `AWS`): ecr-public GetAuthorizationToken.
+    pub fn public_token(&self) -> String {
+        let text = self.moto.python(
+            "import base64\ntoken = client('ecr-public').get_authorization_token()['authorizationData']\
+             ['authorizationToken']\nprint(base64.b64decode(token).decode().split(':', 1)[1])",
+        );
+        text.trim().to_string()
+    }
+
+    /// The registry alias of the default account now (`public_alias`, [`PUBLIC_ALIAS`] unless configured).
+    pub fn public_alias(&self) -> String {
+        self.stats()["settings"]["public_alias"].as_str().unwrap_or(PUBLIC_ALIAS).to_string()
+    }
+
+    /// The raw manifest a pull of `public.ecr.aws/<alias>/<name>:<reference>` gets (`None` when there is none),
+    /// read with skopeo, which does its own Bearer exchange with a fresh GetAuthorizationToken password.
+    pub fn public_pull_manifest(&self, name: &str, reference: &str) -> Option<Vec<u8>> {
+        let separator = if reference.starts_with("sha256:") { "@" } else { ":" };
+        let output = self
+            .wrap("skopeo")
+            .args(["inspect", "--raw", "--creds", &format!("AWS:{}", self.public_token()), "--cert-dir"])
+            .arg(self.ca().parent().expect("ca dir"))
+            .arg(format!("docker://{PUBLIC_HOST}/{}/{name}{separator}{reference}", self.public_alias()))
+            .output()
+            .expect("skopeo");
+        output.status.success().then_some(output.stdout)
+    }
+
+    /// The digest a pull of the public `name:reference` gets (see [`Ecr::public_pull_manifest`]).
+    pub fn public_pull_digest(&self, name: &str, reference: &str) -> Option<String> {
+        let raw = self.public_pull_manifest(name, reference)?;
+        Some(ecr_ship::digest::sha256_digest(&raw))
     }
 
     /// The stand-in's counters (requests, throttled PutImages, refusals by code, upload starts, blob bytes, ...).

@@ -65,12 +65,16 @@ impl Moto {
     }
 
     /// Runs a Python snippet with boto3 against this moto (to create identities, read back settings, ...).
-    /// The snippet sees `ENDPOINT` and `boto3`; its stdout is returned.
+    /// The snippet sees `ENDPOINT` and `boto3`; its stdout is returned. `client(name, key=, secret=, token=,
+    /// region=)` makes a client of this endpoint; `client('ecr-public')` is signed for us-east-1 (the only region
+    /// ECR Public has) unless `region=` says otherwise.
     pub fn python(&self, snippet: &str) -> String {
         let program = format!(
             "import boto3, json\nENDPOINT = {endpoint:?}\n\
-             def client(name, **kw):\n    return boto3.client(name, endpoint_url=ENDPOINT, region_name={REGION:?}, \
-             aws_access_key_id=kw.get('key', 'testing'), aws_secret_access_key=kw.get('secret', 'testing'))\n{snippet}",
+             def client(name, **kw):\n    region = kw.get('region', 'us-east-1' if name == 'ecr-public' else \
+             {REGION:?})\n    return boto3.client(name, endpoint_url=ENDPOINT, region_name=region, \
+             aws_access_key_id=kw.get('key', 'testing'), aws_secret_access_key=kw.get('secret', 'testing'), \
+             aws_session_token=kw.get('token'))\n{snippet}",
             endpoint = self.endpoint()
         );
         let output = Command::new(venv().join("bin/python")).arg("-c").arg(program).output().expect("run python");
