@@ -195,7 +195,7 @@ impl PublicRegistry {
         }
         if let Some(alias) = alias {
             crate::names::validate_public_alias(alias)
-                .map_err(|e| e.context(format!("--registry '{input}' is not public.ecr.aws/ALIAS")))?;
+                .map_err(|e| crate::error::bad_input(format!("--registry '{input}': {e}")))?;
         }
         Ok(Some(PublicRegistry { alias: alias.map(String::from) }))
     }

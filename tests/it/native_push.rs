@@ -779,9 +779,7 @@ async fn record_and_answer(listener: TcpListener, seen: Arc<Mutex<Vec<String>>>,
         let text = String::from_utf8_lossy(&head).to_string();
         let length: usize = text
             .lines()
-            .find_map(|l| {
-                l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))
-            })
+            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
             .unwrap_or(0);
         let mut body = vec![0u8; length];
         let _ = client.read_exact(&mut body).await;
