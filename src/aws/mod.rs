@@ -11,6 +11,7 @@
 //! `std::env::vars()`, tests hand in a map of their own, so tests against different moto servers can run in
 //! parallel in one process.
 
+mod catalog;
 mod credentials;
 mod ecr;
 mod errors;
@@ -22,12 +23,12 @@ mod public;
 mod repository;
 mod session;
 
+pub use catalog::{CatalogData, CatalogOptions};
 pub use ecr::RegistryCredentials;
 pub use errors::{AccessDenied, CredentialsRejected};
 pub use images::StoredManifest;
 pub use plan::{AwsOptions, AwsPlan, RegionSource, RoleArn};
 pub use policy::{GithubSubject, github_trust_policy, public_push_policy, push_policy};
-pub use public::{CatalogData, CatalogOptions};
 pub use repository::{Encryption, RepositoryInfo, RepositoryOptions, RepositorySettings};
 pub use session::Session;
 

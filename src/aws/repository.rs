@@ -46,7 +46,7 @@ pub struct RepositoryOptions {
     /// `KEY=VALUE` resource tags.
     pub tags: Vec<String>,
     /// An ECR Public repository's catalog data.
-    pub catalog: super::public::CatalogOptions,
+    pub catalog: super::catalog::CatalogOptions,
 }
 
 /// ECR's spelling of a mode, for the SDK.
@@ -76,7 +76,7 @@ pub struct RepositorySettings {
     pub repository_policy: Option<String>,
     pub tags: Vec<(String, String)>,
     /// An ECR Public repository's catalog data (the only settings a public repository has, beside its tags).
-    pub catalog: super::public::CatalogData,
+    pub catalog: super::catalog::CatalogData,
 }
 
 impl RepositorySettings {
@@ -177,7 +177,7 @@ impl RepositorySettings {
             lifecycle_policy,
             repository_policy,
             tags,
-            catalog: super::public::CatalogData::validate(opts.catalog)?,
+            catalog: super::catalog::CatalogData::validate(opts.catalog)?,
         })
     }
 }

@@ -794,6 +794,38 @@ mod tests {
     }
 
     #[test]
+    fn public_catalog_data_comes_from_the_file_and_fits_only_ecr_public() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("about.md"), "# About\n").unwrap();
+        let config = "registry: public.ecr.aws/my-alias\nrepository-settings:\n  create: true\n  description: From \
+                      the file\n  about-text-file: about.md\n  usage-text: docker pull it\n  architectures: [x86-64, \
+                      ARM 64]\n  operating-systems: [Linux]\n";
+        let public_push = ["push", "--repository", "app", "--image", "app:1", "--sha", SHA];
+        let Settings::Push(push) = resolve_in(dir.path(), config, &public_push).unwrap() else { panic!("push") };
+        let catalog = &push.repository_settings.catalog;
+        assert_eq!(catalog.description.as_deref(), Some("From the file"));
+        assert_eq!(catalog.about_text.as_deref(), Some("# About\n"));
+        assert_eq!(catalog.usage_text.as_deref(), Some("docker pull it"));
+        assert_eq!(catalog.architectures, ["x86-64", "ARM 64"]);
+        assert_eq!(push.aws.public().and_then(|p| p.alias.as_deref()), Some("my-alias"));
+        assert_eq!(push.aws.region(), "us-east-1", "ECR Public's API region when the job names none");
+        assert!(push.create_repository);
+
+        let flag = resolve_in(dir.path(), config, &[&public_push[..], &["--description", "flag wins"]].concat());
+        let Settings::Push(push) = flag.unwrap() else { panic!("push") };
+        assert_eq!(push.repository_settings.catalog.description.as_deref(), Some("flag wins"));
+
+        let private =
+            "registry: 123456789012.dkr.ecr.us-east-1.amazonaws.com\nrepository-settings:\n  description: x\n";
+        let error = resolve_in(dir.path(), private, &public_push).unwrap_err();
+        assert_eq!(exit_code(&error), EXIT_BAD_INPUT);
+        assert!(error.to_string().contains("for ECR Public repositories"), "{error}");
+        let mixed = "registry: public.ecr.aws\nrepository-settings:\n  scan-on-push: true\n";
+        let error = resolve_in(dir.path(), mixed, &public_push).unwrap_err();
+        assert!(error.to_string().contains("--scan-on-push"), "{error}");
+    }
+
+    #[test]
     fn the_file_timeout_is_the_whole_command_limit_and_the_flag_wins() {
         let dir = tempfile::tempdir().unwrap();
         let settings = resolve_in(dir.path(), "timeout: 7\n", &push_args(&[])).unwrap();

@@ -348,3 +348,58 @@ fn policy_prints_the_least_privilege_public_policy() {
         "arn:aws:ecr-public::*:repository/app"
     );
 }
+
+/// Under enforced IAM, a user holding exactly the policy `ecr-ship policy` prints creates the public repository
+/// and pushes; one without the idempotency check's DescribeImageTags is denied with a message naming that action
+/// and the command that prints the policy.
+#[test]
+fn the_printed_public_policy_is_enough_under_enforced_iam() {
+    let ecr = Ecr::start();
+    let work = scratch_dir("public-iam");
+    let digest = single_image_layout(&work.path().join("oci"), "public-iam");
+    let printed = Ship::new(&["policy", "--registry", &registry(), "--repository", "app", "--account-id"])
+        .args_from(&["123456789012".to_string(), "--create-repository".to_string()])
+        .run()
+        .success();
+    let policy = serde_json::from_str::<Value>(&printed.stdout).unwrap()["push_policy"].to_string();
+    let mut lacking: Value = serde_json::from_str(&policy).unwrap();
+    for statement in lacking["Statement"].as_array_mut().unwrap() {
+        if let Some(actions) = statement["Action"].as_array_mut() {
+            actions.retain(|a| a != "ecr-public:DescribeImageTags");
+        }
+    }
+    let keys: Value = serde_json::from_str(ecr.moto.python(&format!(
+        "iam = client('iam')\nout = {{}}\nfor user, policy in [('publisher', {policy:?}), ('lacking', {lacking:?})]:\n    \
+         iam.create_user(UserName=user)\n    iam.put_user_policy(UserName=user, PolicyName='p', PolicyDocument=policy)\n    \
+         key = iam.create_access_key(UserName=user)['AccessKey']\n    out[user] = [key['AccessKeyId'], key['SecretAccessKey']]\n\
+         print(json.dumps(out))",
+        lacking = lacking.to_string()
+    ))
+    .trim())
+    .unwrap();
+    let as_user = |user: &str, args: &[&str]| {
+        Ship::new(&["push", "--registry", &registry(), "--repository", "app", "--sha", SHA, "--from", "oci:oci"])
+            .args_from(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+            .against(&ecr)
+            .env("AWS_ACCESS_KEY_ID", keys[user][0].as_str().unwrap())
+            .env("AWS_SECRET_ACCESS_KEY", keys[user][1].as_str().unwrap())
+            .cwd(work.path())
+            .run()
+    };
+    ecr.moto.post("/moto-api/reset-auth", "0");
+    let allowed = as_user("publisher", &["--create-repository", "--description", "IAM-checked"]);
+    let denied = as_user("lacking", &["--tag", "other"]);
+    ecr.moto.post("/moto-api/reset-auth", "inf");
+    assert_eq!(allowed.code, 0, "{}\nstand-in log:\n{}", allowed.stderr, ecr.log());
+    assert!(allowed.stderr.contains("authenticated as arn:aws:iam::123456789012:user/publisher"), "{}", allowed.stderr);
+    assert_eq!(ecr.public_pull_digest("app", "sha-3f78685").as_deref(), Some(digest.as_str()));
+    let denied = denied.fails_with(1, "ecr-public:DescribeImageTags");
+    assert!(denied.stderr.contains("arn:aws:ecr-public::123456789012:repository/app"), "{}", denied.stderr);
+    assert!(
+        denied.stderr.contains("ecr-ship policy --registry public.ecr.aws --repository app"),
+        "the denial points at the policy: {}",
+        denied.stderr
+    );
+    assert!(!denied.stderr.contains(" { "), "no Debug output: {}", denied.stderr);
+    assert_eq!(ecr.public_pull_digest("app", "other"), None);
+}

@@ -298,8 +298,12 @@ class Public:
         from moto.core.exceptions import InvalidClientTokenIdError, SignatureDoesNotMatchError
         from moto.iam.access_control import IAMRequest
         try:
+            # moto looks headers up by their canonical spelling (X-Amz-Date), which werkzeug gives it in moto's own
+            # server; the Rust SDK sends them in lower case, so spell them canonically (SigV4 ignores the case).
+            canonical = {"-".join(part.capitalize() for part in key.split("-")): value
+                         for key, value in front.headers.items()}
             iam_request = IAMRequest(account_id=account, method="POST", path=front.path, data={}, body=body,
-                                     headers=front.headers, action=operation or "Unknown")
+                                     headers=canonical, action=operation or "Unknown")
             iam_request.check_signature()
         except InvalidClientTokenIdError:
             raise ApiError("UnrecognizedClientException", "The security token included in the request is invalid.")
