@@ -24,7 +24,11 @@ Examples:
   # Promote an image already in ECR to new tags, server-side
   ecr-ship retag --repository team/app sha-0123abc v1.4.0 stable
 
-Exit codes: 0 success, 1 a failure talking to AWS, the registry or the engine, 2 bad input (nothing was contacted).";
+  # Fail the job when the pushed image has a HIGH or CRITICAL finding (ECR basic or enhanced scanning)
+  ecr-ship push --repository team/app --from oci:./oci --scan-fail-on HIGH --sarif ecr-scan.sarif
+
+Exit codes: 0 success, 1 a failure talking to AWS, the registry or the engine, 2 bad input (nothing was contacted),
+3 the vulnerability gate failed (a finding at or above --scan-fail-on).";
 
 #[derive(Debug, Parser)]
 #[command(name = "ecr-ship", version, about, after_long_help = EXAMPLES, propagate_version = true)]
@@ -63,6 +67,14 @@ pub enum Command {
     #[command(after_long_help = "Examples:
   ecr-ship policy --repository team/app --account-id 123456789012 --region eu-west-1 --github-repo octo/app")]
     Policy(PolicyArgs),
+    /// Wait for an image's ECR scan, print the counts by severity, and fail (exit 3) at --scan-fail-on.
+    #[command(after_long_help = "Examples:
+  ecr-ship scan --repository team/app sha-0123abc --scan-fail-on HIGH
+  ecr-ship scan --repository team/app sha256:4f2c… --sarif ecr-scan.sarif --scan-ignore CVE-2024-1234
+
+Exit codes: 0 the gate passed (or no --scan-fail-on), 1 a failure (the scan failed or timed out), 2 bad input,
+3 the gate failed.")]
+    Scan(ScanArgs),
 }
 
 /// Options every subcommand shares.
@@ -275,6 +287,42 @@ pub struct PushArgs {
     /// the digest changes).
     #[arg(long, env = "ECR_SHIP_ANNOTATE", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub annotate: Option<bool>,
+    #[command(flatten)]
+    pub scan: ScanGateArgs,
+}
+
+/// The vulnerability gate: ECR's scan of the image, judged against a threshold.
+#[derive(Debug, Clone, Args)]
+pub struct ScanGateArgs {
+    /// Fail (exit 3) when a finding not ignored is at or above this severity: INFORMATIONAL, LOW, MEDIUM, HIGH or
+    /// CRITICAL. On push, the pushed digest's scan is waited for after the push.
+    #[arg(long, env = "ECR_SHIP_SCAN_FAIL_ON", value_name = "SEVERITY")]
+    pub scan_fail_on: Option<String>,
+    /// How long to wait for the scan's result, in seconds (default 600).
+    #[arg(long, env = "ECR_SHIP_SCAN_TIMEOUT", value_name = "SECONDS")]
+    pub scan_timeout: Option<u64>,
+    /// A finding id to accept, repeatable (ECR_SHIP_SCAN_IGNORE: comma-separated), e.g. CVE-2024-1234; config-file
+    /// ignores carry an expiry date and a reason.
+    #[arg(long, env = "ECR_SHIP_SCAN_IGNORE", value_name = "ID", value_delimiter = ',')]
+    pub scan_ignore: Vec<String>,
+    /// Write the findings as SARIF 2.1.0 to this file (for github/codeql-action/upload-sarif).
+    #[arg(long, env = "ECR_SHIP_SARIF", value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub outputs: OutputArgs,
+    #[command(flatten)]
+    pub gate: ScanGateArgs,
+    /// Tag or sha256 digest of the image in the repository.
+    #[arg(value_name = "TAG_OR_DIGEST", env = "ECR_SHIP_SCAN_REF")]
+    pub reference: String,
 }
 
 #[derive(Debug, Clone, Args)]

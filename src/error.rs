@@ -39,6 +39,20 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
 /// Exit code for bad input or configuration (nothing was contacted).
 pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code when the vulnerability gate failed (`--scan-fail-on`): everything else worked.
+pub const EXIT_GATE_FAILED: u8 = 3;
+
+/// The vulnerability gate found a finding at or above its threshold; the message says which.
+#[derive(Debug)]
+pub struct GateFailed(pub String);
+
+impl fmt::Display for GateFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for GateFailed {}
 
 /// An error raised after the first network call. It reads exactly as the error it wraps (same message, same
 /// causes); it only tells [`exit_code`] that this is a failure, not bad input.
@@ -62,10 +76,12 @@ pub fn after_contact(error: anyhow::Error) -> anyhow::Error {
     if error.is::<AfterContact>() { error } else { anyhow::Error::new(AfterContact(error)) }
 }
 
-/// Maps an error to its exit code: 1 once the command had started acting, else 2 when a [`BadInput`] is anywhere
-/// in its cause chain.
+/// Maps an error to its exit code: 3 for a failed gate, 1 once the command had started acting, else 2 when a
+/// [`BadInput`] is anywhere in its cause chain.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
-    if error.is::<AfterContact>() {
+    if error.chain().any(|cause| cause.is::<GateFailed>()) {
+        EXIT_GATE_FAILED
+    } else if error.is::<AfterContact>() {
         EXIT_FAILURE
     } else if error.chain().any(|cause| cause.is::<BadInput>()) {
         EXIT_BAD_INPUT
@@ -97,5 +113,12 @@ mod tests {
         assert_eq!(marked.chain().map(ToString::to_string).collect::<Vec<_>>(), before);
         assert_eq!(format!("{marked:#}"), before.join(": "));
         assert_eq!(exit_code(&after_contact(marked)), EXIT_FAILURE);
+    }
+
+    #[test]
+    fn a_failed_gate_is_exit_3_even_after_contact() {
+        let gate = anyhow::Error::new(GateFailed("1 finding at or above HIGH".into()));
+        assert_eq!(exit_code(&gate), EXIT_GATE_FAILED);
+        assert_eq!(exit_code(&after_contact(gate)), EXIT_GATE_FAILED);
     }
 }

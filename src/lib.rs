@@ -24,6 +24,7 @@ pub mod media_type;
 pub mod names;
 pub mod oci;
 mod outputs;
+mod scan;
 mod secret;
 mod tag_policy;
 mod tags;

@@ -1,6 +1,6 @@
 //! The `ecr-ship` binary: parses the command line, runs the library, and maps the outcome to an exit code
-//! (0 success, 1 failure talking to AWS, the registry or the engine, 2 bad input) with the whole cause chain on
-//! standard error.
+//! (0 success, 1 failure talking to AWS, the registry or the engine, 2 bad input, 3 the vulnerability gate failed)
+//! with the whole cause chain on standard error.
 
 use std::process::ExitCode;
 

@@ -164,6 +164,57 @@ pub fn write_files(outputs: &ImageOutputs, targets: &OutputTargets, title: &str,
     Ok(())
 }
 
+/// Extra outputs that follow an image's (the vulnerability gate's counts, `SCAN_CRITICAL=…`), as (GitHub output
+/// name, variable name, value) with single-line values: appended to `$GITHUB_OUTPUT`, the properties file (Jenkins)
+/// and the dotenv file, and to the JSON file under `key`. `--export` lines for CodeBuild are [`export_fields`].
+pub fn append_fields(
+    fields: &[(&'static str, &'static str, String)],
+    json: (&str, &serde_json::Value),
+    targets: &OutputTargets,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    let lines = |f: &dyn Fn(&str, &str, &str) -> String| -> String {
+        fields.iter().map(|(name, key, value)| f(name, key, value)).collect()
+    };
+    if let Some(path) = &targets.github_output {
+        append(path, &lines(&|name, _, value| format!("{name}={value}\n")))
+            .with_context(|| format!("writing GITHUB_OUTPUT '{}'", path.display()))?;
+    }
+    for path in [&targets.properties_file, &targets.dotenv_file].into_iter().flatten() {
+        let path = dir.join(path);
+        append(&path, &lines(&|_, key, value| format!("{key}={value}\n")))
+            .with_context(|| format!("writing '{}'", path.display()))?;
+    }
+    if let Some(path) = &targets.json_file {
+        let path = dir.join(path);
+        let mut document = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).unwrap_or_else(|_| json!({})),
+            Err(_) => json!({}),
+        };
+        if !document.is_object() {
+            document = json!({});
+        }
+        document[json.0] = json.1.clone();
+        write_json(&path, &document)?;
+    }
+    Ok(())
+}
+
+/// `export NAME='value'` lines of extra outputs, for `eval` in a CodeBuild buildspec.
+pub fn export_fields(fields: &[(&'static str, &'static str, String)]) -> String {
+    fields.iter().map(|(_, key, value)| format!("export {key}={}\n", shell_quote(value))).collect()
+}
+
+/// Appends a Markdown section to `$GITHUB_STEP_SUMMARY`, when running in GitHub Actions.
+pub fn append_summary(markdown: &str, targets: &OutputTargets) -> anyhow::Result<()> {
+    match &targets.github_summary {
+        Some(path) => {
+            append(path, markdown).with_context(|| format!("writing GITHUB_STEP_SUMMARY '{}'", path.display()))
+        }
+        None => Ok(()),
+    }
+}
+
 fn append(path: &Path, text: &str) -> std::io::Result<()> {
     OpenOptions::new().create(true).append(true).open(path)?.write_all(text.as_bytes())
 }
@@ -317,5 +368,26 @@ mod tests {
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert!(dotenv(&sample()).contains("IMAGE_REPOSITORY=team/app\n"));
         assert!(properties(&sample()).contains("IMAGE_TAG_MUTABILITY=IMMUTABLE\n"));
+    }
+
+    #[test]
+    fn extra_fields_are_appended_after_the_image_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let targets = OutputTargets {
+            github_output: Some(dir.path().join("gh")),
+            properties_file: Some("ship.properties".into()),
+            json_file: Some("out.json".into()),
+            ..OutputTargets::default()
+        };
+        write_files(&sample(), &targets, "pushed", dir.path()).unwrap();
+        let fields = [("scan-critical", "SCAN_CRITICAL", "2".to_string())];
+        append_fields(&fields, ("scan", &json!({"result": "failed"})), &targets, dir.path()).unwrap();
+        let properties = std::fs::read_to_string(dir.path().join("ship.properties")).unwrap();
+        assert!(properties.contains("IMAGE_REPOSITORY=team/app\n") && properties.ends_with("SCAN_CRITICAL=2\n"));
+        assert!(std::fs::read_to_string(dir.path().join("gh")).unwrap().ends_with("scan-critical=2\n"));
+        let document: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("out.json")).unwrap()).unwrap();
+        assert_eq!((document["repository"].as_str(), document["scan"]["result"].as_str()), (Some("team/app"), Some("failed")));
+        assert_eq!(export_fields(&fields), "export SCAN_CRITICAL='2'\n");
     }
 }

@@ -21,6 +21,7 @@ mod plan;
 pub mod policy;
 mod public;
 mod repository;
+mod scan;
 mod session;
 
 pub use catalog::{CatalogData, CatalogOptions};
@@ -30,6 +31,7 @@ pub use images::StoredManifest;
 pub use plan::{AwsOptions, AwsPlan, RegionSource, RoleArn};
 pub use policy::{GithubSubject, github_trust_policy, public_push_policy, push_policy};
 pub use repository::{Encryption, RepositoryInfo, RepositoryOptions, RepositorySettings};
+pub use scan::ScanFindings;
 pub use session::Session;
 
 pub use crate::secret::Secret;

@@ -12,6 +12,7 @@ use super::ecr::{EcrApi, RegistryCredentials};
 use super::images::{self, StoredManifest};
 use super::public::PublicApi;
 use super::repository::{RepositoryInfo, RepositorySettings};
+use super::scan::{self, ScanFindings};
 use crate::host::Partition;
 
 /// Authenticated AWS access for one region: the SDK configuration carrying the final credentials, who they belong
@@ -156,5 +157,19 @@ impl Session {
             Some(public) => public.put_tag(repository, manifest, tag).await,
             None => images::put_tag(&self.api, repository, manifest, tag).await,
         }
+    }
+
+    /// The findings of the image's scan (tag or digest), waited for within `timeout`; a basic scan is started
+    /// when the image has none. ECR Public does not scan.
+    pub async fn wait_for_scan(
+        &self,
+        repository: &str,
+        reference: &str,
+        timeout: std::time::Duration,
+    ) -> anyhow::Result<ScanFindings> {
+        if self.public.is_some() {
+            anyhow::bail!("ECR Public does not scan images: the vulnerability gate is for private ECR repositories");
+        }
+        scan::wait_for_findings(&self.api, repository, reference, timeout).await
     }
 }

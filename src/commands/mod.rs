@@ -1,4 +1,4 @@
-//! The commands layer: one thin file per command, each resolve → plan → act → report, and the dispatch here.
+//! The commands layer: one thin file per command (scan.rs also holds the gate push runs), each resolve → plan → act → report, and the dispatch here.
 //!
 //! Dispatch resolves the command's options once (`config::resolve`, offline, bad input is exit 2), applies the
 //! whole-command time limit, and runs the command. A command plans what it can without the network (tags, the
@@ -14,6 +14,7 @@ mod policy;
 mod push;
 pub mod report;
 mod retag;
+mod scan;
 mod tags;
 
 use std::io::Write;
@@ -38,6 +39,7 @@ pub async fn run(cli: Cli, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> 
             Settings::Tags(settings) => tags::run(&settings, cwd, stdout),
             Settings::Retag(settings) => retag::run(&settings, env, cwd, stdout).await,
             Settings::Policy(settings) => policy::run(&settings, stdout),
+            Settings::Scan(settings) => scan::run(&settings, env, cwd, stdout).await,
         }
     };
     let limited = async {
@@ -85,5 +87,6 @@ fn describe(settings: &Settings) -> String {
         Settings::Retag(retag) => format!("retag in '{}'", retag.repository),
         Settings::Tags(_) => "tags".to_string(),
         Settings::Policy(_) => "policy".to_string(),
+        Settings::Scan(scan) => format!("scan of '{}:{}'", scan.repository, scan.reference),
     }
 }

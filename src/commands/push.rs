@@ -4,7 +4,8 @@
 //! finds the engine) without the network, compressing a docker archive's uncompressed layers on a blocking thread
 //! (`--compression`), so the manifest digest is known before the first call. Then: credentials, repository, a look at which planned tags already
 //! exist (so a re-run is idempotent and an immutable conflict fails before anything is uploaded), the push (once,
-//! through the engine or natively), the remaining tags server-side, and the outputs. No tag is written before the
+//! through the engine or natively), the remaining tags server-side, and the outputs (with `--scan-fail-on`, then the
+//! vulnerability gate on the pushed digest, in `scan.rs`). No tag is written before the
 //! image it names is complete: the engine and the native pusher both put a manifest only after all its blobs.
 
 use std::io::Write;
@@ -202,7 +203,12 @@ async fn act(
         labels,
         annotations,
     };
-    report::image(&result, &settings.outputs, &settings.reporting, "pushed", cwd, stdout)
+    match &settings.scan {
+        Some(gate) => {
+            super::scan::after_push(gate, &session, &result, &settings.outputs, &settings.reporting, cwd, stdout).await
+        }
+        None => report::image(&result, &settings.outputs, &settings.reporting, "pushed", cwd, stdout),
+    }
 }
 
 /// Refuses a push whose every tag was skipped: nothing would name the image, so there is nothing to report.

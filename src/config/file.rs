@@ -36,6 +36,7 @@ pub struct ConfigFile {
     pub tags: Option<TagSection>,
     pub repository_settings: Option<RepositorySection>,
     pub outputs: Option<OutputSection>,
+    pub scan: Option<ScanSection>,
 }
 
 /// A value that may be written as one string or a list of strings.
@@ -105,6 +106,26 @@ pub struct OutputSection {
     pub properties_file: Option<PathBuf>,
     pub dotenv_file: Option<PathBuf>,
     pub output_json: Option<PathBuf>,
+}
+
+/// `scan:`, the vulnerability gate (`--scan-fail-on`, `--scan-timeout`, `--scan-ignore`, `--sarif`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ScanSection {
+    pub fail_on: Option<String>,
+    pub timeout: Option<u64>,
+    pub ignore: Option<Vec<ScanIgnoreEntry>>,
+    pub sarif: Option<PathBuf>,
+}
+
+/// One accepted finding: `{id: CVE-…, expires: YYYY-MM-DD, reason: "…"}` (the date and the reason are checked by
+/// the resolver, which says which entry lacks them).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanIgnoreEntry {
+    pub id: String,
+    pub expires: Option<String>,
+    pub reason: Option<String>,
 }
 
 impl ConfigFile {
@@ -204,6 +225,20 @@ outputs:
         let settings = file.repository_settings.as_ref().unwrap();
         assert_eq!(settings.lifecycle_policy.as_ref().unwrap()["rules"][0]["rulePriority"], 1);
         assert_eq!(file.output_section().image_definitions.as_deref(), Some("web"));
+    }
+
+    #[test]
+    fn the_scan_section_takes_dates_unquoted() {
+        let text = "scan:\n  fail-on: HIGH\n  timeout: 600\n  ignore:\n    - {id: CVE-2024-1, expires: 2027-01-31, \
+                    reason: \"no fix\"}\n    - id: CVE-2024-2\n";
+        let file = ConfigFile::parse(text, "x.yml").unwrap();
+        let scan = file.scan.unwrap();
+        let ignores = scan.ignore.unwrap();
+        assert_eq!((scan.fail_on.as_deref(), scan.timeout), (Some("HIGH"), Some(600)));
+        assert_eq!(ignores[0].expires.as_deref(), Some("2027-01-31"));
+        assert_eq!(ignores[1].reason, None);
+        let error = ConfigFile::parse("scan:\n  ignore: [{id: x, until: 2027-01-01}]\n", "x.yml").unwrap_err();
+        assert!(error.to_string().contains("until"), "{error}");
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::ci::{self, CiContext, EnvMap, LocalWorkspace, Overrides};
 use crate::cli::{
     AwsArgs, Command, CommonArgs, LoginArgs, OutputArgs, PolicyArgs, PushArgs, RepositoryArgs, RetagArgs,
 };
+use crate::cli::{ScanArgs, ScanGateArgs};
 use crate::cli::{TagArgs, TagsArgs};
 use crate::engine::EngineChoice;
 use crate::host::{ImageRegistry, PUBLIC_HOST, Partition, PublicRegistry, RegistryHost, RegistryTarget, Stack};
@@ -40,6 +41,7 @@ pub enum Settings {
     Tags(Box<TagsSettings>),
     Retag(Box<RetagSettings>),
     Policy(PolicySettings),
+    Scan(Box<ScanSettings>),
 }
 
 impl Settings {
@@ -50,6 +52,7 @@ impl Settings {
             Settings::Login(login) => login.time_limit,
             Settings::Logout(logout) => logout.time_limit,
             Settings::Retag(retag) => retag.time_limit,
+            Settings::Scan(scan) => scan.time_limit,
             Settings::Tags(_) | Settings::Policy(_) => None,
         }
     }
@@ -137,6 +140,34 @@ pub struct PushSettings {
     pub outputs: OutputSettings,
     pub reporting: Reporting,
     pub time_limit: Option<Duration>,
+    /// `--scan-fail-on`: the vulnerability gate on the pushed digest, after the push.
+    pub scan: Option<ScanGateSettings>,
+}
+
+/// The vulnerability gate, checked: the threshold, how long to wait, the ignore list, the SARIF file.
+#[derive(Debug, Clone)]
+pub struct ScanGateSettings {
+    /// `None`: report the findings, never fail (`scan` without `--scan-fail-on`).
+    pub threshold: Option<crate::scan::Severity>,
+    pub timeout: Duration,
+    /// Every ignore, flags' and the file's; which have expired is decided at `now`.
+    pub ignores: Vec<crate::scan::Ignore>,
+    pub sarif: Option<PathBuf>,
+    /// The instant expiry dates compare against (honours SOURCE_DATE_EPOCH).
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+/// `ecr-ship scan`.
+#[derive(Debug)]
+pub struct ScanSettings {
+    pub repository: String,
+    /// A tag or a `sha256:` digest.
+    pub reference: String,
+    pub aws: AwsPlan,
+    pub gate: ScanGateSettings,
+    pub outputs: OutputSettings,
+    pub reporting: Reporting,
+    pub time_limit: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -207,6 +238,7 @@ pub fn resolve(command: &Command, env: &EnvMap, cwd: &Path) -> anyhow::Result<Se
         Command::Tags(args) => Settings::Tags(Box::new(tags(args, env, cwd)?)),
         Command::Retag(args) => Settings::Retag(Box::new(retag(args, env, cwd)?)),
         Command::Policy(args) => Settings::Policy(policy(args, env, cwd)?),
+        Command::Scan(args) => Settings::Scan(Box::new(scan(args, env, cwd)?)),
     })
 }
 
@@ -255,6 +287,7 @@ fn push(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PushSetting
         ),
         Some(value) => Compression::parse(value)?,
     };
+    let scan = push_gate(&args.scan, &file, &aws, env, cwd)?;
     Ok(PushSettings {
         repository,
         tags,
@@ -272,6 +305,7 @@ fn push(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PushSetting
         outputs,
         reporting: reporting(&args.common, env),
         time_limit: time_limit(&args.aws, &file),
+        scan,
     })
 }
 
@@ -373,6 +407,84 @@ fn retag(args: &RetagArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<RetagSett
         reporting: reporting(&args.common, env),
         time_limit: time_limit(&args.aws, &file),
     })
+}
+
+fn scan(args: &ScanArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<ScanSettings> {
+    let file = ConfigFile::load(args.common.config.as_deref(), cwd)?;
+    let Some(repository) = repository(&args.common, &file) else {
+        bail_input!("scan needs --repository (or ECR_SHIP_REPOSITORY, or repository: in .ecr-ship.yml)");
+    };
+    names::validate_repository(&repository)?;
+    if !crate::digest::is_digest(&args.reference) {
+        names::validate_tag(&args.reference)
+            .map_err(|e| e.context("TAG_OR_DIGEST is neither a tag nor a sha256 digest"))?;
+    }
+    let aws = aws_plan(&args.common, &args.aws, &file, env)?;
+    let gate = gate_settings(&args.gate, &file, env, cwd)?;
+    gate_fits_registry(&aws)?;
+    Ok(ScanSettings {
+        repository,
+        reference: args.reference.clone(),
+        aws,
+        gate,
+        outputs: output_settings(&args.outputs, &file, env),
+        reporting: reporting(&args.common, env),
+        time_limit: time_limit(&args.aws, &file),
+    })
+}
+
+/// The gate of a push: on with `--scan-fail-on` (or `scan: fail-on:` in the file); the other scan flags without it
+/// would do nothing, so they are refused.
+fn push_gate(
+    args: &ScanGateArgs,
+    file: &ConfigFile,
+    aws: &AwsPlan,
+    env: &EnvMap,
+    cwd: &Path,
+) -> anyhow::Result<Option<ScanGateSettings>> {
+    let gate = gate_settings(args, file, env, cwd)?;
+    if gate.threshold.is_none() {
+        if args.scan_timeout.is_some() || !args.scan_ignore.is_empty() || args.sarif.is_some() {
+            bail_input!(
+                "--scan-timeout, --scan-ignore and --sarif judge the pushed image's scan, which push waits for only                  with --scan-fail-on SEVERITY (or scan: fail-on: in the config file); add it, or use `ecr-ship scan`"
+            );
+        }
+        return Ok(None);
+    }
+    gate_fits_registry(aws)?;
+    Ok(Some(gate))
+}
+
+/// The gate's options: flags, else the file's `scan:` section; the ignore list is both (flags have no expiry).
+fn gate_settings(args: &ScanGateArgs, file: &ConfigFile, env: &EnvMap, cwd: &Path) -> anyhow::Result<ScanGateSettings> {
+    let section = file.scan.as_ref();
+    let threshold = match args.scan_fail_on.as_deref().or(section.and_then(|s| s.fail_on.as_deref())) {
+        Some(value) => Some(crate::scan::Severity::parse_threshold(value)?),
+        None => None,
+    };
+    let seconds = args.scan_timeout.or(section.and_then(|s| s.timeout)).unwrap_or(600);
+    if !(1..=86_400).contains(&seconds) {
+        bail_input!("invalid --scan-timeout {seconds}: give the seconds to wait for the scan, from 1 to 86400");
+    }
+    let mut ignores = Vec::new();
+    for id in one_per_line(&args.scan_ignore) {
+        ignores.push(crate::scan::Ignore::from_flag(&id)?);
+    }
+    for entry in section.and_then(|s| s.ignore.as_deref()).unwrap_or_default() {
+        ignores.push(crate::scan::Ignore::from_config(&entry.id, entry.expires.as_deref(), entry.reason.as_deref())?);
+    }
+    let sarif = args.sarif.clone().or_else(|| section.and_then(|s| s.sarif.clone())).map(|p| cwd.join(p));
+    Ok(ScanGateSettings { threshold, timeout: Duration::from_secs(seconds), ignores, sarif, now: now(env) })
+}
+
+/// ECR Public does not scan images: a gate there could never pass or fail.
+fn gate_fits_registry(aws: &AwsPlan) -> anyhow::Result<()> {
+    if let Some(public) = aws.public() {
+        bail_input!(
+            "registry '{public}' is ECR Public, which does not scan images: the vulnerability gate (--scan-fail-on,              `ecr-ship scan`) is for private ECR repositories"
+        );
+    }
+    Ok(())
 }
 
 fn policy(args: &PolicyArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PolicySettings> {
