@@ -79,7 +79,9 @@ pub fn after_contact(error: anyhow::Error) -> anyhow::Error {
 /// Maps an error to its exit code: 3 for a failed gate, 1 once the command had started acting, else 2 when a
 /// [`BadInput`] is anywhere in its cause chain.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
-    if error.chain().any(|cause| cause.is::<GateFailed>()) {
+    // An AfterContact reads as the error it wraps, so that error is not in the chain apart: look inside it too.
+    let inner = error.downcast_ref::<AfterContact>().map(|marked| &marked.0);
+    if error.chain().chain(inner.into_iter().flat_map(|e| e.chain())).any(|cause| cause.is::<GateFailed>()) {
         EXIT_GATE_FAILED
     } else if error.is::<AfterContact>() {
         EXIT_FAILURE

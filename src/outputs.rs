@@ -387,7 +387,10 @@ mod tests {
         assert!(std::fs::read_to_string(dir.path().join("gh")).unwrap().ends_with("scan-critical=2\n"));
         let document: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.path().join("out.json")).unwrap()).unwrap();
-        assert_eq!((document["repository"].as_str(), document["scan"]["result"].as_str()), (Some("team/app"), Some("failed")));
+        assert_eq!(
+            (document["repository"].as_str(), document["scan"]["result"].as_str()),
+            (Some("team/app"), Some("failed"))
+        );
         assert_eq!(export_fields(&fields), "export SCAN_CRITICAL='2'\n");
     }
 }

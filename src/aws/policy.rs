@@ -24,6 +24,11 @@ pub const PUSH_ACTIONS: [&str; 8] = [
     "ecr:DescribeRepositories",
 ];
 
+/// The vulnerability gate (`ecr-ship scan`, `push --scan-fail-on`): reading an image's scan findings and starting a
+/// basic scan when it has none. Granted always, beside the push actions: both are scoped to the repository, and a
+/// role made once from `ecr-ship policy` then also serves a job that turns the gate on later.
+pub const SCAN_ACTIONS: [&str; 2] = ["ecr:DescribeImageScanFindings", "ecr:StartImageScan"];
+
 /// Creating the repository and applying its settings (`--create-repository`, `update_existing`).
 pub const CREATE_ACTIONS: [&str; 6] = [
     "ecr:CreateRepository",
@@ -86,9 +91,10 @@ pub const GITHUB_OIDC_HOST: &str = "token.actions.githubusercontent.com";
 /// The identity policy for pushing to `repository` in `account`/`region` (and creating it when `create`).
 pub fn push_policy(partition: Partition, account: &str, region: &str, repository: &str, create: bool) -> Value {
     let repository_arn = format!("arn:{}:ecr:{region}:{account}:repository/{repository}", partition.arn_name());
+    let push: Vec<&str> = PUSH_ACTIONS.iter().chain(SCAN_ACTIONS.iter()).copied().collect();
     let mut statements = vec![
         json!({"Sid": "EcrLogin", "Effect": "Allow", "Action": LOGIN_ACTIONS, "Resource": "*"}),
-        json!({"Sid": "EcrPush", "Effect": "Allow", "Action": PUSH_ACTIONS, "Resource": repository_arn}),
+        json!({"Sid": "EcrPush", "Effect": "Allow", "Action": push, "Resource": repository_arn}),
     ];
     if create {
         statements.push(json!({
@@ -208,6 +214,7 @@ mod tests {
             let actions: Vec<&str> =
                 statements[1]["Action"].as_array().unwrap().iter().filter_map(|a| a.as_str()).collect();
             assert!(actions.contains(&"ecr:PutImage") && actions.contains(&"ecr:DescribeRepositories"));
+            assert!(SCAN_ACTIONS.iter().all(|a| actions.contains(a)), "the gate's actions are always granted");
             assert!(!actions.contains(&"ecr:CreateRepository"));
 
             let with_create = push_policy(partition, "123456789012", region, "team/app", true);

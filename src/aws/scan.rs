@@ -117,7 +117,12 @@ async fn describe(api: &EcrApi, repository: &str, reference: &str) -> anyhow::Re
                 anyhow::bail!("there is no image '{reference}' in repository '{repository}' to read the scan of");
             }
             Err(error) => {
-                return Err(api.explain("DescribeImageScanFindings", "ecr:DescribeImageScanFindings", repository, error));
+                return Err(api.explain(
+                    "DescribeImageScanFindings",
+                    "ecr:DescribeImageScanFindings",
+                    repository,
+                    error,
+                ));
             }
         };
         let status = output.image_scan_status();
@@ -184,7 +189,9 @@ async fn start(api: &EcrApi, repository: &str, reference: &str) -> anyhow::Resul
                 return Ok(false);
             }
             if service.is_some_and(|e| e.is_unsupported_image_type_exception()) {
-                anyhow::bail!("ECR cannot scan {repository}:{reference}: StartImageScan says the image type is unsupported");
+                anyhow::bail!(
+                    "ECR cannot scan {repository}:{reference}: StartImageScan says the image type is unsupported"
+                );
             }
             Err(api.explain("StartImageScan", "ecr:StartImageScan", repository, error))
         }
@@ -192,9 +199,8 @@ async fn start(api: &EcrApi, repository: &str, reference: &str) -> anyhow::Resul
 }
 
 fn basic_finding(finding: &ImageScanFinding) -> Finding {
-    let attribute = |key: &str| {
-        finding.attributes().iter().find(|a| a.key() == key).and_then(|a| a.value()).map(String::from)
-    };
+    let attribute =
+        |key: &str| finding.attributes().iter().find(|a| a.key() == key).and_then(|a| a.value()).map(String::from);
     let score = attribute("CVSS3_SCORE").or_else(|| attribute("CVSS2_SCORE")).and_then(|s| s.parse().ok());
     Finding {
         id: finding.name().unwrap_or("unnamed finding").to_string(),
@@ -212,8 +218,11 @@ fn enhanced_finding(finding: &EnhancedImageScanFinding) -> Finding {
     let details = finding.package_vulnerability_details();
     let packages = details.map(|d| d.vulnerable_packages()).unwrap_or_default();
     let joined = |values: Vec<&str>| (!values.is_empty()).then(|| values.join(", "));
-    let fixed: Vec<&str> =
-        packages.iter().filter_map(|p| p.fixed_in_version()).filter(|v| !v.eq_ignore_ascii_case("NotAvailable")).collect();
+    let fixed: Vec<&str> = packages
+        .iter()
+        .filter_map(|p| p.fixed_in_version())
+        .filter(|v| !v.eq_ignore_ascii_case("NotAvailable"))
+        .collect();
     let uri = details
         .and_then(|d| d.source_url().or_else(|| d.reference_urls().first().map(String::as_str)))
         .or_else(|| finding.remediation().and_then(|r| r.recommendation()).and_then(|r| r.url()));

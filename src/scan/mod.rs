@@ -130,7 +130,9 @@ impl Ignore {
             );
         };
         let Ok(date) = NaiveDate::parse_from_str(expires, "%Y-%m-%d") else {
-            bail_input!("the ignore of {id} in the config file has the invalid expires: date '{expires}': use YYYY-MM-DD");
+            bail_input!(
+                "the ignore of {id} in the config file has the invalid expires: date '{expires}': use YYYY-MM-DD"
+            );
         };
         let reason = reason.map(str::trim).filter(|r| !r.is_empty());
         let Some(reason) = reason else {
@@ -150,7 +152,9 @@ fn checked_id(id: &str, origin: &str) -> anyhow::Result<String> {
     let ok = (1..=128).contains(&id.len())
         && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'));
     if !ok {
-        bail_input!("invalid {origin} id '{id}': expected a vulnerability id such as CVE-2024-1234 or GHSA-xxxx-xxxx-xxxx");
+        bail_input!(
+            "invalid {origin} id '{id}': expected a vulnerability id such as CVE-2024-1234 or GHSA-xxxx-xxxx-xxxx"
+        );
     }
     Ok(id.to_string())
 }
@@ -272,7 +276,8 @@ impl Evaluation {
             return None;
         }
         let ids: Vec<&str> = failing.iter().take(5).map(|f| f.id.as_str()).collect();
-        let more = if failing.len() > ids.len() { format!(" and {} more", failing.len() - ids.len()) } else { String::new() };
+        let more =
+            if failing.len() > ids.len() { format!(" and {} more", failing.len() - ids.len()) } else { String::new() };
         Some(format!(
             "the vulnerability gate failed for {}: {} finding{} at or above {threshold} ({}{more}); fix them, or \
              accept one with --scan-ignore ID or an ignore entry with expires: and reason: in the config file",
@@ -451,14 +456,18 @@ pub(crate) mod tests {
         assert_eq!(ids, ["CVE-1", "CVE-2", "CVE-3", "CVE-4"], "highest first; the ignored one apart");
         let counts = evaluation.counts();
         assert_eq!((counts[&Critical], counts[&High], counts[&Medium], counts[&Undefined]), (1, 1, 0, 1));
-        assert_eq!(evaluation.counts_line(), "CRITICAL 1, HIGH 1, MEDIUM 0, LOW 1, INFORMATIONAL 0, UNDEFINED 1 (1 ignored)");
+        assert_eq!(
+            evaluation.counts_line(),
+            "CRITICAL 1, HIGH 1, MEDIUM 0, LOW 1, INFORMATIONAL 0, UNDEFINED 1 (1 ignored)"
+        );
         let message = evaluation.failure_message().unwrap();
         assert!(message.contains("2 findings at or above HIGH (CVE-1, CVE-2)"), "{message}");
         let fields = evaluation.fields();
         assert!(fields.contains(&("scan-critical", "SCAN_CRITICAL", "1".into())));
         assert!(fields.contains(&("scan-ignored", "SCAN_IGNORED", "1".into())));
         assert!(fields.contains(&("scan-result", "SCAN_RESULT", "failed".into())));
-        let low_only = Evaluation::new("i".into(), "basic", vec![finding("CVE-9", Low)], &IgnoreList::default(), Some(High));
+        let low_only =
+            Evaluation::new("i".into(), "basic", vec![finding("CVE-9", Low)], &IgnoreList::default(), Some(High));
         assert!(!low_only.failed() && low_only.failure_message().is_none());
         assert_eq!(low_only.to_json()["counts"]["LOW"], 1);
     }

@@ -16,7 +16,8 @@ use super::{Evaluation, Finding, Severity};
 use crate::digest::sha256_digest;
 
 /// The schema URI SARIF files name (the OASIS TC's `sarif-schema-2.1.0.json`).
-pub const SCHEMA_URI: &str = "https://raw.githubusercontent.com/oasis-tcs/sarif-spec/master/Schemata/sarif-schema-2.1.0.json";
+pub const SCHEMA_URI: &str =
+    "https://raw.githubusercontent.com/oasis-tcs/sarif-spec/master/Schemata/sarif-schema-2.1.0.json";
 
 /// SARIF's result level for a severity.
 pub fn level(severity: Severity) -> &'static str {
@@ -146,7 +147,7 @@ fn message(finding: &Finding, image: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::tests::finding;
-    use super::super::{IgnoreList, Ignore};
+    use super::super::{Ignore, IgnoreList};
     use super::*;
 
     #[test]

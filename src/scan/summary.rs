@@ -95,7 +95,8 @@ mod tests {
         let findings = vec![finding("CVE-1", Severity::Critical), odd, finding("CVE-2", Severity::Medium)];
         let ignore = Ignore::from_config("CVE-2", Some("2999-01-01"), Some("not reachable")).unwrap();
         let ignores = IgnoreList::at(&[ignore], chrono::Utc::now());
-        let evaluation = Evaluation::new("reg/team/app@sha256:ab".into(), "enhanced", findings, &ignores, Some(Severity::High));
+        let evaluation =
+            Evaluation::new("reg/team/app@sha256:ab".into(), "enhanced", findings, &ignores, Some(Severity::High));
         let text = markdown(&evaluation);
         for line in [
             "| Severity | Findings |",
@@ -113,7 +114,13 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in:\n{text}");
         }
-        let passed = Evaluation::new("i".into(), "basic", vec![finding("CVE-3", Severity::Low)], &IgnoreList::default(), Some(Severity::High));
+        let passed = Evaluation::new(
+            "i".into(),
+            "basic",
+            vec![finding("CVE-3", Severity::Low)],
+            &IgnoreList::default(),
+            Some(Severity::High),
+        );
         assert!(markdown(&passed).contains("**Gate passed:** no finding at or above HIGH."));
         let many: Vec<Finding> = (0..15).map(|n| finding(&format!("CVE-{n:02}"), Severity::High)).collect();
         let long = Evaluation::new("i".into(), "basic", many, &IgnoreList::default(), None);

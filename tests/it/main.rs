@@ -16,6 +16,7 @@ mod metadata_action;
 mod native_push;
 mod oci_archive;
 mod push;
+mod scan;
 mod setup;
 mod shipping;
 mod support;

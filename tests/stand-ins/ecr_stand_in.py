@@ -28,6 +28,12 @@ What ECR does and the fronts enforce (the reference's row number in brackets):
 * ECR's Basic challenge and no Docker-Content-Digest on manifest GET [14];
 * chunked uploads [12]: PATCH answers 201, non-final parts under 5 MiB are refused; cross-repository mounts [13]
   answer 202 with a fresh upload session unless blob mounting is switched on.
+* image scans are moto's (moto/ecr/models.py): DescribeImageScanFindings answers ScanNotFoundException until
+  StartImageScan ran for the image (as ECR does for an image pushed without scan-on-push), StartImageScan once a
+  day per image (LimitExceededException after, as ECR's basic scanning), and the findings are those set through
+  moto's own API, POST /moto-api/static/ecr/scan-finding-results, which the API front forwards like any request
+  without an X-Amz-Target: the basic (`findings`) and the enhanced (`enhancedFindings`, status ACTIVE) shapes of
+  the ECR API reference's DescribeImageScanFindings.
 
 ECR Public (public.ecr.aws), in the same process (the code in ecr_public.py). moto has none, so the API front
 answers every `X-Amz-Target: SpencerFrontendService.*` request itself, and a second docker-registry child with

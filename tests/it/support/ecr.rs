@@ -210,6 +210,37 @@ impl Ecr {
         Some(ecr_ship::digest::sha256_digest(&raw))
     }
 
+    /// Sets what DescribeImageScanFindings answers for an image of `repository` (`image_id` as the API's imageId,
+    /// `{"imageTag": …}` or `{"imageDigest": …}`), through moto's own API (`/moto-api/static/ecr/scan-finding-results`,
+    /// which the API front forwards): `scan` is the `imageScanStatus` and `imageScanFindings` members, in the basic
+    /// (`findings`) or the enhanced (`enhancedFindings`) shape. Each result answers one distinct imageId of a
+    /// request, in the order given; moto still answers ScanNotFoundException until StartImageScan ran once.
+    pub fn set_scan_findings(&self, repository: &str, image_id: serde_json::Value, scan: serde_json::Value) {
+        let mut result = serde_json::json!({
+            "registryId": moto::ACCOUNT, "repositoryName": repository, "imageId": image_id,
+        });
+        for (key, value) in scan.as_object().expect("scan members").iter() {
+            result[key] = value.clone();
+        }
+        let body = serde_json::json!({"results": [result], "region": moto::REGION}).to_string();
+        let response = self.raw("POST", "/moto-api/static/ecr/scan-finding-results", &body);
+        assert!(response.starts_with("HTTP/1.0 201") || response.starts_with("HTTP/1.1 201"), "{response}");
+    }
+
+    fn raw(&self, method: &str, path: &str, body: &str) -> String {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.moto.port)).expect("connect stand-in");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("write");
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response
+    }
+
     /// The stand-in's counters (requests, throttled PutImages, refusals by code, upload starts, blob bytes, ...).
     pub fn stats(&self) -> serde_json::Value {
         serde_json::from_str(&self.control("GET", "/stand-in/stats", "")).expect("stats JSON")
