@@ -446,7 +446,8 @@ fn push_gate(
     if gate.threshold.is_none() {
         if args.scan_timeout.is_some() || !args.scan_ignore.is_empty() || args.sarif.is_some() {
             bail_input!(
-                "--scan-timeout, --scan-ignore and --sarif judge the pushed image's scan, which push waits for only                  with --scan-fail-on SEVERITY (or scan: fail-on: in the config file); add it, or use `ecr-ship scan`"
+                "--scan-timeout, --scan-ignore and --sarif judge the pushed image's scan, which push waits for only \
+                 with --scan-fail-on SEVERITY (or scan: fail-on: in the config file); add it, or use `ecr-ship scan`"
             );
         }
         return Ok(None);
@@ -481,7 +482,8 @@ fn gate_settings(args: &ScanGateArgs, file: &ConfigFile, env: &EnvMap, cwd: &Pat
 fn gate_fits_registry(aws: &AwsPlan) -> anyhow::Result<()> {
     if let Some(public) = aws.public() {
         bail_input!(
-            "registry '{public}' is ECR Public, which does not scan images: the vulnerability gate (--scan-fail-on,              `ecr-ship scan`) is for private ECR repositories"
+            "registry '{public}' is ECR Public, which does not scan images: the vulnerability gate (--scan-fail-on, \
+             `ecr-ship scan`) is for private ECR repositories"
         );
     }
     Ok(())
