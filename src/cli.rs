@@ -75,6 +75,12 @@ pub enum Command {
 Exit codes: 0 the gate passed (or no --scan-fail-on), 1 a failure (the scan failed or timed out), 2 bad input,
 3 the gate failed.")]
     Scan(ScanArgs),
+    /// Join images already in the repository (one per platform, or indexes) into one multi-platform index, put
+    /// server-side under the planned tags (no blob moves, no engine).
+    #[command(after_long_help = "Examples:
+  ecr-ship merge --repository team/app sha256:1a2b… sha256:3c4d…          # the digests of two --by-digest pushes
+  ecr-ship merge --repository team/app build-amd64 build-arm64 --tag '{branch}' --tag latest")]
+    Merge(Box<MergeArgs>),
 }
 
 /// Options every subcommand shares.
@@ -287,6 +293,10 @@ pub struct PushArgs {
     /// the digest changes).
     #[arg(long, env = "ECR_SHIP_ANNOTATE", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub annotate: Option<bool>,
+    /// Push the image under no tag, by digest only (native sources, --from): the per-platform half of a matrix
+    /// build, joined later by `ecr-ship merge`. The digest goes to every output.
+    #[arg(long, env = "ECR_SHIP_BY_DIGEST", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub by_digest: Option<bool>,
     #[command(flatten)]
     pub scan: ScanGateArgs,
 }
@@ -347,6 +357,25 @@ pub struct TagsArgs {
     /// Account id for the full references, with --region, when --registry is not given.
     #[arg(long, env = "ECR_SHIP_ACCOUNT_ID", value_name = "ACCOUNT")]
     pub account_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub tags: TagArgs,
+    #[command(flatten)]
+    pub outputs: OutputArgs,
+    /// Skip tags that already point at another image in an immutable repository, with a warning.
+    #[arg(long, env = "ECR_SHIP_SKIP_EXISTING", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub skip_existing: Option<bool>,
+    /// Images in the repository to join, by sha256 digest or tag: single-platform images, or indexes whose
+    /// children are added (ECR_SHIP_SOURCES: one per line or comma-separated).
+    #[arg(value_name = "SOURCE", env = "ECR_SHIP_SOURCES", value_delimiter = ',', required = true)]
+    pub sources: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -41,11 +41,11 @@ impl ImageOutputs {
         }
     }
 
-    /// `registry/repository:primary-tag`.
+    /// `registry/repository:primary-tag`; with no tag (a by-digest push), the digest reference.
     pub fn image_uri(&self) -> String {
         match self.tags.first() {
             Some(tag) => format!("{}:{tag}", self.name()),
-            None => self.name(),
+            None => self.image_uri_digest().unwrap_or_else(|| self.name()),
         }
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::aws::{AwsPlan, RegistryCredentials, Session};
+use crate::aws::{AwsPlan, RegistryCredentials, Session, StoredManifest};
 use crate::host::{ImageRegistry, RegistryHost};
 use crate::oci;
 
@@ -60,6 +60,20 @@ impl oci::RegistryAuth for TokenAuth {
             Ok(current.clone())
         })
     }
+}
+
+/// A stored manifest read from the registry by tag or digest, with its exact bytes: for ECR Public, whose API has
+/// no BatchGetImage, and for the index a merge builds on.
+pub async fn manifest_from_registry(client: &oci::Registry, reference: &str) -> anyhow::Result<StoredManifest> {
+    let (bytes, media_type) = client.get_manifest(reference).await?;
+    let manifest = StoredManifest::new(
+        String::from_utf8(bytes).with_context(|| format!("the manifest of {reference} is not UTF-8 JSON"))?,
+        Some(media_type),
+    );
+    if crate::digest::is_digest(reference) && manifest.digest != reference {
+        anyhow::bail!("the registry returned manifest {} for {reference}", manifest.digest);
+    }
+    Ok(manifest)
 }
 
 /// The registry host of a GetAuthorizationToken answer. The endpoint comes from a server, so a value that does not

@@ -10,6 +10,7 @@ mod cleanup;
 mod ecr_auth;
 mod login;
 mod logout;
+mod merge;
 mod policy;
 mod push;
 pub mod report;
@@ -40,6 +41,7 @@ pub async fn run(cli: Cli, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> 
             Settings::Retag(settings) => retag::run(&settings, env, cwd, stdout).await,
             Settings::Policy(settings) => policy::run(&settings, stdout),
             Settings::Scan(settings) => scan::run(&settings, env, cwd, stdout).await,
+            Settings::Merge(settings) => merge::run(&settings, env, cwd, stdout).await,
         }
     };
     let limited = async {
@@ -88,5 +90,6 @@ fn describe(settings: &Settings) -> String {
         Settings::Tags(_) => "tags".to_string(),
         Settings::Policy(_) => "policy".to_string(),
         Settings::Scan(scan) => format!("scan of '{}:{}'", scan.repository, scan.reference),
+        Settings::Merge(merge) => format!("merge in '{}'", merge.repository),
     }
 }

@@ -51,7 +51,8 @@ pub async fn run(
         );
         return Ok(());
     }
-    let tags = settings.tags.plan()?;
+    // A by-digest push names no tag: the merged index gets the planned ones.
+    let tags = if settings.by_digest { Vec::new() } else { settings.tags.plan()? };
     let source = match &settings.source {
         SourceSettings::Engine { engine, image } => {
             Source::Engine { engine: Engine::detect(*engine, env).await?, image }
@@ -73,7 +74,7 @@ pub async fn run(
             }
         },
         settings.repository,
-        tags.join(", ")
+        if settings.by_digest { "no tag (by digest)".to_string() } else { tags.join(", ") }
     ));
     act(settings, &tags, &source, env, cwd, stdout, cleanup).await.map_err(after_contact)
 }
@@ -157,6 +158,21 @@ async fn act(
         Source::Native { plan } => Some(plan.summary().digest.clone()),
         Source::Engine { engine, image } => local_digest(engine, image, &registry, repository).await?,
     };
+    if settings.by_digest
+        && let Source::Native { plan } = source
+    {
+        let digest = by_digest(plan, &registry, repository, &session, &token).await?;
+        let result = ImageOutputs {
+            registry: Some(registry.name()),
+            repository: repository.to_string(),
+            tags: Vec::new(),
+            digest: Some(digest),
+            tag_mutability: Some(info.tag_mutability.clone()),
+            labels: Vec::new(),
+            annotations: Vec::new(),
+        };
+        return report::image(&result, &settings.outputs, &settings.reporting, "pushed", cwd, stdout);
+    }
     let actions =
         tag_policy::plan_tags(tags, &existing, known.as_deref(), &mutability, settings.skip_existing, repository)?;
     ensure_some_tag(&actions, repository)?;
@@ -209,6 +225,29 @@ async fn act(
         }
         None => report::image(&result, &settings.outputs, &settings.reporting, "pushed", cwd, stdout),
     }
+}
+
+/// Pushes a native plan under no tag; an image already in the repository (a re-run) is not uploaded again.
+async fn by_digest(
+    plan: &SourcePlan,
+    registry: &ImageRegistry,
+    repository: &str,
+    session: &Arc<Session>,
+    token: &RegistryCredentials,
+) -> anyhow::Result<String> {
+    let digest = plan.summary().digest.clone();
+    let present = !session.is_public() && session.get_manifest(repository, &digest).await.is_ok();
+    if present {
+        log::info(format!("{digest} is already in '{repository}': nothing to upload"));
+        return Ok(digest);
+    }
+    let client = registry_client(registry, repository, session.clone(), token)?;
+    let pushed = oci::push(plan, &client, &[], &oci::PushOptions::default()).await?;
+    log::info(format!(
+        "pushed {} by digest: {} blobs uploaded ({} bytes), {} already present",
+        pushed.digest, pushed.blobs_uploaded, pushed.bytes_uploaded, pushed.blobs_skipped
+    ));
+    Ok(pushed.digest)
 }
 
 /// Refuses a push whose every tag was skipped: nothing would name the image, so there is nothing to report.

@@ -10,11 +10,8 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::Context;
-
-use super::ecr_auth::registry_client;
+use super::ecr_auth::{manifest_from_registry, registry_client};
 use super::report;
-use crate::aws::{Session, StoredManifest};
 use crate::ci::EnvMap;
 use crate::config::RetagSettings;
 use crate::error::after_contact;
@@ -39,7 +36,9 @@ async fn act(settings: &RetagSettings, env: &EnvMap) -> anyhow::Result<ImageOutp
     let (manifest, registry) = match session.public_alias().await? {
         Some(alias) => {
             let registry = ImageRegistry::public(&alias);
-            (public_manifest(&session, &registry, repository, &settings.source).await?, registry.name())
+            let token = session.authorization_token().await?;
+            let client = registry_client(&registry, repository, session.clone(), &token)?;
+            (manifest_from_registry(&client, &settings.source).await?, registry.name())
         }
         None => (
             session.get_manifest(repository, &settings.source).await?,
@@ -72,24 +71,4 @@ async fn act(settings: &RetagSettings, env: &EnvMap) -> anyhow::Result<ImageOutp
         labels: Vec::new(),
         annotations: Vec::new(),
     })
-}
-
-/// A stored manifest of an ECR Public repository, read from the registry by tag or digest.
-async fn public_manifest(
-    session: &Arc<Session>,
-    registry: &ImageRegistry,
-    repository: &str,
-    reference: &str,
-) -> anyhow::Result<StoredManifest> {
-    let token = session.authorization_token().await?;
-    let client = registry_client(registry, repository, session.clone(), &token)?;
-    let (bytes, media_type) = client.get_manifest(reference).await?;
-    let manifest = StoredManifest::new(
-        String::from_utf8(bytes).with_context(|| format!("the manifest of {reference} is not UTF-8 JSON"))?,
-        Some(media_type),
-    );
-    if crate::digest::is_digest(reference) && manifest.digest != reference {
-        anyhow::bail!("the registry returned manifest {} for {reference}", manifest.digest);
-    }
-    Ok(manifest)
 }

@@ -33,6 +33,7 @@ pub struct ConfigFile {
     pub timeout: Option<u64>,
     pub skip_existing: Option<bool>,
     pub annotate: Option<bool>,
+    pub by_digest: Option<bool>,
     pub tags: Option<TagSection>,
     pub repository_settings: Option<RepositorySection>,
     pub outputs: Option<OutputSection>,

@@ -21,7 +21,7 @@ use crate::aws::{AwsOptions, AwsPlan, CatalogOptions, RepositoryOptions, Reposit
 use crate::bail_input;
 use crate::ci::{self, CiContext, EnvMap, LocalWorkspace, Overrides};
 use crate::cli::{
-    AwsArgs, Command, CommonArgs, LoginArgs, OutputArgs, PolicyArgs, PushArgs, RepositoryArgs, RetagArgs,
+    AwsArgs, Command, CommonArgs, LoginArgs, MergeArgs, OutputArgs, PolicyArgs, PushArgs, RepositoryArgs, RetagArgs,
 };
 use crate::cli::{ScanArgs, ScanGateArgs};
 use crate::cli::{TagArgs, TagsArgs};
@@ -42,6 +42,7 @@ pub enum Settings {
     Retag(Box<RetagSettings>),
     Policy(PolicySettings),
     Scan(Box<ScanSettings>),
+    Merge(Box<MergeSettings>),
 }
 
 impl Settings {
@@ -53,6 +54,7 @@ impl Settings {
             Settings::Logout(logout) => logout.time_limit,
             Settings::Retag(retag) => retag.time_limit,
             Settings::Scan(scan) => scan.time_limit,
+            Settings::Merge(merge) => merge.time_limit,
             Settings::Tags(_) | Settings::Policy(_) => None,
         }
     }
@@ -130,6 +132,8 @@ pub struct PushSettings {
     pub skip_existing: bool,
     /// Write the annotations into the pushed manifest or index (native sources only).
     pub annotate: bool,
+    /// Push under no tag, by digest only.
+    pub by_digest: bool,
     /// How a docker archive's uncompressed layers are sent (native sources only).
     pub compression: Compression,
     pub logout: bool,
@@ -199,6 +203,19 @@ pub struct TagsSettings {
 }
 
 #[derive(Debug)]
+pub struct MergeSettings {
+    pub repository: String,
+    /// Tags or `sha256:` digests, in the order the index lists them.
+    pub sources: Vec<String>,
+    pub tags: TagSettings,
+    pub aws: AwsPlan,
+    pub skip_existing: bool,
+    pub outputs: OutputSettings,
+    pub reporting: Reporting,
+    pub time_limit: Option<Duration>,
+}
+
+#[derive(Debug)]
 pub struct RetagSettings {
     pub repository: String,
     /// An existing tag or a `sha256:` digest.
@@ -239,6 +256,7 @@ pub fn resolve(command: &Command, env: &EnvMap, cwd: &Path) -> anyhow::Result<Se
         Command::Retag(args) => Settings::Retag(Box::new(retag(args, env, cwd)?)),
         Command::Policy(args) => Settings::Policy(policy(args, env, cwd)?),
         Command::Scan(args) => Settings::Scan(Box::new(scan(args, env, cwd)?)),
+        Command::Merge(args) => Settings::Merge(Box::new(merge(args, env, cwd)?)),
     })
 }
 
@@ -273,6 +291,20 @@ fn push(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PushSetting
         ),
     };
     let annotate = args.annotate.or(file.annotate).unwrap_or(false);
+    let by_digest = args.by_digest.or(file.by_digest).unwrap_or(false);
+    if by_digest && matches!(source, SourceSettings::Engine { .. }) {
+        bail_input!(
+            "--by-digest pushes natively: give the image as --from oci:DIR (docker buildx build --output \
+             type=oci,tar=false,dest=DIR), --from oci-archive:FILE or --from docker-archive:FILE (docker save -o \
+             FILE IMAGE) instead of --image; an engine push always names a tag, and in ECR removing an image's last \
+             tag deletes the image"
+        );
+    }
+    if by_digest && (!args.tags.tags.is_empty() || args.tags.latest == Some(true) || args.tags.semver == Some(true)) {
+        bail_input!(
+            "--by-digest pushes under no tag: drop --tag, --latest and --semver (tag the merged index instead)"
+        );
+    }
     if annotate && matches!(source, SourceSettings::Engine { .. }) {
         bail_input!(
             "--annotate writes into the pushed manifest, which only a native push (--from) builds; with --image, pass \
@@ -293,6 +325,7 @@ fn push(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PushSetting
         tags,
         source,
         annotate,
+        by_digest,
         compression,
         aws,
         repository_settings,
@@ -380,6 +413,42 @@ fn tags(args: &TagsArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<TagsSetting
         bail_input!("image outputs (--export, --image-definitions, --image-detail, output files) need --repository");
     }
     Ok(TagsSettings { repository, registry, tags, outputs, reporting: reporting(&args.common, env) })
+}
+
+fn merge(args: &MergeArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<MergeSettings> {
+    let file = ConfigFile::load(args.common.config.as_deref(), cwd)?;
+    let Some(repository) = repository(&args.common, &file) else {
+        bail_input!("merge needs --repository");
+    };
+    names::validate_repository(&repository)?;
+    let sources = one_per_line(&args.sources);
+    if sources.is_empty() {
+        bail_input!("merge needs at least one SOURCE: a sha256 digest or a tag of an image in '{repository}'");
+    }
+    for source in &sources {
+        if !crate::digest::is_digest(source) {
+            names::validate_tag(source).map_err(|e| {
+                crate::error::bad_input(format!("merge SOURCE '{source}' is neither a sha256 digest nor a tag ({e})"))
+            })?;
+        }
+        if sources.iter().filter(|s| *s == source).count() > 1 {
+            bail_input!("merge SOURCE '{source}' is given twice");
+        }
+    }
+    let aws = aws_plan(&args.common, &args.aws, &file, env)?;
+    if aws.public().is_some() {
+        names::validate_public_repository(&repository)?;
+    }
+    Ok(MergeSettings {
+        repository,
+        sources,
+        tags: tag_settings(&args.tags, &file, env, cwd)?,
+        aws,
+        skip_existing: args.skip_existing.or(file.skip_existing).unwrap_or(false),
+        outputs: output_settings(&args.outputs, &file, env),
+        reporting: reporting(&args.common, env),
+        time_limit: time_limit(&args.aws, &file),
+    })
 }
 
 fn retag(args: &RetagArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<RetagSettings> {

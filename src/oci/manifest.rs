@@ -1,20 +1,32 @@
-//! Manifests over the transport: the PUT that publishes one (by digest or tag) and the GET that reads one back.
+//! Manifests over the transport: the PUT that publishes one (by digest or tag) and the GET that reads one back;
+//! and the read of a small blob (an image config), which a merge needs for each child's platform.
 
 use reqwest::Method;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
 
 use crate::media_type::MANIFEST_MEDIA_TYPES;
 
 use super::error::Error;
 use super::plan::Manifest;
 use super::progress::{Progress, Tracker};
-use super::transport::{Registry, RetryPolicy, SMALL_REQUEST_TIMEOUT, Session, check, expect_digest};
+use super::transport::{Failure, Registry, RetryPolicy, SMALL_REQUEST_TIMEOUT, Session, check, expect_digest};
 
 impl Registry {
     /// Reads a manifest back by tag or digest: its exact bytes and media type. Used to add tags server-side after
     /// an engine push, from the registry itself (always consistent with what was just pushed).
     pub async fn get_manifest(&self, reference: &str) -> anyhow::Result<(Vec<u8>, String)> {
         Ok(get_manifest(self, reference, RetryPolicy::default()).await?)
+    }
+}
+
+impl Registry {
+    /// Reads a small blob (an image config) by digest: at most `limit` bytes, checked against the digest. ECR
+    /// answers a blob GET with a redirect to its storage, which is followed without the registry credentials.
+    pub async fn get_small_blob(&self, digest: &str, limit: usize) -> anyhow::Result<Vec<u8>> {
+        let tracker = Tracker::new(Progress::Quiet);
+        let action = format!("reading blob {digest} of {}", self.repository);
+        let session = Session::open(self, RetryPolicy::default(), &tracker, &action).await?;
+        Ok(session.get_small_blob(digest, limit, &action).await?)
     }
 }
 
@@ -46,6 +58,57 @@ impl Session<'_> {
                     .unwrap_or_default();
                 let bytes = response.bytes().await.map_err(|e| self.transport(action, e))?;
                 Ok((bytes.to_vec(), media_type))
+            }
+        })
+        .await
+    }
+
+    async fn get_small_blob(&self, digest: &str, limit: usize, action: &str) -> Result<Vec<u8>, Error> {
+        let url = self.url(&format!("blobs/{digest}"))?;
+        self.with_retries(action, |credentials| {
+            let request = self.request(Method::GET, url.clone(), &credentials).timeout(SMALL_REQUEST_TIMEOUT);
+            let storage = credentials.clone();
+            async move {
+                let mut response = request.send().await.map_err(|e| self.transport(action, e))?;
+                if response.status().is_redirection() {
+                    let location = response
+                        .headers()
+                        .get(LOCATION)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|l| response.url().join(l).ok())
+                        .ok_or_else(|| {
+                            Failure::Fatal(Error::Protocol {
+                                action: action.into(),
+                                what: "a redirect without a Location".into(),
+                            })
+                        })?;
+                    // `request` sends the credentials only to the registry's own origin, never to the storage.
+                    response = self
+                        .request(Method::GET, location, &storage)
+                        .timeout(SMALL_REQUEST_TIMEOUT)
+                        .send()
+                        .await
+                        .map_err(|e| self.transport(action, e))?;
+                }
+                let mut response = check(response, action, self.repository(), None).await?;
+                let mut bytes = Vec::new();
+                while let Some(chunk) = response.chunk().await.map_err(|e| self.transport(action, e))? {
+                    if bytes.len() + chunk.len() > limit {
+                        return Err(Failure::Fatal(Error::Protocol {
+                            action: action.into(),
+                            what: format!("more than {limit} bytes for a blob that should be a small JSON config"),
+                        }));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                let actual = crate::digest::sha256_digest(&bytes);
+                if actual != digest {
+                    return Err(Failure::Fatal(Error::Protocol {
+                        action: action.into(),
+                        what: format!("bytes whose digest is {actual}"),
+                    }));
+                }
+                Ok(bytes)
             }
         })
         .await

@@ -312,6 +312,7 @@ fn the_registry_client_is_layered() {
         ("tar_index", &[][..]),
         ("layout", &["plan"][..]),
         ("compress", &[][..]),
+        ("merge", &[][..]),
         ("oci_archive", &["layout", "tar_index", "plan"][..]),
         ("archive", &["tar_index", "plan", "compress"][..]),
         ("preflight", &["plan"][..]),

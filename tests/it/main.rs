@@ -12,6 +12,7 @@ mod engine;
 mod errors;
 mod harness;
 mod layering;
+mod merge;
 mod metadata_action;
 mod native_push;
 mod oci_archive;

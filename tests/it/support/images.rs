@@ -97,10 +97,17 @@ impl Layout {
     }
 
     /// Writes config, layers and manifest; returns the manifest descriptor.
+    /// `architecture` may carry a variant: `arm/v7`.
     pub fn image(&self, layers: &[Layer], architecture: &str) -> Value {
+        let (architecture, variant) = architecture.split_once('/').unwrap_or((architecture, ""));
         let diff_ids: Vec<&str> = layers.iter().map(|l| l.diff_id.as_str()).collect();
-        let config = json!({"architecture": architecture, "os": "linux", "config": {},
+        let mut config = json!({"architecture": architecture, "os": "linux", "config": {},
                             "rootfs": {"type": "layers", "diff_ids": diff_ids}});
+        let mut platform = json!({"architecture": architecture, "os": "linux"});
+        if !variant.is_empty() {
+            config["variant"] = json!(variant);
+            platform["variant"] = json!(variant);
+        }
         let (config_digest, config_size) = self.blob(&serde_json::to_vec(&config).expect("config json"));
         let layer_descriptors: Vec<Value> = layers
             .iter()
@@ -113,8 +120,7 @@ impl Layout {
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
             "layers": layer_descriptors});
         let (digest, size) = self.blob(&serde_json::to_vec(&manifest).expect("manifest json"));
-        json!({"mediaType": OCI_MANIFEST, "digest": digest, "size": size,
-               "platform": {"architecture": architecture, "os": "linux"}})
+        json!({"mediaType": OCI_MANIFEST, "digest": digest, "size": size, "platform": platform})
     }
 
     /// Writes an image index over manifest descriptors; returns the index descriptor.

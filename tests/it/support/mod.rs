@@ -197,6 +197,24 @@ impl Ship {
     }
 }
 
+impl Ship {
+    /// Runs where AWS is a server that never answers, with keys that would be accepted, and asserts the run was
+    /// refused as bad input (exit 2, in one line) naming `needle`: nothing can have been sent anywhere.
+    #[track_caller]
+    pub fn refused_offline(self, silent: &SilentServer, needle: &str) -> Run {
+        let shown = format!("{:?}", self.args);
+        let run = self
+            .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", silent.port))
+            .env("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .run();
+        assert_eq!(run.code, 2, "{shown}: {}", run.stderr);
+        assert!(run.stderr.contains(needle), "{shown}: {} lacks {needle}", run.stderr);
+        assert_eq!(run.stderr.trim().lines().count(), 1, "{shown}: one line: {}", run.stderr);
+        run
+    }
+}
+
 impl Run {
     /// Asserts success and returns self, printing stderr on failure.
     #[track_caller]

@@ -1,0 +1,141 @@
+//! The matrix recipe end to end through the real binary against the local ECR: each platform pushed with
+//! `push --by-digest` (no tag), then `ecr-ship merge` joins the digests into one index under the planned tags.
+//! The index and each platform pull back by the real host name (skopeo, and podman's platform resolution); a re-run
+//! is idempotent, a duplicate platform and bad input are refused.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::push::SHA;
+use crate::support::ecr::{Ecr, HOST};
+use crate::support::images::{Layout, random_layer};
+use crate::support::{Run, Ship, scratch_dir};
+
+/// A layout with one image for `platform` (`amd64`, `arm/v7`), named `latest`; returns its manifest digest.
+fn platform_layout(dir: &Path, platform: &str) -> String {
+    let mut layout = Layout::new(dir);
+    let layers =
+        [random_layer(&format!("{platform}-a"), 20_000, true), random_layer(&format!("{platform}-b"), 9_000, true)];
+    let image = layout.image(&layers, platform);
+    layout.name(image, "latest")
+}
+
+fn ship(ecr: &Ecr, cwd: &Path, args: &[&str]) -> Run {
+    Ship::new(args).args_from(&["--sha".to_string(), SHA.to_string()]).against(ecr).cwd(cwd).run()
+}
+
+fn json_of(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+#[test]
+fn by_digest_pushes_merge_into_one_index_that_every_platform_pulls_from() {
+    let ecr = Ecr::start();
+    let work = scratch_dir("merge");
+    let mut digests = Vec::new();
+    for (index, platform) in ["amd64", "arm64", "arm/v7"].iter().enumerate() {
+        let dir = format!("oci-{index}");
+        let digest = platform_layout(&work.path().join(&dir), platform);
+        let mut args = vec!["push", "--repository", "team/app", "--by-digest", "--json", "--from"];
+        let from = format!("oci:{dir}");
+        args.push(&from);
+        if index == 0 {
+            args.push("--create-repository");
+        }
+        let run = ship(&ecr, work.path(), &args).success();
+        let pushed = json_of(&run);
+        assert_eq!(pushed["digest"], digest.as_str(), "{platform}");
+        assert_eq!(pushed["tags"], serde_json::json!([]), "no tag: {}", run.stdout);
+        assert_eq!(pushed["image_uri"], format!("{HOST}/team/app@{digest}"));
+        assert_eq!(ecr.pull_digest("team/app", &digest).as_deref(), Some(digest.as_str()));
+        // A re-run of the same matrix job: already there, nothing uploaded.
+        let again = ship(&ecr, work.path(), &args[..7]).success();
+        assert!(again.stderr.contains("nothing to upload"), "{}", again.stderr);
+        digests.push(digest);
+    }
+    assert!(ecr.api_tags("team/app").is_empty(), "by-digest pushes leave no tag");
+
+    let mut merge_args = vec!["merge", "--json", "--repository", "team/app", "--branch", "main"];
+    merge_args.extend(digests.iter().map(String::as_str));
+    let merged = json_of(&ship(&ecr, work.path(), &merge_args).success());
+    let index_digest = merged["digest"].as_str().expect("digest").to_string();
+    assert_eq!(merged["tags"], serde_json::json!(["sha-3f78685", "main"]));
+    for tag in ["sha-3f78685", "main"] {
+        assert_eq!(ecr.pull_digest("team/app", tag).as_deref(), Some(index_digest.as_str()), "pull of {tag}");
+    }
+    let index: Value = serde_json::from_slice(&ecr.pull_manifest("team/app", "main").expect("index")).unwrap();
+    assert_eq!(index["mediaType"], "application/vnd.oci.image.index.v1+json");
+    let children: Vec<(String, String)> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let p = &m["platform"];
+            let variant = p["variant"].as_str().map(|v| format!("/{v}")).unwrap_or_default();
+            (
+                m["digest"].as_str().unwrap().to_string(),
+                format!("{}/{}{variant}", p["os"].as_str().unwrap(), p["architecture"].as_str().unwrap()),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> =
+        digests.iter().cloned().zip(["linux/amd64", "linux/arm64", "linux/arm/v7"].map(String::from)).collect();
+    assert_eq!(children, want, "one child per platform, with the platform its config names");
+
+    // Each platform resolves to its own child: skopeo copies the image for --override-arch/--override-variant.
+    for (n, (digest, (arch, variant))) in
+        digests.iter().zip([("amd64", None), ("arm64", None), ("arm", Some("v7"))]).enumerate()
+    {
+        let copy = work.path().join(format!("copy-{n}"));
+        let mut command = ecr.wrap("skopeo");
+        command.args(["--override-os", "linux", "--override-arch", arch]);
+        if let Some(variant) = variant {
+            command.args(["--override-variant", variant]);
+        }
+        let output = command
+            .args(["copy", "--src-creds", &format!("AWS:{}", crate::support::moto::PASSWORD), "--src-cert-dir"])
+            .arg(ecr.ca().parent().unwrap())
+            .arg(format!("docker://{HOST}/team/app:main"))
+            .arg(format!("oci:{}:p", copy.display()))
+            .output()
+            .expect("skopeo");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let copied: Value = serde_json::from_slice(&std::fs::read(copy.join("index.json")).unwrap()).unwrap();
+        assert_eq!(copied["manifests"][0]["digest"], digest.as_str(), "{arch}: the platform resolves to its child");
+    }
+
+    // A re-run of the merge job: the same index, already under every tag.
+    let again = ship(&ecr, work.path(), &merge_args).success();
+    assert_eq!(json_of(&again)["digest"], index_digest.as_str(), "the same sources give the same index");
+    assert!(again.stderr.contains("already points at"), "{}", again.stderr);
+
+    // An index is a source too: its children join the new index. A second amd64 image clashes.
+    let other = platform_layout(&work.path().join("oci-other"), "amd64");
+    ship(&ecr, work.path(), &["push", "--repository", "team/app", "--by-digest", "--from", "oci:oci-other"]).success();
+    let clash = ship(&ecr, work.path(), &["merge", "--repository", "team/app", "--tag", "clash", "main", &other]);
+    let clash = clash.fails_with(1, "two images are for linux/amd64");
+    assert!(clash.stderr.contains(&digests[0]) && clash.stderr.contains(&other), "{}", clash.stderr);
+    assert!(!ecr.api_tags("team/app").contains_key("clash"), "nothing was tagged");
+}
+
+#[test]
+fn bad_merge_and_by_digest_input_is_refused_before_anything_is_sent() {
+    let work = scratch_dir("merge-bad");
+    let nothing = crate::support::SilentServer::start();
+    let digest = format!("sha256:{}", "a".repeat(64));
+    platform_layout(&work.path().join("x"), "amd64");
+    let cases: [(&[&str], &str); 5] = [
+        (&["merge", "--repository", "team/app", "not a tag"], "not a tag"),
+        (&["merge", "--repository", "team/app", &digest, &digest], "given twice"),
+        (&["merge", "--repository", "Team/App", &digest], "Team/App"),
+        (&["push", "--repository", "team/app", "--by-digest", "--image", "app:1"], "--by-digest pushes natively"),
+        (&["push", "--repository", "team/app", "--by-digest", "--from", "oci:x", "--tag", "v1"], "under no tag"),
+    ];
+    for (args, needle) in cases {
+        Ship::new(args)
+            .args_from(&["--region".to_string(), "us-east-1".to_string(), "--sha".to_string(), SHA.to_string()])
+            .cwd(work.path())
+            .refused_offline(&nothing, needle);
+    }
+}
