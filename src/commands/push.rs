@@ -20,11 +20,11 @@ use super::report;
 use crate::aws::{RegistryCredentials, Session, StoredManifest};
 use crate::ci::EnvMap;
 use crate::config::{PushSettings, SourceSettings};
-use crate::engine::Engine;
+use crate::engine::{Engine, SavedImage};
 use crate::error::after_contact;
 use crate::host::ImageRegistry;
 use crate::log;
-use crate::oci::{self, Compression, SourcePlan};
+use crate::oci::{self, Compression, ImageSource, SourcePlan};
 use crate::outputs::ImageOutputs;
 use crate::tag_policy::{self, TagAction};
 
@@ -33,7 +33,8 @@ enum Source<'a> {
     /// A local image pushed through docker or podman.
     Engine { engine: Engine, image: &'a str },
     /// An OCI layout, OCI archive or docker archive pushed natively; its manifest digest is known before any upload.
-    Native { plan: SourcePlan },
+    /// `_saved` is the archive a by-digest push of a local image was exported to, which the plan reads from.
+    Native { plan: SourcePlan, _saved: Option<SavedImage> },
 }
 
 /// `cleanup` receives every login and temporary name the push makes; dispatch undoes them however the push ends.
@@ -54,13 +55,24 @@ pub async fn run(
     // A by-digest push names no tag: the merged index gets the planned ones.
     let tags = if settings.by_digest { Vec::new() } else { settings.tags.plan()? };
     let source = match &settings.source {
+        // An engine push always names a tag, and in ECR removing an image's last tag deletes the image: a local
+        // image is pushed by digest natively, from the archive the engine exports.
+        SourceSettings::Engine { engine, image } if settings.by_digest => {
+            let engine = Engine::detect(*engine, env).await?;
+            let saved = engine.save(image).await?;
+            log::info(format!("exported {image} from {} to push it natively, by digest", engine.kind()));
+            let source = ImageSource::parse(&format!("docker-archive:{}", saved.path().display()))?;
+            let plan = source.plan_in_background(settings.compression).await?;
+            report_compression(&plan);
+            Source::Native { plan, _saved: Some(saved) }
+        }
         SourceSettings::Engine { engine, image } => {
             Source::Engine { engine: Engine::detect(*engine, env).await?, image }
         }
         SourceSettings::Native(source) => {
             let plan = source.plan_in_background(settings.compression).await?;
             report_compression(&plan);
-            Source::Native { plan: annotate(settings, &tags, plan)? }
+            Source::Native { plan: annotate(settings, &tags, plan)?, _saved: None }
         }
     };
     log::info(format!(
@@ -68,7 +80,7 @@ pub async fn run(
         settings.tags.context.origin(),
         match &source {
             Source::Engine { engine, image } => format!("{image} through {}", engine.kind()),
-            Source::Native { plan } => {
+            Source::Native { plan, .. } => {
                 let summary = plan.summary();
                 format!("{} ({} blobs, {} bytes)", summary.digest, summary.blobs, summary.bytes)
             }
@@ -155,11 +167,11 @@ async fn act(
     // The digest this image will have, when it can be known before pushing: then an existing tag is judged
     // (present, movable, or a conflict) before anything is uploaded.
     let known = match source {
-        Source::Native { plan } => Some(plan.summary().digest.clone()),
+        Source::Native { plan, .. } => Some(plan.summary().digest.clone()),
         Source::Engine { engine, image } => local_digest(engine, image, &registry, repository).await?,
     };
     if settings.by_digest
-        && let Source::Native { plan } = source
+        && let Source::Native { plan, .. } = source
     {
         let digest = by_digest(plan, &registry, repository, &session, &token).await?;
         let result = ImageOutputs {
@@ -179,7 +191,7 @@ async fn act(
     let to_put: Vec<String> = actions.iter().filter(|(_, a)| *a == TagAction::Put).map(|(t, _)| t.clone()).collect();
 
     let digest = match source {
-        Source::Native { plan } => {
+        Source::Native { plan, .. } => {
             let resolved = plan.summary();
             if to_put.is_empty() {
                 log::info(format!("every tag to write already points at {}: nothing to upload", resolved.digest));

@@ -292,14 +292,6 @@ fn push(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PushSetting
     };
     let annotate = args.annotate.or(file.annotate).unwrap_or(false);
     let by_digest = args.by_digest.or(file.by_digest).unwrap_or(false);
-    if by_digest && matches!(source, SourceSettings::Engine { .. }) {
-        bail_input!(
-            "--by-digest pushes natively: give the image as --from oci:DIR (docker buildx build --output \
-             type=oci,tar=false,dest=DIR), --from oci-archive:FILE or --from docker-archive:FILE (docker save -o \
-             FILE IMAGE) instead of --image; an engine push always names a tag, and in ECR removing an image's last \
-             tag deletes the image"
-        );
-    }
     if by_digest && (!args.tags.tags.is_empty() || args.tags.latest == Some(true) || args.tags.semver == Some(true)) {
         bail_input!(
             "--by-digest pushes under no tag: drop --tag, --latest and --semver (tag the merged index instead)"

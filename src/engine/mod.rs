@@ -46,6 +46,16 @@ impl fmt::Display for EngineKind {
     }
 }
 
+/// A local image exported with `docker save` / `podman save` (docker-archive format) to a private scratch file,
+/// removed when this is dropped.
+pub struct SavedImage(process::TempPath);
+
+impl SavedImage {
+    pub fn path(&self) -> &Path {
+        &self.0.0
+    }
+}
+
 /// What a push stored in the registry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PushedDigest {

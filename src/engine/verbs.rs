@@ -185,6 +185,22 @@ impl Engine {
         Ok(PushedDigest { digest, media_type: None })
     }
 
+    /// Exports `local_ref` as a docker archive into a scratch file (for a native push, which can push by digest).
+    pub async fn save(&self, local_ref: &str) -> anyhow::Result<super::SavedImage> {
+        check_arg("image reference", local_ref)?;
+        let file = TempPath::new(&self.env, "save")?;
+        let path = file.0.to_string_lossy().into_owned();
+        let args: Vec<&str> = match self.kind {
+            EngineKind::Docker => vec!["save", "-o", &path, local_ref],
+            EngineKind::Podman => vec!["save", "--format", "docker-archive", "-o", &path, local_ref],
+        };
+        let captured = self.run(&args, None, &Scrubber::none()).await?;
+        if !captured.success {
+            bail!("{} could not export {local_ref} ({})", self.kind, captured.reason());
+        }
+        Ok(super::SavedImage(file))
+    }
+
     /// Removes the local name `remote_ref` (the temporary tag made for the push). Already gone counts as done.
     /// docker has no untag: `docker rmi --no-prune` removes only the name while another name still refers to the
     /// image (the usual case, the local source tag), but would delete an image known by this name alone.

@@ -125,11 +125,10 @@ fn bad_merge_and_by_digest_input_is_refused_before_anything_is_sent() {
     let nothing = crate::support::SilentServer::start();
     let digest = format!("sha256:{}", "a".repeat(64));
     platform_layout(&work.path().join("x"), "amd64");
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 4] = [
         (&["merge", "--repository", "team/app", "not a tag"], "not a tag"),
         (&["merge", "--repository", "team/app", &digest, &digest], "given twice"),
         (&["merge", "--repository", "Team/App", &digest], "Team/App"),
-        (&["push", "--repository", "team/app", "--by-digest", "--image", "app:1"], "--by-digest pushes natively"),
         (&["push", "--repository", "team/app", "--by-digest", "--from", "oci:x", "--tag", "v1"], "under no tag"),
     ];
     for (args, needle) in cases {
@@ -138,4 +137,77 @@ fn bad_merge_and_by_digest_input_is_refused_before_anything_is_sent() {
             .cwd(work.path())
             .refused_offline(&nothing, needle);
     }
+}
+
+/// A local image pushed by digest through each engine: exported (`docker save`, `podman save`), pushed natively under
+/// no tag, and idempotent on a re-run. Then the two engine images are merged with a native arm64 image, and
+/// podman resolves `--platform linux/arm64` of the index to that child.
+#[test]
+fn engine_images_push_by_digest_and_podman_resolves_the_merged_platform() {
+    use crate::support::dockerd::Dockerd;
+    use crate::support::podman::Podman;
+    let ecr = Ecr::start();
+    let work = scratch_dir("merge-engines");
+    let dockerd = Dockerd::start_with_hosts(Some(&ecr.hosts_file));
+    dockerd.build_scratch_image("app:1", &[("hello.txt", b"hello by digest" as &[u8])]);
+    let docker_config = work.path().join("docker-config");
+    std::fs::create_dir_all(&docker_config).unwrap();
+    let docker_env = [
+        ("DOCKER_HOST".to_string(), dockerd.host()),
+        ("DOCKER_CONFIG".to_string(), docker_config.display().to_string()),
+    ];
+    let args = ["push", "--json", "--repository", "team/app", "--by-digest", "--image", "app:1", "--engine", "docker"];
+    let first = Ship::new(&args)
+        .args_from(&["--create-repository".to_string(), "--sha".to_string(), SHA.to_string()])
+        .envs(docker_env.iter().map(|(k, v)| (k, v)))
+        .against(&ecr)
+        .cwd(work.path())
+        .run()
+        .success();
+    let amd = json_of(&first)["digest"].as_str().expect("digest").to_string();
+    assert_eq!(ecr.pull_digest("team/app", &amd).as_deref(), Some(amd.as_str()));
+    assert!(ecr.api_tags("team/app").is_empty(), "no tag");
+    let again = Ship::new(&args)
+        .args_from(&["--sha".to_string(), SHA.to_string()])
+        .envs(docker_env.iter().map(|(k, v)| (k, v)))
+        .against(&ecr)
+        .cwd(work.path())
+        .run()
+        .success();
+    assert_eq!(json_of(&again)["digest"], amd.as_str(), "the export compresses the same way every time");
+    assert!(again.stderr.contains("nothing to upload"), "{}", again.stderr);
+    let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("ecr-ship-save-"))
+        .collect();
+    assert!(leftovers.is_empty(), "the exported archive was removed: {leftovers:?}");
+
+    let arm = platform_layout(&work.path().join("oci-arm"), "arm64");
+    ship(&ecr, work.path(), &["push", "--repository", "team/app", "--by-digest", "--from", "oci:oci-arm"]).success();
+    let merged =
+        ship(&ecr, work.path(), &["merge", "--json", "--repository", "team/app", "--tag", "multi", &amd, &arm]);
+    let index = json_of(&merged.success())["digest"].as_str().unwrap().to_string();
+    assert_eq!(ecr.pull_digest("team/app", "multi").as_deref(), Some(index.as_str()));
+
+    let podman = Podman::new(&[HOST]);
+    std::fs::write(podman.auth_file(), "{}").unwrap();
+    let pull = |platform: &str| {
+        let mut command = ecr.wrap("podman");
+        command.env_clear().envs(podman.env()).stdin(std::process::Stdio::null());
+        let output = command
+            .args(["pull", "-q", "--platform", platform, "--creds", &format!("AWS:{}", crate::support::moto::PASSWORD)])
+            .arg(format!("{HOST}/team/app:multi"))
+            .output()
+            .expect("podman pull");
+        assert!(output.status.success(), "podman pull {platform}: {}", String::from_utf8_lossy(&output.stderr));
+        let id = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        let inspect = podman.podman(&["image", "inspect", "--format", "{{.Architecture}} {{.RepoDigests}}", &id]);
+        String::from_utf8_lossy(&inspect.stdout).trim().to_string()
+    };
+    // podman records the digest it pulled by (the index's) and the child's among the repo digests.
+    let arm_pulled = pull("linux/arm64");
+    assert!(arm_pulled.starts_with("arm64 ") && arm_pulled.contains(&arm), "linux/arm64: {arm_pulled}");
+    let amd_pulled = pull("linux/amd64");
+    assert!(amd_pulled.starts_with("amd64 ") && amd_pulled.contains(&amd), "linux/amd64: {amd_pulled}");
 }
