@@ -210,4 +210,15 @@ fn engine_images_push_by_digest_and_podman_resolves_the_merged_platform() {
     assert!(arm_pulled.starts_with("arm64 ") && arm_pulled.contains(&arm), "linux/arm64: {arm_pulled}");
     let amd_pulled = pull("linux/amd64");
     assert!(amd_pulled.starts_with("amd64 ") && amd_pulled.contains(&amd), "linux/amd64: {amd_pulled}");
+
+    // docker resolves the platform too (it pulls an image of another architecture without running it).
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{}", crate::support::moto::PASSWORD));
+    let config = serde_json::json!({"auths": {HOST: {"auth": auth}}});
+    std::fs::write(docker_config.join("config.json"), config.to_string()).unwrap();
+    let reference = format!("{HOST}/team/app:multi");
+    let pulled = dockerd.docker(&docker_config, &["pull", "-q", "--platform", "linux/arm64", &reference]);
+    assert!(pulled.status.success(), "docker pull: {}", String::from_utf8_lossy(&pulled.stderr));
+    let inspect = dockerd.docker(&docker_config, &["image", "inspect", "--format", "{{.Architecture}}", &reference]);
+    assert_eq!(String::from_utf8_lossy(&inspect.stdout).trim(), "arm64", "docker resolves linux/arm64");
 }
