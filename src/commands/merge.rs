@@ -78,6 +78,8 @@ async fn act(settings: &MergeSettings, tags: &[String], env: &EnvMap) -> anyhow:
     let platforms: Vec<String> =
         children.iter().map(|c| format!("{} {}", oci::platform_name(c.platform.as_ref()), c.digest)).collect();
     log::info(format!("index {} lists {}", index.digest, platforms.join(", ")));
+    // The children's fields come from the server: an index ECR would refuse is a failure after contact (exit 1).
+    oci::check_manifest(&index.digest, index.bytes.as_bytes())?;
 
     let existing = session.existing_tags(repository, tags).await?;
     let mut actions = tag_policy::plan_tags(

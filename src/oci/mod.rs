@@ -41,6 +41,7 @@ pub use compress::{Compression, GZIP_LEVEL, Stop, ZSTD_LEVEL};
 pub use error::Error;
 pub use merge::{Child, Contribution, build_index, contribution, platform_name, platform_of_config};
 pub use plan::{LayerCompression, ResolvedImage, SourcePlan};
+pub use preflight::check_manifest;
 pub use progress::Progress;
 pub use push::{PushOptions, PushedImage, immutable_tag, push};
 pub use source::ImageSource;

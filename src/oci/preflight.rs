@@ -27,14 +27,19 @@ pub fn check(plan: &Plan) -> anyhow::Result<()> {
         );
     }
     for manifest in plan.children.iter().chain(std::iter::once(&plan.top)) {
-        let Ok(document) = serde_json::from_slice::<Value>(&manifest.bytes) else { continue };
-        if let Some((field, fix)) = refusal(&document) {
-            crate::bail_input!(
-                "ECR would refuse manifest {} (405 UNSUPPORTED, after every blob was uploaded): {field}; {fix}. \
-                 Nothing was uploaded",
-                manifest.digest
-            );
-        }
+        check_manifest(&manifest.digest, &manifest.bytes)?;
+    }
+    Ok(())
+}
+
+/// Checks one manifest against ECR's schema: a plan's, or the index `ecr-ship merge` builds before its PutImage.
+pub fn check_manifest(digest: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    let Ok(document) = serde_json::from_slice::<Value>(bytes) else { return Ok(()) };
+    if let Some((field, fix)) = refusal(&document) {
+        crate::bail_input!(
+            "ECR would refuse manifest {digest} (405 UNSUPPORTED, after every blob was uploaded): {field}; {fix}. \
+             Nothing was uploaded"
+        );
     }
     Ok(())
 }

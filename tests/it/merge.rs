@@ -222,3 +222,95 @@ fn engine_images_push_by_digest_and_podman_resolves_the_merged_platform() {
     let inspect = dockerd.docker(&docker_config, &["image", "inspect", "--format", "{{.Architecture}}", &reference]);
     assert_eq!(String::from_utf8_lossy(&inspect.stdout).trim(), "arm64", "docker resolves linux/arm64");
 }
+
+/// Sources of every kind: an index pushed by digest (its children join, its buildx attestation kept as
+/// `unknown/unknown` with its annotations) and an image named by a tag. `skopeo copy --all` takes the merged index
+/// back with every child; Docker schema 2 children make a Docker manifest list; a missing source is named and
+/// nothing is tagged.
+#[test]
+fn index_and_tag_sources_docker_lists_and_missing_sources() {
+    use crate::support::images::{DOCKER_MANIFEST, classic_archive_for, digest_of, text_layer};
+    let ecr = Ecr::start();
+    let work = scratch_dir("merge-sources");
+    let mut layout = Layout::new(&work.path().join("oci-index"));
+    let amd = layout.image(&[random_layer("amd", 12_000, true)], "amd64");
+    let attestation = layout.attestation(&amd);
+    let built = layout.index(&[amd.clone(), attestation.clone()]);
+    let built = layout.name(built, "latest");
+    let pushed = ship(
+        &ecr,
+        work.path(),
+        &[
+            "push",
+            "--json",
+            "--repository",
+            "team/app",
+            "--by-digest",
+            "--create-repository",
+            "--from",
+            "oci:oci-index",
+        ],
+    );
+    assert_eq!(json_of(&pushed.success())["digest"], built.as_str(), "an index pushes by digest too");
+    let arm = platform_layout(&work.path().join("oci-arm"), "arm64");
+    ship(&ecr, work.path(), &["push", "--repository", "team/app", "--from", "oci:oci-arm", "--tag", "build-arm64"])
+        .success();
+
+    let merged = ship(
+        &ecr,
+        work.path(),
+        &["merge", "--json", "--repository", "team/app", "--tag", "multi", &built, "build-arm64"],
+    );
+    let merged = json_of(&merged.success())["digest"].as_str().expect("digest").to_string();
+    let index: Value = serde_json::from_slice(&ecr.pull_manifest("team/app", "multi").expect("index")).unwrap();
+    let entries = index["manifests"].as_array().expect("manifests");
+    let listed: Vec<&str> = entries.iter().map(|m| m["digest"].as_str().unwrap()).collect();
+    assert_eq!(listed, [amd["digest"].as_str().unwrap(), attestation["digest"].as_str().unwrap(), arm.as_str()]);
+    assert_eq!(entries[1]["platform"], serde_json::json!({"architecture": "unknown", "os": "unknown"}));
+    assert_eq!(entries[1]["annotations"]["vnd.docker.reference.type"], "attestation-manifest", "kept as it is");
+    assert_eq!(entries[2]["platform"]["architecture"], "arm64", "from the config of the tagged image");
+
+    // skopeo copy --all: the index and every child (with their blobs) come back.
+    let copy = work.path().join("copy-all");
+    let output = ecr
+        .wrap("skopeo")
+        .args(["copy", "--all", "--src-creds", &format!("AWS:{}", crate::support::moto::PASSWORD), "--src-cert-dir"])
+        .arg(ecr.ca().parent().unwrap())
+        .arg(format!("docker://{HOST}/team/app:multi"))
+        .arg(format!("oci:{}:all", copy.display()))
+        .output()
+        .expect("skopeo");
+    assert!(output.status.success(), "skopeo copy --all: {}", String::from_utf8_lossy(&output.stderr));
+    let copied: Value = serde_json::from_slice(&std::fs::read(copy.join("index.json")).unwrap()).unwrap();
+    assert_eq!(copied["manifests"][0]["digest"], merged.as_str(), "the index itself");
+    for child in &listed {
+        let blob = std::fs::read(copy.join("blobs/sha256").join(&child[7..])).expect("every child is copied");
+        assert_eq!(digest_of(&blob), *child);
+    }
+
+    // Docker schema 2 children (docker save archives, pushed by digest) make a Docker manifest list.
+    let mut docker_children = Vec::new();
+    for arch in ["amd64", "arm64"] {
+        let layer = text_layer(&format!("{arch}.txt"), 30_000);
+        let archive = work.path().join(format!("{arch}.tar"));
+        classic_archive_for(arch, &archive, &format!("app:{arch}"), &[layer.clone()], &[digest_of(&layer)]);
+        let from = format!("docker-archive:{}", archive.display());
+        let run =
+            ship(&ecr, work.path(), &["push", "--json", "--repository", "team/app", "--by-digest", "--from", &from]);
+        docker_children.push(json_of(&run.success())["digest"].as_str().expect("digest").to_string());
+    }
+    let args = ["merge", "--repository", "team/app", "--tag", "docker-list", &docker_children[0], &docker_children[1]];
+    ship(&ecr, work.path(), &args).success();
+    let list: Value = serde_json::from_slice(&ecr.pull_manifest("team/app", "docker-list").expect("list")).unwrap();
+    assert_eq!(list["mediaType"], "application/vnd.docker.distribution.manifest.list.v2+json");
+    assert!(list["manifests"].as_array().unwrap().iter().all(|m| m["mediaType"] == DOCKER_MANIFEST), "{list}");
+
+    // A missing source (a digest or a tag not in the repository) is named, after contact; nothing is tagged.
+    let absent = format!("sha256:{}", "0".repeat(64));
+    for missing in [absent.as_str(), "no-such-tag"] {
+        let run = ship(&ecr, work.path(), &["merge", "--repository", "team/app", "--tag", "broken", &arm, missing]);
+        let run = run.fails_with(1, &format!("reading merge SOURCE '{missing}' of 'team/app'"));
+        assert!(run.stderr.contains(&format!("no image '{missing}'")), "{}", run.stderr);
+    }
+    assert!(!ecr.api_tags("team/app").contains_key("broken"), "nothing was tagged");
+}

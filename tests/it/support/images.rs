@@ -229,9 +229,21 @@ pub fn write_tar(path: &Path, files: &[(String, Vec<u8>)], symlinks: &[(String, 
 /// given (uncompressed tars as docker writes them, or gzip for archives other tools make) with the uncompressed
 /// digests `diff_ids`. Returns the config bytes.
 pub fn classic_archive(path: &Path, repo_tag: &str, layers: &[Vec<u8>], diff_ids: &[String]) -> Vec<u8> {
-    let config = serde_json::to_vec(&json!({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/hello"]},
+    classic_archive_for("amd64", path, repo_tag, layers, diff_ids)
+}
+
+/// [`classic_archive`] of an image for `architecture` (linux).
+pub fn classic_archive_for(
+    architecture: &str,
+    path: &Path,
+    repo_tag: &str,
+    layers: &[Vec<u8>],
+    diff_ids: &[String],
+) -> Vec<u8> {
+    let config =
+        serde_json::to_vec(&json!({"architecture": architecture, "os": "linux", "config": {"Cmd": ["/hello"]},
         "rootfs": {"type": "layers", "diff_ids": diff_ids}}))
-    .expect("config json");
+        .expect("config json");
     let config_name = format!("{}.json", hex(&Sha256::digest(&config)));
     let mut files = vec![(config_name.clone(), config.clone())];
     let mut links = Vec::new();
