@@ -183,7 +183,7 @@ async fn act(
             labels: Vec::new(),
             annotations: Vec::new(),
         };
-        return report::image(&result, &settings.outputs, &settings.reporting, "pushed", cwd, stdout);
+        return finish(settings, &session, &result, cwd, stdout).await;
     }
     let actions =
         tag_policy::plan_tags(tags, &existing, known.as_deref(), &mutability, settings.skip_existing, repository)?;
@@ -231,11 +231,22 @@ async fn act(
         labels,
         annotations,
     };
+    finish(settings, &session, &result, cwd, stdout).await
+}
+
+/// The report of a push (tagged or by digest): with `--scan-fail-on`, after the vulnerability gate on its digest.
+async fn finish(
+    settings: &PushSettings,
+    session: &Session,
+    result: &ImageOutputs,
+    cwd: &Path,
+    stdout: &mut dyn Write,
+) -> anyhow::Result<()> {
     match &settings.scan {
         Some(gate) => {
-            super::scan::after_push(gate, &session, &result, &settings.outputs, &settings.reporting, cwd, stdout).await
+            super::scan::after_push(gate, session, result, &settings.outputs, &settings.reporting, cwd, stdout).await
         }
-        None => report::image(&result, &settings.outputs, &settings.reporting, "pushed", cwd, stdout),
+        None => report::image(result, &settings.outputs, &settings.reporting, "pushed", cwd, stdout),
     }
 }
 

@@ -314,3 +314,20 @@ fn index_and_tag_sources_docker_lists_and_missing_sources() {
     }
     assert!(!ecr.api_tags("team/app").contains_key("broken"), "nothing was tagged");
 }
+
+/// `push --by-digest --scan-fail-on` runs the vulnerability gate on the pushed digest, as a tagged push does.
+#[test]
+fn a_by_digest_push_runs_the_vulnerability_gate_on_its_digest() {
+    use crate::scan::{basic, basic_scan};
+    let ecr = Ecr::start();
+    let work = scratch_dir("merge-gate");
+    let digest = platform_layout(&work.path().join("oci"), "amd64");
+    let findings = basic_scan(vec![basic("CVE-2024-0001", "CRITICAL", "openssl", "3.0.1")]);
+    ecr.set_scan_findings("team/app", serde_json::json!({"imageDigest": digest}), findings);
+    let args = ["push", "--repository", "team/app", "--by-digest", "--create-repository", "--from", "oci:oci"];
+    let gated = Ship::new(&args).args_from(&["--scan-fail-on".into(), "HIGH".into()]).against(&ecr).cwd(work.path());
+    let failed = gated.run().fails_with(3, "the vulnerability gate failed");
+    assert!(failed.stderr.contains(&format!("{HOST}/team/app@{digest}")), "{}", failed.stderr);
+    assert_eq!(failed.stdout, format!("{HOST}/team/app@{digest}\n"), "the push's result is still reported");
+    assert!(ecr.api_tags("team/app").is_empty(), "no tag");
+}

