@@ -293,7 +293,7 @@ fn index_and_tag_sources_docker_lists_and_missing_sources() {
     for arch in ["amd64", "arm64"] {
         let layer = text_layer(&format!("{arch}.txt"), 30_000);
         let archive = work.path().join(format!("{arch}.tar"));
-        classic_archive_for(arch, &archive, &format!("app:{arch}"), &[layer.clone()], &[digest_of(&layer)]);
+        classic_archive_for(arch, &archive, &format!("app:{arch}"), std::slice::from_ref(&layer), &[digest_of(&layer)]);
         let from = format!("docker-archive:{}", archive.display());
         let run =
             ship(&ecr, work.path(), &["push", "--json", "--repository", "team/app", "--by-digest", "--from", &from]);
