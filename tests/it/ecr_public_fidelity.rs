@@ -123,9 +123,11 @@ fn access_of(token: &str) -> Value {
 fn skopeo_push(ecr: &Ecr, layout: &Path, path: &str, creds: Option<&str>) -> std::process::Output {
     let mut command = ecr.wrap("skopeo");
     command.args(["copy", "-q", "--preserve-digests", "--dest-cert-dir"]).arg(ecr.ca().parent().unwrap());
-    if let Some(password) = creds {
-        command.args(["--dest-creds", &format!("AWS:{password}")]);
-    }
+    match creds {
+        Some(password) => command.args(["--dest-creds", &format!("AWS:{password}")]),
+        // Anonymous for sure: no auth file of the machine (a root's /run/containers/0/auth.json) may lend credentials.
+        None => command.arg("--dest-no-creds"),
+    };
     command.arg(format!("oci:{}:latest", layout.display())).arg(format!("docker://{PUBLIC_HOST}/{path}"));
     command.output().expect("skopeo")
 }
@@ -625,7 +627,7 @@ fn an_anonymous_token_pulls_but_never_pushes() {
     // Real clients the same way: skopeo without credentials pulls, and cannot push.
     let inspect = ecr
         .wrap("skopeo")
-        .args(["inspect", "--raw", "--cert-dir"])
+        .args(["inspect", "--raw", "--no-creds", "--cert-dir"])
         .arg(ecr.ca().parent().unwrap())
         .arg(format!("docker://{PUBLIC_HOST}/{name}:t1"))
         .output()
