@@ -1,6 +1,6 @@
 //! Resolving AWS credentials into a [`Session`]: the SDK default chain, then each role of the chain in order
 //! (GitHub OIDC web identity for the first one when the runner offers a token, AssumeRole otherwise), proved with
-//! GetCallerIdentity.
+//! GetCallerIdentity when nothing else says who the caller is.
 //!
 //! Every hop is resolved eagerly during `connect`, so a wrong role, trust policy or external id fails here with a
 //! message about that hop instead of surfacing later as a vague "failed to load credentials" inside a push. Each
@@ -79,30 +79,17 @@ impl AwsPlan {
             current = self.assume(&base, current, role, &sts_endpoint).await?;
         }
 
+        let assumed_arn = current.assumed_arn();
         let credentials = SharedCredentialsProvider::new(current);
         let sdk_config = base.to_builder().credentials_provider(credentials).build();
-        let identity = sts_client(&sdk_config, sdk_config.credentials_provider());
-        let call = Call {
-            operation: "GetCallerIdentity",
-            action: "sts:GetCallerIdentity",
-            subject: format!("in {}", self.region),
-            resource: "*".into(),
-            principal: None,
-            hint: "GetCallerIdentity needs no permission, so the credentials themselves are the problem".into(),
-            endpoint: sts_endpoint.clone(),
-        };
-        let who = identity.get_caller_identity().send().await.map_err(|e| call.error(e))?;
-        let (Some(caller_arn), Some(account)) = (who.arn(), who.account()) else {
-            anyhow::bail!("{}: the response lacks the caller ARN or account", call.describe());
-        };
-        crate::log::info(format!("authenticated as {caller_arn}"));
-
+        let identity = self.identity(&sdk_config, assumed_arn, &sts_endpoint).await?;
+        let account = identity.account.as_str();
         let registry_id = self.registry.as_ref().map(|r| r.account.clone()).filter(|id| id != account);
         let api = EcrApi {
             client: aws_sdk_ecr::Client::new(&sdk_config),
             region: self.region.clone(),
             partition: self.partition,
-            caller_arn: caller_arn.to_string(),
+            caller_arn: identity.arn.clone(),
             account: account.to_string(),
             registry_id,
             endpoint: endpoint_of(env, "ECR", "api.ecr", &self.region),
@@ -113,7 +100,7 @@ impl AwsPlan {
                 .build();
             super::public::PublicApi {
                 client: aws_sdk_ecrpublic::Client::from_conf(config),
-                caller_arn: caller_arn.to_string(),
+                caller_arn: identity.arn.clone(),
                 account: account.to_string(),
                 alias: public.alias.clone(),
                 endpoint: endpoint_of(env, "ECR_PUBLIC", "api.ecr-public", crate::host::PUBLIC_API_REGION),
@@ -151,6 +138,51 @@ impl AwsPlan {
         loader.region(Region::new(self.region.clone())).retry_config(retry).timeout_config(timeouts).load().await
     }
 
+    /// Who the final credentials belong to, asking GetCallerIdentity only when nothing else says it: an assumed
+    /// role's answer already names the session (and its account), and a given private registry host names the
+    /// account every call goes to, so the call would only cost a connection and a round trip before the first
+    /// useful one. ECR Public always needs the caller's account (its registry is the caller's), so there the call is
+    /// made unless a role was assumed.
+    async fn identity(
+        &self,
+        sdk_config: &SdkConfig,
+        assumed_arn: Option<String>,
+        sts_endpoint: &str,
+    ) -> anyhow::Result<Identity> {
+        if let Some(arn) = assumed_arn
+            && let Some(account) = account_of_arn(&arn)
+        {
+            crate::log::info(format!("authenticated as {arn}"));
+            return Ok(Identity { account, arn: Some(arn) });
+        }
+        if self.public.is_none()
+            && let Some(registry) = &self.registry
+        {
+            crate::log::info(format!(
+                "using the credentials of the default chain for registry account {} (named by --registry, so no \
+                 GetCallerIdentity call)",
+                registry.account
+            ));
+            return Ok(Identity { account: registry.account.clone(), arn: None });
+        }
+        let identity = sts_client(sdk_config, sdk_config.credentials_provider());
+        let call = Call {
+            operation: "GetCallerIdentity",
+            action: "sts:GetCallerIdentity",
+            subject: format!("in {}", self.region),
+            resource: "*".into(),
+            principal: None,
+            hint: "GetCallerIdentity needs no permission, so the credentials themselves are the problem".into(),
+            endpoint: sts_endpoint.to_string(),
+        };
+        let who = identity.get_caller_identity().send().await.map_err(|e| call.error(e))?;
+        let (Some(caller_arn), Some(account)) = (who.arn(), who.account()) else {
+            anyhow::bail!("{}: the response lacks the caller ARN or account", call.describe());
+        };
+        crate::log::info(format!("authenticated as {caller_arn}"));
+        Ok(Identity { account: account.to_string(), arn: Some(caller_arn.to_string()) })
+    }
+
     /// Assumes `role` with the credentials of `previous`, eagerly, and returns the new hop.
     async fn assume(&self, base: &SdkConfig, previous: Hop, role: &RoleArn, endpoint: &str) -> anyhow::Result<Hop> {
         let hop = Hop::new(HopKind::AssumeRole {
@@ -164,6 +196,18 @@ impl AwsPlan {
         hop.credentials().await?;
         Ok(hop)
     }
+}
+
+/// Who calls: the account always, the principal's ARN when an answer named it.
+struct Identity {
+    account: String,
+    arn: Option<String>,
+}
+
+/// The account of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`), when it has a 12-digit one.
+fn account_of_arn(arn: &str) -> Option<String> {
+    let account = arn.split(':').nth(4)?;
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then(|| account.to_string())
 }
 
 /// The error when the default chain found nothing. On GitHub Actions with a role but no OIDC variables, the
@@ -217,6 +261,8 @@ fn sts_client(base: &SdkConfig, credentials: Option<SharedCredentialsProvider>) 
 struct Hop {
     kind: HopKind,
     cached: tokio::sync::Mutex<Option<Credentials>>,
+    /// The session ARN of the last AssumeRole answer (`AssumedRoleUser.Arn`): the caller, without asking again.
+    assumed_arn: std::sync::Mutex<Option<String>>,
 }
 
 enum HopKind {
@@ -252,7 +298,17 @@ impl fmt::Debug for Hop {
 
 impl Hop {
     fn new(kind: HopKind) -> Hop {
-        Hop { kind, cached: tokio::sync::Mutex::new(None) }
+        Hop { kind, cached: tokio::sync::Mutex::new(None), assumed_arn: std::sync::Mutex::new(None) }
+    }
+
+    fn assumed_arn(&self) -> Option<String> {
+        self.assumed_arn.lock().ok().and_then(|arn| arn.clone())
+    }
+
+    fn remember_assumed(&self, user: Option<&aws_sdk_sts::types::AssumedRoleUser>) {
+        if let (Some(user), Ok(mut arn)) = (user, self.assumed_arn.lock()) {
+            *arn = Some(user.arn().to_string());
+        }
     }
 
     async fn credentials(&self) -> anyhow::Result<Credentials> {
@@ -302,6 +358,7 @@ impl Hop {
                     .send()
                     .await
                     .map_err(|e| call.error(e))?;
+                self.remember_assumed(output.assumed_role_user());
                 session_credentials(output.credentials(), &call, "ecr-ship-assume-role")
             }
             HopKind::WebIdentity { sts, endpoint, role, session_name, duration, oidc } => {
@@ -331,6 +388,7 @@ impl Hop {
                     .send()
                     .await
                     .map_err(|e| call.error(e))?;
+                self.remember_assumed(output.assumed_role_user());
                 session_credentials(output.credentials(), &call, "ecr-ship-web-identity")
             }
         }

@@ -20,7 +20,8 @@ pub(super) struct EcrApi {
     pub(super) client: aws_sdk_ecr::Client,
     pub(super) region: String,
     pub(super) partition: Partition,
-    pub(super) caller_arn: String,
+    /// The principal, when an answer named it (GetCallerIdentity or AssumeRole); denials name it themselves.
+    pub(super) caller_arn: Option<String>,
     pub(super) account: String,
     /// Registry account when it is not the caller's (cross-account push); `None` means the caller's own.
     pub(super) registry_id: Option<String>,
@@ -65,7 +66,7 @@ impl EcrApi {
             action: "ecr:GetAuthorizationToken",
             subject: format!("in {}", self.region),
             resource: "*".into(),
-            principal: Some(self.caller_arn.clone()),
+            principal: self.caller_arn.clone(),
             hint: policy_hint(None),
             endpoint: self.endpoint.clone(),
         };

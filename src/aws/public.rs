@@ -20,7 +20,7 @@ use crate::host::{PUBLIC_API_REGION, PUBLIC_HOST};
 /// The ECR Public API client of a session, with what every call and its messages need.
 pub(super) struct PublicApi {
     pub(super) client: aws_sdk_ecrpublic::Client,
-    pub(super) caller_arn: String,
+    pub(super) caller_arn: Option<String>,
     pub(super) account: String,
     /// The alias the user named; `None` means the caller's default one.
     pub(super) alias: Option<String>,
@@ -42,7 +42,7 @@ impl PublicApi {
                 None => format!("on ECR Public ({PUBLIC_API_REGION})"),
             },
             resource: name.map_or_else(|| "*".to_string(), |n| self.repository_arn(n)),
-            principal: Some(self.caller_arn.clone()),
+            principal: self.caller_arn.clone(),
             hint: format!(
                 "Run `ecr-ship policy --registry {PUBLIC_HOST} --repository {}` for the least-privilege policy",
                 name.unwrap_or("<repository>")

@@ -362,7 +362,7 @@ impl EcrApi {
             action,
             subject: format!("for '{name}' in {}", self.region),
             resource: self.repository_arn(name),
-            principal: Some(self.caller_arn.clone()),
+            principal: self.caller_arn.clone(),
             hint: policy_hint(Some(name)),
             endpoint: self.endpoint.clone(),
         }

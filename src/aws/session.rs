@@ -65,12 +65,13 @@ impl Session {
         &self.api.client
     }
 
-    /// ARN of the authenticated principal, as GetCallerIdentity reported it.
-    pub fn caller_arn(&self) -> &str {
-        &self.api.caller_arn
+    /// ARN of the authenticated principal, as AssumeRole or GetCallerIdentity reported it; `None` when neither
+    /// was asked (default-chain credentials and a given private registry host).
+    pub fn caller_arn(&self) -> Option<&str> {
+        self.api.caller_arn.as_deref()
     }
 
-    /// Account of the authenticated principal.
+    /// Account of the authenticated principal (the registry's, when the principal was not asked).
     pub fn account(&self) -> &str {
         &self.api.account
     }
