@@ -33,7 +33,7 @@ impl StoredManifest {
     }
 }
 
-/// The digest each of `tags` points at now (absent tags are left out).
+/// The digest each of `tags` points at now (absent tags are left out; a missing repository has none).
 ///
 /// One BatchGetImage per tag, run concurrently: the response's `imageId` is not a reliable key for which requested
 /// tag an image answers (moto, for one, reports the image's latest tag instead), so each answer must belong to
@@ -52,8 +52,13 @@ pub(super) async fn existing_tags(
             .image_ids(ImageIdentifier::builder().image_tag(tag).build())
             .set_accepted_media_types(Some(MANIFEST_MEDIA_TYPES.iter().map(|m| m.to_string()).collect()))
             .send()
-            .await
-            .map_err(|e| api.explain("BatchGetImage", "ecr:BatchGetImage", repository, e))?;
+            .await;
+        let output = match output {
+            Ok(output) => output,
+            // Asked alongside DescribeRepositories, so the repository may not exist (yet): then no tag does.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_not_found_exception()) => return Ok(None),
+            Err(e) => return Err(api.explain("BatchGetImage", "ecr:BatchGetImage", repository, e)),
+        };
         let digest = output.images().first().and_then(|i| i.image_id()).and_then(|id| id.image_digest());
         anyhow::Ok(digest.map(|d| (tag.clone(), d.to_string())))
     });

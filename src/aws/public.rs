@@ -211,7 +211,12 @@ impl PublicApi {
         let mut found = BTreeMap::new();
         let mut pages = self.client.describe_image_tags().repository_name(repository).into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| call.error(e))?;
+            let page = match page {
+                Ok(page) => page,
+                // Asked alongside DescribeRepositories: a repository that does not exist (yet) has no tags.
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_not_found_exception()) => break,
+                Err(e) => return Err(call.error(e)),
+            };
             for detail in page.image_tag_details() {
                 let (Some(tag), Some(digest)) =
                     (detail.image_tag(), detail.image_detail().and_then(|d| d.image_digest()))

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::aws::{AwsPlan, RegistryCredentials, Session, StoredManifest};
-use crate::host::{ImageRegistry, RegistryHost};
+use crate::host::{ImageRegistry, RegistryHost, Stack};
 use crate::oci;
 
 /// Where the session's images go: the ECR Public alias (given, or the caller's default), else the registry host
@@ -34,30 +34,83 @@ pub fn registry_client(
     session: Arc<Session>,
     token: &RegistryCredentials,
 ) -> anyhow::Result<oci::Registry> {
-    let auth = TokenAuth {
-        session,
-        current: tokio::sync::Mutex::new(oci::Credentials {
-            username: token.username.clone(),
-            password: token.password.expose().to_string(),
-        }),
+    let known = oci::Credentials { username: token.username.clone(), password: token.password.expose().to_string() };
+    client_with(registry, repository, session, Some(known))
+}
+
+/// A registry client made before the token arrives, for the registry the session's images will go to when that is
+/// known without the token (a given registry host or ECR Public alias, else the caller's own registry in the
+/// session's region), warming up `connections` connections in the background while the caller's API calls run. Its first request
+/// waits for the session's token, which the caller is fetching anyway. `None` when the registry is not known yet.
+pub fn warmed_registry_client(
+    plan: &AwsPlan,
+    session: &Arc<Session>,
+    repository: &str,
+    connections: usize,
+) -> Option<oci::Registry> {
+    let registry = match (plan.public(), plan.registry()) {
+        (Some(public), _) => ImageRegistry::public(public.alias.as_deref()?),
+        (None, Some(host)) => ImageRegistry::private(host),
+        (None, None) => {
+            let host = RegistryHost::for_account(session.registry_account(), session.region(), false, Stack::Ipv4);
+            ImageRegistry::private(&host.ok()?)
+        }
     };
+    let client = client_with(&registry, repository, session.clone(), None).ok()?;
+    client.warm_up(connections);
+    Some(client)
+}
+
+/// The warmed client when it is for the `registry` the token settled on, else a new one.
+pub fn reuse_or_new(
+    warmed: Option<oci::Registry>,
+    registry: &ImageRegistry,
+    repository: &str,
+    session: Arc<Session>,
+    token: &RegistryCredentials,
+) -> anyhow::Result<oci::Registry> {
+    let same = |client: &oci::Registry| {
+        client.base_url() == format!("https://{}", registry.host())
+            && client.repository() == registry.repository_path(repository)
+    };
+    match warmed {
+        Some(client) if same(&client) => Ok(client),
+        _ => registry_client(registry, repository, session, token),
+    }
+}
+
+fn client_with(
+    registry: &ImageRegistry,
+    repository: &str,
+    session: Arc<Session>,
+    known: Option<oci::Credentials>,
+) -> anyhow::Result<oci::Registry> {
+    let auth = TokenAuth { session, current: tokio::sync::Mutex::new(known) };
     oci::Registry::new(&format!("https://{}", registry.host()), &registry.repository_path(repository), Arc::new(auth))
 }
 
+/// The ECR token as registry credentials: the session's (cached) token until the registry refuses it, then a new
+/// one.
 struct TokenAuth {
     session: Arc<Session>,
-    current: tokio::sync::Mutex<oci::Credentials>,
+    current: tokio::sync::Mutex<Option<oci::Credentials>>,
 }
 
 impl oci::RegistryAuth for TokenAuth {
     fn credentials(&self, refresh: bool) -> oci::CredentialsFuture<'_> {
         Box::pin(async move {
             let mut current = self.current.lock().await;
-            if refresh {
-                let fresh = self.session.fresh_authorization_token().await?;
-                *current = oci::Credentials { username: fresh.username, password: fresh.password.expose().to_string() };
+            let stale = refresh || current.is_none();
+            if stale {
+                let token = if refresh {
+                    self.session.fresh_authorization_token().await?
+                } else {
+                    self.session.authorization_token().await?
+                };
+                *current =
+                    Some(oci::Credentials { username: token.username, password: token.password.expose().to_string() });
             }
-            Ok(current.clone())
+            current.clone().context("no registry credentials")
         })
     }
 }

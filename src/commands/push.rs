@@ -15,7 +15,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::cleanup::Cleanup;
-use super::ecr_auth::{image_registry, registry_client};
+use super::ecr_auth::{image_registry, reuse_or_new, warmed_registry_client};
 use super::report;
 use crate::aws::{RegistryCredentials, Session, StoredManifest};
 use crate::ci::EnvMap;
@@ -147,20 +147,24 @@ async fn act(
 ) -> anyhow::Result<()> {
     let repository = settings.repository.as_str();
     let session = Arc::new(settings.aws.connect(env).await?);
-    // The token and the repository's state are independent: ask for both at once.
-    let repository_state = async {
-        let info = session
-            .ensure_repository(
-                repository,
-                &settings.repository_settings,
-                settings.create_repository,
-                settings.update_repository,
-            )
-            .await?;
-        let existing = session.existing_tags(repository, tags).await?;
-        anyhow::Ok((info, existing))
+    // The registry's connections are opened while the API answers: the native push's first requests (one per blob
+    // in flight), or the engine path's one manifest read for the tags it adds server-side.
+    let connections = match source {
+        Source::Native { plan, .. } => plan.summary().blobs.min(oci::PushOptions::default().concurrency),
+        Source::Engine { .. } => usize::from(tags.len() > 1),
     };
-    let (token, (info, existing)) = tokio::try_join!(session.authorization_token(), repository_state)?;
+    let warmed =
+        (connections > 0).then(|| warmed_registry_client(&settings.aws, &session, repository, connections)).flatten();
+    // The token, the repository and its tags are independent: ask for all at once (a missing repository has no
+    // tags, and one created here neither).
+    let repository_info = session.ensure_repository(
+        repository,
+        &settings.repository_settings,
+        settings.create_repository,
+        settings.update_repository,
+    );
+    let (token, info, existing) =
+        tokio::try_join!(session.authorization_token(), repository_info, session.existing_tags(repository, tags))?;
     let registry = image_registry(&settings.aws, &session, &token).await?;
     let mutability = info.mutability();
 
@@ -173,7 +177,7 @@ async fn act(
     if settings.by_digest
         && let Source::Native { plan, .. } = source
     {
-        let digest = by_digest(plan, &registry, repository, &session, &token).await?;
+        let digest = by_digest(plan, &registry, repository, &session, &token, warmed).await?;
         let result = ImageOutputs {
             registry: Some(registry.name()),
             repository: repository.to_string(),
@@ -196,7 +200,7 @@ async fn act(
             if to_put.is_empty() {
                 log::info(format!("every tag to write already points at {}: nothing to upload", resolved.digest));
             } else {
-                let client = registry_client(&registry, repository, session.clone(), &token)?;
+                let client = reuse_or_new(warmed, &registry, repository, session.clone(), &token)?;
                 let pushed =
                     oci::push(plan, &client, &to_put, &oci::PushOptions::default()).await.map_err(|error| {
                         match oci::immutable_tag(&error).map(String::from) {
@@ -214,8 +218,8 @@ async fn act(
             resolved.digest.clone()
         }
         Source::Engine { engine, image } => {
-            let target = EngineTarget { registry: &registry, repository, token: &token, session: &session };
-            engine_push(&target, engine, image, &to_put, known, cleanup, settings).await?
+            let target = EngineTarget { registry: &registry, repository, token: &token, session: &session, warmed };
+            engine_push(target, engine, image, &to_put, known, cleanup, settings).await?
         }
     };
     report::tag_actions(&actions, &digest, settings.reporting.github);
@@ -257,6 +261,7 @@ async fn by_digest(
     repository: &str,
     session: &Arc<Session>,
     token: &RegistryCredentials,
+    warmed: Option<oci::Registry>,
 ) -> anyhow::Result<String> {
     let digest = plan.summary().digest.clone();
     let present = !session.is_public() && session.get_manifest(repository, &digest).await.is_ok();
@@ -264,7 +269,7 @@ async fn by_digest(
         log::info(format!("{digest} is already in '{repository}': nothing to upload"));
         return Ok(digest);
     }
-    let client = registry_client(registry, repository, session.clone(), token)?;
+    let client = reuse_or_new(warmed, registry, repository, session.clone(), token)?;
     let pushed = oci::push(plan, &client, &[], &oci::PushOptions::default()).await?;
     log::info(format!(
         "pushed {} by digest: {} blobs uploaded ({} bytes), {} already present",
@@ -310,11 +315,13 @@ struct EngineTarget<'a> {
     repository: &'a str,
     token: &'a RegistryCredentials,
     session: &'a Arc<Session>,
+    /// The registry client whose connection was opened while the API answered, for the manifest read.
+    warmed: Option<oci::Registry>,
 }
 
 /// Pushes once through the engine under the first tag to write, then adds the other tags with PutImage.
 async fn engine_push(
-    target: &EngineTarget<'_>,
+    target: EngineTarget<'_>,
     engine: &Engine,
     image: &str,
     to_put: &[String],
@@ -336,7 +343,7 @@ async fn engine_push(
     cleanup.remove_name_later(engine, &remote);
     let digest = engine.push(&remote).await?.digest;
     if !rest.is_empty() {
-        let client = registry_client(registry, repository, target.session.clone(), target.token)?;
+        let client = reuse_or_new(target.warmed, registry, repository, target.session.clone(), target.token)?;
         let (bytes, media_type) = client.get_manifest(&digest).await?;
         let manifest = StoredManifest::new(
             String::from_utf8(bytes).context("the pushed manifest is not UTF-8 JSON")?,

@@ -69,7 +69,28 @@ impl Registry {
     pub fn repository(&self) -> &str {
         &self.repository
     }
+
+    /// Opens up to `connections` connections ahead of their first use, in the background, so their TCP and TLS
+    /// handshakes overlap whatever the caller waits for meanwhile (the API calls before a push) without ever
+    /// delaying it. Each carries one `GET /v2/` without credentials (a registry answers 401 or 200; either is fine),
+    /// whose answer is read to the end so the connection goes back to the pool, where the push's first requests
+    /// find it. Failures are ignored: a connection that could not be opened now is opened, and reported, by the
+    /// request that needs it. Must be called inside a Tokio runtime.
+    pub fn warm_up(&self, connections: usize) {
+        let (http, url) = (self.http.clone(), format!("{}/v2/", self.base_url));
+        tokio::spawn(async move {
+            let open = (0..connections.max(1)).map(|_| async {
+                if let Ok(response) = http.get(&url).timeout(WARM_UP_TIMEOUT).send().await {
+                    let _ = response.bytes().await;
+                }
+            });
+            futures_util::future::join_all(open).await;
+        });
+    }
 }
+
+/// A warm-up that has not connected by then is no use to the requests it was meant to speed up.
+const WARM_UP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Retry budget for every request: attempts include the first one; delays grow exponentially from `base_delay`
 /// up to `max_delay`, each drawn uniformly from its upper half so parallel uploads don't retry in lock step.
