@@ -1,7 +1,7 @@
-//! Images already in an ECR repository: which planned tags exist (BatchGetImage), a stored manifest's exact bytes,
-//! and server-side tagging with PutImage. Whether a tag may be written is the pure `tag_policy`'s call.
+//! Images already in an ECR repository: which planned tags exist (BatchGetImage), which blobs are stored
+//! (BatchCheckLayerAvailability), a stored manifest's exact bytes, and server-side tagging with PutImage. Whether a tag may be written is the pure `tag_policy`'s call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use anyhow::Context;
 use aws_sdk_ecr::types::ImageIdentifier;
@@ -63,6 +63,47 @@ pub(super) async fn existing_tags(
         anyhow::Ok(digest.map(|d| (tag.clone(), d.to_string())))
     });
     Ok(futures_util::future::try_join_all(lookups).await?.into_iter().flatten().collect())
+}
+
+/// Which of `digests` (configs and layers) the repository already stores, by BatchCheckLayerAvailability: asked
+/// alongside the token, so a push need not HEAD each blob on the registry before uploading it. A missing
+/// repository stores none. At most 100 digests per call, the API's limit; the calls run concurrently.
+pub(super) async fn present_blobs(
+    api: &EcrApi,
+    repository: &str,
+    digests: &[String],
+) -> anyhow::Result<HashSet<String>> {
+    let (client, registry_id) = (&api.client, Some(api.registry_account()));
+    let checks = digests.chunks(100).map(|chunk| async move {
+        let output = client
+            .batch_check_layer_availability()
+            .set_registry_id(registry_id.map(String::from))
+            .repository_name(repository)
+            .set_layer_digests(Some(chunk.to_vec()))
+            .send()
+            .await;
+        let output = match output {
+            Ok(output) => output,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_not_found_exception()) => {
+                return Ok(Vec::new());
+            }
+            Err(e) => {
+                return Err(api.explain(
+                    "BatchCheckLayerAvailability",
+                    "ecr:BatchCheckLayerAvailability",
+                    repository,
+                    e,
+                ));
+            }
+        };
+        let available = output
+            .layers()
+            .iter()
+            .filter(|layer| layer.layer_availability().is_some_and(|a| a.as_str() == "AVAILABLE"))
+            .filter_map(|layer| layer.layer_digest().map(String::from));
+        anyhow::Ok(available.collect::<Vec<_>>())
+    });
+    Ok(futures_util::future::try_join_all(checks).await?.into_iter().flatten().collect())
 }
 
 /// Reads a stored manifest by tag or digest.

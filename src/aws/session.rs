@@ -133,6 +133,19 @@ impl Session {
         }
     }
 
+    /// Which of `digests` the repository already stores, when the API can say so without the registry: `None` for
+    /// ECR Public, whose pushes check each blob on the registry instead.
+    pub async fn present_blobs(
+        &self,
+        repository: &str,
+        digests: &[String],
+    ) -> anyhow::Result<Option<std::collections::HashSet<String>>> {
+        match &self.public {
+            Some(_) => Ok(None),
+            None => images::present_blobs(&self.api, repository, digests).await.map(Some),
+        }
+    }
+
     /// Which of `tags` exist in `repository`, and the digest each points at.
     pub async fn existing_tags(&self, repository: &str, tags: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
         match &self.public {

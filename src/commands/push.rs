@@ -163,8 +163,23 @@ async fn act(
         settings.create_repository,
         settings.update_repository,
     );
-    let (token, info, existing) =
-        tokio::try_join!(session.authorization_token(), repository_info, session.existing_tags(repository, tags))?;
+    // A native push also asks the API which of its blobs the repository stores, so that no blob waits for a HEAD on
+    // the registry. Only a hint: when the API cannot say, each blob is checked on the registry as before.
+    let present_blobs = async {
+        let Source::Native { plan, .. } = source else { return anyhow::Ok(None) };
+        Ok(session.present_blobs(repository, &plan.blob_digests()).await.ok().flatten().map(Arc::new))
+    };
+    let (info, token, existing, present) = tokio::join!(
+        repository_info,
+        session.authorization_token(),
+        session.existing_tags(repository, tags),
+        present_blobs
+    );
+    // All four are awaited, then judged in the order a user fixes them: a repository that cannot be created or
+    // read explains the lookups that failed beside it, so its error is the one shown whichever answered first.
+    let info = info?;
+    let (token, existing, present) = (token?, existing?, present?);
+    let push_options = oci::PushOptions { present, ..oci::PushOptions::default() };
     let registry = image_registry(&settings.aws, &session, &token).await?;
     let mutability = info.mutability();
 
@@ -177,7 +192,8 @@ async fn act(
     if settings.by_digest
         && let Source::Native { plan, .. } = source
     {
-        let digest = by_digest(plan, &registry, repository, &session, &token, warmed).await?;
+        let target = NativeTarget { registry: &registry, repository, session: &session, token: &token, warmed };
+        let digest = by_digest(plan, target, &push_options).await?;
         let result = ImageOutputs {
             registry: Some(registry.name()),
             repository: repository.to_string(),
@@ -202,7 +218,7 @@ async fn act(
             } else {
                 let client = reuse_or_new(warmed, &registry, repository, session.clone(), &token)?;
                 let pushed =
-                    oci::push(plan, &client, &to_put, &oci::PushOptions::default()).await.map_err(|error| {
+                    oci::push(plan, &client, &to_put, &push_options).await.map_err(|error| {
                         match oci::immutable_tag(&error).map(String::from) {
                             Some(tag) => error.context(format!(
                                 "tag '{tag}' already exists in the immutable repository '{repository}'; use commit-hash tags or --skip-existing"
@@ -254,15 +270,19 @@ async fn finish(
     }
 }
 
-/// Pushes a native plan under no tag; an image already in the repository (a re-run) is not uploaded again.
-async fn by_digest(
-    plan: &SourcePlan,
-    registry: &ImageRegistry,
-    repository: &str,
-    session: &Arc<Session>,
-    token: &RegistryCredentials,
+/// Where a by-digest push goes, and with what.
+struct NativeTarget<'a> {
+    registry: &'a ImageRegistry,
+    repository: &'a str,
+    session: &'a Arc<Session>,
+    token: &'a RegistryCredentials,
+    /// The registry client whose connections were opened while the API answered.
     warmed: Option<oci::Registry>,
-) -> anyhow::Result<String> {
+}
+
+/// Pushes a native plan under no tag; an image already in the repository (a re-run) is not uploaded again.
+async fn by_digest(plan: &SourcePlan, target: NativeTarget<'_>, options: &oci::PushOptions) -> anyhow::Result<String> {
+    let NativeTarget { registry, repository, session, token, warmed } = target;
     let digest = plan.summary().digest.clone();
     let present = !session.is_public() && session.get_manifest(repository, &digest).await.is_ok();
     if present {
@@ -270,7 +290,7 @@ async fn by_digest(
         return Ok(digest);
     }
     let client = reuse_or_new(warmed, registry, repository, session.clone(), token)?;
-    let pushed = oci::push(plan, &client, &[], &oci::PushOptions::default()).await?;
+    let pushed = oci::push(plan, &client, &[], options).await?;
     log::info(format!(
         "pushed {} by digest: {} blobs uploaded ({} bytes), {} already present",
         pushed.digest, pushed.blobs_uploaded, pushed.bytes_uploaded, pushed.blobs_skipped

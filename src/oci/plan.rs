@@ -211,6 +211,11 @@ impl SourcePlan {
         Ok(SourcePlan { plan: Plan { top, ..self.plan.clone() }, summary })
     }
 
+    /// The digests of every blob the push makes present (configs and layers, without duplicates).
+    pub fn blob_digests(&self) -> Vec<String> {
+        self.plan.blobs.iter().map(|blob| blob.digest.clone()).collect()
+    }
+
     /// What this plan pushes: the top-level manifest, its digest and the blob totals.
     pub fn summary(&self) -> &ResolvedImage {
         &self.summary

@@ -2,6 +2,7 @@
 //! and only then the top-level manifest once per tag, so a manifest is never published while one of its blobs
 //! could be missing. Also the options and the result of a push.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,11 +25,21 @@ pub struct PushOptions {
     /// Limit for the whole push; `None` waits as long as it takes.
     pub timeout: Option<Duration>,
     pub retry: RetryPolicy,
+    /// The blobs the repository is known to store already, learnt another way (ECR's API) while the push waited for
+    /// its token anyway. When set, every blob not in it is known to be missing, so no blob is checked with a HEAD:
+    /// present ones are skipped and missing ones uploaded at once. `None` checks each blob on the registry.
+    pub present: Option<Arc<HashSet<String>>>,
 }
 
 impl Default for PushOptions {
     fn default() -> PushOptions {
-        PushOptions { concurrency: 4, progress: Progress::Auto, timeout: None, retry: RetryPolicy::default() }
+        PushOptions {
+            concurrency: 4,
+            progress: Progress::Auto,
+            timeout: None,
+            retry: RetryPolicy::default(),
+            present: None,
+        }
     }
 }
 
@@ -90,7 +101,10 @@ async fn push_plan(
         .map(|blob| (blob, tracker.track(format!("{} {}", blob.kind.label(), short_digest(&blob.digest)), blob.size)))
         .collect();
     let uploads = stream::iter(jobs)
-        .map(|(blob, track)| session.ensure_blob(blob, track))
+        .map(|(blob, track)| {
+            let known = options.present.as_ref().map(|present| present.contains(&blob.digest));
+            session.ensure_blob(blob, track, known)
+        })
         .buffer_unordered(options.concurrency.max(1))
         .try_fold((0usize, 0usize, 0u64), |(uploaded, skipped, bytes), sent| async move {
             Ok(match sent {

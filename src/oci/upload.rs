@@ -1,4 +1,4 @@
-//! Blob uploads: a HEAD to skip what the registry already has, else a POST for an upload URL and one streamed
+//! Blob uploads: a HEAD to skip what the registry already has (unless the caller already knows), else a POST for an upload URL and one streamed
 //! PUT of the whole blob.
 //!
 //! Uploads are monolithic (a known Content-Length, never chunked PATCH) because ECR mishandles chunked uploads.
@@ -27,30 +27,19 @@ use super::transport::{AttemptCredentials, Failure, SMALL_REQUEST_TIMEOUT, Sessi
 const CHUNK: usize = 256 * 1024;
 
 impl Session<'_> {
-    /// Makes the blob present; returns the bytes uploaded, or `None` when the registry already had it.
-    pub(super) async fn ensure_blob(&self, blob: &Blob, track: Arc<Track>) -> Result<Option<u64>, Error> {
+    /// Makes the blob present; returns the bytes uploaded, or `None` when the registry already had it. `known` is
+    /// whether the blob is present when that is already known; otherwise a HEAD asks.
+    pub(super) async fn ensure_blob(
+        &self,
+        blob: &Blob,
+        track: Arc<Track>,
+        known: Option<bool>,
+    ) -> Result<Option<u64>, Error> {
         let label = format!("{} {}", blob.kind.label(), blob.digest);
-        let check_action = format!("checking for {label} in {}", self.repository());
-        let blob_url = self.url(&format!("blobs/{}", blob.digest))?;
-        let exists = self
-            .with_retries(&check_action, |credentials| {
-                let request = self.request(Method::HEAD, blob_url.clone(), &credentials).timeout(SMALL_REQUEST_TIMEOUT);
-                let action = check_action.as_str();
-                async move {
-                    let response = request.send().await.map_err(|e| self.transport(action, e))?;
-                    if response.status() == StatusCode::NOT_FOUND {
-                        return Ok(false);
-                    }
-                    // A registry that redirects a blob to its storage has the blob; redirects aren't followed
-                    // because a presigned storage URL is valid for GET only.
-                    if response.status().is_redirection() {
-                        return Ok(true);
-                    }
-                    check(response, action, self.repository(), None).await?;
-                    Ok(true)
-                }
-            })
-            .await;
+        let exists = match known {
+            Some(present) => Ok(present),
+            None => self.blob_exists(blob, &label).await,
+        };
         match exists {
             Ok(true) => {
                 track.skipped();
@@ -75,6 +64,30 @@ impl Session<'_> {
                 Err(error)
             }
         }
+    }
+
+    /// A HEAD of the blob: true when the registry has it.
+    async fn blob_exists(&self, blob: &Blob, label: &str) -> Result<bool, Error> {
+        let check_action = format!("checking for {label} in {}", self.repository());
+        let blob_url = self.url(&format!("blobs/{}", blob.digest))?;
+        self.with_retries(&check_action, |credentials| {
+            let request = self.request(Method::HEAD, blob_url.clone(), &credentials).timeout(SMALL_REQUEST_TIMEOUT);
+            let action = check_action.as_str();
+            async move {
+                let response = request.send().await.map_err(|e| self.transport(action, e))?;
+                if response.status() == StatusCode::NOT_FOUND {
+                    return Ok(false);
+                }
+                // A registry that redirects a blob to its storage has the blob; redirects aren't followed
+                // because a presigned storage URL is valid for GET only.
+                if response.status().is_redirection() {
+                    return Ok(true);
+                }
+                check(response, action, self.repository(), None).await?;
+                Ok(true)
+            }
+        })
+        .await
     }
 
     async fn upload_once(

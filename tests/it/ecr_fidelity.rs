@@ -189,6 +189,26 @@ fn an_expired_token_mid_push_ends_in_one_refresh_and_success() {
 }
 
 #[test]
+fn a_native_push_asks_the_api_which_blobs_are_stored_and_heads_none_on_the_registry() {
+    let ecr = Ecr::start();
+    let work = scratch_dir("fidelity-layer-checks");
+    let digest = single_image_layout(&work.path().join("oci"), "checks");
+    ecr.moto.python("client('ecr').create_repository(repositoryName='team/app')");
+    let first = push_ship(&ecr, work.path(), "team/app", "oci:oci", &["v1".into()]).run().success();
+    let checked = ecr.stat("layer_checks_api");
+    assert!(checked >= 2, "the config and the layer were asked about through the API: {}", ecr.stats());
+    assert_eq!(ecr.stat("blob_heads"), 0, "no blob was checked on the registry: {}", first.stderr);
+    let uploads = ecr.stat("upload_starts");
+    assert!(uploads >= 2, "the blobs the API did not know were uploaded: {}", ecr.stats());
+
+    // The second push learns from the same call that everything is stored: no upload and still no HEAD.
+    let again = push_ship(&ecr, work.path(), "team/app", "oci:oci", &["v2".into()]).run().success();
+    assert_eq!(ecr.stat("layer_checks_api"), 2 * checked, "{}", again.stderr);
+    assert_eq!((ecr.stat("blob_heads"), ecr.stat("upload_starts")), (0, uploads), "{}", again.stderr);
+    assert_eq!(ecr.pull_digest("team/app", "v2").as_deref(), Some(digest.as_str()));
+}
+
+#[test]
 fn throttled_put_image_eight_concurrent_matrix_pushes_of_three_tags_all_land() {
     let ecr = Ecr::start();
     let work = scratch_dir("fidelity-throttle");

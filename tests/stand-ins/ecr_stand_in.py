@@ -26,6 +26,9 @@ What ECR does and the fronts enforce (the reference's row number in brackets):
 * a missing repository [10]: the upload POST's connection is closed without an answer, anything else is 404
   NAME_UNKNOWN; nothing creates a repository on push;
 * ECR's Basic challenge and no Docker-Content-Digest on manifest GET [14];
+* BatchCheckLayerAvailability answers from the registry's store (moto knows only layers of its own upload API):
+  AVAILABLE with layerSize for a stored blob, a MissingLayerDigest failure otherwise (counter layer_checks_api;
+  the registry's own blob HEADs count as blob_heads);
 * chunked uploads [12]: PATCH answers 201, non-final parts under 5 MiB are refused; cross-repository mounts [13]
   answer 202 with a fresh upload session unless blob mounting is switched on.
 * image scans are moto's (moto/ecr/models.py): DescribeImageScanFindings answers ScanNotFoundException until
@@ -404,6 +407,8 @@ class ApiFront(Front):
             return self.get_authorization_token(body)
         if operation == "BatchDeleteImage":
             return self.batch_delete_image(body)
+        if operation == "BatchCheckLayerAvailability":
+            return self.batch_check_layer_availability(body)
         self.pass_through(body)
 
     def pass_through(self, body):
@@ -480,6 +485,37 @@ class ApiFront(Front):
                 return self.api_error("ServerException", "The registry store refused the manifest.", 500)
             self.state.count("put_image_api")
             self.pass_through(body)
+
+    def batch_check_layer_availability(self, body):
+        # ECR answers from the store the registry writes to; moto keeps layers only of its own upload API. So moto
+        # checks the request (auth, repository, digest syntax), and the answer is the registry's.
+        status, answer = self.forward_to_moto(body)
+        if status != 200:
+            return self.reply(status, self.moto_headers, answer)
+        request = json.loads(body)
+        name, account = request["repositoryName"], request.get("registryId") or DEFAULT_ACCOUNT
+        layers, failures = [], []
+        for digest in request.get("layerDigests", []):
+            connection, response = self.forward(self.state.registry_port, "HEAD", f"/v2/{name}/blobs/{digest}",
+                                                [("Host", f"{account}.dkr.ecr.{self.region()}.amazonaws.com")])
+            response.read()
+            connection.close()
+            if response.status == 200:
+                layers.append({"layerDigest": digest, "layerAvailability": "AVAILABLE",
+                               "layerSize": int(response.getheader("Content-Length") or 0)})
+            else:
+                failures.append({"layerDigest": digest, "failureCode": "MissingLayerDigest",
+                                 "failureReason": "Could not find layer"})
+        self.state.count("layer_checks_api", len(layers) + len(failures))
+        self.reply_json(200, {"layers": layers, "failures": failures, "registryId": account},
+                        [("Content-Type", "application/x-amz-json-1.1")])
+
+    def forward_to_moto(self, body):
+        connection, response = self.forward(self.moto_port, self.command, self.path, self.headers.items(), body=body)
+        answer = response.read()
+        connection.close()
+        self.moto_headers = response.getheaders()
+        return response.status, answer
 
     def batch_delete_image(self, body):
         status, answer = self.pass_through(body)
@@ -621,6 +657,8 @@ class RegistryFront(Front):
             return self.put_manifest(account, region, name, rest)
         if kind == "blobs/uploads":
             return self.upload(name, rest, query)
+        if kind == "blobs" and self.command == "HEAD":
+            self.state.count("blob_heads")
         self.pass_through(strip_digest=(kind == "manifests"))
 
     def pass_through(self, strip_digest=False, path=None, chunks=None, status_map=None):
