@@ -1,8 +1,9 @@
 //! `ecr-ship login`: the container engine's registry login, recorded so that `ecr-ship logout` (a separate
 //! process) removes exactly what was added.
 //!
-//! One authorization token per region (a token is valid for every registry of its region); the password reaches
-//! the engine on standard input only. The engine remembers each login, and the credentials it replaced, for logout.
+//! One authorization token per region (a token is valid for every registry of its region); the password goes only
+//! into the engine's own credential store. The engine remembers each login, and the credentials it replaced, for
+//! logout.
 
 use std::collections::BTreeMap;
 use std::io::Write;

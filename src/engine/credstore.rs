@@ -1,6 +1,8 @@
-//! The engine's credential store: where each engine keeps registry credentials ([`Engine::auth_file`]), and
-//! saving and restoring the `auths` entries and credential-helper entries a login replaces, so a logout can put
-//! back what the user had ([`LoginRecord`]).
+//! The engine's credential store: where each engine keeps registry credentials ([`Engine::auth_file`]); writing a
+//! login's credential there the way `docker login` / `podman login` store it (an `auths` entry written atomically
+//! into `config.json` / `auth.json`, or a docker credential helper), so a login needs no engine process and no
+//! network; and saving and restoring the `auths` entries and credential-helper entries a login replaces, so a
+//! logout can put back what the user had ([`LoginRecord`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -118,26 +120,50 @@ impl Engine {
         }))
     }
 
-    /// Puts a saved credential back into its helper.
-    pub(super) async fn helper_store(&self, saved: &HelperCredential) -> anyhow::Result<()> {
-        let program = self.helper_program(&saved.helper)?;
+    /// Stores a credential in a docker credential helper (a login's new one, or a saved one put back), the secret
+    /// on the helper's stdin only.
+    pub(super) async fn helper_store(&self, credential: &HelperCredential) -> anyhow::Result<()> {
+        let program = self.helper_program(&credential.helper)?;
         let payload = serde_json::json!({
-            "ServerURL": saved.server_url,
-            "Username": saved.username,
-            "Secret": saved.secret.expose(),
+            "ServerURL": credential.server_url,
+            "Username": credential.username,
+            "Secret": credential.secret.expose(),
         })
         .to_string();
-        let scrub = Scrubber::new(&saved.username, &saved.secret);
+        let scrub = Scrubber::new(&credential.username, &credential.secret);
         let captured = self.run_program(&program, &["store"], Some(payload.as_bytes()), &scrub).await?;
         if !captured.success {
             bail!(
                 "docker-credential-{} store {} failed ({})",
-                saved.helper,
-                saved.server_url,
+                credential.helper,
+                credential.server_url,
                 captured.helper_reason()
             );
         }
         Ok(())
+    }
+
+    /// Stores a docker login's credential through `helper` as docker/cli's native store does: the secret goes to
+    /// the helper, and `config.json` gets an empty `auths` entry for the host in place of any earlier one, so no
+    /// stale `auth` there outranks the helper's.
+    pub(super) async fn store_login_in_helper(
+        &self,
+        auth_file: &Path,
+        helper: &str,
+        host: &str,
+        username: &str,
+        password: &Secret,
+    ) -> anyhow::Result<()> {
+        let credential = HelperCredential {
+            helper: helper.to_string(),
+            server_url: host.to_string(),
+            username: username.to_string(),
+            secret: password.clone(),
+        };
+        self.helper_store(&credential).await?;
+        edit_auths(auth_file, |auths| {
+            auths.insert(host.to_string(), Value::Object(Map::new()));
+        })
     }
 
     /// Removes what a docker credential helper holds for `server_url`; nothing stored counts as done.
@@ -191,6 +217,16 @@ pub(super) fn credential_helper(config: &Value, host: &str) -> Option<String> {
     named(config.get("credHelpers").and_then(|h| h.get(host))).or_else(|| named(config.get("credsStore")))
 }
 
+/// Writes a login's credential into the credentials file as both engines store it without a helper:
+/// `auths[host] = {"auth": base64(username:password)}`, replacing the host's entry and nothing else.
+pub(super) fn store_login_in_file(path: &Path, host: &str, username: &str, password: &Secret) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{}", password.expose()));
+    edit_auths(path, |auths| {
+        auths.insert(host.to_string(), serde_json::json!({ "auth": auth }));
+    })
+}
+
 /// Writes saved `auths` entries back into the credentials file, leaving everything else in it as it is now.
 pub(super) fn restore_entries(path: &Path, saved: &Map<String, Value>) -> anyhow::Result<()> {
     edit_auths(path, |auths| auths.extend(saved.iter().map(|(key, entry)| (key.clone(), entry.clone()))))
@@ -199,31 +235,86 @@ pub(super) fn restore_entries(path: &Path, saved: &Map<String, Value>) -> anyhow
 /// Changes the `auths` map of a credentials file in place, leaving everything else in it as it is.
 pub(super) fn edit_auths(path: &Path, change: impl FnOnce(&mut Map<String, Value>)) -> anyhow::Result<()> {
     let mut config = read_json_file(path)?;
-    let Some(root) = config.as_object_mut() else { bail!("{} does not hold a JSON object", path.display()) };
+    let Some(root) = config.as_object_mut() else {
+        bail!("{} does not hold a JSON object; fix or move the file", path.display())
+    };
     let auths = root.entry("auths").or_insert_with(|| Value::Object(Map::new()));
-    let Some(auths) = auths.as_object_mut() else { bail!("'auths' in {} is not a JSON object", path.display()) };
+    let Some(auths) = auths.as_object_mut() else {
+        bail!("'auths' in {} is not a JSON object; fix or move the file", path.display())
+    };
     change(auths);
     let mut text = serde_json::to_string_pretty(&config).context("serializing credentials")?;
     text.push('\n');
     write_private_file(path, text.as_bytes())
 }
 
-/// Replaces a file through a sibling temporary file and a rename, so a crash never leaves half a credentials file;
-/// the file is readable by its owner only, as the engines write it. The temporary name has a random suffix and is
-/// created with O_EXCL (`create_new`), so a file or symlink planted under a guessable name is never followed.
+/// Replaces a file through a sibling temporary file and a rename, so a crash never leaves half a credentials file.
+/// A new file is readable by its owner only, as the engines write it, in a directory made 0700; an existing file
+/// keeps its permissions, and a symlinked one stays a symlink (the write goes to its target, as docker/cli's does).
+/// The temporary name has a random suffix and is created with O_EXCL (`create_new`), so a file or symlink planted
+/// under a guessable name is never followed.
 pub(super) fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
+    let path = &symlink_target(path)?;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    create_private_dir(dir)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let (temporary, mut file) = create_private_sibling(dir, &name)
         .with_context(|| format!("cannot create a temporary file beside {}", path.display()))?;
-    let result = file.write_all(bytes).and_then(|()| file.sync_all()).and_then(|()| std::fs::rename(&temporary, path));
+    let result = file
+        .write_all(bytes)
+        .and_then(|()| keep_permissions(path, &file))
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&temporary, path));
     if let Err(e) = result {
         let _ = std::fs::remove_file(&temporary);
         bail!("cannot write {}: {e}", path.display());
     }
     Ok(())
+}
+
+/// The file a possibly symlinked path finally names (a relative link is relative to the link's directory), so a
+/// rename replaces the target and not the link.
+fn symlink_target(path: &Path) -> anyhow::Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = std::fs::read_link(&current)
+                    .with_context(|| format!("cannot read the symlink {}", current.display()))?;
+                current = match current.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    bail!("{} is a chain of too many symlinks; point it at a regular file", path.display())
+}
+
+/// Creates `dir` and its missing parents readable by the owner only, as docker/cli and containers/image do.
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .map_err(|e| anyhow!("cannot create the directory {}: {e}; check that its parent is writable", dir.display()))
+}
+
+/// Gives the replacement the permissions of the file it replaces, so a rewrite never widens nor narrows who may
+/// read a credentials file the user set up; a new file stays 0600.
+fn keep_permissions(original: &Path, replacement: &std::fs::File) -> std::io::Result<()> {
+    match std::fs::metadata(original) {
+        Ok(meta) => replacement.set_permissions(meta.permissions()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// A new file `.NAME.ecr-ship-<random>` in `dir`, mode 0600, that did not exist before.

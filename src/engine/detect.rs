@@ -47,8 +47,8 @@ impl Engine {
     /// program is looked up.
     ///
     /// Auto picks docker when `docker version` reaches a daemon (honouring `DOCKER_HOST` and contexts), else
-    /// podman when it is on `PATH`. An explicit choice only requires the program on `PATH`, because docker login
-    /// works without a daemon and the push reports an unreachable daemon in its own words.
+    /// podman when it is on `PATH`. An explicit choice only requires the program on `PATH`, because login needs no
+    /// daemon and the push reports an unreachable daemon in its own words.
     /// Asking the docker daemon waits at most [`DETECT_TIMEOUT`], without blocking the runtime.
     pub async fn detect(choice: EngineChoice, env: &BTreeMap<String, String>) -> anyhow::Result<Engine> {
         let explicit = match choice {

@@ -1,9 +1,10 @@
-//! The container-engine adapter: everything ecr-ship does through the `docker` or `podman` command line.
+//! The container-engine adapter: everything ecr-ship does through the `docker` or `podman` command line, and in
+//! the credential store those engines read.
 //!
 //! This module owns the [`Engine`] type and the public names of the adapter; the work is split by concern:
 //! [`detect`] chooses the engine, [`verbs`] holds the docker/podman verbs (login, logout and the local image steps
-//! of a push), [`credstore`] saves and restores the credential-store entries a login replaces, and [`process`]
-//! runs the engine's processes and scrubs what they print. The engine's own CLI runs with exactly the environment
+//! of a push), [`credstore`] writes a login's credential into the engine's store and saves and restores the
+//! entries a login replaces, and [`process`] runs the engine's processes and scrubs what they print. The engine's own CLI runs with exactly the environment
 //! it was given, so it reads the user's own configuration (`DOCKER_HOST`, `DOCKER_CONFIG`,
 //! `CONTAINERS_STORAGE_CONF`, `CONTAINERS_REGISTRIES_CONF`, `REGISTRY_AUTH_FILE`, ...); the adapter adds no flags
 //! of its own that would change where images, credentials or TLS rules come from.

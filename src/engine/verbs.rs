@@ -1,18 +1,23 @@
-//! The docker/podman verbs: login (password through stdin only), logout, and the local image steps of a push —
-//! check, read repo digests, tag, push (returning the digest the registry stored) and untag.
+//! The docker/podman verbs: login (the credential written straight into the engine's store, or through its stdin
+//! only), logout, and the local image steps of a push — check, read repo digests, tag, push (returning the digest
+//! the registry stored) and untag.
 
 use anyhow::{Context, anyhow, bail};
 
-use super::credstore::{credential_helper, host_entries, read_json_file, restore_entries};
+use super::credstore::{credential_helper, host_entries, read_json_file, restore_entries, store_login_in_file};
 use super::process::{Scrubber, TempPath};
 use super::{Engine, EngineKind, LoginRecord, PushedDigest, Secret};
 use crate::bail_input;
 
 impl Engine {
     /// Logs in to `host` (a bare `host[:port]`; a leading `https://`, as in ECR's `proxyEndpoint`, is removed
-    /// because podman rejects it). The password goes only through the engine's stdin (`--password-stdin`), and the
-    /// credentials land where the engine normally keeps them. The host's previous entry is saved first so that
-    /// [`Engine::logout`] can put it back.
+    /// because podman rejects it) by writing the credential where and as the engine's own login stores it: the
+    /// host's `auths` entry in the engine's credentials file, or docker's credential helper for the host. Nothing
+    /// runs `docker login`/`podman login`, whose only extra is a daemon round trip and a registry handshake to
+    /// verify a token ECR has just issued: that costs time and proves nothing a push would not (a bad token shows
+    /// at push time as the registry's 401). Only podman with a credential helper named in its auth file still runs
+    /// `podman login` (password on stdin), because podman's helper handling differs from docker's. The host's
+    /// previous entry is saved first so that [`Engine::logout`] can put it back.
     pub async fn login(&self, host: &str, username: &str, password: &Secret) -> anyhow::Result<LoginRecord> {
         let host = normalize_host(host)?;
         check_arg("user name", username)?;
@@ -22,15 +27,37 @@ impl Engine {
             format!("{engine} login to {host}: cannot save the existing credentials in {} first", auth_file.display())
         })?;
         let saved_entries = host_entries(&config, &host);
-        let saved_helper = match (self.kind, credential_helper(&config, &host)) {
+        let helper = credential_helper(&config, &host);
+        let saved_helper = match (self.kind, &helper) {
             (EngineKind::Docker, Some(helper)) => self
-                .helper_get(&helper, &host)
+                .helper_get(helper, &host)
                 .await
                 .with_context(|| format!("{engine} login to {host}: cannot save the existing credentials first"))?,
             _ => None,
         };
+        match (self.kind, helper) {
+            (EngineKind::Docker, Some(helper)) => {
+                let stored = self.store_login_in_helper(&auth_file, &helper, &host, username, password).await;
+                stored.with_context(|| {
+                    format!("{engine} login to {host}: docker-credential-{helper} did not store it")
+                })?;
+            }
+            (EngineKind::Podman, Some(_)) => self.engine_login(&host, username, password).await?,
+            (_, None) => store_login_in_file(&auth_file, &host, username, password).with_context(|| {
+                format!(
+                    "{engine} login to {host}: cannot store the credentials in {} (check that this user may write it)",
+                    auth_file.display()
+                )
+            })?,
+        }
+        Ok(LoginRecord { kind: self.kind, host, auth_file, saved_entries, saved_helper })
+    }
+
+    /// The engine's own `login` verb, password on stdin only.
+    async fn engine_login(&self, host: &str, username: &str, password: &Secret) -> anyhow::Result<()> {
+        let engine = self.kind;
         let scrub = Scrubber::new(username, password);
-        let args = ["login", "--username", username, "--password-stdin", host.as_str()];
+        let args = ["login", "--username", username, "--password-stdin", host];
         let captured = self.run(&args, Some(password.expose().as_bytes()), &scrub).await?;
         for line in captured.stdout.lines().chain(captured.stderr.lines()) {
             (self.progress)(line);
@@ -38,7 +65,7 @@ impl Engine {
         if !captured.success {
             bail!("{engine} login to {host} as {username} failed ({})", captured.reason());
         }
-        Ok(LoginRecord { kind: self.kind, host, auth_file, saved_entries, saved_helper })
+        Ok(())
     }
 
     /// Undoes the given logins, newest first: removes the entry each login added and puts back an entry that

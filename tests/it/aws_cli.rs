@@ -6,8 +6,8 @@
 //! process argument list.
 //!
 //! Every run gets a scratch dir of its own as HOME, TMPDIR and DOCKER_CONFIG, and a DOCKER_HOST naming a socket no
-//! daemon listens on, so `docker login` runs client side (as on a CI runner's docker CLI, no daemon needed) and
-//! writes credentials only into the test's own `config.json`.
+//! daemon listens on, so docker works client side only (as on a CI runner's docker CLI, no daemon needed: login
+//! writes the test's own `config.json` without running docker, and `docker logout` is local).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -422,14 +422,17 @@ fn logout_in_another_process_puts_back_the_earlier_credential() {
 }
 
 /// A login to several registries that fails part-way still records the logins that succeeded, so logout undoes
-/// them.
+/// them. The second host's login fails because config.json names a credential helper for it that is not installed.
 #[test]
 fn a_failed_later_login_leaves_the_earlier_ones_recorded_for_logout() {
     let ecr = Ecr::start();
     let work = Work::new("cli-login-partial");
-    let unreachable = "999999999999.dkr.ecr.us-east-1.amazonaws.com";
-    let run = static_keys(work.ship(&["login", "--engine", "docker", "--registries", unreachable]).against(&ecr)).run();
+    let broken = "999999999999.dkr.ecr.us-east-1.amazonaws.com";
+    let helpers = json!({"credHelpers": {broken: "ecr-ship-test-not-installed"}});
+    std::fs::write(work.docker_config(), helpers.to_string()).expect("write config.json");
+    let run = static_keys(work.ship(&["login", "--engine", "docker", "--registries", broken]).against(&ecr)).run();
     assert_eq!(run.code, 1, "the second login fails\n{}", run.stderr);
+    assert!(run.stderr.contains("docker-credential-ecr-ship-test-not-installed is not on PATH"), "{}", run.stderr);
     assert_eq!(work.auths()[HOST]["auth"], basic("AWS", PASSWORD), "the first login happened");
     let record = json_of(&std::fs::read_to_string(work.path().join("docker/ecr-ship-logins.json")).expect("record"));
     assert_eq!(record["hosts"], json!([HOST]));
@@ -776,7 +779,9 @@ fn login_never_puts_the_password_in_an_argv() {
     let root = Arc::new(std::sync::atomic::AtomicU32::new(0));
     // Only the binary's own process tree counts: the test harness itself puts the moto password on the command
     // lines of its bridge and of skopeo, in this and in parallel tests.
-    let scan = ProcScan::start(Scope::TreeOf(root.clone()), PASSWORD, &["login", HOST], false);
+    // The witness is the binary's own `login` process: login runs no docker, so its lifetime is the moment that
+    // matters.
+    let scan = ProcScan::start(Scope::TreeOf(root.clone()), PASSWORD, &["login", "--engine", "docker"], false);
     let mut attempts = 0;
     while !scan.witnessed() && attempts < 20 {
         attempts += 1;
@@ -796,7 +801,7 @@ fn login_never_puts_the_password_in_an_argv() {
     let witnessed = scan.witnessed();
     let (hits, passes) = scan.finish();
     assert!(hits.is_empty(), "the registry password was in these argument lists: {hits:?}");
-    assert!(witnessed, "the scan never saw `docker login` ({attempts} logins, {passes} passes)");
+    assert!(witnessed, "the scan never saw `ecr-ship login` ({attempts} logins, {passes} passes)");
 }
 
 // 9. Bad input: exit 2, one line naming the value, and not a single connection anywhere.

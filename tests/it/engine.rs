@@ -1,8 +1,9 @@
 //! The container-engine adapter against real engines: an isolated dockerd, podman with its own store, and Debian's
-//! docker-registry. These tests own the adapter's promises: engine detection, login into the engine's own
-//! credentials file with the password only on stdin (never in any process's argv or environment, nor in the
-//! engine output we pass on), logout that removes exactly what login added and restores what it replaced, and a
-//! push whose returned digest is the one the registry serves.
+//! docker-registry. These tests own the adapter's promises: engine detection, login that writes the engine's own
+//! credentials file (or docker's credential helper) itself, with no engine process and no network, keeping every
+//! other entry of the file and its permissions, and with the password in no process's argv or environment nor in
+//! the engine output we pass on; logout that removes exactly what login added and restores what it replaced; and
+//! a push whose returned digest is the one the registry serves.
 //!
 //! Each test uses a password made up for it and registered with its registry, so a scan of every process on the
 //! machine cannot be confused by the shared test password other tests put on command lines.
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use ecr_ship::engine::{Engine, EngineChoice, EngineKind, Secret};
+use ecr_ship::engine::{Engine, EngineChoice, EngineKind, LoginRecord, Secret};
 use ecr_ship::error::{EXIT_BAD_INPUT, EXIT_FAILURE, exit_code};
 use serde_json::{Value, json};
 use sha2::Digest as _;
@@ -128,9 +129,35 @@ fn registry_digest(reference: &str, host: &str, password: &str, scratch: &Path) 
     format!("sha256:{}", hash.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
-/// Logs in while the scanner watches, retrying until the scanner has seen the login command itself (a login takes
-/// tens of milliseconds), then checks nothing anywhere showed the password.
-async fn login_watched(engine: &Engine, host: &str, password: &str) -> ecr_ship::engine::LoginRecord {
+/// Logs in through an engine whose program does not exist, so the login succeeds only if it runs no engine
+/// process: the credential is written straight into the engine's store.
+async fn login_without_engine(
+    kind: EngineKind,
+    env: &BTreeMap<String, String>,
+    host: &str,
+    password: &str,
+) -> LoginRecord {
+    let missing = std::path::PathBuf::from(format!("/nonexistent/ecr-ship-test/{kind}"));
+    let engineless = Engine::new(kind, missing, env.clone());
+    engineless.login(host, USER, &Secret::new(password)).await.expect("login without running the engine")
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+}
+
+/// Writes a credentials file the way the engines create theirs: owner-only.
+fn write_private_json(path: &Path, value: &Value) {
+    use std::os::unix::fs::PermissionsExt;
+    write_json(path, value);
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod credentials file");
+}
+
+/// Logs in (the podman login a credential helper still needs) while the scanner watches, retrying until the
+/// scanner has seen the login command itself (a login takes tens of milliseconds), then checks nothing anywhere
+/// showed the password.
+async fn login_watched(engine: &Engine, host: &str, password: &str) -> LoginRecord {
     scanner_finds_a_planted_password(password);
     let scan = ProcScan::start(Scope::All, password, &["login", USER], true);
     let secret = Secret::new(password);
@@ -223,6 +250,76 @@ fn which(program: &str) -> std::path::PathBuf {
     std::env::split_paths(&path).map(|d| d.join(program)).find(|p| p.is_file()).expect("program on PATH")
 }
 
+/// Login is local: to a host where a listener accepts nothing it succeeds and the listener sees no connection. It
+/// creates a missing credentials file owner-only (directory 0700, file 0600), keeps an existing file's other keys
+/// and its permissions, and writes a symlinked file's target, leaving the symlink in place.
+#[tokio::test]
+async fn login_writes_the_store_itself_and_opens_no_connection() {
+    use std::os::unix::fs::PermissionsExt;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let host = format!("127.0.0.1:{}", listener.local_addr().expect("addr").port());
+    let password = format!("pw-{}", random_hex(16));
+    let entry = json!({"auth": basic(USER, &password)});
+    let scratch = crate::support::scratch_dir("engine-login-local");
+
+    let fresh_dir = scratch.path().join("fresh/docker");
+    let env = BTreeMap::from([("DOCKER_CONFIG".to_string(), fresh_dir.display().to_string())]);
+    login_without_engine(EngineKind::Docker, &env, &host, &password).await;
+    assert_eq!(read_json(&fresh_dir.join("config.json")), json!({"auths": {&host: entry}}));
+    assert_eq!(mode(&fresh_dir.join("config.json")), 0o600);
+    assert_eq!(mode(&fresh_dir), 0o700);
+    assert_eq!(mode(&scratch.path().join("fresh")), 0o700, "missing parents are private too");
+
+    let linked_dir = scratch.path().join("linked");
+    let target = scratch.path().join("dotfiles/docker-config.json");
+    let before = json!({"auths": {"other.example": {"auth": basic("x", "y")}}, "credHelpers": {"gcr.io": "gcloud"}, "detachKeys": "ctrl-e,e"});
+    write_json(&target, &before);
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    std::fs::create_dir_all(&linked_dir).expect("mkdir");
+    std::os::unix::fs::symlink("../dotfiles/docker-config.json", linked_dir.join("config.json")).expect("symlink");
+    let env = BTreeMap::from([("DOCKER_CONFIG".to_string(), linked_dir.display().to_string())]);
+    login_without_engine(EngineKind::Docker, &env, &host, &password).await;
+    assert!(std::fs::symlink_metadata(linked_dir.join("config.json")).expect("lstat").file_type().is_symlink());
+    let mut expected = before.clone();
+    expected["auths"][&host] = entry.clone();
+    assert_eq!(read_json(&target), expected, "the symlink's target holds the entry and everything it had");
+    assert_eq!(mode(&target), 0o640, "the file keeps the permissions its owner gave it");
+
+    let auth_file = scratch.path().join("podman/auth.json");
+    let before = json!({"auths": {"quay.io": {"auth": basic("q", "r")}}});
+    write_private_json(&auth_file, &before);
+    let env = BTreeMap::from([("REGISTRY_AUTH_FILE".to_string(), auth_file.display().to_string())]);
+    login_without_engine(EngineKind::Podman, &env, &format!("https://{host}/"), &password).await;
+    let mut expected = before.clone();
+    expected["auths"][&host] = entry.clone();
+    assert_eq!(read_json(&auth_file), expected);
+    assert_eq!(mode(&auth_file), 0o600);
+
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("login connected to the registry host: {other:?}"),
+    }
+    let leftovers: Vec<_> = walk(scratch.path())
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains(".ecr-ship-")))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary file is left: {leftovers:?}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() && !path.is_symlink() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
 #[tokio::test]
 async fn docker_login_push_logout_against_real_registry() {
     let registry = Registry::start();
@@ -240,15 +337,17 @@ async fn docker_login_push_logout_against_real_registry() {
     let (engine, progress) = capture_progress(engine);
     assert_eq!(engine.auth_file().expect("auth file"), config_file);
 
-    // A config with other content and no entry for this host: logout must leave exactly this behind.
+    // A config with other content and no entry for this host: login adds exactly the host's entry, without
+    // running docker, and logout must leave exactly this behind.
     let original = json!({"auths": {"other.example:5000": {"auth": basic("x", "y")}}, "psFormat": "table"});
-    write_json(&config_file, &original);
-    let record = login_watched(&engine, &format!("https://{host}"), &password).await;
+    write_private_json(&config_file, &original);
+    let record = login_without_engine(engine.kind(), &env, &format!("https://{host}"), &password).await;
     assert_eq!(record.host(), host, "the https:// prefix is removed before login");
     assert!(!record.replaced_existing());
-    let config = read_json(&config_file);
-    assert_eq!(config["auths"][&host]["auth"], basic(USER, &password), "{config}");
-    assert_eq!(config["auths"]["other.example:5000"], original["auths"]["other.example:5000"]);
+    let mut expected = original.clone();
+    expected["auths"][&host] = json!({"auth": basic(USER, &password)});
+    assert_eq!(read_json(&config_file), expected);
+    assert_eq!(mode(&config_file), 0o600);
 
     // Push a scratch image under a temporary remote name and compare the digest with the registry's.
     let local = format!("ecr-ship-test/app:{}", random_hex(4));
@@ -269,32 +368,37 @@ async fn docker_login_push_logout_against_real_registry() {
 
     // A host entry that existed before (under the https:// spelling, which docker logout also removes) comes back.
     let before = json!({"auths": {format!("https://{host}"): {"auth": basic("AWS", "old-token")}, "other.example:5000": {"auth": basic("x", "y")}}});
-    write_json(&config_file, &before);
-    let record = engine.login(&host, USER, &Secret::new(password.clone())).await.expect("login over an entry");
+    write_private_json(&config_file, &before);
+    let record = login_without_engine(engine.kind(), &env, &host, &password).await;
     assert!(record.replaced_existing());
     assert_eq!(read_json(&config_file)["auths"][&host]["auth"], basic(USER, &password));
     engine.logout(&[record]).await.expect("logout restores");
     assert_eq!(read_json(&config_file), before, "logout restores the earlier entry");
 
     // With a credential helper (a real one speaking the docker-credential-helpers protocol, keeping files in a
-    // scratch dir) the earlier credential lives in the helper: login overwrites it there and logout stores it back.
+    // scratch dir) the earlier credential lives in the helper: login overwrites it there, without running docker,
+    // and leaves config.json an empty entry for the host in place of a stale `auth`, as docker login does; logout
+    // stores the earlier credential back.
     let helper_bin = dockerd.dir.path().join("helper-bin");
     let helper_store = dockerd.dir.path().join("helper-store");
     write_credential_helper(&helper_bin);
     let mut helper_env = env.clone();
     helper_env.insert("PATH".into(), format!("{}:{}", helper_bin.display(), env["PATH"]));
     helper_env.insert("HELPER_STORE".into(), helper_store.display().to_string());
-    let helper_engine = Engine::new(EngineKind::Docker, engine.program().to_path_buf(), helper_env);
+    let helper_engine = Engine::new(EngineKind::Docker, engine.program().to_path_buf(), helper_env.clone());
     std::fs::create_dir_all(&helper_store).expect("mkdir helper store");
     let old = json!({"ServerURL": host, "Username": "AWS", "Secret": "old-token"});
     std::fs::write(helper_store.join(&host), old.to_string()).expect("seed helper");
-    let with_helper = json!({"auths": {&host: {}}, "credsStore": "ecrshiptest"});
-    write_json(&config_file, &with_helper);
-    let record = helper_engine.login(&host, USER, &Secret::new(password.clone())).await.expect("login via helper");
+    let with_helper = json!({"auths": {&host: {"auth": basic("AWS", "stale")}, "other.example:5000": {}}, "credsStore": "ecrshiptest"});
+    write_private_json(&config_file, &with_helper);
+    let record = login_without_engine(helper_engine.kind(), &helper_env, &host, &password).await;
     assert!(record.replaced_existing());
     let stored: Value =
         serde_json::from_slice(&std::fs::read(helper_store.join(&host)).expect("helper file")).expect("json");
-    assert_eq!(stored["Secret"], password.as_str(), "login stored the new credential in the helper");
+    assert_eq!(stored, json!({"ServerURL": host, "Username": USER, "Secret": password}), "login stored in the helper");
+    let mut expected = with_helper.clone();
+    expected["auths"][&host] = json!({});
+    assert_eq!(read_json(&config_file), expected, "config.json keeps no stale auth for the host");
     helper_engine.logout(&[record]).await.expect("logout via helper");
     let stored: Value =
         serde_json::from_slice(&std::fs::read(helper_store.join(&host)).expect("helper file")).expect("json");
@@ -302,13 +406,17 @@ async fn docker_login_push_logout_against_real_registry() {
     assert_eq!(read_json(&config_file), with_helper);
     write_json(&config_file, &before);
 
-    // A refused login names engine, host and the engine's words, with the password scrubbed even where the engine
-    // happens to print it: here the wrong password is a word of docker's own error message.
-    let error = engine.login(&host, USER, &Secret::new("Unauthorized")).await.unwrap_err();
-    let message = format!("{error:#}");
-    assert!(message.contains("docker login to") && message.contains(&host) && message.contains("401"), "{message}");
-    assert!(!message.contains("Unauthorized") && message.contains("***"), "{message}");
-    assert_eq!(read_json(&config_file), before, "a refused login changes nothing");
+    // Login verifies nothing (the token was just issued): a wrong password shows at push time, as the registry's
+    // refusal, and logout still puts back what was there.
+    let wrong = format!("wrong-{}", random_hex(8));
+    let record = login_without_engine(engine.kind(), &env, &host, &wrong).await;
+    engine.tag(&local, &remote).await.expect("tag again");
+    let message = format!("{:#}", engine.push(&remote).await.unwrap_err());
+    assert!(message.contains("docker push of") && message.contains(&host), "{message}");
+    assert!(!message.contains(&wrong) && !message.contains(&basic(USER, &wrong)), "{message}");
+    engine.remove_tag(&remote).await.expect("remove_tag after the refused push");
+    engine.logout(&[record]).await.expect("logout after the refused push");
+    assert_eq!(read_json(&config_file), before, "logout restores the earlier entry");
 
     let lines = progress.lock().expect("progress").clone();
     assert!(lines.iter().any(|l| l.contains("digest: sha256:")), "push progress was passed on: {lines:?}");
@@ -334,11 +442,14 @@ async fn podman_login_push_logout_against_real_registry() {
     let (engine, progress) = capture_progress(engine);
     assert_eq!(engine.auth_file().expect("auth file"), auth_file);
 
-    let original = json!({"auths": {"other.example:5000": {"auth": basic("x", "y")}}});
-    write_json(&auth_file, &original);
-    let record = login_watched(&engine, &host, &password).await;
+    let original = json!({"auths": {"other.example:5000": {"auth": basic("x", "y")}}, "credHelpers": {"other.example:5000": "none"}});
+    write_private_json(&auth_file, &original);
+    let record = login_without_engine(engine.kind(), &env, &host, &password).await;
     assert!(!record.replaced_existing());
-    assert_eq!(read_json(&auth_file)["auths"][&host]["auth"], basic(USER, &password));
+    let mut expected = original.clone();
+    expected["auths"][&host] = json!({"auth": basic(USER, &password)});
+    assert_eq!(read_json(&auth_file), expected);
+    assert_eq!(mode(&auth_file), 0o600);
 
     let local = format!("localhost/ecr-ship-test/pod:{}", random_hex(4));
     podman.build_scratch_image(&local, &[("hello.txt", random_hex(32).as_bytes())]);
@@ -358,22 +469,49 @@ async fn podman_login_push_logout_against_real_registry() {
 
     let before =
         json!({"auths": {&host: {"auth": basic("AWS", "old-token")}, "other.example:5000": {"auth": basic("x", "y")}}});
-    write_json(&auth_file, &before);
-    let record = engine.login(&host, USER, &Secret::new(password.clone())).await.expect("login over an entry");
+    write_private_json(&auth_file, &before);
+    let record = login_without_engine(engine.kind(), &env, &host, &password).await;
     assert!(record.replaced_existing());
     engine.logout(&[record]).await.expect("logout restores");
     assert_eq!(read_json(&auth_file), before, "logout restores the earlier entry");
 
-    let error = engine.login(&host, USER, &Secret::new(format!("wrong-{}", random_hex(8)))).await.unwrap_err();
-    let message = format!("{error:#}");
-    assert!(message.contains("podman login to") && message.contains(&host), "{message}");
+    // Login verifies nothing: a wrong password shows at push time as the registry's refusal.
+    let wrong = format!("wrong-{}", random_hex(8));
+    let record = login_without_engine(engine.kind(), &env, &host, &wrong).await;
+    engine.tag(&local, &remote).await.expect("tag again");
+    let message = format!("{:#}", engine.push(&remote).await.unwrap_err());
+    assert!(message.contains("podman push of") && message.contains(&host), "{message}");
+    assert!(!message.contains(&wrong) && !message.contains(&basic(USER, &wrong)), "{message}");
+    engine.remove_tag(&remote).await.expect("remove_tag after the refused push");
+    engine.logout(&[record]).await.expect("logout after the refused push");
+    assert_eq!(read_json(&auth_file), before);
+
+    // A credential helper named for the host in auth.json is podman's to drive: login runs `podman login`, the
+    // password on its stdin only, and the credential lands in the helper.
+    let helper_bin = podman.dir.path().join("helper-bin");
+    let helper_store = podman.dir.path().join("helper-store");
+    write_credential_helper(&helper_bin);
+    std::fs::create_dir_all(&helper_store).expect("mkdir helper store");
+    let mut helper_env = env.clone();
+    helper_env.insert("PATH".into(), format!("{}:{}", helper_bin.display(), env["PATH"]));
+    helper_env.insert("HELPER_STORE".into(), helper_store.display().to_string());
+    let helper_engine = Engine::new(EngineKind::Podman, engine.program().to_path_buf(), helper_env);
+    let with_helper = json!({"auths": {"other.example:5000": {}}, "credHelpers": {&host: "ecrshiptest"}});
+    write_private_json(&auth_file, &with_helper);
+    let record = login_watched(&helper_engine, &host, &password).await;
+    let stored: Value =
+        serde_json::from_slice(&std::fs::read(helper_store.join(&host)).expect("helper file")).expect("json");
+    assert_eq!(stored["Secret"], password.as_str(), "podman login stored the credential in the helper");
+    helper_engine.logout(&[record]).await.expect("logout via helper");
+    assert!(!helper_store.join(&host).exists(), "logout erased the helper's credential");
+    assert_eq!(read_json(&auth_file), with_helper);
 
     let lines = progress.lock().expect("progress").clone();
     assert!(lines.iter().all(|l| !l.contains(&password) && !l.contains(&basic(USER, &password))), "{lines:?}");
 }
 
-/// A docker CLI stand-in whose `push` hangs: it logs in the way docker does (the auth written to config.json),
-/// answers the inspections, and records every call, so a test can stop ecr-ship in the middle of a push.
+/// A docker CLI stand-in whose `push` hangs: it answers the inspections and records every call (login runs no
+/// docker, so it has none), so a test can stop ecr-ship in the middle of a push.
 fn hanging_docker(dir: &Path) -> std::path::PathBuf {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -382,12 +520,6 @@ echo "$*" >> "$FAKE_DOCKER_LOG"
 case "$1" in
   version) echo 27.0.0 ;;
   image) case "$4" in *RepoDigests*) echo '[]' ;; *) echo sha256:0000000000000000000000000000000000000000000000000000000000000000 ;; esac ;;
-  login)
-    password=$(cat)
-    for host; do :; done
-    mkdir -p "$DOCKER_CONFIG"
-    printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$host" "$(printf 'AWS:%s' "$password" | base64 | tr -d '\n')" > "$DOCKER_CONFIG/config.json"
-    echo "Login Succeeded" ;;
   logout) printf '{"auths":{}}\n' > "$DOCKER_CONFIG/config.json" ;;
   tag|rmi) ;;
   push) touch "$FAKE_DOCKER_LOG.push-started"; exec sleep 60 ;;
@@ -452,5 +584,6 @@ fn a_push_stopped_by_its_timeout_or_sigterm_still_logs_out() {
         let calls = std::fs::read_to_string(&log).unwrap();
         assert!(calls.contains(&format!("rmi --no-prune {HOST}/team/stopped:sha-3f78685")), "{stop}: {calls}");
         assert!(calls.contains(&format!("logout {HOST}")), "{stop}: {calls}");
+        assert!(!calls.lines().any(|call| call.starts_with("login")), "{stop}: login ran no docker: {calls}");
     }
 }
