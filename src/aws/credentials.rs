@@ -83,30 +83,35 @@ impl AwsPlan {
         let credentials = SharedCredentialsProvider::new(current);
         let sdk_config = base.to_builder().credentials_provider(credentials).build();
         let identity = self.identity(&sdk_config, assumed_arn, &sts_endpoint).await?;
-        let account = identity.account.as_str();
-        let registry_id = self.registry.as_ref().map(|r| r.account.clone()).filter(|id| id != account);
+        let registry_id =
+            self.registry.as_ref().map(|r| r.account.clone()).filter(|id| Some(id) != identity.account.as_ref());
         let api = EcrApi {
             client: aws_sdk_ecr::Client::new(&sdk_config),
             region: self.region.clone(),
             partition: self.partition,
             caller_arn: identity.arn.clone(),
-            account: account.to_string(),
+            account: identity.account.clone(),
             registry_id,
             endpoint: endpoint_of(env, "ECR", "api.ecr", &self.region),
         };
-        let public = self.public.as_ref().map(|public| {
-            let config = aws_sdk_ecrpublic::config::Builder::from(&sdk_config)
-                .region(Region::new(crate::host::PUBLIC_API_REGION))
-                .build();
-            super::public::PublicApi {
-                client: aws_sdk_ecrpublic::Client::from_conf(config),
-                caller_arn: identity.arn.clone(),
-                account: account.to_string(),
-                alias: public.alias.clone(),
-                endpoint: endpoint_of(env, "ECR_PUBLIC", "api.ecr-public", crate::host::PUBLIC_API_REGION),
-                resolved_alias: tokio::sync::OnceCell::new(),
+        let public = match &self.public {
+            Some(public) => {
+                let config = aws_sdk_ecrpublic::config::Builder::from(&sdk_config)
+                    .region(Region::new(crate::host::PUBLIC_API_REGION))
+                    .build();
+                let account =
+                    anyhow::Context::context(identity.account.clone(), "the caller's account, which ECR Public needs")?;
+                Some(super::public::PublicApi {
+                    client: aws_sdk_ecrpublic::Client::from_conf(config),
+                    caller_arn: identity.arn.clone(),
+                    account,
+                    alias: public.alias.clone(),
+                    endpoint: endpoint_of(env, "ECR_PUBLIC", "api.ecr-public", crate::host::PUBLIC_API_REGION),
+                    resolved_alias: tokio::sync::OnceCell::new(),
+                })
             }
-        });
+            None => None,
+        };
         Ok(Session::new(sdk_config, api, public))
     }
 
@@ -138,11 +143,13 @@ impl AwsPlan {
         loader.region(Region::new(self.region.clone())).retry_config(retry).timeout_config(timeouts).load().await
     }
 
-    /// Who the final credentials belong to, asking GetCallerIdentity only when nothing else says it: an assumed
-    /// role's answer already names the session (and its account), and a given private registry host names the
-    /// account every call goes to, so the call would only cost a connection and a round trip before the first
-    /// useful one. ECR Public always needs the caller's account (its registry is the caller's), so there the call is
-    /// made unless a role was assumed.
+    /// Who the final credentials belong to, asking GetCallerIdentity only when an answer is needed and nothing else
+    /// gives it: an assumed role's answer already names the session (and its account), a given private registry
+    /// host names the account every call goes to, and without one the private ECR calls need no account at all
+    /// (a call without registryId is on the caller's own registry, and GetAuthorizationToken's answer names its
+    /// host), so the call would only cost a connection and a round trip before the first useful one. ECR Public
+    /// always needs the caller's account (its registry is the caller's), so there the call is made unless a role was
+    /// assumed.
     async fn identity(
         &self,
         sdk_config: &SdkConfig,
@@ -153,7 +160,7 @@ impl AwsPlan {
             && let Some(account) = account_of_arn(&arn)
         {
             crate::log::info(format!("authenticated as {arn}"));
-            return Ok(Identity { account, arn: Some(arn) });
+            return Ok(Identity { account: Some(account), arn: Some(arn) });
         }
         if self.public.is_none()
             && let Some(registry) = &self.registry
@@ -163,7 +170,10 @@ impl AwsPlan {
                  GetCallerIdentity call)",
                 registry.account
             ));
-            return Ok(Identity { account: registry.account.clone(), arn: None });
+            return Ok(Identity { account: Some(registry.account.clone()), arn: None });
+        }
+        if self.public.is_none() {
+            return Ok(Identity { account: None, arn: None });
         }
         let identity = sts_client(sdk_config, sdk_config.credentials_provider());
         let call = Call {
@@ -180,7 +190,7 @@ impl AwsPlan {
             anyhow::bail!("{}: the response lacks the caller ARN or account", call.describe());
         };
         crate::log::info(format!("authenticated as {caller_arn}"));
-        Ok(Identity { account: account.to_string(), arn: Some(caller_arn.to_string()) })
+        Ok(Identity { account: Some(account.to_string()), arn: Some(caller_arn.to_string()) })
     }
 
     /// Assumes `role` with the credentials of `previous`, eagerly, and returns the new hop.
@@ -200,7 +210,8 @@ impl AwsPlan {
 
 /// Who calls: the account always, the principal's ARN when an answer named it.
 struct Identity {
-    account: String,
+    /// `None` when no answer named it yet: private ECR calls then go to the caller's own registry.
+    account: Option<String>,
     arn: Option<String>,
 }
 

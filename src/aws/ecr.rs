@@ -22,7 +22,8 @@ pub(super) struct EcrApi {
     pub(super) partition: Partition,
     /// The principal, when an answer named it (GetCallerIdentity or AssumeRole); denials name it themselves.
     pub(super) caller_arn: Option<String>,
-    pub(super) account: String,
+    /// The caller's account, when an answer named it (see `AwsPlan::identity`).
+    pub(super) account: Option<String>,
     /// Registry account when it is not the caller's (cross-account push); `None` means the caller's own.
     pub(super) registry_id: Option<String>,
     /// Where the calls go, for messages about the network.
@@ -30,9 +31,15 @@ pub(super) struct EcrApi {
 }
 
 impl EcrApi {
-    /// Account that owns the registry: the explicit registry host's, or else the caller's.
-    pub(super) fn registry_account(&self) -> &str {
-        self.registry_id.as_deref().unwrap_or(&self.account)
+    /// Account that owns the registry: the explicit registry host's, or else the caller's; `None` when neither is
+    /// known, and then every call leaves registryId out, which means the caller's own registry.
+    pub(super) fn registry_account(&self) -> Option<&str> {
+        self.registry_id.as_deref().or(self.account.as_deref())
+    }
+
+    /// The registry's account for messages.
+    pub(super) fn registry_account_name(&self) -> &str {
+        self.registry_account().unwrap_or(super::errors::UNKNOWN_ACCOUNT)
     }
 }
 

@@ -14,6 +14,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::host::Partition;
 
+/// How a message names the caller's account before any answer has named it.
+pub(super) const UNKNOWN_ACCOUNT: &str = "<the caller's account>";
 /// Codes that mean the credentials themselves were refused, as opposed to lacking a permission.
 const REJECTED_CREDENTIAL_CODES: [&str; 7] = [
     "InvalidClientTokenId",
@@ -113,15 +115,24 @@ impl Call {
     }
 
     fn denied(&self, status: Option<u16>, text: &str) -> AccessDenied {
+        let principal =
+            after(text, "User: ", |c| !c.is_whitespace() && c != '<' && c != '"').or_else(|| self.principal.clone());
+        // A call made before any answer named the caller's account has it as a placeholder in its resource; the
+        // denied principal's ARN names it (a registry that is not the caller's is always given, so never unknown).
+        let resource =
+            after(text, "on resource: ", |c| !c.is_whitespace() && c != '<' && c != '"').unwrap_or_else(|| {
+                match principal.as_deref().and_then(|arn| arn.split(':').nth(4)).filter(|a| !a.is_empty()) {
+                    Some(account) => self.resource.replace(UNKNOWN_ACCOUNT, account),
+                    None => self.resource.clone(),
+                }
+            });
         AccessDenied {
             operation: self.operation.to_string(),
             action: after(text, "not authorized to perform: ", |c| c.is_ascii_alphanumeric() || c == ':' || c == '-')
                 .filter(|a| a.contains(':'))
                 .unwrap_or_else(|| self.action.to_string()),
-            resource: after(text, "on resource: ", |c| !c.is_whitespace() && c != '<' && c != '"')
-                .unwrap_or_else(|| self.resource.clone()),
-            principal: after(text, "User: ", |c| !c.is_whitespace() && c != '<' && c != '"')
-                .or_else(|| self.principal.clone()),
+            resource,
+            principal,
             status,
             hint: self.hint.clone(),
         }

@@ -43,7 +43,7 @@ pub(super) async fn existing_tags(
     repository: &str,
     tags: &[String],
 ) -> anyhow::Result<BTreeMap<String, String>> {
-    let (client, registry_id) = (&api.client, Some(api.registry_account()));
+    let (client, registry_id) = (&api.client, api.registry_account());
     let lookups = tags.iter().map(|tag| async move {
         let output = client
             .batch_get_image()
@@ -73,7 +73,7 @@ pub(super) async fn present_blobs(
     repository: &str,
     digests: &[String],
 ) -> anyhow::Result<HashSet<String>> {
-    let (client, registry_id) = (&api.client, Some(api.registry_account()));
+    let (client, registry_id) = (&api.client, api.registry_account());
     let checks = digests.chunks(100).map(|chunk| async move {
         let output = client
             .batch_check_layer_availability()
@@ -108,7 +108,7 @@ pub(super) async fn present_blobs(
 
 /// Reads a stored manifest by tag or digest.
 pub(super) async fn get_manifest(api: &EcrApi, repository: &str, reference: &str) -> anyhow::Result<StoredManifest> {
-    let (client, registry_id) = (&api.client, Some(api.registry_account()));
+    let (client, registry_id) = (&api.client, api.registry_account());
     let id = if is_digest(reference) {
         ImageIdentifier::builder().image_digest(reference).build()
     } else {
@@ -138,7 +138,7 @@ pub(super) async fn put_tag(
     manifest: &StoredManifest,
     tag: &str,
 ) -> anyhow::Result<bool> {
-    let (client, registry_id) = (&api.client, Some(api.registry_account()));
+    let (client, registry_id) = (&api.client, api.registry_account());
     let result = client
         .put_image()
         .set_registry_id(registry_id.map(String::from))

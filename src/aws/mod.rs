@@ -34,5 +34,5 @@ pub use repository::{Encryption, RepositoryInfo, RepositoryOptions, RepositorySe
 pub use scan::ScanFindings;
 pub use session::Session;
 
-pub use crate::host::RegistryHost;
+pub use crate::host::{PublicRegistry, RegistryHost};
 pub use crate::secret::Secret;

@@ -338,7 +338,12 @@ impl RepositoryInfo {
 impl EcrApi {
     /// ARN of a repository in the target registry, for messages and TagResource.
     pub(super) fn repository_arn(&self, name: &str) -> String {
-        format!("arn:{}:ecr:{}:{}:repository/{name}", self.partition.arn_name(), self.region, self.registry_account())
+        format!(
+            "arn:{}:ecr:{}:{}:repository/{name}",
+            self.partition.arn_name(),
+            self.region,
+            self.registry_account_name()
+        )
     }
 
     /// Turns the SDK error of a call on repository `name` into an error naming the call, with the teaching message
@@ -401,7 +406,7 @@ impl EcrApi {
         if !create {
             anyhow::bail!(
                 "repository '{name}' does not exist in registry {} ({}); pass --create-repository to create it",
-                self.registry_account(),
+                self.registry_account_name(),
                 self.region
             );
         }

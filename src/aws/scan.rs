@@ -101,7 +101,7 @@ async fn describe(api: &EcrApi, repository: &str, reference: &str) -> anyhow::Re
         let result = api
             .client
             .describe_image_scan_findings()
-            .set_registry_id(Some(api.registry_account().to_string()))
+            .set_registry_id(api.registry_account().map(String::from))
             .repository_name(repository)
             .image_id(image_id(reference))
             .max_results(1000)
@@ -172,7 +172,7 @@ async fn start(api: &EcrApi, repository: &str, reference: &str) -> anyhow::Resul
     let result = api
         .client
         .start_image_scan()
-        .set_registry_id(Some(api.registry_account().to_string()))
+        .set_registry_id(api.registry_account().map(String::from))
         .repository_name(repository)
         .image_id(image_id(reference))
         .send()

@@ -71,13 +71,14 @@ impl Session {
         self.api.caller_arn.as_deref()
     }
 
-    /// Account of the authenticated principal (the registry's, when the principal was not asked).
-    pub fn account(&self) -> &str {
-        &self.api.account
+    /// Account of the authenticated principal (the registry's, when the principal was not asked); `None` when no
+    /// answer has named it (private ECR with the default chain and no registry given).
+    pub fn account(&self) -> Option<&str> {
+        self.api.account.as_deref()
     }
 
-    /// Account that owns the registry: the explicit registry host's, or else the caller's.
-    pub fn registry_account(&self) -> &str {
+    /// Account that owns the registry: the explicit registry host's, or else the caller's, when known.
+    pub fn registry_account(&self) -> Option<&str> {
         self.api.registry_account()
     }
 

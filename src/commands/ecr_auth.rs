@@ -52,7 +52,7 @@ pub fn warmed_registry_client(
         (Some(public), _) => ImageRegistry::public(public.alias.as_deref()?),
         (None, Some(host)) => ImageRegistry::private(host),
         (None, None) => {
-            let host = RegistryHost::for_account(session.registry_account(), session.region(), false, Stack::Ipv4);
+            let host = RegistryHost::for_account(session.registry_account()?, session.region(), false, Stack::Ipv4);
             ImageRegistry::private(&host.ok()?)
         }
     };

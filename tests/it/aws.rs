@@ -41,7 +41,7 @@ async fn assume_role_with_external_id() {
     let opts = AwsOptions { external_id: Some("ext-42".into()), session_name: Some("s1".into()), ..options(&[ROLE]) };
     let session = connect(opts, &env).await.expect("connect");
     assert_eq!(session.caller_arn(), Some("arn:aws:sts::123456789012:assumed-role/ci-push/s1"));
-    assert_eq!(session.account(), ACCOUNT);
+    assert_eq!(session.account(), Some(ACCOUNT));
     // The ECR client signs with the assumed credentials too.
     assert_eq!(session.authorization_token().await.expect("token").password.expose(), PASSWORD);
 }
@@ -177,7 +177,6 @@ async fn missing_id_token_permission_is_explained() {
 async fn authorization_token_is_decoded_and_old_expiry_accepted() {
     let moto = Moto::start();
     let session = connect(options(&[]), &env_of(&moto)).await.expect("connect");
-    assert_eq!(session.caller_arn(), Some("arn:aws:sts::123456789012:user/moto"));
     let token = session.authorization_token().await.expect("token");
     assert_eq!(token.username, "AWS");
     assert_eq!(token.password.expose(), PASSWORD);
@@ -200,11 +199,20 @@ async fn a_given_registry_names_the_account_so_sts_is_never_called() {
     let with_registry = AwsOptions { registry: Some(registry), ..options(&[]) };
     let session = connect(with_registry, &env).await.expect("no STS call with a registry given");
     assert_eq!(session.caller_arn(), None, "the caller was never asked");
-    assert_eq!(session.registry_account(), ACCOUNT);
+    assert_eq!(session.registry_account(), Some(ACCOUNT));
     assert_eq!(session.authorization_token().await.expect("token").password.expose(), PASSWORD);
 
-    // Without the registry, the account is the caller's, so GetCallerIdentity is asked (and here cannot be).
-    let message = format!("{:#}", connect(options(&[]), &env).await.expect_err("STS is needed"));
+    // Without the registry every private call goes to the caller's own registry, whose token names it: still no
+    // STS call, and the account is learned from ECR's answer.
+    let session = connect(options(&[]), &env).await.expect("no STS call without a registry either");
+    assert_eq!((session.caller_arn(), session.registry_account()), (None, None), "nobody was asked");
+    let token = session.authorization_token().await.expect("token");
+    assert_eq!(token.proxy_endpoint, format!("https://{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"));
+    assert!(session.describe_repository("absent").await.expect("describe without a registry id").is_none());
+
+    // ECR Public's registry is the caller's, so there GetCallerIdentity is asked (and here cannot be).
+    let public = AwsOptions { public: Some(ecr_ship::aws::PublicRegistry { alias: None }), ..options(&[]) };
+    let message = format!("{:#}", connect(public, &env).await.expect_err("STS is needed"));
     assert!(message.contains("GetCallerIdentity") && message.contains(&refused), "{message}");
 }
 
@@ -480,12 +488,20 @@ print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
     assert!(!message.contains(&secret) && !message.contains(&key_id), "{message}");
     assert_eq!(exit_code(&error), 1);
 
-    // Unknown keys are refused as credentials, not as a missing permission.
+    // Unknown keys are refused as credentials, not as a missing permission: by STS when it is asked (ECR Public),
+    // else by the first ECR call (nothing is asked before it).
     let mut bogus = env.clone();
     bogus.insert("AWS_ACCESS_KEY_ID".into(), "AKIAUNKNOWNUNKNOWN00".into());
-    let error = connect(options(&[]), &bogus).await.expect_err("unknown key");
+    let public = AwsOptions { public: Some(ecr_ship::aws::PublicRegistry { alias: None }), ..options(&[]) };
+    let error = connect(public, &bogus).await.expect_err("unknown key");
     let rejected = error.downcast_ref::<CredentialsRejected>().expect("CredentialsRejected in the chain");
     assert_eq!(rejected.code, "InvalidClientTokenId");
+    let session = connect(options(&[]), &bogus).await.expect("nothing is asked yet");
+    let error = session.authorization_token().await.expect_err("unknown key");
+    let rejected = error.downcast_ref::<CredentialsRejected>().expect("CredentialsRejected in the chain");
+    assert!(error.to_string().contains("GetAuthorizationToken"), "{error:#}");
+    assert!(["InvalidClientTokenId", "UnrecognizedClientException"].contains(&rejected.code.as_str()), "{error:#}");
+    assert!(!format!("{error:#}").contains(&secret));
     assert!(!format!("{error:#}").contains(&secret));
 
     moto.post("/moto-api/reset-auth", "inf");

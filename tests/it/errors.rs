@@ -49,7 +49,7 @@ fn a_refused_connection_names_the_endpoint_and_the_os_reason() {
     assert_sentences(&run);
     assert!(run.stderr.contains(&format!("could not connect to {endpoint}")), "{}", run.stderr);
     assert!(run.stderr.contains("Connection refused"), "{}", run.stderr);
-    assert!(run.stderr.contains("GetCallerIdentity"), "names the call: {}", run.stderr);
+    assert!(run.stderr.contains("DescribeRepositories for 'team/app' in us-east-1"), "names the call: {}", run.stderr);
 }
 
 #[test]

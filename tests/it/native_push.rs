@@ -826,7 +826,8 @@ async fn credentials_never_follow_an_upload_location_to_another_origin() {
     registry_task.abort();
     elsewhere_task.abort();
 
-    let registry_heads = registry_seen.lock().unwrap().clone();
+    // A connection the pool opened but never sent a request on carries nothing, credentials neither.
+    let registry_heads: Vec<String> = registry_seen.lock().unwrap().iter().filter(|h| !h.is_empty()).cloned().collect();
     let elsewhere_heads = elsewhere_seen.lock().unwrap().clone();
     assert!(registry_heads.iter().any(|h| h.starts_with("POST")), "the upload was started: {registry_heads:?}");
     assert!(

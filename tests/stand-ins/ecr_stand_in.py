@@ -304,6 +304,31 @@ class Front(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    # The request timeline (ECR_STAND_IN_TIMELINE=FILE, for bench/run's waterfall): one JSON line per request, with
+    # its arrival and the end of its answer in wall-clock seconds, and the client's port (a delay proxy's own port).
+    timeline = None
+    timeline_lock = threading.Lock()
+
+    def parse_request(self):
+        self.request_started = time.time()
+        return super().parse_request()
+
+    def send_response(self, code, message=None):
+        self.answer_status = code
+        super().send_response(code, message)
+
+    def handle_one_request(self):
+        self.request_started = None
+        super().handle_one_request()
+        if self.timeline is not None and self.request_started is not None:
+            operation = self.headers.get("X-Amz-Target", "").rpartition(".")[2]
+            entry = {"front": self.front_name, "method": self.command, "path": self.path.split("?")[0],
+                     "operation": operation, "status": getattr(self, "answer_status", None),
+                     "start": self.request_started, "end": time.time(), "client_port": self.client_address[1]}
+            with self.timeline_lock:
+                self.timeline.write(json.dumps(entry) + "\n")
+                self.timeline.flush()
+
     def read_body(self):
         """The whole request body (small requests only)."""
         return b"".join(self.body_chunks())
@@ -379,6 +404,7 @@ def forward(port, method, path, headers, chunks=None, body=None, timeout=300):
 # The API front: moto, with ECR's limits, and the registry kept in step.
 
 class ApiFront(Front):
+    front_name = "api"
     moto_port = None
     public = None  # the ecr_public.Public of this process
 
@@ -545,6 +571,7 @@ REGISTRY_PATH = re.compile(r"^/v2/(?P<name>.+?)/(?P<kind>blobs/uploads|blobs|man
 
 
 class RegistryFront(Front):
+    front_name = "registry"
     public = None  # the ecr_public.Public of this process
     # Where a request goes: the private docker-registry (credentials stay here, ECR's upload-part rules apply) unless
     # route() chooses the public one.
@@ -932,6 +959,8 @@ def main():
     signal.signal(signal.SIGINT, stop)
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's own request log
+    if os.environ.get("ECR_STAND_IN_TIMELINE"):
+        Front.timeline = open(os.environ["ECR_STAND_IN_TIMELINE"], "a")
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     moto_port = moto.get_host_and_port()[1]
