@@ -1,6 +1,7 @@
 //! Resolving AWS credentials into a [`Session`]: the SDK default chain, then each role of the chain in order
-//! (GitHub OIDC web identity for the first one when the runner offers a token, AssumeRole otherwise), proved with
-//! GetCallerIdentity when nothing else says who the caller is.
+//! (GitHub OIDC web identity for the first one when the runner offers a token, AssumeRole otherwise), and who the
+//! caller is: from an assumed role's answer, a given registry host, or GetCallerIdentity for ECR Public; private ECR
+//! needs no answer (its calls default to the caller's own registry, whose token names it).
 //!
 //! Every hop is resolved eagerly during `connect`, so a wrong role, trust policy or external id fails here with a
 //! message about that hop instead of surfacing later as a vague "failed to load credentials" inside a push. Each
@@ -35,8 +36,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
 impl AwsPlan {
-    /// Resolves credentials and proves them with GetCallerIdentity. `env` is the environment to use (the CLI
-    /// passes the process environment).
+    /// Resolves credentials and the caller's account where it is needed (see `identity`). `env` is the
+    /// environment to use (the CLI passes the process environment).
     pub async fn connect(&self, env: &BTreeMap<String, String>) -> anyhow::Result<Session> {
         let base = self.load_sdk_config(env).await;
         let base_chain = base

@@ -2,8 +2,9 @@
 //!
 //! The flow is the crate's usual parse, validate, act. [`AwsPlan::validate`] turns flags and the environment map
 //! into a checked plan without touching the network (bad input is exit 2). [`AwsPlan::connect`] then resolves
-//! credentials (SDK default chain, GitHub OIDC web identity, AssumeRole, role chaining), proves them with
-//! GetCallerIdentity and returns a [`Session`], which fetches the registry password and checks or creates the
+//! credentials (SDK default chain, GitHub OIDC web identity, AssumeRole, role chaining), asks GetCallerIdentity
+//! only where nothing else can name the account (ECR Public without a role) and returns a [`Session`], which
+//! fetches the registry password and checks or creates the
 //! repository. [`policy`] prints the least-privilege IAM documents that make all of this work, and every denied
 //! call points back to it by naming the IAM action that failed.
 //!

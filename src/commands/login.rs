@@ -16,14 +16,24 @@ use super::report;
 use crate::aws::{RegistryCredentials, Session};
 use crate::ci::EnvMap;
 use crate::config::LoginSettings;
-use crate::engine::{Engine, LoginRecord};
+use crate::engine::{Engine, EngineChoice, LoginRecord};
 use crate::error::after_contact;
 use crate::host::RegistryHost;
 use crate::log;
 
 pub async fn run(settings: &LoginSettings, env: &EnvMap, stdout: &mut dyn Write) -> anyhow::Result<()> {
-    let engine = Engine::detect(settings.engine, env).await?;
-    let logged_in = act(settings, &engine, env).await.map_err(after_contact)?;
+    // An engine named on the command line is only looked up on PATH, and a missing one is bad input: checked before
+    // anything is sent. Detecting one (a `docker version` round trip to the daemon) needs nothing from AWS, so it
+    // runs while the token is fetched.
+    let (engine, credentials) = if settings.engine == EngineChoice::Auto {
+        tokio::join!(Engine::detect(settings.engine, env), credentials(settings, env))
+    } else {
+        let engine = Engine::detect(settings.engine, env).await?;
+        (Ok(engine), credentials(settings, env).await)
+    };
+    let engine = engine?;
+    let (session, token) = credentials.map_err(after_contact)?;
+    let logged_in = act(settings, &engine, env, session, token).await.map_err(after_contact)?;
     if settings.reporting.json {
         let text = format!("{}\n", json!({ "registries": logged_in }));
         stdout.write_all(text.as_bytes()).context("writing to standard output")
@@ -32,9 +42,19 @@ pub async fn run(settings: &LoginSettings, env: &EnvMap, stdout: &mut dyn Write)
     }
 }
 
-async fn act(settings: &LoginSettings, engine: &Engine, env: &EnvMap) -> anyhow::Result<Vec<String>> {
+async fn credentials(settings: &LoginSettings, env: &EnvMap) -> anyhow::Result<(Session, RegistryCredentials)> {
     let session = settings.aws.connect(env).await?;
     let token = session.authorization_token().await?;
+    Ok((session, token))
+}
+
+async fn act(
+    settings: &LoginSettings,
+    engine: &Engine,
+    env: &EnvMap,
+    session: Session,
+    token: RegistryCredentials,
+) -> anyhow::Result<Vec<String>> {
     let target = image_registry(&settings.aws, &session, &token).await?;
     let hosts: Vec<RegistryHost> =
         settings.extra_registries.iter().filter(|host| host.host() != target.host()).cloned().collect();

@@ -742,6 +742,12 @@ class RegistryFront(Front):
             for piece in self.body_chunks():
                 counted["size"] += len(piece)
                 yield piece
+            # Recorded once the body is in, before the answer goes out: a client may send the final PUT on another
+            # connection the moment this part is answered.
+            with self.state.lock:
+                if counted["size"]:
+                    upload["last_part"] = counted["size"]
+                upload["bytes"] += counted["size"]
 
         body = counting()
         first = next(body, b"")
@@ -762,10 +768,6 @@ class RegistryFront(Front):
             response = self.forward_upload_end(rest())
         else:
             response = self.pass_through(chunks=rest(), status_map={202: 201} if self.part_rules else None)
-        with self.state.lock:
-            if has_body:
-                upload["last_part"] = counted["size"]
-            upload["bytes"] += counted["size"]
         self.state.count("blob_bytes", counted["size"])
         return response
 
