@@ -1,8 +1,9 @@
 # bench/latency.sh: rows (e)-(g) of bench/run, the same steps at a network's distance. Sourced by bench/run, whose
 # stand-in, dockerd, wrap and record functions it uses; stops what it starts (the delay proxy) by PID.
 #
-#   (e) ecr-ship push --image --engine docker, 3 tags, vs the usual chain: amazon-ecr-login's published dist/ run
-#       by node as a runner runs it (main step, then its post step), plus docker tag + docker push per tag
+#   (e) ecr-ship push --image --engine docker, 3 tags (through docker push, and with --transfer native), vs the
+#       usual chain: amazon-ecr-login's published dist/ run by node as a runner runs it (main step, then its post
+#       step), plus docker tag + docker push per tag
 #   (f) ecr-ship push of a small 2-layer OCI layout with 2 tags (and (f') the same with --registry given): its
 #       round trips on the critical path, from the stand-in's request timeline, next to the protocol floor; the
 #       waterfall of one run at 40 ms is drawn as an SVG
@@ -35,7 +36,7 @@ STAND_IN_TIMELINE="$T/timeline.jsonl"
 : > "$STAND_IN_TIMELINE"
 for rtt in "${RTTS[@]}"; do
   for i in $(seq "$LAT_RUNS"); do
-    for tool in ship chain; do repos+=("bench/e$rtt-$tool-$i"); done
+    for tool in ship ship-native chain; do repos+=("bench/e$rtt-$tool-$i"); done
     for tool in ship ship-registry; do repos+=("bench/f$rtt-$tool-$i"); done
   done
 done
@@ -135,6 +136,8 @@ measure_latency() { # ROW RTT TOOL REPO
   case "$row/$tool" in
     e/ship) ship_far push --repository "$repo" --image bench-app:latest --engine docker --tag t1 --tag t2 --tag t3 \
       --sha "$SHA" --branch main ;;
+    e/ship-native) ship_far push --repository "$repo" --image bench-app:latest --engine docker --transfer native \
+      --tag t1 --tag t2 --tag t3 --sha "$SHA" --branch main ;;
     e/chain) chain_push "$repo" t1 t2 t3 ;;
     f/ship) ship_far push --repository "$repo" --tag v1 --tag latest --from "oci:$T/oci-f:latest" --sha "$SHA" \
       --branch main ;;
@@ -155,6 +158,7 @@ measure_latency() { # ROW RTT TOOL REPO
     local title
     case "$row/$tool" in
       e/ship) title="(e) ecr-ship push --image, 3 tags" ;;
+      e/ship-native) title="(e) ecr-ship push --image --transfer native, 3 tags" ;;
       e/chain) title="(e) amazon-ecr-login + 3 x (docker tag + docker push)" ;;
       f/ship) title="(f) ecr-ship push of a 2-layer image with 2 tags" ;;
       f/ship-registry) title="(f) ecr-ship push of a 2-layer image with 2 tags, --registry given" ;;
@@ -169,8 +173,9 @@ measure_latency() { # ROW RTT TOOL REPO
 say "(e)-(g) $LAT_RUNS runs of each row at ${RTTS[*]} ms RTT; amazon-ecr-login $ECR_LOGIN_VERSION on node $(node --version)"
 for rtt in "${RTTS[@]}"; do
   for i in $(seq "$LAT_RUNS"); do
-    if ((i % 2)); then e_order=(ship chain); else e_order=(chain ship); fi
+    if ((i % 2)); then e_order=(ship ship-native chain); else e_order=(chain ship-native ship); fi
     for tool in "${e_order[@]}"; do measure_latency e "$rtt" "$tool" "bench/e$rtt-$tool-$i"; done
+    if ((i % 2)); then e_order=(ship chain); else e_order=(chain ship); fi
     for tool in ship ship-registry; do measure_latency f "$rtt" "$tool" "bench/f$rtt-$tool-$i"; done
     for tool in "${e_order[@]}"; do measure_latency g "$rtt" "$tool" -; done
   done
@@ -193,6 +198,7 @@ latency_report() {
   F_WALK_REGISTRY="$T/walk-$(median_run f ship-registry)"
   E_WALK="$T/walk-$(median_run e ship)"
   E_WALK_CHAIN="$T/walk-$(median_run e chain)"
+  E_WALK_NATIVE="$T/walk-$(median_run e ship-native)"
   WATERFALL_OUT=${BENCH_WATERFALL:-$ROOT/bench/waterfall-f.svg}
   cp "$T/waterfall-$(median_run f ship).svg" "$WATERFALL_OUT"
   cp "$T/waterfall-$(median_run e ship).svg" "${WATERFALL_OUT%-f.svg}-e.svg"
@@ -214,6 +220,7 @@ step, medians with the runs in brackets.
 | Row | Tool | $(for rtt in "${RTTS[@]}"; do printf '%s ms RTT | ' "$rtt"; done)Per RTT (s) |
 | --- | --- | $(for rtt in "${RTTS[@]}"; do printf -- '--- | '; done)---: |
 | **(e)** FROM scratch, 3 × 4 MiB, 3 tags, through docker | \`ecr-ship push --image --engine docker\` | $(for rtt in "${RTTS[@]}"; do printf '%s | ' "$(lat_cell "e$rtt" ship)"; done)$(per_rtt "$(med "e$hi" ship)" "$(med "e$lo" ship)" $((hi - lo))) |
+| | \`ecr-ship push --image --engine docker --transfer native\` | $(for rtt in "${RTTS[@]}"; do printf '%s | ' "$(lat_cell "e$rtt" ship-native)"; done)$(per_rtt "$(med "e$hi" ship-native)" "$(med "e$lo" ship-native)" $((hi - lo))) |
 | | amazon-ecr-login (main + post step) + 3 × (\`docker tag\` + \`docker push\`) | $(for rtt in "${RTTS[@]}"; do printf '%s | ' "$(lat_cell "e$rtt" chain)"; done)$(per_rtt "$(med "e$hi" chain)" "$(med "e$lo" chain)" $((hi - lo))) |
 | **(f)** native, 2 layers (1 MiB + 256 KiB), 2 tags | \`ecr-ship push --from oci:\` (\`--repository\` only) | $(for rtt in "${RTTS[@]}"; do printf '%s | ' "$(lat_cell "f$rtt" ship)"; done)$(per_rtt "$(med "f$hi" ship)" "$(med "f$lo" ship)" $((hi - lo))) |
 | | the same with \`--registry\` given | $(for rtt in "${RTTS[@]}"; do printf '%s | ' "$(lat_cell "f$rtt" ship-registry)"; done)$(per_rtt "$(med "f$hi" ship-registry)" "$(med "f$lo" ship-registry)" $((hi - lo))) |
@@ -247,11 +254,12 @@ and with \`--registry\` given:
 $(sed -n 's/^step /- /p' "$F_WALK_REGISTRY")
 
 (e)'s critical paths at $hi ms, from the same kind of timeline: ecr-ship $(walk_field "$E_WALK" critical_rtt) RTT
-($(walk_field "$E_WALK" requests) requests), the chain $(walk_field "$E_WALK_CHAIN" critical_rtt) RTT ($(walk_field "$E_WALK_CHAIN" requests) requests).
+($(walk_field "$E_WALK" requests) requests), with \`--transfer native\` $(walk_field "$E_WALK_NATIVE" critical_rtt) RTT ($(walk_field "$E_WALK_NATIVE" requests) requests), the chain $(walk_field "$E_WALK_CHAIN" critical_rtt) RTT ($(walk_field "$E_WALK_CHAIN" requests) requests).
 
 | Target at $hi ms RTT | Measured | Result |
 | --- | --- | --- |
 | (e) ecr-ship ≤ 0.6 × the chain | $(med "e$hi" ship) s vs $(med "e$hi" chain) s = $(ratio "$(med "e$hi" ship)" "$(med "e$hi" chain)") × | $(yes_no "$(med "e$hi" ship) <= 0.6 * $(med "e$hi" chain)") |
+| (e) the same with \`--transfer native\` | $(med "e$hi" ship-native) s vs $(med "e$hi" chain) s = $(ratio "$(med "e$hi" ship-native)" "$(med "e$hi" chain)") × | $(yes_no "$(med "e$hi" ship-native) <= 0.6 * $(med "e$hi" chain)") |
 | (f) at most 1 RTT above the floor (8; 6 with \`--registry\`) | critical path $(walk_field "$F_WALK" critical_rtt) RTT; with \`--registry\` $(walk_field "$F_WALK_REGISTRY" critical_rtt) RTT | $(yes_no "$(walk_field "$F_WALK" critical_rtt) <= 9 && $(walk_field "$F_WALK_REGISTRY" critical_rtt) <= 7") |
 | (g) ecr-ship login ≤ 0.25 × amazon-ecr-login | $(med "g$hi" ship) s vs $(med "g$hi" chain) s = $(ratio "$(med "g$hi" ship)" "$(med "g$hi" chain)") × | $(yes_no "$(med "g$hi" ship) <= 0.25 * $(med "g$hi" chain)") |
 

@@ -280,6 +280,11 @@ pub struct PushArgs {
     /// unchanged.
     #[arg(long, env = "ECR_SHIP_COMPRESSION", value_name = "FORMAT")]
     pub compression: Option<String>,
+    /// How an --image reaches ECR: engine (default: `docker push` / `podman push`) or native (the engine exports it
+    /// with `save`, and ecr-ship uploads it itself: blobs in parallel over kept-alive connections, every tag at once;
+    /// the layers are compressed by ecr-ship, see --compression, so the digest is not the one the engine's push gives).
+    #[arg(long, env = "ECR_SHIP_TRANSFER", value_name = "HOW")]
+    pub transfer: Option<String>,
     /// Skip tags that already point at another image in an immutable repository, with a warning.
     #[arg(long, env = "ECR_SHIP_SKIP_EXISTING", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub skip_existing: Option<bool>,

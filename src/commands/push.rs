@@ -56,11 +56,14 @@ pub async fn run(
     let tags = if settings.by_digest { Vec::new() } else { settings.tags.plan()? };
     let source = match &settings.source {
         // An engine push always names a tag, and in ECR removing an image's last tag deletes the image: a local
-        // image is pushed by digest natively, from the archive the engine exports.
-        SourceSettings::Engine { engine, image } if settings.by_digest => {
+        // image is pushed by digest natively, from the archive the engine exports. `--transfer native` takes the
+        // same way for tagged pushes: the engine's own push costs a new connection per request (docker's registry
+        // client keeps none alive), which at a distance is most of a push.
+        SourceSettings::Engine { engine, image } if settings.native_transfer => {
             let engine = Engine::detect(*engine, env).await?;
             let saved = engine.save(image).await?;
-            log::info(format!("exported {image} from {} to push it natively, by digest", engine.kind()));
+            let how = if settings.by_digest { "natively, by digest" } else { "natively (--transfer native)" };
+            log::info(format!("exported {image} from {} to push it {how}", engine.kind()));
             let source = ImageSource::parse(&format!("docker-archive:{}", saved.path().display()))?;
             let plan = source.plan_in_background(settings.compression).await?;
             report_compression(&plan);

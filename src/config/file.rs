@@ -30,6 +30,8 @@ pub struct ConfigFile {
     pub engine: Option<String>,
     /// `gzip`, `zstd` or `none`: how a docker archive's uncompressed layers are sent.
     pub compression: Option<String>,
+    /// `engine` or `native`: how an --image is sent.
+    pub transfer: Option<String>,
     pub timeout: Option<u64>,
     pub skip_existing: Option<bool>,
     pub annotate: Option<bool>,

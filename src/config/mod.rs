@@ -134,6 +134,8 @@ pub struct PushSettings {
     pub annotate: bool,
     /// Push under no tag, by digest only.
     pub by_digest: bool,
+    /// An --image is exported by the engine and pushed natively (`--transfer native`, and always by digest).
+    pub native_transfer: bool,
     /// How a docker archive's uncompressed layers are sent (native sources only).
     pub compression: Compression,
     pub logout: bool,
@@ -303,11 +305,21 @@ fn push(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PushSetting
              the annotations output to the image build instead (docker buildx build --annotation)"
         );
     }
+    let native_transfer = match args.transfer.as_deref().or(file.transfer.as_deref()).map(str::trim) {
+        None | Some("engine") => false,
+        Some("native") if matches!(source, SourceSettings::Engine { .. }) => true,
+        Some("native") => bail_input!(
+            "--transfer native applies to --image (the engine exports it, ecr-ship pushes it); a --from source is \
+             always pushed natively: drop --transfer"
+        ),
+        Some(other) => bail_input!("invalid --transfer '{other}': expected engine (the default) or native"),
+    };
     let compression = match args.compression.as_deref().or(file.compression.as_deref()) {
         None => Compression::DEFAULT,
-        Some(_) if matches!(source, SourceSettings::Engine { .. }) => bail_input!(
-            "--compression applies to native pushes (--from docker-archive:FILE); with --image the engine \
-             compresses the layers itself: drop --compression (or compression: in the config file)"
+        Some(_) if matches!(source, SourceSettings::Engine { .. }) && !native_transfer && !by_digest => bail_input!(
+            "--compression applies to native pushes (--from docker-archive:FILE, or --image with --transfer native); \
+             with --image the engine compresses the layers itself: drop --compression (or compression: in the \
+             config file)"
         ),
         Some(value) => Compression::parse(value)?,
     };
@@ -318,6 +330,7 @@ fn push(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PushSetting
         source,
         annotate,
         by_digest,
+        native_transfer: native_transfer || by_digest,
         compression,
         aws,
         repository_settings,

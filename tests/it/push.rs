@@ -181,6 +181,68 @@ fn engine_push_with_docker() {
     assert!(!config.contains(HOST), "the login was removed after the push: {config}");
 }
 
+/// `--transfer native`: the engine only exports the image; ecr-ship uploads it (gzip, as a docker archive is sent by
+/// default) and puts every tag, so the engine never holds a registry credential. Bad values and a `--from` source
+/// are exit 2 before anything is contacted.
+#[test]
+fn an_engine_image_with_transfer_native_is_exported_and_pushed_by_ecr_ship() {
+    use crate::support::dockerd::Dockerd;
+    let ecr = Ecr::start();
+    let dockerd = Dockerd::start_with_hosts(Some(&ecr.hosts_file));
+    let work = scratch_dir("push-transfer-native");
+    let docker_config = work.path().join("docker-config");
+    std::fs::create_dir_all(&docker_config).unwrap();
+    dockerd.build_scratch_image("app:1", &[("hello.txt", b"hello, natively" as &[u8])]);
+    let github_output = work.path().join("github_output");
+    std::fs::write(&github_output, "").unwrap();
+    let run = Ship::new(&["push", "--repository", "team/native", "--sha", SHA, "--branch", "main"])
+        .args_from(&["--image".into(), "app:1".into(), "--engine".into(), "docker".into()])
+        .args_from(&["--transfer".into(), "native".into(), "--create-repository".into()])
+        .args_from(&["--tag".into(), "v1".into(), "--tag".into(), "sha-{sha:7}".into()])
+        .env("DOCKER_HOST", dockerd.host())
+        .env("DOCKER_CONFIG", docker_config.display().to_string())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", github_output.display().to_string())
+        .against(&ecr)
+        .cwd(work.path())
+        .run()
+        .success();
+    assert!(
+        run.stderr.contains("exported app:1 from docker to push it natively (--transfer native)"),
+        "{}",
+        run.stderr
+    );
+    let digest = github_output_digest(&github_output);
+    for tag in ["v1", "sha-3f78685"] {
+        assert_eq!(ecr.pull_digest("team/native", tag).as_deref(), Some(digest.as_str()), "pull of {tag}");
+    }
+    let manifest = String::from_utf8(ecr.pull_manifest("team/native", "v1").expect("the manifest")).unwrap();
+    assert!(manifest.contains("application/vnd.docker.image.rootfs.diff.tar.gzip"), "gzipped by ecr-ship: {manifest}");
+    let config = std::fs::read_to_string(docker_config.join("config.json")).unwrap_or_default();
+    assert!(!config.contains(HOST), "the engine was never logged in: {config}");
+    assert!(!run.stderr.contains(PASSWORD) && !run.stdout.contains(PASSWORD), "the password leaked");
+
+    single_image_layout(&work.path().join("layout"), "transfer");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let endpoint = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    for (source, transfer, expected) in [
+        ("--image", "parcel", "invalid --transfer 'parcel': expected engine (the default) or native"),
+        ("--from", "native", "--transfer native applies to --image"),
+    ] {
+        let value = if source == "--image" { "app:1" } else { "oci:layout" };
+        let bad = Ship::new(&["push", "--repository", "team/native", "--sha", SHA, "--region", "us-east-1"])
+            .args_from(&[source.into(), value.into(), "--transfer".into(), transfer.into()])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_ENDPOINT_URL", endpoint.clone())
+            .cwd(work.path())
+            .run();
+        bad.fails_with(2, expected);
+    }
+    assert!(matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock), "nothing was contacted");
+}
+
 #[test]
 fn engine_push_with_podman() {
     use crate::support::podman::Podman;
