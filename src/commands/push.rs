@@ -151,10 +151,10 @@ async fn act(
     let repository = settings.repository.as_str();
     let session = Arc::new(settings.aws.connect(env).await?);
     // The registry's connections are opened while the API answers: the native push's first requests (one per blob
-    // in flight), or the engine path's one manifest read for the tags it adds server-side.
+    // in flight), or, on ECR Public, the engine path's one manifest read for the tags it adds server-side.
     let connections = match source {
         Source::Native { plan, .. } => plan.summary().blobs.min(oci::PushOptions::default().concurrency),
-        Source::Engine { .. } => usize::from(tags.len() > 1),
+        Source::Engine { .. } => usize::from(tags.len() > 1 && session.is_public()),
     };
     let warmed =
         (connections > 0).then(|| warmed_registry_client(&settings.aws, &session, repository, connections)).flatten();
@@ -366,12 +366,18 @@ async fn engine_push(
     cleanup.remove_name_later(engine, &remote);
     let digest = engine.push(&remote).await?.digest;
     if !rest.is_empty() {
-        let client = reuse_or_new(target.warmed, registry, repository, target.session.clone(), target.token)?;
-        let (bytes, media_type) = client.get_manifest(&digest).await?;
-        let manifest = StoredManifest::new(
-            String::from_utf8(bytes).context("the pushed manifest is not UTF-8 JSON")?,
-            Some(media_type),
-        );
+        // Private ECR answers BatchGetImage on the API connection the first round opened; ECR Public's API has no
+        // such call, so there the manifest comes from the registry, over the connection warmed for it.
+        let manifest = if target.session.is_public() {
+            let client = reuse_or_new(target.warmed, registry, repository, target.session.clone(), target.token)?;
+            let (bytes, media_type) = client.get_manifest(&digest).await?;
+            StoredManifest::new(
+                String::from_utf8(bytes).context("the pushed manifest is not UTF-8 JSON")?,
+                Some(media_type),
+            )
+        } else {
+            target.session.get_manifest(repository, &digest).await?
+        };
         if manifest.digest != digest {
             anyhow::bail!("the registry returned manifest {} for {digest}", manifest.digest);
         }
