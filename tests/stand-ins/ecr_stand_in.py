@@ -107,7 +107,9 @@ Usage: ecr_stand_in.py DIR IP [HOST...]   (HOST defaults to 123456789012.dkr.ecr
 Writes into DIR: env (KEY=VALUE lines for the binary, AWS_ENDPOINT_URL_ECR_PUBLIC among them), hosts (a hosts file
 mapping every HOST and public.ecr.aws to IP), ca/ca.crt (the test CA alone), ca-bundle.pem (this machine's CAs plus
 the test CA), ready.json (ports, written last), and both registries' data and logs (registry/, public-registry/).
-Stops both docker-registries when it stops (SIGTERM, SIGINT, or its own death).
+Stops both docker-registries when it stops (SIGTERM, SIGINT, or its own death). With ECR_STAND_IN_TIMELINE=FILE
+set, both fronts append one JSON line per request to FILE (front, method, path, API operation, status, arrival and
+end of answer in wall-clock seconds, client port): the timeline bench/run draws its waterfalls from.
 """
 
 import base64
