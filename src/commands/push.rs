@@ -172,11 +172,19 @@ async fn act(
         let Source::Native { plan, .. } = source else { return anyhow::Ok(None) };
         Ok(session.present_blobs(repository, &plan.blob_digests()).await.ok().flatten().map(Arc::new))
     };
-    let (info, token, existing, present) = tokio::join!(
+    // The engine's record of where the local image was pushed before is local, and asked meanwhile too.
+    let repo_digests = async {
+        match source {
+            Source::Engine { engine, image } => Some(engine.repo_digests(image).await),
+            Source::Native { .. } => None,
+        }
+    };
+    let (info, token, existing, present, repo_digests) = tokio::join!(
         repository_info,
         session.authorization_token(),
         session.existing_tags(repository, tags),
-        present_blobs
+        present_blobs,
+        repo_digests
     );
     // All four are awaited, then judged in the order a user fixes them: a repository that cannot be created or
     // read explains the lookups that failed beside it, so its error is the one shown whichever answered first.
@@ -190,7 +198,7 @@ async fn act(
     // (present, movable, or a conflict) before anything is uploaded.
     let known = match source {
         Source::Native { plan, .. } => Some(plan.summary().digest.clone()),
-        Source::Engine { engine, image } => local_digest(engine, image, &registry, repository).await?,
+        Source::Engine { engine, image } => local_digest(engine, image, repo_digests, &registry, repository).await?,
     };
     if settings.by_digest
         && let Source::Native { plan, .. } = source
@@ -319,11 +327,16 @@ fn ensure_some_tag(actions: &[(String, TagAction)], repository: &str) -> anyhow:
 async fn local_digest(
     engine: &Engine,
     image: &str,
+    repo_digests: Option<anyhow::Result<Vec<String>>>,
     registry: &ImageRegistry,
     repository: &str,
 ) -> anyhow::Result<Option<String>> {
     let name = format!("{}@", registry.image_name(repository));
-    match engine.repo_digests(image).await {
+    let repo_digests = match repo_digests {
+        Some(answer) => answer,
+        None => engine.repo_digests(image).await,
+    };
+    match repo_digests {
         Ok(digests) => Ok(digests.into_iter().find_map(|d| d.strip_prefix(&name).map(String::from))),
         Err(_) if !engine.image_exists(image).await? => {
             anyhow::bail!("the local image '{image}' does not exist in {}: build or pull it first", engine.kind())
@@ -365,18 +378,28 @@ async fn engine_push(
     engine.tag(image, &remote).await?;
     cleanup.remove_name_later(engine, &remote);
     let digest = engine.push(&remote).await?.digest;
+    // The engine's part is over: its login and the temporary name are undone (two engine commands) while the other
+    // tags are put through the API.
+    let (_, tagged) = tokio::join!(cleanup.run(), put_other_tags(target, rest, &digest));
+    tagged?;
+    Ok(digest)
+}
+
+/// Points the other tags at the digest the engine pushed, with PutImage.
+async fn put_other_tags(target: EngineTarget<'_>, rest: &[String], digest: &str) -> anyhow::Result<()> {
+    let (registry, repository) = (target.registry, target.repository);
     if !rest.is_empty() {
         // Private ECR answers BatchGetImage on the API connection the first round opened; ECR Public's API has no
         // such call, so there the manifest comes from the registry, over the connection warmed for it.
         let manifest = if target.session.is_public() {
             let client = reuse_or_new(target.warmed, registry, repository, target.session.clone(), target.token)?;
-            let (bytes, media_type) = client.get_manifest(&digest).await?;
+            let (bytes, media_type) = client.get_manifest(digest).await?;
             StoredManifest::new(
                 String::from_utf8(bytes).context("the pushed manifest is not UTF-8 JSON")?,
                 Some(media_type),
             )
         } else {
-            target.session.get_manifest(repository, &digest).await?
+            target.session.get_manifest(repository, digest).await?
         };
         if manifest.digest != digest {
             anyhow::bail!("the registry returned manifest {} for {digest}", manifest.digest);
@@ -384,5 +407,5 @@ async fn engine_push(
         let puts = rest.iter().map(|tag| target.session.put_tag(repository, &manifest, tag));
         futures_util::future::try_join_all(puts).await?;
     }
-    Ok(digest)
+    Ok(())
 }
