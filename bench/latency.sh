@@ -213,11 +213,11 @@ latency_report() {
 ## Latency (e)-(g): $LAT_RUNS runs per cell, through bench/delay_proxy.py at ${RTTS[*]} ms RTT
 
 Every byte waits half the RTT each way (AWS API and registry, blobs included); a new connection pays one more RTT
-(its TCP handshake); TLS to the registry pays its own. amazon-ecr-login $ECR_LOGIN_VERSION, run by node
+(its TCP handshake); TLS pays its own handshakes (the API's TLS ends in the proxy, behind the delay). amazon-ecr-login $ECR_LOGIN_VERSION, run by node
 $(node --version) on its published dist/ (pinned checksum) as a runner runs it. Times are wall seconds of the whole
 step, medians with the runs in brackets.
 
-| Row | Tool | $(for rtt in "${RTTS[@]}"; do printf '%s ms RTT | ' "$rtt"; done)Per RTT (s) |
+| Row | Tool | $(for rtt in "${RTTS[@]}"; do printf '%s ms RTT | ' "$rtt"; done)Round trips (wall clock) |
 | --- | --- | $(for rtt in "${RTTS[@]}"; do printf -- '--- | '; done)---: |
 | **(e)** FROM scratch, 3 × 4 MiB, 3 tags, through docker | \`ecr-ship push --image --engine docker\` | $(for rtt in "${RTTS[@]}"; do printf '%s | ' "$(lat_cell "e$rtt" ship)"; done)$(per_rtt "$(med "e$hi" ship)" "$(med "e$lo" ship)" $((hi - lo))) |
 | | \`ecr-ship push --image --engine docker --transfer native\` | $(for rtt in "${RTTS[@]}"; do printf '%s | ' "$(lat_cell "e$rtt" ship-native)"; done)$(per_rtt "$(med "e$hi" ship-native)" "$(med "e$lo" ship-native)" $((hi - lo))) |
@@ -227,7 +227,7 @@ step, medians with the runs in brackets.
 | **(g)** log docker in | \`ecr-ship login\` | $(for rtt in "${RTTS[@]}"; do printf '%s | ' "$(lat_cell "g$rtt" ship)"; done)$(per_rtt "$(med "g$hi" ship)" "$(med "g$lo" ship)" $((hi - lo))) |
 | | amazon-ecr-login (main step) | $(for rtt in "${RTTS[@]}"; do printf '%s | ' "$(lat_cell "g$rtt" chain)"; done)$(per_rtt "$(med "g$hi" chain)" "$(med "g$lo" chain)" $((hi - lo))) |
 
-"Per RTT" is (time at $hi ms − time at $lo ms) / $((hi - lo)) ms: the number of round trips the step waits for in
+"Round trips" is (time at $hi ms − time at $lo ms) / $((hi - lo)) ms: the number of round trips the step waits for in
 sequence, counted from the wall clock.
 
 (f)'s floor at $hi ms, step by step, against the critical path walked back from the timeline of the median run
@@ -263,6 +263,6 @@ $(sed -n 's/^step /- /p' "$F_WALK_REGISTRY")
 | (f) at most 1 RTT above the floor (8; 6 with \`--registry\`) | critical path $(walk_field "$F_WALK" critical_rtt) RTT; with \`--registry\` $(walk_field "$F_WALK_REGISTRY" critical_rtt) RTT | $(yes_no "$(walk_field "$F_WALK" critical_rtt) <= 9 && $(walk_field "$F_WALK_REGISTRY" critical_rtt) <= 7") |
 | (g) ecr-ship login ≤ 0.25 × amazon-ecr-login | $(med "g$hi" ship) s vs $(med "g$hi" chain) s = $(ratio "$(med "g$hi" ship)" "$(med "g$hi" chain)") × | $(yes_no "$(med "g$hi" ship) <= 0.25 * $(med "g$hi" chain)") |
 
-The waterfalls of the median runs at $hi ms: \`${WATERFALL_OUT#"$ROOT"/}\` (f), \`${WATERFALL_OUT%-f.svg}-e.svg\` and \`${WATERFALL_OUT%-f.svg}-e-chain.svg\` (e).
+The waterfalls of the median runs at $hi ms: \`${WATERFALL_OUT#"$ROOT"/}\` (f), \`$(wf_e=${WATERFALL_OUT%-f.svg}-e.svg; echo "${wf_e#"$ROOT"/}")\` and \`$(wf_c=${WATERFALL_OUT%-f.svg}-e-chain.svg; echo "${wf_c#"$ROOT"/}")\` (e).
 EOF
 }
