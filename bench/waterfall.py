@@ -134,7 +134,7 @@ def svg(requests, start, end, title, out):
                  f'<rect x="110" y="{legend_y - 9}" width="10" height="9" fill="{colours["registry"]}"/>'
                  f'<text x="124" y="{legend_y}">registry</text>'
                  f'<rect x="190" y="{legend_y - 9}" width="10" height="9" fill="#888" opacity="0.3"/>'
-                 f'<text x="204" y="{legend_y}">new connection (TCP, then TLS to the registry)</text>'
+                 f'<text x="204" y="{legend_y}">new connection (TCP, then TLS)</text>'
                  f'<text x="{width - 10}" y="{legend_y}" text-anchor="end" fill="#555">0 ms = the process '
                  f'starts; the bar ends when its last answer is in</text>')
     parts.append("</svg>")
