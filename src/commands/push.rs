@@ -186,7 +186,7 @@ async fn act(
         present_blobs,
         repo_digests
     );
-    // All four are awaited, then judged in the order a user fixes them: a repository that cannot be created or
+    // All are awaited, then judged in the order a user fixes them: a repository that cannot be created or
     // read explains the lookups that failed beside it, so its error is the one shown whichever answered first.
     let info = info?;
     let (token, existing, present) = (token?, existing?, present?);
