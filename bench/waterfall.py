@@ -62,7 +62,7 @@ def load(proxy_log, timeline, start, end, delay):
     return requests, connections
 
 
-def critical_path(requests, start, end, rtt):
+def critical_path(requests, rtt):
     """Walks back from the last answer: each step's predecessor is what ended last before it began."""
     intervals = []
     for request in requests:
@@ -148,7 +148,7 @@ def main():
     start, end, delay = float(start), float(end), float(one_way_ms) / 1000
     requests, connections = load(proxy_log, timeline, start, end, delay)
     svg(requests, start, end, title, out)
-    total, span, steps = critical_path(requests, start, end, 2 * delay)
+    total, span, steps = critical_path(requests, 2 * delay)
     print(f"requests {len(requests)}")
     print(f"connections {len(connections)}")
     print(f"critical_rtt {total}")

@@ -169,14 +169,14 @@ async fn act(
     // A native push also asks the API which of its blobs the repository stores, so that no blob waits for a HEAD on
     // the registry. Only a hint: when the API cannot say, each blob is checked on the registry as before.
     let present_blobs = async {
-        let Source::Native { plan, .. } = source else { return anyhow::Ok(None) };
-        Ok(session.present_blobs(repository, &plan.blob_digests()).await.ok().flatten().map(Arc::new))
+        let Source::Native { plan, .. } = source else { return None };
+        session.present_blobs(repository, &plan.blob_digests()).await.ok().flatten().map(Arc::new)
     };
     // The engine's record of where the local image was pushed before is local, and asked meanwhile too.
     let repo_digests = async {
         match source {
-            Source::Engine { engine, image } => Some(engine.repo_digests(image).await),
-            Source::Native { .. } => None,
+            Source::Engine { engine, image } => engine.repo_digests(image).await,
+            Source::Native { .. } => Ok(Vec::new()),
         }
     };
     let (info, token, existing, present, repo_digests) = tokio::join!(
@@ -189,7 +189,7 @@ async fn act(
     // All are awaited, then judged in the order a user fixes them: a repository that cannot be created or
     // read explains the lookups that failed beside it, so its error is the one shown whichever answered first.
     let info = info?;
-    let (token, existing, present) = (token?, existing?, present?);
+    let (token, existing) = (token?, existing?);
     let push_options = oci::PushOptions { present, ..oci::PushOptions::default() };
     let registry = image_registry(&settings.aws, &session, &token).await?;
     let mutability = info.mutability();
@@ -327,15 +327,11 @@ fn ensure_some_tag(actions: &[(String, TagAction)], repository: &str) -> anyhow:
 async fn local_digest(
     engine: &Engine,
     image: &str,
-    repo_digests: Option<anyhow::Result<Vec<String>>>,
+    repo_digests: anyhow::Result<Vec<String>>,
     registry: &ImageRegistry,
     repository: &str,
 ) -> anyhow::Result<Option<String>> {
     let name = format!("{}@", registry.image_name(repository));
-    let repo_digests = match repo_digests {
-        Some(answer) => answer,
-        None => engine.repo_digests(image).await,
-    };
     match repo_digests {
         Ok(digests) => Ok(digests.into_iter().find_map(|d| d.strip_prefix(&name).map(String::from))),
         Err(_) if !engine.image_exists(image).await? => {
@@ -388,24 +384,25 @@ async fn engine_push(
 /// Points the other tags at the digest the engine pushed, with PutImage.
 async fn put_other_tags(target: EngineTarget<'_>, rest: &[String], digest: &str) -> anyhow::Result<()> {
     let (registry, repository) = (target.registry, target.repository);
-    if !rest.is_empty() {
-        // Private ECR answers BatchGetImage on the API connection the first round opened; ECR Public's API has no
-        // such call, so there the manifest comes from the registry, over the connection warmed for it.
-        let manifest = if target.session.is_public() {
-            let client = reuse_or_new(target.warmed, registry, repository, target.session.clone(), target.token)?;
-            let (bytes, media_type) = client.get_manifest(digest).await?;
-            StoredManifest::new(
-                String::from_utf8(bytes).context("the pushed manifest is not UTF-8 JSON")?,
-                Some(media_type),
-            )
-        } else {
-            target.session.get_manifest(repository, digest).await?
-        };
-        if manifest.digest != digest {
-            anyhow::bail!("the registry returned manifest {} for {digest}", manifest.digest);
-        }
-        let puts = rest.iter().map(|tag| target.session.put_tag(repository, &manifest, tag));
-        futures_util::future::try_join_all(puts).await?;
+    if rest.is_empty() {
+        return Ok(());
     }
+    // Private ECR answers BatchGetImage on the API connection the first round opened; ECR Public's API has no such
+    // call, so there the manifest comes from the registry, over the connection warmed for it.
+    let manifest = if target.session.is_public() {
+        let client = reuse_or_new(target.warmed, registry, repository, target.session.clone(), target.token)?;
+        let (bytes, media_type) = client.get_manifest(digest).await?;
+        StoredManifest::new(
+            String::from_utf8(bytes).context("the pushed manifest is not UTF-8 JSON")?,
+            Some(media_type),
+        )
+    } else {
+        target.session.get_manifest(repository, digest).await?
+    };
+    if manifest.digest != digest {
+        anyhow::bail!("the registry returned manifest {} for {digest}", manifest.digest);
+    }
+    let puts = rest.iter().map(|tag| target.session.put_tag(repository, &manifest, tag));
+    futures_util::future::try_join_all(puts).await?;
     Ok(())
 }

@@ -129,6 +129,28 @@ fn registry_digest(reference: &str, host: &str, password: &str, scratch: &Path) 
     format!("sha256:{}", hash.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
+/// Login verifies nothing (the token was just issued): a wrong password shows at push time as the registry's
+/// refusal, never in the message, and logout still puts back `before` in the credentials file `file`.
+async fn a_wrong_password_fails_at_push_and_logout_restores(
+    engine: &Engine,
+    env: &BTreeMap<String, String>,
+    host: &str,
+    local: &str,
+    remote: &str,
+    file: &Path,
+    before: &Value,
+) {
+    let wrong = format!("wrong-{}", random_hex(8));
+    let record = login_without_engine(engine.kind(), env, host, &wrong).await;
+    engine.tag(local, remote).await.expect("tag again");
+    let message = format!("{:#}", engine.push(remote).await.unwrap_err());
+    assert!(message.contains(&format!("{} push of", engine.kind())) && message.contains(host), "{message}");
+    assert!(!message.contains(&wrong) && !message.contains(&basic(USER, &wrong)), "{message}");
+    engine.remove_tag(remote).await.expect("remove_tag after the refused push");
+    engine.logout(&[record]).await.expect("logout after the refused push");
+    assert_eq!(read_json(file), *before, "logout restores the earlier entry");
+}
+
 /// Logs in through an engine whose program does not exist, so the login succeeds only if it runs no engine
 /// process: the credential is written straight into the engine's store.
 async fn login_without_engine(
@@ -406,17 +428,8 @@ async fn docker_login_push_logout_against_real_registry() {
     assert_eq!(read_json(&config_file), with_helper);
     write_json(&config_file, &before);
 
-    // Login verifies nothing (the token was just issued): a wrong password shows at push time, as the registry's
-    // refusal, and logout still puts back what was there.
-    let wrong = format!("wrong-{}", random_hex(8));
-    let record = login_without_engine(engine.kind(), &env, &host, &wrong).await;
-    engine.tag(&local, &remote).await.expect("tag again");
-    let message = format!("{:#}", engine.push(&remote).await.unwrap_err());
-    assert!(message.contains("docker push of") && message.contains(&host), "{message}");
-    assert!(!message.contains(&wrong) && !message.contains(&basic(USER, &wrong)), "{message}");
-    engine.remove_tag(&remote).await.expect("remove_tag after the refused push");
-    engine.logout(&[record]).await.expect("logout after the refused push");
-    assert_eq!(read_json(&config_file), before, "logout restores the earlier entry");
+    a_wrong_password_fails_at_push_and_logout_restores(&engine, &env, &host, &local, &remote, &config_file, &before)
+        .await;
 
     let lines = progress.lock().expect("progress").clone();
     assert!(lines.iter().any(|l| l.contains("digest: sha256:")), "push progress was passed on: {lines:?}");
@@ -475,16 +488,8 @@ async fn podman_login_push_logout_against_real_registry() {
     engine.logout(&[record]).await.expect("logout restores");
     assert_eq!(read_json(&auth_file), before, "logout restores the earlier entry");
 
-    // Login verifies nothing: a wrong password shows at push time as the registry's refusal.
-    let wrong = format!("wrong-{}", random_hex(8));
-    let record = login_without_engine(engine.kind(), &env, &host, &wrong).await;
-    engine.tag(&local, &remote).await.expect("tag again");
-    let message = format!("{:#}", engine.push(&remote).await.unwrap_err());
-    assert!(message.contains("podman push of") && message.contains(&host), "{message}");
-    assert!(!message.contains(&wrong) && !message.contains(&basic(USER, &wrong)), "{message}");
-    engine.remove_tag(&remote).await.expect("remove_tag after the refused push");
-    engine.logout(&[record]).await.expect("logout after the refused push");
-    assert_eq!(read_json(&auth_file), before);
+    a_wrong_password_fails_at_push_and_logout_restores(&engine, &env, &host, &local, &remote, &auth_file, &before)
+        .await;
 
     // A credential helper named for the host in auth.json is podman's to drive: login runs `podman login`, the
     // password on its stdin only, and the credential lands in the helper.

@@ -3,8 +3,9 @@
 //! and multi-arch indexes (OCI archives in `oci_archive.rs`), re-run idempotence, immutable conflicts with nothing uploaded, --skip-existing, and every
 //! pushed tag pulled back with the same digest.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::support::dockerd::Dockerd;
 use crate::support::ecr::{Ecr, HOST};
 use crate::support::images::{Layout, random_layer};
 use crate::support::{Ship, moto::PASSWORD, scratch_dir};
@@ -163,15 +164,21 @@ fn engine_push_round_trip(ecr: &Ecr, engine: &str, engine_env: &[(String, String
     assert!(!run.stderr.contains(PASSWORD) && !run.stdout.contains(PASSWORD), "the password leaked");
 }
 
-#[test]
-fn engine_push_with_docker() {
-    use crate::support::dockerd::Dockerd;
-    let ecr = Ecr::start();
+/// A dockerd that resolves the stand-in's hosts and holds the scratch image `app:1` with `content`, a scratch
+/// directory and an empty DOCKER_CONFIG in it.
+fn docker_with_app_image(ecr: &Ecr, name: &str, content: &[u8]) -> (Dockerd, tempfile::TempDir, PathBuf) {
     let dockerd = Dockerd::start_with_hosts(Some(&ecr.hosts_file));
-    let work = scratch_dir("push-docker");
+    let work = scratch_dir(name);
     let docker_config = work.path().join("docker-config");
     std::fs::create_dir_all(&docker_config).unwrap();
-    dockerd.build_scratch_image("app:1", &[("hello.txt", b"hello from docker" as &[u8])]);
+    dockerd.build_scratch_image("app:1", &[("hello.txt", content)]);
+    (dockerd, work, docker_config)
+}
+
+#[test]
+fn engine_push_with_docker() {
+    let ecr = Ecr::start();
+    let (dockerd, work, docker_config) = docker_with_app_image(&ecr, "push-docker", b"hello from docker");
     let env = vec![
         ("DOCKER_HOST".to_string(), dockerd.host()),
         ("DOCKER_CONFIG".to_string(), docker_config.display().to_string()),
@@ -186,13 +193,8 @@ fn engine_push_with_docker() {
 /// are exit 2 before anything is contacted.
 #[test]
 fn an_engine_image_with_transfer_native_is_exported_and_pushed_by_ecr_ship() {
-    use crate::support::dockerd::Dockerd;
     let ecr = Ecr::start();
-    let dockerd = Dockerd::start_with_hosts(Some(&ecr.hosts_file));
-    let work = scratch_dir("push-transfer-native");
-    let docker_config = work.path().join("docker-config");
-    std::fs::create_dir_all(&docker_config).unwrap();
-    dockerd.build_scratch_image("app:1", &[("hello.txt", b"hello, natively" as &[u8])]);
+    let (dockerd, work, docker_config) = docker_with_app_image(&ecr, "push-transfer-native", b"hello, natively");
     let github_output = work.path().join("github_output");
     std::fs::write(&github_output, "").unwrap();
     let run = Ship::new(&["push", "--repository", "team/native", "--sha", SHA, "--branch", "main"])

@@ -440,12 +440,9 @@ class ApiFront(Front):
         self.pass_through(body)
 
     def pass_through(self, body):
-        connection, response = self.forward(self.moto_port, self.command, self.path, self.headers.items(),
-                                            body=body)
-        answer = response.read()
-        connection.close()
-        self.reply(response.status, response.getheaders(), answer)
-        return response.status, answer
+        status, headers, answer = self.forward_to_moto(body)
+        self.reply(status, headers, answer)
+        return status, answer
 
     def api_error(self, code, message, status=400):
         self.state.count(f"api_{code}")
@@ -517,9 +514,9 @@ class ApiFront(Front):
     def batch_check_layer_availability(self, body):
         # ECR answers from the store the registry writes to; moto keeps layers only of its own upload API. So moto
         # checks the request (auth, repository, digest syntax), and the answer is the registry's.
-        status, answer = self.forward_to_moto(body)
+        status, headers, answer = self.forward_to_moto(body)
         if status != 200:
-            return self.reply(status, self.moto_headers, answer)
+            return self.reply(status, headers, answer)
         request = json.loads(body)
         name, account = request["repositoryName"], request.get("registryId") or DEFAULT_ACCOUNT
         layers, failures = [], []
@@ -539,11 +536,11 @@ class ApiFront(Front):
                         [("Content-Type", "application/x-amz-json-1.1")])
 
     def forward_to_moto(self, body):
+        """moto's answer to this request, not yet passed on: (status, headers, body)."""
         connection, response = self.forward(self.moto_port, self.command, self.path, self.headers.items(), body=body)
         answer = response.read()
         connection.close()
-        self.moto_headers = response.getheaders()
-        return response.status, answer
+        return response.status, response.getheaders(), answer
 
     def batch_delete_image(self, body):
         status, answer = self.pass_through(body)
