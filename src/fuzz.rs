@@ -1,7 +1,8 @@
 //! Entry points for the cargo-fuzz targets under `fuzz/`: each feeds untrusted input to one parser a user or a
 //! server controls, the way the product calls it, and ignores the result. A panic (or unbounded memory) is the
-//! only failure. The unit tests below run every entry on its seed corpus, so the entries compile and stay
-//! reachable in the ordinary test run; the fuzzers themselves need nightly and run by hand (fuzz/README.md).
+//! only failure. Compiled only with the `fuzz-entries` feature (the fuzz crate and the tests enable it), so none of
+//! it is in the product; `tests/it/fuzz_seeds.rs` runs every entry on its seed corpus in the ordinary test run, so
+//! the entries compile and stay reachable. The fuzzers themselves need nightly and run by hand (fuzz/README.md).
 
 use std::path::{Path, PathBuf};
 
@@ -164,46 +165,4 @@ fn replace(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
     }
     out.extend_from_slice(rest);
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    /// Every seed of every target runs without a panic.
-    #[test]
-    fn every_seed_runs() {
-        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
-        type Entry = fn(&[u8]);
-        let targets: [(&str, Entry); 7] = [
-            ("tag_lines", |d| super::tag_lines(&String::from_utf8_lossy(d))),
-            ("registry_host", |d| super::registry_host(&String::from_utf8_lossy(d))),
-            ("config_file", |d| super::config_file(&String::from_utf8_lossy(d))),
-            ("event_payload", |d| super::event_payload(&String::from_utf8_lossy(d))),
-            ("oci_layout", |d| {
-                super::oci_layout(d);
-            }),
-            ("docker_archive", |d| {
-                super::docker_archive(d);
-            }),
-            ("oci_archive", |d| {
-                super::oci_archive(d);
-            }),
-        ];
-        for (target, run) in targets {
-            let seeds: Vec<_> = std::fs::read_dir(corpus.join(target)).expect("a seed corpus per target").collect();
-            assert!(!seeds.is_empty(), "{target} has no seeds");
-            for seed in seeds {
-                run(&std::fs::read(seed.unwrap().path()).unwrap());
-            }
-        }
-        // The image seeds are real images, so the fuzzer starts from inputs that reach the deep code.
-        for seed in ["one-image", "index-of-index"] {
-            assert!(super::oci_layout(&std::fs::read(corpus.join("oci_layout").join(seed)).unwrap()), "{seed}");
-        }
-        assert!(super::docker_archive(&std::fs::read(corpus.join("docker_archive/classic")).unwrap()));
-        for seed in ["buildx", "podman", "skopeo"] {
-            assert!(super::oci_archive(&std::fs::read(corpus.join("oci_archive").join(seed)).unwrap()), "{seed}");
-        }
-    }
 }

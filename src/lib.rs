@@ -16,6 +16,7 @@ mod config;
 pub mod digest;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "fuzz-entries")]
 #[doc(hidden)]
 pub mod fuzz;
 mod host;

@@ -3,6 +3,22 @@
 //! Everything a human reads goes through here, so nothing can slip onto stdout, where `IMAGE=$(ecr-ship push …)`
 //! and Jenkins' `returnStdout` would capture it.
 
+// The one module that writes to stderr (`[lints]` denies printing everywhere else).
+#![allow(clippy::print_stderr)]
+
+/// A line relayed as it is (an engine's progress), already made safe by the caller.
+pub fn relay(line: &str) {
+    eprintln!("{line}");
+}
+
+/// A failure and the chain of its causes, one line each.
+pub fn error_chain(error: &anyhow::Error) {
+    eprintln!("ecr-ship: error: {error}");
+    for cause in error.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}
+
 /// An informational line.
 pub fn info(message: impl AsRef<str>) {
     eprintln!("ecr-ship: {}", message.as_ref());

@@ -22,6 +22,7 @@ mod plan;
 pub mod policy;
 mod public;
 mod repository;
+mod repository_settings;
 mod scan;
 mod session;
 
@@ -31,7 +32,8 @@ pub use errors::{AccessDenied, CredentialsRejected};
 pub use images::StoredManifest;
 pub use plan::{AwsOptions, AwsPlan, RegionSource, RoleArn};
 pub use policy::{GithubSubject, github_trust_policy, public_push_policy, push_policy};
-pub use repository::{Encryption, RepositoryInfo, RepositoryOptions, RepositorySettings};
+pub use repository::RepositoryInfo;
+pub use repository_settings::{Encryption, RepositoryOptions, RepositorySettings};
 pub use scan::ScanFindings;
 pub use session::Session;
 

@@ -14,10 +14,7 @@ use crate::tag_policy::TagAction;
 
 /// Prints the whole cause chain on stderr, and an annotation when running in GitHub Actions.
 pub fn failure(error: &anyhow::Error, env: &EnvMap) {
-    eprintln!("ecr-ship: error: {error}");
-    for cause in error.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
-    }
+    log::error_chain(error);
     if ci::in_github_actions(env) {
         let chain: Vec<String> = error.chain().map(ToString::to_string).collect();
         log::github_error(&chain.join(": "));

@@ -98,7 +98,7 @@ pub fn neutralized(line: &str) -> std::borrow::Cow<'_, str> {
 impl Engine {
     /// An engine with a known program, for callers that resolved it themselves.
     pub fn new(kind: EngineKind, program: PathBuf, env: BTreeMap<String, String>) -> Engine {
-        let progress: ProgressSink = Arc::new(|line: &str| eprintln!("{}", neutralized(line)));
+        let progress: ProgressSink = Arc::new(|line: &str| crate::log::relay(&neutralized(line)));
         Engine { kind, program, env, progress }
     }
 

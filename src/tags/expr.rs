@@ -13,7 +13,7 @@ use crate::bail_input;
 /// One `{{…}}`: a name, positional arguments and `key=value` pairs. An unquoted argument is a Handlebars path
 /// lookup, which finds nothing in metadata-action's contexts: it is `None` (JavaScript's `undefined`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Call {
+pub struct HelperCall {
     pub name: String,
     pub args: Vec<Option<String>>,
     pub hash: Vec<(String, String)>,
@@ -22,7 +22,7 @@ pub struct Call {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece {
     Text(String),
-    Mustache { call: Call, escape: bool },
+    Mustache { call: HelperCall, escape: bool },
 }
 
 /// A parsed expression: text and mustaches.
@@ -58,7 +58,7 @@ impl Expr {
     }
 
     /// Every call in the expression, in order (for up-front checks of names and arguments).
-    pub fn calls(&self) -> impl Iterator<Item = &Call> {
+    pub fn calls(&self) -> impl Iterator<Item = &HelperCall> {
         self.pieces.iter().filter_map(|piece| match piece {
             Piece::Mustache { call, .. } => Some(call),
             Piece::Text(_) => None,
@@ -66,7 +66,7 @@ impl Expr {
     }
 
     /// Renders the expression; `resolve` answers a call (`None`: unknown, renders as nothing).
-    pub fn render(&self, resolve: &dyn Fn(&Call) -> anyhow::Result<Option<String>>) -> anyhow::Result<String> {
+    pub fn render(&self, resolve: &dyn Fn(&HelperCall) -> anyhow::Result<Option<String>>) -> anyhow::Result<String> {
         let mut out = String::new();
         for piece in &self.pieces {
             match piece {
@@ -81,7 +81,7 @@ impl Expr {
     }
 }
 
-fn parse_call(source: &str, body: &str) -> anyhow::Result<Call> {
+fn parse_call(source: &str, body: &str) -> anyhow::Result<HelperCall> {
     let mut words = Vec::new();
     let mut chars = body.char_indices().peekable();
     while let Some(&(index, c)) = chars.peek() {
@@ -118,7 +118,7 @@ fn parse_call(source: &str, body: &str) -> anyhow::Result<Call> {
     if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
         bail_input!("invalid expression '{source}': '{name}' is not a name");
     }
-    let mut call = Call { name, args: Vec::new(), hash: Vec::new() };
+    let mut call = HelperCall { name, args: Vec::new(), hash: Vec::new() };
     for (word, quoted) in words {
         match word.split_once('=') {
             Some((key, value)) if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
@@ -151,7 +151,7 @@ fn escape_html(value: &str) -> String {
 
 /// `{{date 'FORMAT' tz='ZONE'}}` and `{{commit_date …}}`: the instant formatted with moment.js tokens in the zone
 /// (UTC by default). Any hash key but `tz` is an error, as in metadata-action.
-pub fn format_date(call: &Call, instant: DateTime<Utc>) -> anyhow::Result<String> {
+pub fn format_date(call: &HelperCall, instant: DateTime<Utc>) -> anyhow::Result<String> {
     let mut zone: chrono_tz::Tz = chrono_tz::UTC;
     for (key, value) in &call.hash {
         match key.as_str() {
@@ -318,7 +318,7 @@ mod tests {
     #[test]
     fn dates_format_like_moment_in_a_zone() {
         let instant = Utc.with_ymd_and_hms(2020, 1, 10, 0, 30, 0).unwrap();
-        let call = |format: &str, tz: Option<&str>| Call {
+        let call = |format: &str, tz: Option<&str>| HelperCall {
             name: "date".into(),
             args: vec![Some(format.into())],
             hash: tz.map(|tz| vec![("tz".to_string(), tz.to_string())]).unwrap_or_default(),
@@ -330,13 +330,13 @@ mod tests {
             ("[v]YY.M.D h:mm A", None, "v20.1.10 12:30 AM"),
             ("X", None, "1578616200"),
         ];
-        let no_format = Call { args: vec![None], ..call("", None) };
+        let no_format = HelperCall { args: vec![None], ..call("", None) };
         assert_eq!(format_date(&no_format, instant).unwrap(), "2020-01-10T00:30:00Z");
         for (format, tz, expected) in cases {
             assert_eq!(format_date(&call(format, tz), instant).unwrap(), expected, "{format} {tz:?}");
         }
         assert!(format_date(&call("YYYY", Some("Mars/Olympus")), instant).is_err());
-        let bad = Call { hash: vec![("zone".into(), "UTC".into())], ..call("YYYY", None) };
+        let bad = HelperCall { hash: vec![("zone".into(), "UTC".into())], ..call("YYYY", None) };
         assert!(format_date(&bad, instant).is_err());
     }
 }

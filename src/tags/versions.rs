@@ -17,6 +17,7 @@ pub struct SemVer {
     pub build: Vec<String>,
 }
 
+#[allow(clippy::expect_used, reason = "a constant pattern, checked by the unit tests")]
 static SEMVER: LazyLock<Regex> = LazyLock::new(|| {
     let number = r"0|[1-9]\d*";
     let pre_id = format!(r"(?:{number}|\d*[a-zA-Z-][a-zA-Z0-9-]*)");
@@ -85,6 +86,7 @@ pub struct Pep440 {
     local: Option<String>,
 }
 
+#[allow(clippy::expect_used, reason = "a constant pattern, checked by the unit tests")]
 static PEP440: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?ix)^\s*v?

@@ -3,7 +3,8 @@ the API port, and the registry `public.ecr.aws` with its Bearer token service on
 
 ecr_stand_in.py owns the process, the CA, both fronts, the strict manifest schema and the PutImage budget; this module
 owns what only ECR Public has, and is handed those shared pieces (it imports nothing from ecr_stand_in, which runs as
-`__main__`). Its docstring of rules is the "ECR Public" part of ecr_stand_in.py's.
+`__main__`). Its docstring of rules is the "ECR Public" part of ecr_stand_in.py's; the facts behind them, with their
+public sources, are docs/ecr-behaviour.md §13 (and §1, §7 for the manifest schema and upload rules it shares).
 
 The store is the second docker-registry child (`auth: token`, so distribution itself verifies every bearer token).
 The API reads that registry's storage directory (revision links, tag links, blob data), which distribution writes
@@ -41,7 +42,8 @@ BEARER_SECONDS = 3600
 JSON_TYPE = "application/x-amz-json-1.1"
 SETTINGS = {"public_alias": DEFAULT_ALIAS, "public_token_lifetime_seconds": 43200, "public_bearer_requests": None}
 
-# The API reference's grammars and limits (botocore's ecr-public 2020-10-30 model, the same source).
+# The API reference's grammars and limits (botocore's ecr-public 2020-10-30 model, the same source);
+# docs/ecr-behaviour.md §13 lists them with their public pages.
 ALIAS_PATTERN = re.compile(r"[a-z][a-z0-9]+(?:[._-][a-z0-9]+)*")
 NAME_PATTERN = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 DIGEST_PATTERN = re.compile(r"[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+")

@@ -1,5 +1,5 @@
 """The local Amazon ECR: one process that is one image store, behaving as real ECR does where it is stricter than
-distribution 2.8 and moto (../shared/reference/ecr-real-behaviour.md).
+distribution 2.8 and moto (docs/ecr-behaviour.md, which gives each behaviour's public source).
 
 It runs moto (the ECR and STS APIs) in this process and Debian's docker-registry (the blob and manifest bytes) as
 a child on a private loopback port, and puts two fronts before them (it is ECR Public too: see below):
@@ -11,27 +11,27 @@ Both fronts write to both stores on the request path, under one lock, before the
 the registry is in moto (DescribeImages, BatchGetImage) when the PUT is answered, and a PutImage tag is in the
 registry (pullable) when the API answers. There are no notifications and nothing to wait for.
 
-What ECR does and the fronts enforce (the reference's row number in brackets):
-* strict manifest schema [1]: config annotations, platform.features, media types with parameters, invalid JSON ->
+What ECR does and the fronts enforce (the section of docs/ecr-behaviour.md in brackets):
+* strict manifest schema [§1]: config annotations, platform.features, media types with parameters, invalid JSON ->
   405 UNSUPPORTED (registry) or InvalidParameterException (PutImage);
-* PutImage 10/s per account and region [3], one budget for registry manifest PUTs and API PutImage calls ->
+* PutImage 10/s per account and region [§3], one budget for registry manifest PUTs and API PutImage calls ->
   429 TOOMANYREQUESTS "Rate exceeded" / ThrottlingException, no Retry-After;
-* zero-byte uploads [4] and digest mismatches [9] -> 400 BLOB_UPLOAD_INVALID with ECR's wording;
-* immutable tags with exclusion filters (wildcards) [5] -> TAG_INVALID (registry), ImageTagAlreadyExistsException
+* zero-byte uploads and digest mismatches [§7] -> 400 BLOB_UPLOAD_INVALID with ECR's wording;
+* immutable tags with exclusion filters (wildcards) [§10] -> TAG_INVALID (registry), ImageTagAlreadyExistsException
   (PutImage, even for the same digest);
-* token lifetime [6]: after the configured seconds (12 h by default) since the last GetAuthorizationToken, or,
+* token lifetime [§5]: after the configured seconds (12 h by default) since the last GetAuthorizationToken, or,
   for the next token issued only, after next_token_requests registry requests -> 403 DENIED "Your authorization
   token has expired. Reauthenticate and try again."; GetAuthorizationToken answers expiresAt = now + lifetime
   (moto says 2015). moto's token is the same string every time, so "a new token" is a new issue of it;
-* a missing repository [10]: the upload POST's connection is closed without an answer, anything else is 404
+* a missing repository [§9]: the upload POST's connection is closed without an answer, anything else is 404
   NAME_UNKNOWN; nothing creates a repository on push;
-* ECR's Basic challenge and no Docker-Content-Digest on manifest GET [14];
+* ECR's Basic challenge and no Docker-Content-Digest on manifest GET [§6];
 * BatchCheckLayerAvailability answers from the registry's store (moto knows only layers of its own upload API):
-  AVAILABLE with layerSize for a stored blob, a MissingLayerDigest failure otherwise (counter layer_checks_api;
+  AVAILABLE with layerSize for a stored blob [§12], a MissingLayerDigest failure otherwise (counter layer_checks_api;
   the registry's own blob HEADs count as blob_heads);
-* chunked uploads [12]: PATCH answers 201, non-final parts under 5 MiB are refused; cross-repository mounts [13]
+* chunked uploads [§7]: PATCH answers 201, non-final parts under 5 MiB are refused; cross-repository mounts [§8]
   answer 202 with a fresh upload session unless blob mounting is switched on.
-* image scans are moto's (moto/ecr/models.py): DescribeImageScanFindings answers ScanNotFoundException until
+* image scans are moto's (moto/ecr/models.py) [§14]: DescribeImageScanFindings answers ScanNotFoundException until
   StartImageScan ran for the image (as ECR does for an image pushed without scan-on-push), StartImageScan once a
   day per image (LimitExceededException after, as ECR's basic scanning), and the findings are those set through
   moto's own API, POST /moto-api/static/ecr/scan-finding-results, which the API front forwards like any request
@@ -42,16 +42,16 @@ ECR Public (public.ecr.aws), in the same process (the code in ecr_public.py). mo
 answers every `X-Amz-Target: SpencerFrontendService.*` request itself, and a second docker-registry child with
 `auth: token` holds the images, so distribution itself verifies every bearer token. Facts, with their sources
 ([API] = the ECR Public API reference, whose shapes and constraints are those of botocore's ecr-public 2020-10-30
-model in the pinned venv; [ref] = ../shared/reference/ecr-real-behaviour.md, section ECR Public):
+model in the pinned venv; [§13] = docs/ecr-behaviour.md §13, ECR Public, which links the public pages):
 * JSON 1.1, target prefix SpencerFrontendService, signing name ecr-public [API metadata]; the API exists only in
-  us-east-1 [ref]: another region in the credential scope -> InvalidSignatureException "Credential should be scoped
+  us-east-1 [§13]: another region in the credential scope -> InvalidSignatureException "Credential should be scoped
   to a valid region.", another service -> "...scoped to correct service: 'ecr-public'.", no Authorization -> 403
   MissingAuthenticationTokenException (AWS common errors), an unknown operation -> UnknownOperationException;
 * the caller's account is that of the access key in moto (IAM users; STS keys belong to the assumed role's
   account), else 123456789012. When moto enforces IAM (/moto-api/reset-auth), the signature is checked and each call
   authorized by moto's own policy evaluation (moto.iam.access_control.IAMRequest) for `ecr-public:<Operation>` on
   `arn:aws:ecr-public::<account>:repository/<name>` (`*` for GetAuthorizationToken and DescribeRegistries);
-  GetAuthorizationToken also needs sts:GetServiceBearerToken on `*` [API GetAuthorizationToken; ref] ->
+  GetAuthorizationToken also needs sts:GetServiceBearerToken on `*` [API GetAuthorizationToken; §13] ->
   AccessDeniedException "User: <arn> is not authorized to perform: <action> on resource: <resource> ...";
 * operations GetAuthorizationToken (authorizationToken = base64 "AWS:<token>", a fresh random token each call, valid
   public_token_lifetime_seconds, 12 h by default [API]), DescribeRegistries (one registry per account; alias
@@ -61,7 +61,7 @@ model in the pinned venv; [ref] = ../shared/reference/ecr-real-behaviour.md, sec
   PutImage, BatchDeleteImage (the last tag of an image takes the image), BatchCheckLayerAvailability
   (MissingLayerDigest, InvalidLayerDigest); response members and error names as [API]; timestamps epoch seconds;
   repository ARN arn:aws:ecr-public::<account>:repository/<name> (no region) and URI public.ecr.aws/<alias>/<name>
-  [ref]; maxResults 1-1000 with nextToken paging;
+  [§13]; maxResults 1-1000 with nextToken paging;
 * grammars and limits [API], InvalidParameterException "Invalid parameter at '<member>' failed to satisfy
   constraint: ..." otherwise: registry alias [a-z][a-z0-9]+(?:[._-][a-z0-9]+)*, 2-50; repository name
   (?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*, 2-205; catalog description <= 1024, aboutText and
@@ -71,12 +71,12 @@ model in the pinned venv; [ref] = ../shared/reference/ecr-real-behaviour.md, sec
   https://public.ecr.aws/logo/<sha256>; tags: keys 1-128, values <= 256 (InvalidTagParameterException), at most 50
   (TooManyTagsException, whose documentation says 50 although the TagList shape allows 200); image tag 1-300;
   imageManifest 1-4194304;
-* PutImage: the strict manifest schema [1] (InvalidParameterException), the PutImage budget (its own bucket,
+* PutImage: the strict manifest schema [§1] (InvalidParameterException), the PutImage budget (its own bucket,
   ECR Public's rate is not documented: the private settings apply), ImageDigestDoesNotMatchException,
   LayersNotFoundException (missing blobs), ReferencedImagesNotFoundException (an index naming a missing manifest),
-  ImageAlreadyExistsException when the tag already names that digest [API error list]; no tag immutability [ref];
+  ImageAlreadyExistsException when the tag already names that digest [API error list]; no tag immutability [§13];
 * the registry public.ecr.aws (always in the certificate and the hosts file): distribution's challenge `Bearer
-  realm="https://public.ecr.aws/token/",service="public.ecr.aws"[,scope=...]` [ref]; the token service GET
+  realm="https://public.ecr.aws/token/",service="public.ecr.aws"[,scope=...]` [§13]; the token service GET
   /token/?service=...&scope=repository:<alias>/<repo>:pull,push (scope may repeat) takes Basic AWS:<token> of an
   unexpired GetAuthorizationToken (401 DENIED otherwise) or no Authorization (anonymous), and answers {token,
   access_token, expires_in, issued_at}: pull on any existing repository, push only on the caller's alias. Tokens
@@ -84,8 +84,8 @@ model in the pinned venv; [ref] = ../shared/reference/ecr-real-behaviour.md, sec
   registry's rootcertbundle (distribution 2.8 verifies x5c chains against it); they live an hour (unconfirmed);
 * the front enforces what ECR does and distribution does not: a repository exists only by CreateRepository (404
   NAME_UNKNOWN for a valid token's request to any other, nothing is created on push); manifest PUTs (with push
-  access) meet the strict schema, the size limit and the PutImage budget; zero-byte and mismatched uploads [4, 9];
-  the chunked-upload quirks [12] are private ECR's and do not apply. public_bearer_requests N: the next bearer token
+  access) meet the strict schema, the size limit and the PutImage budget; zero-byte and mismatched uploads [§7];
+  the chunked-upload quirks [§7] are private ECR's and do not apply. public_bearer_requests N: the next bearer token
   issued expires after N registry requests -> 401 UNAUTHORIZED with `WWW-Authenticate: Bearer realm=...,service=...,
   scope="repository:<name>:<actions>",error="invalid_token"`;
 * one synchronous store: the API reads the public registry's storage (revision and tag links, blobs) and writes

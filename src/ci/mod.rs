@@ -1,0 +1,504 @@
+//! CI context detection: which CI system runs us and what it says about branch, commit, git tag, pull request and
+//! run number.
+//!
+//! Detection is a pure function of an environment map plus a [`Workspace`] for the two things that are not in the
+//! environment: GitHub's event payload file and the plain-git fallback. Nothing here reads the process environment,
+//! so every CI system is tested against fixtures of real environment dumps (`tests/fixtures/ci`). The order follows
+//! `docs/ci-variables.md` §1 (detection order): GitHub Actions first (CodeBuild can host Actions runners), CodeBuild
+//! before Jenkins (the CodeBuild Jenkins plugin runs inside CodeBuild), then semantic-release/env-ci's order (the
+//! reference for what each system's variables mean), plain git last.
+//!
+//! Where ecr-ship and env-ci differ, ecr-ship's conventions hold: on a pull request `branch` is the source (head)
+//! branch and `sha` the head commit (env-ci's `branch` is the target, here `base_ref`); a tag build reports the git
+//! tag and no branch; a commit id is the full 40 hex.
+//!
+//! Each system reads its variables in a module of its own, one file per system as env-ci keeps one per service,
+//! over the shared parsing in `helpers`; `docs/ci-variables.md` lists every variable each one reads.
+
+mod appveyor;
+mod azure;
+mod bamboo;
+mod bitbucket;
+mod bitrise;
+mod buddy;
+mod buildkite;
+mod circleci;
+mod cirrus;
+mod codebuild;
+mod codefresh;
+mod codeship;
+mod drone;
+mod github;
+mod gitlab;
+mod helpers;
+mod jenkins;
+mod screwdriver;
+mod semaphore;
+mod teamcity;
+mod travis;
+mod vela;
+mod woodpecker;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde::Serialize;
+
+use crate::bail_input;
+use helpers::{is_hex_sha, parse_pr, strip_ref};
+
+/// Environment variables as seen by the process, injected so detection stays a pure function.
+pub type EnvMap = BTreeMap<String, String>;
+
+/// The process environment as an [`EnvMap`], read once in `main`'s call path.
+pub fn process_env() -> EnvMap {
+    std::env::vars_os().filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?))).collect()
+}
+
+/// A variable's value, treating empty (and whitespace-only) as unset, as every CI system's docs do.
+pub fn var<'a>(env: &'a EnvMap, key: &str) -> Option<&'a str> {
+    env.get(key).map(|value| value.trim()).filter(|value| !value.is_empty())
+}
+
+/// True when running in GitHub Actions, whose runners set `GITHUB_ACTIONS=true`.
+pub fn in_github_actions(env: &EnvMap) -> bool {
+    var(env, "GITHUB_ACTIONS") == Some("true")
+}
+
+/// What detection may read besides the environment.
+pub trait Workspace {
+    fn read_file(&self, path: &Path) -> std::io::Result<String>;
+    /// Output of `git <args>` in the workspace, trimmed, or `None` when git fails or is absent.
+    fn git(&self, args: &[&str]) -> Option<String>;
+}
+
+/// The real workspace: files on disk and the `git` command run in `dir`.
+pub struct LocalWorkspace {
+    pub dir: PathBuf,
+}
+
+impl Workspace for LocalWorkspace {
+    fn read_file(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(self.dir.join(path))
+    }
+
+    fn git(&self, args: &[&str]) -> Option<String> {
+        let output = Command::new("git").arg("-C").arg(&self.dir).args(args).output().ok()?;
+        let text = String::from_utf8(output.stdout).ok()?;
+        (output.status.success() && !text.trim().is_empty()).then(|| text.trim().to_string())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CiSystem {
+    GithubActions,
+    Codebuild,
+    Gitlab,
+    Jenkins,
+    Buildkite,
+    Circleci,
+    Bitbucket,
+    AzurePipelines,
+    Teamcity,
+    Drone,
+    Woodpecker,
+    Semaphore,
+    Travis,
+    Bamboo,
+    Codefresh,
+    Appveyor,
+    Bitrise,
+    Buddy,
+    Cirrus,
+    Codeship,
+    Screwdriver,
+    Vela,
+    Git,
+    Unknown,
+}
+
+impl fmt::Display for CiSystem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CiSystem::GithubActions => "GitHub Actions",
+            CiSystem::Codebuild => "AWS CodeBuild",
+            CiSystem::Gitlab => "GitLab CI",
+            CiSystem::Jenkins => "Jenkins",
+            CiSystem::Buildkite => "Buildkite",
+            CiSystem::Circleci => "CircleCI",
+            CiSystem::Bitbucket => "Bitbucket Pipelines",
+            CiSystem::AzurePipelines => "Azure Pipelines",
+            CiSystem::Teamcity => "TeamCity",
+            CiSystem::Drone => "Drone",
+            CiSystem::Woodpecker => "Woodpecker CI",
+            CiSystem::Semaphore => "Semaphore",
+            CiSystem::Travis => "Travis CI",
+            CiSystem::Bamboo => "Bamboo",
+            CiSystem::Codefresh => "Codefresh",
+            CiSystem::Appveyor => "AppVeyor",
+            CiSystem::Bitrise => "Bitrise",
+            CiSystem::Buddy => "Buddy",
+            CiSystem::Cirrus => "Cirrus CI",
+            CiSystem::Codeship => "Codeship",
+            CiSystem::Screwdriver => "Screwdriver",
+            CiSystem::Vela => "Vela",
+            CiSystem::Git => "git",
+            CiSystem::Unknown => "no CI and no git",
+        })
+    }
+}
+
+/// What the build is about. Every field is optional: a CodePipeline-started build has no branch, a local run may
+/// have no git at all. `sha`, when present, is 40 (or 64) lower-case hex.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CiContext {
+    pub system: CiSystem,
+    pub branch: Option<String>,
+    pub sha: Option<String>,
+    pub git_tag: Option<String>,
+    pub pr: Option<u64>,
+    pub run: Option<String>,
+    pub default_branch: Option<String>,
+    pub event: Option<String>,
+    /// The branch a pull request merges into, or the branch a pushed tag was made on (GitHub's `base_ref`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_ref: Option<String>,
+    /// The commit's date (RFC 3339) when the CI system says it, for metadata-action's `{{commit_date}}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit_date: Option<String>,
+    /// What the CI system says of the repository, for the OCI labels `title`, `description`, `url`, `source` and
+    /// `licenses`.
+    #[serde(skip)]
+    pub repository: RepositoryFacts,
+    /// Which facts came from flags (`--branch`, `--sha`, ...) rather than detection, in the order of [`Overrides`].
+    #[serde(skip)]
+    pub given: Vec<&'static str>,
+}
+
+/// The repository as the CI system describes it (GitHub: the event payload's `repository` object, the same
+/// object metadata-action reads from GitHub's API). Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepositoryFacts {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// The repository's web page, e.g. `https://github.com/octo/app`.
+    pub url: Option<String>,
+    /// The licence's SPDX id, e.g. `MIT`.
+    pub license: Option<String>,
+}
+
+impl CiContext {
+    fn new(system: CiSystem) -> CiContext {
+        CiContext {
+            system,
+            branch: None,
+            sha: None,
+            git_tag: None,
+            pr: None,
+            run: None,
+            default_branch: None,
+            event: None,
+            base_ref: None,
+            commit_date: None,
+            repository: RepositoryFacts::default(),
+            given: Vec::new(),
+        }
+    }
+
+    /// Where the build's facts came from, for the log's context line: "GitHub Actions build", "git build",
+    /// "git build (branch and commit given)". Facts given by flags count as a git build even outside a checkout:
+    /// they are what a git build would have detected.
+    pub fn origin(&self) -> String {
+        let given = match self.given.as_slice() {
+            [] => String::new(),
+            [one] => format!(" ({one} given)"),
+            [init @ .., last] => format!(" ({} and {last} given)", init.join(", ")),
+        };
+        match self.system {
+            CiSystem::Unknown if self.given.is_empty() => {
+                "build outside CI and git (no --branch or --sha given)".into()
+            }
+            CiSystem::Unknown => format!("git build{given}"),
+            system => format!("{system} build{given}"),
+        }
+    }
+}
+
+/// Explicit values from `--branch/--sha/--git-tag/--pr`; they win over detection.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub branch: Option<String>,
+    pub sha: Option<String>,
+    pub git_tag: Option<String>,
+    pub pr: Option<String>,
+    pub default_branch: Option<String>,
+}
+
+/// Detects the CI context, applies the overrides, and checks the commit sha.
+pub fn detect(env: &EnvMap, workspace: &dyn Workspace, overrides: &Overrides) -> anyhow::Result<CiContext> {
+    let is = |key: &str| var(env, key).is_some();
+    let is_true = |key: &str| var(env, key).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let mut context = if in_github_actions(env) {
+        github::detect(env, workspace)?
+    } else if is("CODEBUILD_BUILD_ID") {
+        codebuild::detect(env)
+    } else if is("APPVEYOR") {
+        appveyor::detect(env)
+    } else if is_true("TF_BUILD") || is("BUILD_BUILDURI") {
+        azure::detect(env)
+    } else if is("bamboo_agentId") {
+        bamboo::detect(env)
+    } else if is("BITBUCKET_BUILD_NUMBER") {
+        bitbucket::detect(env)
+    } else if is("BITRISE_IO") {
+        bitrise::detect(env)
+    } else if is("BUDDY_WORKSPACE_ID") {
+        buddy::detect(env)
+    } else if is_true("BUILDKITE") {
+        buildkite::detect(env)
+    } else if is_true("CIRCLECI") {
+        circleci::detect(env)
+    } else if is("CIRRUS_CI") {
+        cirrus::detect(env)
+    } else if is("CF_BUILD_ID") {
+        codefresh::detect(env)
+    } else if var(env, "CI_NAME") == Some("codeship") {
+        codeship::detect(env)
+    } else if is("DRONE") {
+        drone::detect(env)
+    } else if is("GITLAB_CI") {
+        gitlab::detect(env)
+    } else if is("JENKINS_URL") {
+        jenkins::detect(env)
+    } else if is("SCREWDRIVER") {
+        screwdriver::detect(env)
+    } else if is("SEMAPHORE") {
+        semaphore::detect(env)
+    } else if is("TEAMCITY_VERSION") {
+        teamcity::detect(env)
+    } else if is("TRAVIS") {
+        travis::detect(env)
+    } else if is("VELA") {
+        vela::detect(env)
+    } else if var(env, "CI") == Some("woodpecker") {
+        woodpecker::detect(env)
+    } else {
+        CiContext::new(CiSystem::Unknown)
+    };
+    // Overrides first, so git is asked only for what neither the CI system nor the user said.
+    apply_overrides(&mut context, overrides)?;
+    fill_from_git(&mut context, workspace);
+    if let Some(sha) = &context.sha {
+        context.sha = Some(normalize_sha(sha, "the detected commit")?);
+    }
+    Ok(context)
+}
+
+/// Checks a commit id: 40 hex characters (SHA-1) or 64 (SHA-256 repositories); returns it in lower case.
+pub fn normalize_sha(sha: &str, source: &str) -> anyhow::Result<String> {
+    let sha = sha.trim();
+    if !is_hex_sha(sha) {
+        bail_input!("invalid commit sha '{sha}' from {source}: expected the full 40 hexadecimal characters");
+    }
+    Ok(sha.to_ascii_lowercase())
+}
+
+fn apply_overrides(context: &mut CiContext, overrides: &Overrides) -> anyhow::Result<()> {
+    if let Some(branch) = &overrides.branch {
+        context.branch = Some(strip_ref(branch).to_string());
+        context.given.push("branch");
+    }
+    if let Some(sha) = &overrides.sha {
+        context.sha = Some(normalize_sha(sha, "--sha")?);
+        context.given.push("commit");
+    }
+    if let Some(tag) = &overrides.git_tag {
+        context.git_tag = Some(tag.strip_prefix("refs/tags/").unwrap_or(tag).to_string());
+        context.given.push("git tag");
+    }
+    if let Some(pr) = &overrides.pr {
+        context.given.push("pull request");
+        context.pr = Some(parse_pr(pr).ok_or_else(|| {
+            crate::error::bad_input(format!(
+                "invalid pull request number '{pr}' from --pr: expected a positive integer"
+            ))
+        })?);
+    }
+    if let Some(default_branch) = &overrides.default_branch {
+        context.default_branch = Some(default_branch.clone());
+        context.given.push("default branch");
+    }
+    Ok(())
+}
+
+/// Fills what the CI variables left open from plain git: the commit always, the branch only when HEAD is on one
+/// (CodeBuild, Jenkins and GitHub PR checkouts are detached; guessing from remote branches is ambiguous).
+fn fill_from_git(context: &mut CiContext, workspace: &dyn Workspace) {
+    let needs_sha = context.sha.is_none();
+    let needs_ref = context.branch.is_none() && context.git_tag.is_none() && context.pr.is_none();
+    if !needs_sha && !needs_ref {
+        return;
+    }
+    let Some(head) = workspace.git(&["rev-parse", "HEAD"]) else { return };
+    if context.system == CiSystem::Unknown {
+        context.system = CiSystem::Git;
+    }
+    if needs_sha {
+        context.sha = Some(head);
+    }
+    if needs_ref {
+        context.branch = workspace.git(&["symbolic-ref", "-q", "--short", "HEAD"]);
+        if context.branch.is_none() {
+            context.git_tag = workspace.git(&["describe", "--exact-match", "--tags", "HEAD"]);
+        }
+    }
+}
+
+/// Loads an environment dump in `KEY=VALUE` lines (blank lines and `#` comments skipped), as the fixtures are kept.
+/// Only the tests use it: the unit tests here and the integration tests (which enable `test-env`).
+#[cfg(any(test, feature = "test-env"))]
+pub fn parse_env_dump(text: &str) -> anyhow::Result<EnvMap> {
+    use anyhow::Context as _;
+
+    let mut env = EnvMap::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let (key, value) = line.split_once('=').with_context(|| format!("line {}: expected KEY=VALUE", number + 1))?;
+        env.insert(key.to_string(), value.to_string());
+    }
+    Ok(env)
+}
+
+/// What the systems' tests share: an environment from pairs, a workspace that has nothing, and the fixtures.
+#[cfg(test)]
+mod testing {
+    use std::path::Path;
+
+    use super::{CiContext, EnvMap, Overrides, Workspace, detect, parse_env_dump};
+
+    pub(super) fn env_of(pairs: &[(&str, &str)]) -> EnvMap {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    /// No files and no git: only the environment speaks.
+    pub(super) struct Bare(pub(super) &'static str);
+
+    impl Workspace for Bare {
+        fn read_file(&self, _path: &Path) -> std::io::Result<String> {
+            Ok(self.0.to_string())
+        }
+
+        fn git(&self, _args: &[&str]) -> Option<String> {
+            None
+        }
+    }
+
+    /// Where the fixtures are; `@fixtures` in a fixture's values stands for it, as in `tests/it/tags.rs`.
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ci");
+
+    /// A workspace outside any git repository whose files are the fixtures (GitHub's event payloads), so only the
+    /// fixture's variables speak.
+    struct FixtureDir;
+
+    impl Workspace for FixtureDir {
+        fn read_file(&self, path: &Path) -> std::io::Result<String> {
+            std::fs::read_to_string(Path::new(FIXTURES).join(path))
+        }
+
+        fn git(&self, _args: &[&str]) -> Option<String> {
+            None
+        }
+    }
+
+    /// The fields a `#! context:` header may name: [`CiContext`]'s serialized ones. A key outside this list is a
+    /// typo that would otherwise compare `null` with `null` and pass.
+    const CONTEXT_KEYS: &[&str] =
+        &["system", "branch", "sha", "git_tag", "pr", "run", "default_branch", "event", "base_ref", "commit_date"];
+
+    /// Detects the context of a fixture (`include_str!` of a `tests/fixtures/ci/*.env`) with no flags and no git,
+    /// and checks every key of its `#! context: {json}` header against the serialized context, as
+    /// `tests/it/tags.rs` checks the binary's `--json` output (a key the context leaves out is `null`).
+    pub(super) fn fixture(text: &str) -> CiContext {
+        let mut env = parse_env_dump(text).expect("the fixture is an environment dump");
+        for value in env.values_mut() {
+            *value = value.replace("@fixtures", FIXTURES);
+        }
+        let context = detect(&env, &FixtureDir, &Overrides::default()).expect("the fixture is detected");
+        let serialized = serde_json::to_value(&context).expect("the context serializes");
+        let headers: Vec<&str> = text.lines().filter_map(|line| line.strip_prefix("#! context:")).collect();
+        assert!(headers.len() <= 1, "more than one context header: {headers:?}");
+        if let Some(header) = headers.first() {
+            let expected: serde_json::Value = serde_json::from_str(header.trim()).expect("the context header is JSON");
+            let expected = expected.as_object().expect("the context header is an object");
+            assert!(!expected.is_empty(), "an empty context header checks nothing");
+            for (key, value) in expected {
+                assert!(CONTEXT_KEYS.contains(&key.as_str()), "the context header names no field: {key}");
+                assert_eq!(serialized.get(key).unwrap_or(&serde_json::Value::Null), value, "context.{key}");
+            }
+        }
+        context
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{Bare, env_of};
+    use super::*;
+
+    #[test]
+    fn each_system_is_detected_by_its_marker_and_the_first_in_order_wins() {
+        let cases: &[(&[(&str, &str)], CiSystem)] = &[
+            (&[("GITHUB_ACTIONS", "true"), ("CODEBUILD_BUILD_ID", "b:1")], CiSystem::GithubActions),
+            (&[("CODEBUILD_BUILD_ID", "b:1"), ("JENKINS_URL", "https://j/")], CiSystem::Codebuild),
+            (&[("APPVEYOR", "True")], CiSystem::Appveyor),
+            (&[("TF_BUILD", "True")], CiSystem::AzurePipelines),
+            (&[("BUILD_BUILDURI", "vstfs:///Build/Build/1")], CiSystem::AzurePipelines),
+            (&[("bamboo_agentId", "131073")], CiSystem::Bamboo),
+            (&[("BITBUCKET_BUILD_NUMBER", "1")], CiSystem::Bitbucket),
+            (&[("BITRISE_IO", "true")], CiSystem::Bitrise),
+            (&[("BUDDY_WORKSPACE_ID", "111")], CiSystem::Buddy),
+            (&[("BUILDKITE", "true")], CiSystem::Buildkite),
+            (&[("CIRCLECI", "true")], CiSystem::Circleci),
+            (&[("CIRRUS_CI", "true")], CiSystem::Cirrus),
+            (&[("CF_BUILD_ID", "5c1")], CiSystem::Codefresh),
+            (&[("CI_NAME", "codeship")], CiSystem::Codeship),
+            (&[("DRONE", "true"), ("CI", "woodpecker")], CiSystem::Drone),
+            (&[("GITLAB_CI", "true"), ("JENKINS_URL", "https://j/")], CiSystem::Gitlab),
+            (&[("JENKINS_URL", "https://j/")], CiSystem::Jenkins),
+            (&[("SCREWDRIVER", "true")], CiSystem::Screwdriver),
+            (&[("SEMAPHORE", "true")], CiSystem::Semaphore),
+            (&[("TEAMCITY_VERSION", "2024.1")], CiSystem::Teamcity),
+            (&[("TRAVIS", "true")], CiSystem::Travis),
+            (&[("VELA", "true")], CiSystem::Vela),
+            (&[("CI", "woodpecker")], CiSystem::Woodpecker),
+            (&[("CI", "true")], CiSystem::Unknown),
+        ];
+        for (pairs, system) in cases {
+            let context = detect(&env_of(pairs), &Bare("{}"), &Overrides::default()).unwrap();
+            assert_eq!(context.system, *system, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn the_origin_names_the_system_and_what_was_given() {
+        let cases: &[(CiSystem, &[&'static str], &str)] = &[
+            (CiSystem::GithubActions, &[], "GitHub Actions build"),
+            (CiSystem::Git, &[], "git build"),
+            (CiSystem::Unknown, &["branch", "commit"], "git build (branch and commit given)"),
+            (CiSystem::Unknown, &["commit"], "git build (commit given)"),
+            (CiSystem::Git, &["branch", "commit", "git tag"], "git build (branch, commit and git tag given)"),
+            (CiSystem::Jenkins, &["pull request"], "Jenkins build (pull request given)"),
+            (CiSystem::Unknown, &[], "build outside CI and git (no --branch or --sha given)"),
+        ];
+        for (system, given, expected) in cases {
+            let context = CiContext { given: given.to_vec(), ..CiContext::new(*system) };
+            assert_eq!(context.origin(), *expected, "{system:?} {given:?}");
+        }
+    }
+}
