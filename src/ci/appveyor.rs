@@ -4,8 +4,8 @@
 //! `APPVEYOR_REPO_PROVIDER` and `APPVEYOR_REPO_NAME`. `docs/ci-variables.md` §3 and §4.3 list these variables with
 //! AppVeyor's documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{owned, parse_pr, repository_from_url, set_branch};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 pub(super) fn detect(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Appveyor);

@@ -5,8 +5,8 @@
 //! `SYSTEM_PULLREQUEST_SOURCEBRANCH` and `SYSTEM_PULLREQUEST_TARGETBRANCH`; never `BUILD_SOURCEBRANCHNAME`.
 //! `docs/ci-variables.md` §3 and §4.4 list these variables with Microsoft's documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{branch_from_ref, owned, parse_pr, pr_from_ref, repository_from_url, strip_ref};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 pub(super) fn detect(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::AzurePipelines);

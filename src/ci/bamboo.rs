@@ -4,8 +4,8 @@
 //! `bamboo_repository_pr_sourceBranch` and `bamboo_repository_pr_targetBranch`. `docs/ci-variables.md` §3 and §4.5 list
 //! these variables with Atlassian's documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{first, owned, parse_pr, repository_from_clone_url, set_branch};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 pub(super) fn detect(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Bamboo);

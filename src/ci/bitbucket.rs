@@ -3,8 +3,8 @@
 //! and the repository from `BITBUCKET_REPO_FULL_NAME` (else `BITBUCKET_GIT_HTTP_ORIGIN`) and `BITBUCKET_REPO_SLUG`.
 //! `docs/ci-variables.md` §3 and §4.6 list these variables with Atlassian's documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{owned, parse_pr, repository_from_url};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 pub(super) fn detect(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Bitbucket);

@@ -3,8 +3,8 @@
 //! `BITRISE_BUILD_NUMBER` and `GIT_REPOSITORY_URL`. `docs/ci-variables.md` §3 and §4.7 list these variables with
 //! Bitrise's documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{owned, pr_unless_false, repository_from_clone_url, set_branch};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 pub(super) fn detect(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Bitrise);

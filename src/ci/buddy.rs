@@ -4,8 +4,8 @@
 //! `BUDDY_EXECUTION_PULL_REQUEST_BASE_BRANCH` and `BUDDY_SCM_URL`. `docs/ci-variables.md` §3 and §4.8 list these
 //! variables with Buddy's documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{owned, parse_pr, pr_from_url, repository_from_url, set_branch};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 pub(super) fn detect(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Buddy);

@@ -3,8 +3,8 @@
 //! `BUILDKITE_PULL_REQUEST_BASE_BRANCH`, `BUILDKITE_BUILD_NUMBER`, `BUILDKITE_PIPELINE_DEFAULT_BRANCH` and
 //! `BUILDKITE_REPO`. `docs/ci-variables.md` §3 and §4.9 list these variables with Buildkite's documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{owned, parse_pr, repository_from_clone_url};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 pub(super) fn detect(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Buildkite);

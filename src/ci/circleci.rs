@@ -4,8 +4,8 @@
 //! pull request target, so there is no `base_ref`. `docs/ci-variables.md` §3 and §4.10 list these variables with
 //! CircleCI's documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{owned, parse_pr, pr_from_url, repository_from_clone_url};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 pub(super) fn detect(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Circleci);

@@ -3,8 +3,8 @@
 //! `CIRRUS_BUILD_ID`, `CIRRUS_DEFAULT_BRANCH`, `CIRRUS_REPO_CLONE_URL` and `CIRRUS_REPO_NAME`. `docs/ci-variables.md`
 //! §3 and §4.11 list these variables with Cirrus CI's documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{owned, parse_pr, repository_from_url, set_branch};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 pub(super) fn detect(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Cirrus);

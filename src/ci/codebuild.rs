@@ -6,8 +6,8 @@
 //! CodePipeline started names no branch. `docs/ci-variables.md` §3 and §4.2 list these variables with AWS's
 //! documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{is_hex_sha, owned, parse_pr, repository_from_clone_url, strip_ref};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 pub(super) fn detect(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Codebuild);

@@ -2,8 +2,8 @@
 //! `CF_PULL_REQUEST_NUMBER`, `CF_PULL_REQUEST_TARGET`, and the repository from `CF_COMMIT_URL` and `CF_REPO_NAME`.
 //! `docs/ci-variables.md` §3 and §4.12 list these variables with Codefresh's documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{owned, parse_pr, repository_from_url, set_branch};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 pub(super) fn detect(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Codefresh);

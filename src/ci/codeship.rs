@@ -2,8 +2,8 @@
 //! `CI_BUILD_NUMBER` and `CI_PR_NUMBER` (`0` outside a pull request on Codeship Pro). `docs/ci-variables.md` §3 and
 //! §4.13 list these variables with Codeship's documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{owned, parse_pr, set_branch};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 pub(super) fn detect(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Codeship);

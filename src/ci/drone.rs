@@ -4,8 +4,8 @@
 //! default branch), `DRONE_REPO_LINK` and `DRONE_REPO_NAME`. `docs/ci-variables.md` §3 and §4.14 list these variables
 //! with Drone's documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{first, owned, parse_pr, repository_from_url, set_branch};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 pub(super) fn detect(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Drone);

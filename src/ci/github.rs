@@ -8,8 +8,8 @@
 
 use std::path::Path;
 
+use super::context::{CiContext, CiSystem, EnvMap, RepositoryFacts, Workspace, var};
 use super::helpers::{json_pr, owned, pr_from_ref, strip_ref};
-use super::{CiContext, CiSystem, EnvMap, RepositoryFacts, Workspace, var};
 use crate::bail_input;
 
 pub(super) fn detect(env: &EnvMap, workspace: &dyn Workspace) -> anyhow::Result<CiContext> {

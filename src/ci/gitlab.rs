@@ -5,8 +5,8 @@
 //! `CI_MERGE_REQUEST_TARGET_BRANCH_NAME`. `docs/ci-variables.md` §3 and §4.15 list these variables with GitLab's
 //! documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{owned, parse_pr, repository_from_url};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 pub(super) fn detect(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Gitlab);

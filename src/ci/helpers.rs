@@ -2,7 +2,7 @@
 //! web pages, and the ecr-ship rule for a pull request's branch ([`set_branch`]). What each system's variables mean
 //! is in its own module and `docs/ci-variables.md`.
 
-use super::{CiContext, EnvMap, RepositoryFacts, var};
+use super::context::{CiContext, EnvMap, RepositoryFacts, var};
 
 pub(super) fn strip_ref(name: &str) -> &str {
     name.strip_prefix("refs/heads/").unwrap_or(name)

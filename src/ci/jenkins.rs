@@ -6,8 +6,8 @@
 //! `gitlabTargetRepoHttpUrl`. `docs/ci-variables.md` §3 and §4.16 list these variables with Jenkins's and its plugins'
 //! documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{first, owned, parse_pr, repository_from_clone_url, strip_ref};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 pub(super) fn detect(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Jenkins);

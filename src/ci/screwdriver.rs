@@ -3,8 +3,8 @@
 //! `origin/`), and `SCM_URL`. `docs/ci-variables.md` §3 and §4.17 list these variables with Screwdriver's
 //! documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{owned, parse_pr, repository_from_url, set_branch};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 /// Screwdriver prefixes its branches with the remote: `origin/main`.
 pub(super) fn detect(env: &EnvMap) -> CiContext {

@@ -4,8 +4,8 @@
 //! Semaphore 1.0's `REVISION`, `BRANCH_NAME`, `PULL_REQUEST_NUMBER` and `SEMAPHORE_BUILD_NUMBER`.
 //! `docs/ci-variables.md` §3 and §4.18 list these variables with Semaphore's documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{first, owned, parse_pr, repository_from_clone_url, set_branch};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 /// Semaphore 2.0 (`SEMAPHORE_GIT_*`) and 1.0 (`BRANCH_NAME`, `PULL_REQUEST_NUMBER`, `REVISION`).
 pub(super) fn detect(env: &EnvMap) -> CiContext {

@@ -2,8 +2,8 @@
 //! the branch is not in TeamCity's environment (see [`detect`]). `docs/ci-variables.md` §3 and §4.19 list these
 //! variables with JetBrains's documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::owned;
-use super::{CiContext, CiSystem, EnvMap, var};
 
 /// TeamCity. env-ci reads the branch (`teamcity.build.branch`) from the build properties file named by
 /// `TEAMCITY_BUILD_PROPERTIES_FILE`; detection here reads the environment alone, which has the commit and build

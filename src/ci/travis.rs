@@ -3,8 +3,8 @@
 //! pull request), `TRAVIS_TAG`, `TRAVIS_BUILD_NUMBER` and `TRAVIS_EVENT_TYPE`. `docs/ci-variables.md` §3 and §4.20 list
 //! these variables with Travis CI's documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{owned, pr_unless_false, set_branch};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 pub(super) fn detect(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Travis);

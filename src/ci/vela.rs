@@ -3,8 +3,8 @@
 //! `VELA_BUILD_NUMBER`, `VELA_BUILD_EVENT`, `VELA_REPO_BRANCH` (the default branch), `VELA_REPO_LINK` and
 //! `VELA_REPO_NAME`. `docs/ci-variables.md` §3 and §4.21 list these variables with Vela's documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{owned, parse_pr, repository_from_url, set_branch};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 pub(super) fn detect(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Vela);

@@ -3,8 +3,8 @@
 //! `CI_PIPELINE_NUMBER`, `CI_PIPELINE_EVENT`, `CI_REPO_DEFAULT_BRANCH`, `CI_REPO_URL` and `CI_REPO_NAME`.
 //! `docs/ci-variables.md` §3 and §4.22 list these variables with Woodpecker's documentation.
 
+use super::context::{CiContext, CiSystem, EnvMap, var};
 use super::helpers::{owned, parse_pr, repository_from_url, set_branch};
-use super::{CiContext, CiSystem, EnvMap, var};
 
 pub(super) fn detect(env: &EnvMap) -> CiContext {
     let mut context = CiContext::new(CiSystem::Woodpecker);

@@ -4,6 +4,9 @@
 //! Each test starts its own moto and passes its own environment map, so they run in parallel without sharing
 //! state or touching the process environment.
 
+// Tests that need services are compiled with `--features stand-ins`; their helpers are unused without it.
+#![cfg_attr(not(feature = "stand-ins"), allow(dead_code, unused_imports))]
+
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
@@ -34,6 +37,7 @@ fn json(text: &str) -> Value {
     serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test]
 async fn assume_role_with_external_id() {
     let moto = Moto::start();
@@ -46,6 +50,7 @@ async fn assume_role_with_external_id() {
     assert_eq!(session.authorization_token().await.expect("token").password.expose(), PASSWORD);
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test]
 async fn github_oidc_web_identity() {
     let moto = Moto::start();
@@ -64,6 +69,7 @@ async fn github_oidc_web_identity() {
     assert_eq!(server.requests(), 1, "ECR calls reuse the assumed credentials");
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test]
 async fn github_oidc_token_request_is_retried() {
     let moto = Moto::start();
@@ -75,6 +81,7 @@ async fn github_oidc_token_request_is_retried() {
     assert_eq!(server.requests(), 3);
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test]
 async fn github_oidc_audience_follows_the_partition() {
     let moto = Moto::start();
@@ -90,6 +97,7 @@ async fn github_oidc_audience_follows_the_partition() {
     assert_eq!(server.audiences(), vec!["sts.amazonaws.com.cn".to_string()]);
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test]
 async fn github_oidc_refused_request_token_is_not_echoed() {
     let moto = Moto::start();
@@ -104,6 +112,7 @@ async fn github_oidc_refused_request_token_is_not_echoed() {
     assert_eq!(server.requests(), 1, "a 401 is final, not retried");
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test]
 async fn role_chaining_of_two_roles() {
     let moto = Moto::start();
@@ -117,6 +126,7 @@ async fn role_chaining_of_two_roles() {
     assert_eq!(session.caller_arn(), Some("arn:aws:sts::123456789012:assumed-role/deployer/chain"));
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test]
 async fn role_chaining_signs_each_hop_with_the_previous_one() {
     let moto = Moto::start();
@@ -173,6 +183,7 @@ async fn missing_id_token_permission_is_explained() {
     assert!(!message.contains("ACTIONS_ID_TOKEN_REQUEST_URL and"), "{message}");
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test]
 async fn authorization_token_is_decoded_and_old_expiry_accepted() {
     let moto = Moto::start();
@@ -187,6 +198,7 @@ async fn authorization_token_is_decoded_and_old_expiry_accepted() {
     assert!(!format!("{token:?}").contains(PASSWORD));
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test]
 async fn a_given_registry_names_the_account_so_sts_is_never_called() {
     let moto = Moto::start();
@@ -283,6 +295,7 @@ impl Drop for CountingProxy {
 }
 
 /// The token is fetched once per session, counted on the wire; a fresh one is another call.
+#[cfg(feature = "stand-ins")]
 #[tokio::test]
 async fn authorization_token_is_fetched_once_per_session() {
     let moto = Moto::start();
@@ -302,6 +315,7 @@ async fn authorization_token_is_fetched_once_per_session() {
     assert_eq!(proxy.count("GetAuthorizationToken"), 2, "a fresh token is a second call");
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test]
 async fn create_with_settings_reads_back() {
     let moto = Moto::start();
@@ -378,6 +392,7 @@ print(json.dumps({
     assert!(!again.created && !again.updated);
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test]
 async fn existing_repository_left_alone_unless_update_existing() {
     let moto = Moto::start();
@@ -429,6 +444,7 @@ print(json.dumps({"mutability": repo["imageTagMutability"], "scan": repo["imageS
     assert_eq!(after["tags"], serde_json::json!([{"Key": "owner", "Value": "ci"}]));
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test]
 async fn missing_repository_without_create_says_how() {
     let moto = Moto::start();
@@ -443,6 +459,7 @@ async fn missing_repository_without_create_says_how() {
     assert_eq!(exit_code(&bad), 2);
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test]
 async fn access_denied_names_the_iam_action_and_resource() {
     let moto = Moto::start();

@@ -9,6 +9,9 @@
 //! daemon listens on, so docker works client side only (as on a CI runner's docker CLI, no daemon needed: login
 //! writes the test's own `config.json` without running docker, and `docker logout` is local).
 
+// Tests that need services are compiled with `--features stand-ins`; their helpers are unused without it.
+#![cfg_attr(not(feature = "stand-ins"), allow(dead_code, unused_imports))]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -21,8 +24,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::push::{SHA, single_image_layout};
 use crate::support::ecr::{Ecr, HOST};
+use crate::support::images::{SHA, single_image_layout};
 use crate::support::moto::{Moto, PASSWORD};
 use crate::support::oidc::{self, OidcServer};
 use crate::support::proc_scan::{ProcScan, Scope};
@@ -255,6 +258,7 @@ fn assert_logged_in(run: &Run, work: &Work, hosts: &[&str]) {
 }
 
 // 1. AssumeRole with an external id.
+#[cfg(feature = "stand-ins")]
 #[test]
 fn login_assumes_a_role_with_external_id() {
     let ecr = Ecr::start();
@@ -285,6 +289,7 @@ fn login_assumes_a_role_with_external_id() {
 }
 
 // 2. GitHub OIDC web identity, and the missing `id-token: write` permission.
+#[cfg(feature = "stand-ins")]
 #[test]
 fn login_with_github_oidc_web_identity() {
     let ecr = Ecr::start();
@@ -326,6 +331,7 @@ fn login_with_github_oidc_web_identity() {
 }
 
 // 3. Role chaining under enforced IAM.
+#[cfg(feature = "stand-ins")]
 #[test]
 fn login_chains_two_roles_under_enforced_iam() {
     let ecr = Ecr::start();
@@ -365,6 +371,7 @@ fn login_chains_two_roles_under_enforced_iam() {
 }
 
 // 4. A second account's registry, and logout removing exactly what login added.
+#[cfg(feature = "stand-ins")]
 #[test]
 fn login_of_two_registries_and_exact_logout() {
     let ecr = Ecr::start_with_names(&[OTHER_HOST]);
@@ -401,6 +408,7 @@ fn login_of_two_registries_and_exact_logout() {
 
 /// `login`, then a separate `logout` process, puts back the credential the user had for the host before: the earlier
 /// entry is parked in the engine's own credential file (never in the login record), and gone again after logout.
+#[cfg(feature = "stand-ins")]
 #[test]
 fn logout_in_another_process_puts_back_the_earlier_credential() {
     let ecr = Ecr::start();
@@ -423,6 +431,7 @@ fn logout_in_another_process_puts_back_the_earlier_credential() {
 
 /// A login to several registries that fails part-way still records the logins that succeeded, so logout undoes
 /// them. The second host's login fails because config.json names a credential helper for it that is not installed.
+#[cfg(feature = "stand-ins")]
 #[test]
 fn a_failed_later_login_leaves_the_earlier_ones_recorded_for_logout() {
     let ecr = Ecr::start();
@@ -478,6 +487,7 @@ fn push(work: &Work, ecr: &Ecr, step: &str, args: &[&str]) -> Ship {
 }
 
 // 5. Repository creation with every setting, from flags and from `.ecr-ship.yml`; existing repositories.
+#[cfg(feature = "stand-ins")]
 #[test]
 fn push_creates_the_repository_with_settings() {
     let ecr = Ecr::start();
@@ -590,6 +600,7 @@ fn push_creates_the_repository_with_settings() {
 }
 
 // 6. AccessDenied under enforced IAM names the action, the repository ARN and the way out.
+#[cfg(feature = "stand-ins")]
 #[test]
 fn push_without_create_permission_names_the_action() {
     let moto = Moto::start();
@@ -771,6 +782,7 @@ fn scanner_finds_a_planted_argv(needle: &str) {
 }
 
 // 8. The registry password never reaches a process argument list while `login` runs.
+#[cfg(feature = "stand-ins")]
 #[test]
 fn login_never_puts_the_password_in_an_argv() {
     scanner_finds_a_planted_argv(PASSWORD);

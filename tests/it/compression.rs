@@ -4,6 +4,9 @@
 //! alone, a real docker pulling and running the gzip image, bad values refused before anything is sent, and the
 //! temporary files gone however the push ends (also when SIGTERM stops it mid-compression).
 
+// Tests that need services are compiled with `--features stand-ins`; their helpers are unused without it.
+#![cfg_attr(not(feature = "stand-ins"), allow(dead_code, unused_imports))]
+
 use std::io::Read as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -16,8 +19,8 @@ use ecr_ship::media_type::{
 };
 use serde_json::Value;
 
-use crate::push::{SHA, single_image_layout};
 use crate::support::ecr::{Ecr, HOST};
+use crate::support::images::{SHA, single_image_layout};
 use crate::support::images::{classic_archive, digest_of, gzip, random_bytes, text_layer};
 use crate::support::{Run, Ship, SilentServer, moto::PASSWORD, scratch_dir};
 
@@ -117,6 +120,7 @@ struct Case {
     logged: Option<&'static str>,
 }
 
+#[cfg(feature = "stand-ins")]
 #[test]
 fn docker_archive_layers_are_compressed_as_asked_and_re_pushes_upload_nothing() {
     let ecr = Ecr::start();
@@ -215,6 +219,7 @@ fn docker_archive_layers_are_compressed_as_asked_and_re_pushes_upload_nothing() 
 /// A real docker pulls the gzip image that ecr-ship pushed from `docker save` output and runs it: a static binary
 /// built here with musl-gcc, so nothing comes from the internet. The image id (the config digest) survives. The zstd
 /// image runs under podman (dockerd 20.10 cannot unpack zstd layers).
+#[cfg(feature = "stand-ins")]
 #[test]
 fn docker_pulls_and_runs_the_image_pushed_from_its_own_docker_save() {
     use crate::support::dockerd::{Dockerd, write_scratch_context};

@@ -9,9 +9,9 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::push::{SHA, single_image_layout};
 use crate::support::ecr::{Ecr, HOST};
 use crate::support::images::{Layout, random_layer};
+use crate::support::images::{SHA, single_image_layout};
 use crate::support::{Ship, moto::PASSWORD, scratch_dir};
 
 /// One raw request to the stand-in's registry by its real host name: (HTTP status, headers, body). Status 0 means

@@ -4,13 +4,16 @@
 //! repository's catalog data read back, retag, the bearer token renewed mid-push, bad input refused offline, and the
 //! policy printer's public output.
 
+// Tests that need services are compiled with `--features stand-ins`; their helpers are unused without it.
+#![cfg_attr(not(feature = "stand-ins"), allow(dead_code, unused_imports))]
+
 use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::push::{SHA, single_image_layout};
 use crate::support::ecr::{Ecr, PUBLIC_ALIAS, PUBLIC_HOST};
 use crate::support::images::{Layout, random_layer};
+use crate::support::images::{SHA, single_image_layout};
 use crate::support::{Run, Ship, moto::PASSWORD, scratch_dir};
 
 fn registry() -> String {
@@ -33,6 +36,7 @@ fn assert_no_password(run: &Run, files: &[&str]) {
     }
 }
 
+#[cfg(feature = "stand-ins")]
 #[test]
 fn native_push_creates_the_public_repository_with_its_catalog_and_is_idempotent() {
     let ecr = Ecr::start();
@@ -121,6 +125,7 @@ fn native_push_creates_the_public_repository_with_its_catalog_and_is_idempotent(
     assert_eq!(ecr.public_pull_digest("app", "bare").as_deref(), Some(digest.as_str()));
 }
 
+#[cfg(feature = "stand-ins")]
 #[test]
 fn a_missing_public_repository_is_not_created_without_being_asked() {
     let ecr = Ecr::start();
@@ -133,6 +138,7 @@ fn a_missing_public_repository_is_not_created_without_being_asked() {
 
 /// The bearer token the registry's token service issues expires mid-push: the client exchanges the registry
 /// password for a new one and the push completes, every tag pulling back.
+#[cfg(feature = "stand-ins")]
 #[test]
 fn an_expired_bearer_token_is_renewed_mid_push() {
     let ecr = Ecr::start();
@@ -191,6 +197,7 @@ fn engine_push_to_public(ecr: &Ecr, engine: &str, engine_env: &[(String, String)
     digest
 }
 
+#[cfg(feature = "stand-ins")]
 #[test]
 fn docker_pushes_to_ecr_public_and_logs_out() {
     use crate::support::dockerd::Dockerd;
@@ -209,6 +216,7 @@ fn docker_pushes_to_ecr_public_and_logs_out() {
     assert!(!config.contains(PUBLIC_HOST), "the login was removed after the push: {config}");
 }
 
+#[cfg(feature = "stand-ins")]
 #[test]
 fn podman_pushes_to_ecr_public_and_logs_out() {
     use crate::support::podman::Podman;
@@ -222,6 +230,7 @@ fn podman_pushes_to_ecr_public_and_logs_out() {
     assert!(!auth.contains(PUBLIC_HOST), "the login was removed after the push: {auth}");
 }
 
+#[cfg(feature = "stand-ins")]
 #[test]
 fn login_to_ecr_public_gives_the_engine_a_working_login() {
     use crate::support::dockerd::Dockerd;
@@ -343,6 +352,7 @@ fn policy_prints_the_least_privilege_public_policy() {
 /// Under enforced IAM, a user holding exactly the policy `ecr-ship policy` prints creates the public repository
 /// and pushes; one without the idempotency check's DescribeImageTags is denied with a message naming that action
 /// and the command that prints the policy.
+#[cfg(feature = "stand-ins")]
 #[test]
 fn the_printed_public_policy_is_enough_under_enforced_iam() {
     let ecr = Ecr::start();

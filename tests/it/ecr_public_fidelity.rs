@@ -10,9 +10,9 @@ use std::process::{Command, Stdio};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::push::single_image_layout;
 use crate::support::dockerd::Dockerd;
 use crate::support::ecr::{Ecr, PUBLIC_ALIAS, PUBLIC_HOST};
+use crate::support::images::single_image_layout;
 use crate::support::podman::Podman;
 use crate::support::scratch_dir;
 

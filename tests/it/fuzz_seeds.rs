@@ -5,7 +5,6 @@ use std::path::Path;
 
 use ecr_ship::fuzz;
 
-
 /// Every seed of every target runs without a panic.
 #[test]
 fn every_seed_runs() {

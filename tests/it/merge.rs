@@ -3,12 +3,15 @@
 //! The index and each platform pull back by the real host name (skopeo, and podman's platform resolution); a re-run
 //! is idempotent, a duplicate platform and bad input are refused.
 
+// Tests that need services are compiled with `--features stand-ins`; their helpers are unused without it.
+#![cfg_attr(not(feature = "stand-ins"), allow(dead_code, unused_imports))]
+
 use std::path::Path;
 
 use serde_json::Value;
 
-use crate::push::SHA;
 use crate::support::ecr::{Ecr, HOST};
+use crate::support::images::SHA;
 use crate::support::images::{Layout, random_layer};
 use crate::support::{Run, Ship, scratch_dir};
 
@@ -29,6 +32,7 @@ fn json_of(run: &Run) -> Value {
     serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
 }
 
+#[cfg(feature = "stand-ins")]
 #[test]
 fn by_digest_pushes_merge_into_one_index_that_every_platform_pulls_from() {
     let ecr = Ecr::start();
@@ -142,6 +146,7 @@ fn bad_merge_and_by_digest_input_is_refused_before_anything_is_sent() {
 /// A local image pushed by digest through each engine: exported (`docker save`, `podman save`), pushed natively under
 /// no tag, and idempotent on a re-run. Then the two engine images are merged with a native arm64 image, and
 /// podman resolves `--platform linux/arm64` of the index to that child.
+#[cfg(feature = "stand-ins")]
 #[test]
 fn engine_images_push_by_digest_and_podman_resolves_the_merged_platform() {
     use crate::support::dockerd::Dockerd;
@@ -227,6 +232,7 @@ fn engine_images_push_by_digest_and_podman_resolves_the_merged_platform() {
 /// `unknown/unknown` with its annotations) and an image named by a tag. `skopeo copy --all` takes the merged index
 /// back with every child; Docker schema 2 children make a Docker manifest list; a missing source is named and
 /// nothing is tagged.
+#[cfg(feature = "stand-ins")]
 #[test]
 fn index_and_tag_sources_docker_lists_and_missing_sources() {
     use crate::support::images::{DOCKER_MANIFEST, classic_archive_for, digest_of, text_layer};
@@ -316,6 +322,7 @@ fn index_and_tag_sources_docker_lists_and_missing_sources() {
 }
 
 /// `push --by-digest --scan-fail-on` runs the vulnerability gate on the pushed digest, as a tagged push does.
+#[cfg(feature = "stand-ins")]
 #[test]
 fn a_by_digest_push_runs_the_vulnerability_gate_on_its_digest() {
     use crate::scan::{basic, basic_scan};

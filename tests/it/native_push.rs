@@ -4,6 +4,9 @@
 //! are generated here (random tar and gzip layers, digests computed in Rust); every pushed tag is read back over HTTP and with
 //! skopeo, and both must agree with the digest the push reported.
 
+// Tests that need services are compiled with `--features stand-ins`; their helpers are unused without it.
+#![cfg_attr(not(feature = "stand-ins"), allow(dead_code, unused_imports))]
+
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -109,6 +112,7 @@ async fn assert_tags_serve(registry: &TestRegistry, repository: &str, tags: &[&s
 // Pushes against the plain-HTTP registry
 // ---------------------------------------------------------------------------------------------------------------
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oci_layout_pushes_with_two_tags_and_a_second_push_uploads_nothing() {
     let registry = TestRegistry::start();
@@ -146,6 +150,7 @@ async fn oci_layout_pushes_with_two_tags_and_a_second_push_uploads_nothing() {
     assert!(ambiguous.to_string().contains("v1, other"), "{ambiguous}");
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_archive_pushes_as_docker_v2_schema_2_with_layer_digests_equal_to_diff_ids() {
     let registry = TestRegistry::start();
@@ -240,6 +245,7 @@ fn embedded_layout_archive(dir: &std::path::Path, compressed_layers: bool) -> (s
     (archive, manifest_digest)
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_archive_with_an_embedded_oci_layout_pushes_dockers_own_manifest() {
     let registry = TestRegistry::start();
@@ -285,6 +291,7 @@ async fn docker_archive_with_an_embedded_oci_layout_pushes_dockers_own_manifest(
     assert!(plan.compressed().is_none());
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multi_arch_index_pushes_children_before_the_index() {
     let registry = TestRegistry::start();
@@ -323,6 +330,7 @@ fn clone_layer(layer: &Layer) -> Layer {
     Layer { blob: layer.blob.clone(), media_type: layer.media_type, diff_id: layer.diff_id.clone() }
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blob_that_does_not_match_its_digest_fails_the_push_with_nothing_tagged() {
     let registry = TestRegistry::start();
@@ -360,6 +368,7 @@ async fn a_blob_that_does_not_match_its_digest_fails_the_push_with_nothing_tagge
     assert_eq!(blob.status().as_u16(), 404, "the corrupt blob never landed");
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_credentials_fail_with_the_unauthorized_message_after_one_refresh() {
     struct Wrong(AtomicUsize);
@@ -655,6 +664,7 @@ async fn discard(from: &mut TcpStream, mut remaining: u64) -> std::io::Result<()
     Ok(())
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_survives_drops_5xx_429_and_one_expired_token_with_identical_digests() {
     let registry = TestRegistry::start();
@@ -701,6 +711,7 @@ async fn push_survives_drops_5xx_429_and_one_expired_token_with_identical_digest
     assert_tags_serve(&registry, "team/faults", &["v1", "stable"], &pushed).await;
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ecr_immutable_tag_refusal_surfaces_as_a_typed_error() {
     let registry = TestRegistry::start();
@@ -741,6 +752,7 @@ async fn a_registry_that_never_answers_hits_the_push_timeout() {
     assert!(error.to_string().contains("team/app did not finish within 1s"), "{error}");
 }
 
+#[cfg(feature = "stand-ins")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reading_a_manifest_back_survives_500_429_and_an_expired_token_with_one_refresh() {
     let registry = TestRegistry::start();

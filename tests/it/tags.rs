@@ -1,6 +1,9 @@
 //! `ecr-ship tags` through the real binary: CI fixtures to expected tags, every output format parsed back, bad
 //! input, and the plain-git fallback in a real repository.
 
+// Tests that need services are compiled with `--features stand-ins`; their helpers are unused without it.
+#![cfg_attr(not(feature = "stand-ins"), allow(dead_code, unused_imports))]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -421,6 +424,7 @@ fn metadata_action_lines_and_ecr_ship_templates_mix_with_a_flavor() {
 
 /// The `labels` output feeds `docker build --label` unchanged (as build-push-action's `labels:` input), and the
 /// built image carries metadata-action's OCI labels plus the user's own.
+#[cfg(feature = "stand-ins")]
 #[test]
 fn planned_labels_reach_a_real_docker_build() {
     use crate::support::dockerd::{Dockerd, write_scratch_context};

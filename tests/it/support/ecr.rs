@@ -278,3 +278,20 @@ impl Ecr {
         std::fs::read_to_string(self.dir.path().join("stand-in.log")).unwrap_or_default()
     }
 }
+
+/// `ecr-ship push --repository team/app` for commit [`SHA`](crate::support::images::SHA) on main, against `ecr`.
+pub fn push(ecr: &Ecr, cwd: &Path, args: &[&str]) -> crate::support::Run {
+    crate::support::Ship::new(&[
+        "push",
+        "--repository",
+        "team/app",
+        "--sha",
+        crate::support::images::SHA,
+        "--branch",
+        "main",
+    ])
+    .args_from(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    .against(ecr)
+    .cwd(cwd)
+    .run()
+}

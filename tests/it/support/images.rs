@@ -276,3 +276,14 @@ pub fn text_layer(name: &str, size: usize) -> Vec<u8> {
     text.extend_from_slice(&random_bytes(size / 4));
     layer_tar(&[(name, text)])
 }
+
+/// The commit the push tests tag.
+pub const SHA: &str = "3f786850e387550fdab836ed7e6dc881de23001b";
+
+/// An OCI layout with one single-platform image named `latest`; returns its manifest digest.
+pub fn single_image_layout(dir: &Path, seed: &str) -> String {
+    let mut layout = Layout::new(dir);
+    let layers = [random_layer(&format!("{seed}-a"), 40_000, true), random_layer(&format!("{seed}-b"), 70_000, false)];
+    let manifest = layout.image(&layers, "amd64");
+    layout.name(manifest, "latest")
+}

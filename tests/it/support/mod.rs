@@ -4,6 +4,7 @@
 //! and killed by its PID when the handle drops, so a failing test never leaves a server behind.
 
 #![allow(dead_code)]
+#![cfg_attr(not(feature = "stand-ins"), allow(unused_imports))]
 
 pub mod dockerd;
 pub mod ecr;

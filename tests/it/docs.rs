@@ -1,0 +1,1 @@
+//! The README agrees with action.yml.
