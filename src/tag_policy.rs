@@ -101,7 +101,7 @@ pub enum TagAction {
 
 /// Decides every tag before anything is uploaded. A tag that points at another image and may not move is an error
 /// naming the tag, unless `skip_existing`.
-pub fn plan_tags(
+pub fn decide_tags(
     tags: &[String],
     existing: &BTreeMap<String, String>,
     digest: Option<&str>,
@@ -187,10 +187,10 @@ mod tests {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
         let immutable = Mutability { mode: TagMutability::ImmutableWithExclusion, exclusions: vec!["main".into()] };
-        let error = plan_tags(&tags, &existing, Some("sha256:aa"), &immutable, false, "team/app").unwrap_err();
+        let error = decide_tags(&tags, &existing, Some("sha256:aa"), &immutable, false, "team/app").unwrap_err();
         assert_eq!(crate::error::exit_code(&error), 1, "found on the server, so not exit 2 (nothing contacted)");
         assert!(error.to_string().contains("tag 'v1' already points at sha256:cc"), "{error}");
-        let skipped = plan_tags(&tags, &existing, Some("sha256:aa"), &immutable, true, "team/app").unwrap();
+        let skipped = decide_tags(&tags, &existing, Some("sha256:aa"), &immutable, true, "team/app").unwrap();
         assert_eq!(
             skipped,
             vec![
@@ -200,7 +200,7 @@ mod tests {
             ]
         );
         let mutable = Mutability { mode: TagMutability::Mutable, exclusions: vec![] };
-        let all = plan_tags(&tags, &BTreeMap::new(), None, &mutable, false, "r").unwrap();
+        let all = decide_tags(&tags, &BTreeMap::new(), None, &mutable, false, "r").unwrap();
         assert!(all.iter().all(|(_, a)| *a == TagAction::Put));
     }
 }

@@ -25,17 +25,17 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 
 use super::ecr::EcrApi;
-use super::errors::Call;
+use super::errors::ApiCall;
 use super::oidc::{self, GithubOidc};
-use super::plan::{AwsPlan, RoleArn};
 use super::session::Session;
+use super::settings::{AwsSettings, RoleArn};
 
 /// Connect timeout for every AWS endpoint: the SDK default (3.1 s) is tight for a busy CI runner behind a proxy.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Re-assume a role this long before its session expires.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
-impl AwsPlan {
+impl AwsSettings {
     /// Resolves credentials and the caller's account where it is needed (see `identity`). `env` is the
     /// environment to use (the CLI passes the process environment).
     pub async fn connect(&self, env: &BTreeMap<String, String>) -> anyhow::Result<Session> {
@@ -177,7 +177,7 @@ impl AwsPlan {
             return Ok(Identity { account: None, arn: None });
         }
         let identity = sts_client(sdk_config, sdk_config.credentials_provider());
-        let call = Call {
+        let call = ApiCall {
             operation: "GetCallerIdentity",
             action: "sts:GetCallerIdentity",
             subject: format!("in {}", self.region),
@@ -348,7 +348,7 @@ impl Hop {
                 )
             }),
             HopKind::AssumeRole { sts, endpoint, role, session_name, external_id, duration } => {
-                let call = Call {
+                let call = ApiCall {
                     operation: "AssumeRole",
                     action: "sts:AssumeRole",
                     subject: format!("of {} (session '{session_name}')", role.arn),
@@ -374,7 +374,7 @@ impl Hop {
                 session_credentials(output.credentials(), &call, "ecr-ship-assume-role")
             }
             HopKind::WebIdentity { sts, endpoint, role, session_name, duration, oidc } => {
-                let call = Call {
+                let call = ApiCall {
                     operation: "AssumeRoleWithWebIdentity",
                     action: "sts:AssumeRoleWithWebIdentity",
                     subject: format!("of {} (session '{session_name}')", role.arn),
@@ -425,7 +425,7 @@ fn duration_secs(duration: Duration) -> i32 {
 
 fn session_credentials(
     credentials: Option<&aws_sdk_sts::types::Credentials>,
-    call: &Call,
+    call: &ApiCall,
     provider_name: &'static str,
 ) -> anyhow::Result<Credentials> {
     let Some(c) = credentials else {

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use base64::Engine;
 
 use super::Secret;
-use super::errors::{Call, policy_hint};
+use super::errors::{ApiCall, policy_hint};
 use crate::host::Partition;
 
 /// The ECR API client of a session, with what every call and its messages need.
@@ -22,7 +22,7 @@ pub(super) struct EcrApi {
     pub(super) partition: Partition,
     /// The principal, when an answer named it (GetCallerIdentity or AssumeRole); denials name it themselves.
     pub(super) caller_arn: Option<String>,
-    /// The caller's account, when an answer named it (see `AwsPlan::identity`).
+    /// The caller's account, when an answer named it (see `AwsSettings::identity`).
     pub(super) account: Option<String>,
     /// Registry account when it is not the caller's (cross-account push); `None` means the caller's own.
     pub(super) registry_id: Option<String>,
@@ -68,7 +68,7 @@ impl fmt::Debug for RegistryCredentials {
 impl EcrApi {
     /// A new token from GetAuthorizationToken.
     pub(super) async fn fetch_authorization_token(&self) -> anyhow::Result<RegistryCredentials> {
-        let call = Call {
+        let call = ApiCall {
             operation: "GetAuthorizationToken",
             action: "ecr:GetAuthorizationToken",
             subject: format!("in {}", self.region),

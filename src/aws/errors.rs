@@ -28,7 +28,7 @@ const REJECTED_CREDENTIAL_CODES: [&str; 7] = [
 ];
 
 /// One AWS call, described for messages.
-pub(super) struct Call {
+pub(super) struct ApiCall {
     /// API operation, e.g. `CreateRepository`.
     pub operation: &'static str,
     /// IAM action it needs, e.g. `ecr:CreateRepository`.
@@ -53,7 +53,7 @@ pub(super) fn endpoint(configured: Option<&str>, service: &str, region: &str) ->
     }
 }
 
-impl Call {
+impl ApiCall {
     /// `CreateRepository for 'team/app' in us-east-1`: the context line every failure of this call gets.
     pub fn describe(&self) -> String {
         format!("{} {}", self.operation, self.subject)

@@ -1,7 +1,7 @@
 //! The AWS layer: everything ecr-ship says to STS and the ECR API.
 //!
-//! The flow is the crate's usual parse, validate, act. [`AwsPlan::validate`] turns flags and the environment map
-//! into a checked plan without touching the network (bad input is exit 2). [`AwsPlan::connect`] then resolves
+//! The flow is the crate's usual parse, validate, act. [`AwsSettings::validate`] turns flags and the environment map
+//! into a checked plan without touching the network (bad input is exit 2). [`AwsSettings::connect`] then resolves
 //! credentials (SDK default chain, GitHub OIDC web identity, AssumeRole, role chaining), asks GetCallerIdentity
 //! only where nothing else can name the account (ECR Public without a role) and returns a [`Session`], which
 //! fetches the registry password and checks or creates the
@@ -18,24 +18,24 @@ mod ecr;
 mod errors;
 mod images;
 mod oidc;
-mod plan;
 pub mod policy;
 mod public;
 mod repository;
 mod repository_settings;
 mod scan;
 mod session;
+mod settings;
 
 pub use catalog::{CatalogData, CatalogOptions};
 pub use ecr::RegistryCredentials;
 pub use errors::{AccessDenied, CredentialsRejected};
 pub use images::StoredManifest;
-pub use plan::{AwsOptions, AwsPlan, RegionSource, RoleArn};
 pub use policy::{GithubSubject, github_trust_policy, public_push_policy, push_policy};
 pub use repository::RepositoryInfo;
 pub use repository_settings::{Encryption, RepositoryOptions, RepositorySettings};
 pub use scan::ScanFindings;
 pub use session::Session;
+pub use settings::{AwsOptions, AwsSettings, RegionSource, RoleArn};
 
 pub use crate::host::{PublicRegistry, RegistryHost};
 pub use crate::secret::Secret;

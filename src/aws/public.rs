@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use aws_sdk_ecrpublic::types::Tag;
 
 use super::ecr::{RegistryCredentials, decode_token};
-use super::errors::Call;
+use super::errors::ApiCall;
 use super::images::StoredManifest;
 use super::repository::{RepositoryInfo, RepositorySettings};
 use crate::host::{PUBLIC_API_REGION, PUBLIC_HOST};
@@ -33,8 +33,8 @@ impl PublicApi {
         format!("arn:aws:ecr-public::{}:repository/{name}", self.account)
     }
 
-    fn call(&self, operation: &'static str, action: &'static str, name: Option<&str>) -> Call {
-        Call {
+    fn call(&self, operation: &'static str, action: &'static str, name: Option<&str>) -> ApiCall {
+        ApiCall {
             operation,
             action,
             subject: match name {

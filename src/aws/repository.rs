@@ -11,7 +11,7 @@ use aws_sdk_ecr::types::{
 };
 
 use super::ecr::EcrApi;
-use super::errors::{Call, policy_hint};
+use super::errors::{ApiCall, policy_hint};
 use super::repository_settings::Encryption;
 pub use super::repository_settings::RepositorySettings;
 use crate::names::validate_repository;
@@ -101,8 +101,8 @@ impl EcrApi {
         self.repository_call(operation, action, name).error(error)
     }
 
-    fn repository_call(&self, operation: &'static str, action: &'static str, name: &str) -> Call {
-        Call {
+    fn repository_call(&self, operation: &'static str, action: &'static str, name: &str) -> ApiCall {
+        ApiCall {
             operation,
             action,
             subject: format!("for '{name}' in {}", self.region),

@@ -11,7 +11,7 @@ use std::io::Write;
 use anyhow::Context;
 use serde_json::json;
 
-use super::ecr_auth::image_registry;
+use super::registry_client::image_registry;
 use super::report;
 use crate::aws::{RegistryCredentials, Session};
 use crate::ci::EnvMap;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::ecr_auth::{image_registry, manifest_from_registry, registry_client};
+use super::registry_client::{image_registry, manifest_from_registry, registry_client};
 use super::report;
 use crate::aws::{Session, StoredManifest};
 use crate::ci::EnvMap;
@@ -82,7 +82,7 @@ async fn act(settings: &MergeSettings, tags: &[String], env: &EnvMap) -> anyhow:
     oci::check_manifest(&index.digest, index.bytes.as_bytes())?;
 
     let existing = session.existing_tags(repository, tags).await?;
-    let mut actions = tag_policy::plan_tags(
+    let mut actions = tag_policy::decide_tags(
         tags,
         &existing,
         Some(&index.digest),

@@ -6,17 +6,17 @@
 //! [`after_contact`](crate::error::after_contact), so exit code 2 always means "nothing was sent". Nothing below
 //! this layer imports from it.
 
-mod cleanup;
-mod ecr_auth;
 mod login;
 mod logout;
 mod merge;
 mod policy;
 mod push;
+mod registry_client;
 pub mod report;
 mod retag;
 mod scan;
 mod tags;
+mod undo;
 
 use std::io::Write;
 use std::path::Path;
@@ -24,17 +24,17 @@ use std::path::Path;
 use crate::ci::EnvMap;
 use crate::cli::Cli;
 use crate::config::{self, Settings};
-use cleanup::Cleanup;
+use undo::UndoList;
 
 /// Runs one command. `env` is the process environment, `cwd` the working directory, `stdout` where the result goes.
 pub async fn run(cli: Cli, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> anyhow::Result<()> {
     let settings = config::resolve(&cli.command, env, cwd)?;
     let limit = settings.time_limit();
     let what = describe(&settings);
-    let cleanup = Cleanup::new(crate::ci::in_github_actions(env));
+    let undo = UndoList::new(crate::ci::in_github_actions(env));
     let work = async {
         match settings {
-            Settings::Push(settings) => push::run(&settings, env, cwd, stdout, &cleanup).await,
+            Settings::Push(settings) => push::run(&settings, env, cwd, stdout, &undo).await,
             Settings::Login(settings) => login::run(&settings, env, stdout).await,
             Settings::Logout(settings) => logout::run(&settings, env, stdout).await,
             Settings::Tags(settings) => tags::run(&settings, cwd, stdout),
@@ -56,7 +56,7 @@ pub async fn run(cli: Cli, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> 
             None => work.await,
         }
     };
-    // The time limit and the signals bound the work, never the cleanup: the command's future is dropped first,
+    // The time limit and the signals bound the work, never the undo: the command's future is dropped first,
     // then whatever it registered (engine logins, temporary names) is undone.
     let outcome = tokio::select! {
         outcome = limited => outcome,
@@ -64,7 +64,7 @@ pub async fn run(cli: Cli, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> 
             "{what} was stopped by {signal}; the engine logins, temporary names and temporary files it made were removed"
         ))),
     };
-    cleanup.run().await;
+    undo.run().await;
     outcome
 }
 

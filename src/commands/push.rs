@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use super::cleanup::Cleanup;
-use super::ecr_auth::{image_registry, reuse_or_new, warmed_registry_client};
+use super::registry_client::{image_registry, reuse_or_new, warmed_registry_client};
 use super::report;
+use super::undo::UndoList;
 use crate::aws::{RegistryCredentials, Session, StoredManifest};
 use crate::ci::EnvMap;
 use crate::config::{PushSettings, SourceSettings};
@@ -37,13 +37,13 @@ enum Source<'a> {
     Native { plan: SourcePlan, _saved: Option<SavedImage> },
 }
 
-/// `cleanup` receives every login and temporary name the push makes; dispatch undoes them however the push ends.
+/// `undo` receives every login and temporary name the push makes; dispatch undoes them however the push ends.
 pub async fn run(
     settings: &PushSettings,
     env: &EnvMap,
     cwd: &Path,
     stdout: &mut dyn Write,
-    cleanup: &Cleanup,
+    undo: &UndoList,
 ) -> anyhow::Result<()> {
     if settings.build_failing && !settings.force {
         log::warn(
@@ -91,7 +91,7 @@ pub async fn run(
         settings.repository,
         if settings.by_digest { "no tag (by digest)".to_string() } else { tags.join(", ") }
     ));
-    act(settings, &tags, &source, env, cwd, stdout, cleanup).await.map_err(after_contact)
+    act(settings, &tags, &source, env, cwd, stdout, undo).await.map_err(after_contact)
 }
 
 /// Says what planning compressed (and what it cost), since that time and disk come before the first upload.
@@ -146,7 +146,7 @@ async fn act(
     env: &EnvMap,
     cwd: &Path,
     stdout: &mut dyn Write,
-    cleanup: &Cleanup,
+    undo: &UndoList,
 ) -> anyhow::Result<()> {
     let repository = settings.repository.as_str();
     let session = Arc::new(settings.aws.connect(env).await?);
@@ -217,7 +217,7 @@ async fn act(
         return finish(settings, &session, &result, cwd, stdout).await;
     }
     let actions =
-        tag_policy::plan_tags(tags, &existing, known.as_deref(), &mutability, settings.skip_existing, repository)?;
+        tag_policy::decide_tags(tags, &existing, known.as_deref(), &mutability, settings.skip_existing, repository)?;
     ensure_some_tag(&actions, repository)?;
     let to_put: Vec<String> = actions.iter().filter(|(_, a)| *a == TagAction::Put).map(|(t, _)| t.clone()).collect();
 
@@ -246,7 +246,7 @@ async fn act(
         }
         Source::Engine { engine, image } => {
             let target = EngineTarget { registry: &registry, repository, token: &token, session: &session, warmed };
-            engine_push(target, engine, image, &to_put, known, cleanup, settings).await?
+            engine_push(target, engine, image, &to_put, known, undo, settings).await?
         }
     };
     report::tag_actions(&actions, &digest, settings.reporting.github);
@@ -358,7 +358,7 @@ async fn engine_push(
     image: &str,
     to_put: &[String],
     known: Option<String>,
-    cleanup: &Cleanup,
+    undo: &UndoList,
     settings: &PushSettings,
 ) -> anyhow::Result<String> {
     let Some((first, rest)) = to_put.split_first() else {
@@ -368,15 +368,15 @@ async fn engine_push(
     // Each undo is registered the moment there is something to undo, so a timeout or a signal still runs it.
     let record = engine.login(registry.host(), &target.token.username, &target.token.password).await?;
     if settings.logout {
-        cleanup.logout_later(engine, record);
+        undo.logout_later(engine, record);
     }
     let remote = format!("{}:{first}", registry.image_name(repository));
     engine.tag(image, &remote).await?;
-    cleanup.remove_name_later(engine, &remote);
+    undo.remove_name_later(engine, &remote);
     let digest = engine.push(&remote).await?.digest;
     // The engine's part is over: its login and the temporary name are undone (two engine commands) while the other
     // tags are put through the API.
-    let (_, tagged) = tokio::join!(cleanup.run(), put_other_tags(target, rest, &digest));
+    let (_, tagged) = tokio::join!(undo.run(), put_other_tags(target, rest, &digest));
     tagged?;
     Ok(digest)
 }

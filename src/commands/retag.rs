@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::ecr_auth::{manifest_from_registry, registry_client};
+use super::registry_client::{manifest_from_registry, registry_client};
 use super::report;
 use crate::ci::EnvMap;
 use crate::config::RetagSettings;
@@ -47,7 +47,7 @@ async fn act(settings: &RetagSettings, env: &EnvMap) -> anyhow::Result<ImageOutp
     };
     let mutability = info.mutability();
     let existing = session.existing_tags(repository, &settings.new_tags).await?;
-    let mut actions = tag_policy::plan_tags(
+    let mut actions = tag_policy::decide_tags(
         &settings.new_tags,
         &existing,
         Some(&manifest.digest),

@@ -17,7 +17,7 @@ use std::time::Duration;
 use file::DEFAULT_CONFIG;
 use file::{ConfigFile, OneOrMany};
 
-use crate::aws::{AwsOptions, AwsPlan, CatalogOptions, RepositoryOptions, RepositorySettings};
+use crate::aws::{AwsOptions, AwsSettings, CatalogOptions, RepositoryOptions, RepositorySettings};
 use crate::bail_input;
 use crate::ci::{self, CiContext, EnvMap, LocalWorkspace, Overrides};
 use crate::cli::{
@@ -125,7 +125,7 @@ pub struct PushSettings {
     pub repository: String,
     pub tags: TagSettings,
     pub source: SourceSettings,
-    pub aws: AwsPlan,
+    pub aws: AwsSettings,
     pub repository_settings: RepositorySettings,
     pub create_repository: bool,
     pub update_repository: bool,
@@ -169,7 +169,7 @@ pub struct ScanSettings {
     pub repository: String,
     /// A tag or a `sha256:` digest.
     pub reference: String,
-    pub aws: AwsPlan,
+    pub aws: AwsSettings,
     pub gate: ScanGateSettings,
     pub outputs: OutputSettings,
     pub reporting: Reporting,
@@ -178,10 +178,10 @@ pub struct ScanSettings {
 
 #[derive(Debug)]
 pub struct LoginSettings {
-    pub aws: AwsPlan,
+    pub aws: AwsSettings,
     /// Other registries to log in to as well, each with the plan of its region when that differs from `aws`'s.
     pub extra_registries: Vec<RegistryHost>,
-    pub regional_plans: BTreeMap<String, AwsPlan>,
+    pub regional_plans: BTreeMap<String, AwsSettings>,
     pub engine: EngineChoice,
     pub reporting: Reporting,
     pub time_limit: Option<Duration>,
@@ -210,7 +210,7 @@ pub struct MergeSettings {
     /// Tags or `sha256:` digests, in the order the index lists them.
     pub sources: Vec<String>,
     pub tags: TagSettings,
-    pub aws: AwsPlan,
+    pub aws: AwsSettings,
     pub skip_existing: bool,
     pub outputs: OutputSettings,
     pub reporting: Reporting,
@@ -223,7 +223,7 @@ pub struct RetagSettings {
     /// An existing tag or a `sha256:` digest.
     pub source: String,
     pub new_tags: Vec<String>,
-    pub aws: AwsPlan,
+    pub aws: AwsSettings,
     pub skip_existing: bool,
     pub outputs: OutputSettings,
     pub reporting: Reporting,
@@ -364,7 +364,7 @@ fn login(args: &LoginArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<LoginSett
                 public: None,
                 ..aws_options(&args.common, &args.aws, &file)?
             };
-            let regional = AwsPlan::validate(options, env)
+            let regional = AwsSettings::validate(options, env)
                 .map_err(|e| crate::error::bad_input(format!("--registries {}: {e:#}", host.host())))?;
             regional_plans.insert(host.region.clone(), regional);
         }
@@ -512,7 +512,7 @@ fn scan(args: &ScanArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<ScanSetting
 fn push_gate(
     args: &ScanGateArgs,
     file: &ConfigFile,
-    aws: &AwsPlan,
+    aws: &AwsSettings,
     env: &EnvMap,
     cwd: &Path,
 ) -> anyhow::Result<Option<ScanGateSettings>> {
@@ -553,7 +553,7 @@ fn gate_settings(args: &ScanGateArgs, file: &ConfigFile, env: &EnvMap, cwd: &Pat
 }
 
 /// ECR Public does not scan images: a gate there could never pass or fail.
-fn gate_fits_registry(aws: &AwsPlan) -> anyhow::Result<()> {
+fn gate_fits_registry(aws: &AwsSettings) -> anyhow::Result<()> {
     if let Some(public) = aws.public() {
         bail_input!(
             "registry '{public}' is ECR Public, which does not scan images: the vulnerability gate (--scan-fail-on, \
@@ -730,8 +730,8 @@ fn output_settings(args: &OutputArgs, file: &ConfigFile, env: &EnvMap) -> Output
 }
 
 /// The AWS plan from flags, environment and config file (no network).
-fn aws_plan(common: &CommonArgs, aws: &AwsArgs, file: &ConfigFile, env: &EnvMap) -> anyhow::Result<AwsPlan> {
-    AwsPlan::validate(aws_options(common, aws, file)?, env)
+fn aws_plan(common: &CommonArgs, aws: &AwsArgs, file: &ConfigFile, env: &EnvMap) -> anyhow::Result<AwsSettings> {
+    AwsSettings::validate(aws_options(common, aws, file)?, env)
 }
 
 /// The AWS options from flags and config file, before validation.
@@ -857,7 +857,7 @@ fn repository_settings(
 /// Each registry kind has its own repository settings: ECR Public repositories have catalog data and tags, and
 /// none of private ECR's (mutability, scanning, encryption, policies); a setting that does not exist for the target
 /// would otherwise be dropped without a word.
-fn settings_fit_registry(settings: &RepositorySettings, aws: &AwsPlan) -> anyhow::Result<()> {
+fn settings_fit_registry(settings: &RepositorySettings, aws: &AwsSettings) -> anyhow::Result<()> {
     if let Some(public) = aws.public() {
         let private_only = [
             ("--tag-mutability", settings.tag_mutability.is_some() || !settings.exclusion_filters.is_empty()),
@@ -884,7 +884,7 @@ fn settings_fit_registry(settings: &RepositorySettings, aws: &AwsPlan) -> anyhow
 
 /// A KMS key ARN must be in the repository's partition and region (ECR uses only keys of its own region); ECR would
 /// refuse it only at CreateRepository, after the push had started.
-fn kms_key_in_partition(settings: &RepositorySettings, aws: &AwsPlan) -> anyhow::Result<()> {
+fn kms_key_in_partition(settings: &RepositorySettings, aws: &AwsSettings) -> anyhow::Result<()> {
     let Some(crate::aws::Encryption::Kms { key: Some(key) }) = &settings.encryption else { return Ok(()) };
     let Some(rest) = key.strip_prefix("arn:") else { return Ok(()) };
     let fields: Vec<&str> = rest.splitn(4, ':').collect();

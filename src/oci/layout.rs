@@ -24,8 +24,8 @@ use crate::error::bad_input;
 use crate::digest::{sha256_digest, sha256_hex};
 use crate::media_type::is_index;
 
-use super::plan::{
-    Blob, BlobKind, Descriptor, IndexJson, MAX_MANIFEST_BYTES, Manifest, ManifestDoc, Plan, PlanBuilder,
+use super::image_plan::{
+    Blob, BlobKind, Descriptor, ImagePlan, ImagePlanBuilder, IndexJson, MAX_MANIFEST_BYTES, Manifest, ManifestDoc,
 };
 
 /// The annotation `skopeo copy … oci:DIR:REF`, buildah, podman and docker use to name an image inside a layout.
@@ -77,12 +77,12 @@ impl fmt::Display for SourceName {
 }
 
 /// Plans a push of the image in the layout directory `dir` named `reference` (or its only image).
-pub fn plan(dir: &Path, reference: Option<&str>) -> anyhow::Result<Plan> {
+pub fn plan(dir: &Path, reference: Option<&str>) -> anyhow::Result<ImagePlan> {
     plan_files(&Directory::new(dir), reference)
 }
 
 /// Plans a push of the image named `reference` (or the only image) of the layout `files` holds.
-pub fn plan_files(files: &dyn LayoutFiles, reference: Option<&str>) -> anyhow::Result<Plan> {
+pub fn plan_files(files: &dyn LayoutFiles, reference: Option<&str>) -> anyhow::Result<ImagePlan> {
     let source = files.source();
     if files.locate("oci-layout")?.is_none() {
         bail_input!(
@@ -98,7 +98,7 @@ pub fn plan_files(files: &dyn LayoutFiles, reference: Option<&str>) -> anyhow::R
     let index: IndexJson = serde_json::from_slice(&index_bytes)
         .map_err(|e| bad_input(format!("index.json in {source} is not a valid OCI index: {e}")))?;
     let descriptor = select(&index.manifests, reference, source)?;
-    let mut builder = PlanBuilder::default();
+    let mut builder = ImagePlanBuilder::default();
     let top = add_manifest(files, descriptor, &mut builder, 0)?;
     Ok(builder.finish(top))
 }
@@ -174,7 +174,7 @@ fn blob_name(descriptor: &Descriptor, source: &SourceName) -> anyhow::Result<Str
 fn add_manifest(
     files: &dyn LayoutFiles,
     descriptor: &Descriptor,
-    builder: &mut PlanBuilder,
+    builder: &mut ImagePlanBuilder,
     depth: usize,
 ) -> anyhow::Result<Manifest> {
     let source = files.source();
@@ -227,7 +227,7 @@ fn add_blob(
     files: &dyn LayoutFiles,
     descriptor: &Descriptor,
     kind: BlobKind,
-    builder: &mut PlanBuilder,
+    builder: &mut ImagePlanBuilder,
 ) -> anyhow::Result<()> {
     let source = files.source();
     let name = blob_name(descriptor, source)?;

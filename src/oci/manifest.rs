@@ -7,9 +7,9 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION};
 use crate::media_type::MANIFEST_MEDIA_TYPES;
 
 use super::error::Error;
-use super::plan::Manifest;
+use super::image_plan::Manifest;
 use super::progress::{Progress, Tracker};
-use super::transport::{Failure, Registry, RetryPolicy, SMALL_REQUEST_TIMEOUT, Session, check, expect_digest};
+use super::transport::{Failure, Registry, RegistrySession, RetryPolicy, SMALL_REQUEST_TIMEOUT, check, expect_digest};
 
 impl Registry {
     /// Reads a manifest back by tag or digest: its exact bytes and media type. Used to add tags server-side after
@@ -25,7 +25,7 @@ impl Registry {
     pub async fn get_small_blob(&self, digest: &str, limit: usize) -> anyhow::Result<Vec<u8>> {
         let tracker = Tracker::new(Progress::Quiet);
         let action = format!("reading blob {digest} of {}", self.repository);
-        let session = Session::open(self, RetryPolicy::default(), &tracker, &action).await?;
+        let session = RegistrySession::open(self, RetryPolicy::default(), &tracker, &action).await?;
         Ok(session.get_small_blob(digest, limit, &action).await?)
     }
 }
@@ -34,11 +34,11 @@ impl Registry {
 async fn get_manifest(registry: &Registry, reference: &str, retry: RetryPolicy) -> Result<(Vec<u8>, String), Error> {
     let tracker = Tracker::new(Progress::Quiet);
     let action = format!("reading manifest {reference} of {}", registry.repository);
-    let session = Session::open(registry, retry, &tracker, &action).await?;
+    let session = RegistrySession::open(registry, retry, &tracker, &action).await?;
     session.get_manifest(reference, &action).await
 }
 
-impl Session<'_> {
+impl RegistrySession<'_> {
     pub(super) async fn get_manifest(&self, reference: &str, action: &str) -> Result<(Vec<u8>, String), Error> {
         let url = self.url(&format!("manifests/{reference}"))?;
         let accept = MANIFEST_MEDIA_TYPES.join(", ");

@@ -19,15 +19,15 @@
 //!   `tar_index`, all into a `plan`; `compress` ([`Compression`]) compresses a docker archive's uncompressed layers
 //!   into temporary files the plan owns; `source` ([`ImageSource`]) picks between them and runs `preflight`.
 
-mod archive;
 mod auth;
 mod compress;
+mod docker_archive;
 mod error;
+mod image_plan;
 mod layout;
 mod manifest;
 mod merge;
 mod oci_archive;
-mod plan;
 mod preflight;
 mod progress;
 mod push;
@@ -39,8 +39,8 @@ mod upload;
 pub use auth::{Credentials, CredentialsFuture, RegistryAuth, StaticAuth};
 pub use compress::{Compression, GZIP_LEVEL, Stop, ZSTD_LEVEL};
 pub use error::Error;
+pub use image_plan::{LayerCompression, ResolvedImage, SourcePlan};
 pub use merge::{Child, Contribution, build_index, contribution, platform_name, platform_of_config};
-pub use plan::{LayerCompression, ResolvedImage, SourcePlan};
 pub use preflight::check_manifest;
 pub use progress::Progress;
 pub use push::{PushOptions, PushedImage, immutable_tag, push};

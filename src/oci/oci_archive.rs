@@ -10,14 +10,14 @@ use std::path::Path;
 
 use crate::bail_input;
 
+use super::image_plan::ImagePlan;
 use super::layout::{self, Extent, LayoutFiles, SourceName};
-use super::plan::Plan;
 use super::tar_index::{TarIndex, TarKind};
 
 const KIND: TarKind = TarKind { noun: "OCI archive", gunzip: "gunzip" };
 
 /// Plans a push of the image in the OCI archive `file` named `reference` (or its only image).
-pub fn plan(file: &Path, reference: Option<&str>) -> anyhow::Result<Plan> {
+pub fn plan(file: &Path, reference: Option<&str>) -> anyhow::Result<ImagePlan> {
     let index = TarIndex::read(file, &KIND)?;
     if index.resolve("oci-layout")?.is_none() && index.resolve("manifest.json")?.is_some() {
         bail_input!(

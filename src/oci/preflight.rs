@@ -12,10 +12,10 @@
 
 use serde_json::Value;
 
-use super::plan::Plan;
+use super::image_plan::ImagePlan;
 
 /// Checks the plan's blobs, its child manifests and its top-level manifest.
-pub fn check(plan: &Plan) -> anyhow::Result<()> {
+pub fn check(plan: &ImagePlan) -> anyhow::Result<()> {
     if let Some(empty) = plan.blobs.iter().find(|blob| blob.size == 0) {
         crate::bail_input!(
             "ECR cannot store the zero-byte {} {} (400 BLOB_UPLOAD_INVALID: an upload without any parts): rebuild the \

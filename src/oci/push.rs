@@ -11,9 +11,9 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use crate::digest::short_digest;
 
 use super::error::Error;
-use super::plan::{Blob, Plan, SourcePlan};
+use super::image_plan::{Blob, ImagePlan, SourcePlan};
 use super::progress::{Progress, Track, Tracker};
-use super::transport::{Registry, RetryPolicy, Session};
+use super::transport::{Registry, RegistrySession, RetryPolicy};
 
 /// How a push behaves.
 #[derive(Debug, Clone)]
@@ -86,14 +86,15 @@ pub fn immutable_tag(error: &anyhow::Error) -> Option<&str> {
 
 /// Pushes a resolved plan: all blobs, then child manifests by digest, then the top manifest once per tag.
 async fn push_plan(
-    plan: &Plan,
+    plan: &ImagePlan,
     registry: &Registry,
     tags: &[String],
     options: &PushOptions,
 ) -> Result<PushedImage, Error> {
     let repository = registry.repository.as_str();
     let tracker = Tracker::new(options.progress);
-    let session = Session::open(registry, options.retry.clone(), &tracker, &format!("pushing to {repository}")).await?;
+    let session =
+        RegistrySession::open(registry, options.retry.clone(), &tracker, &format!("pushing to {repository}")).await?;
 
     let jobs: Vec<(&Blob, Arc<Track>)> = plan
         .blobs

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use crate::bail_input;
 
 use super::compress::{Compression, Stop};
-use super::plan::{ResolvedImage, SourcePlan};
-use super::{archive, layout, oci_archive, preflight};
+use super::image_plan::{ResolvedImage, SourcePlan};
+use super::{docker_archive, layout, oci_archive, preflight};
 
 /// Where the image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +60,7 @@ impl ImageSource {
             ImageSource::OciLayout { dir, reference } => layout::plan(dir, reference.as_deref()),
             ImageSource::OciArchive { file, reference } => oci_archive::plan(file, reference.as_deref()),
             ImageSource::DockerArchive { file, reference } => {
-                archive::plan(file, reference.as_deref(), compression, stop)
+                docker_archive::plan(file, reference.as_deref(), compression, stop)
             }
         }?;
         preflight::check(&plan)?;

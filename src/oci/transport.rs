@@ -1,4 +1,4 @@
-//! The transport: a [`Registry`] (base URL, repository, HTTP client, credentials) and the per-call [`Session`]
+//! The transport: a [`Registry`] (base URL, repository, HTTP client, credentials) and the per-call [`RegistrySession`]
 //! every request goes through: the retry budget with exponential backoff and jitter, the single shared
 //! credential refresh after a 401 (or ECR's 403 DENIED for an expired token), the Bearer token exchange a
 //! registry's challenge asks for (ECR Public's, say: the Basic pair goes to the token service on the registry's
@@ -130,7 +130,7 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 pub(super) const SMALL_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
 
-/// What one attempt of a request authenticates with; handed to each attempt by [`Session::with_retries`].
+/// What one attempt of a request authenticates with; handed to each attempt by [`RegistrySession::with_retries`].
 pub(super) type AttemptCredentials = Arc<Authorization>;
 
 /// The Basic pair, and the bearer token the registry's token service exchanged it for, once it asked for one.
@@ -216,27 +216,27 @@ impl AuthState {
     }
 }
 
-pub(super) struct Session<'a> {
+pub(super) struct RegistrySession<'a> {
     pub(super) registry: &'a Registry,
     auth: AuthState,
     retry: RetryPolicy,
     pub(super) tracker: &'a Tracker,
 }
 
-impl<'a> Session<'a> {
+impl<'a> RegistrySession<'a> {
     /// Starts a session with the first (unrefreshed) credentials; `action` names the work if getting them fails.
     pub(super) async fn open(
         registry: &'a Registry,
         retry: RetryPolicy,
         tracker: &'a Tracker,
         action: &str,
-    ) -> Result<Session<'a>, Error> {
+    ) -> Result<RegistrySession<'a>, Error> {
         let provider = registry.auth.clone();
         let first = provider
             .credentials(false)
             .await
             .map_err(|e| Error::Credentials { action: action.to_string(), message: format!("{e:#}") })?;
-        Ok(Session {
+        Ok(RegistrySession {
             registry,
             tracker,
             auth: AuthState {
@@ -250,7 +250,7 @@ impl<'a> Session<'a> {
     }
 }
 
-impl Session<'_> {
+impl RegistrySession<'_> {
     pub(super) fn repository(&self) -> &str {
         &self.registry.repository
     }
@@ -538,7 +538,7 @@ pub(super) fn expect_digest(headers: &HeaderMap, expected: &str, action: &str) -
     }
 }
 
-impl Session<'_> {
+impl RegistrySession<'_> {
     /// A request that got no answer. Connection and timeout failures name the host, since the action names only
     /// the repository; the OS reason comes from walking the error's source chain.
     pub(super) fn transport(&self, action: &str, error: reqwest::Error) -> Failure {

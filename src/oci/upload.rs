@@ -18,15 +18,15 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use crate::digest::hex;
 
 use super::error::Error;
-use super::plan::Blob;
+use super::image_plan::Blob;
 use super::progress::Track;
-use super::transport::{AttemptCredentials, Failure, SMALL_REQUEST_TIMEOUT, Session, check, expect_digest};
+use super::transport::{AttemptCredentials, Failure, RegistrySession, SMALL_REQUEST_TIMEOUT, check, expect_digest};
 
 /// Read size for streaming blobs: large enough for throughput, small enough that a few uploads in flight stay
 /// far below the memory budget.
 const CHUNK: usize = 256 * 1024;
 
-impl Session<'_> {
+impl RegistrySession<'_> {
     /// Makes the blob present; returns the bytes uploaded, or `None` when the registry already had it. `known` is
     /// whether the blob is present when that is already known; otherwise a HEAD asks.
     pub(super) async fn ensure_blob(

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use ecr_ship::aws::{
-    AccessDenied, AwsOptions, AwsPlan, CredentialsRejected, RepositoryOptions, RepositorySettings, Session,
+    AccessDenied, AwsOptions, AwsSettings, CredentialsRejected, RepositoryOptions, RepositorySettings, Session,
 };
 use ecr_ship::error::exit_code;
 use serde_json::Value;
@@ -30,7 +30,7 @@ fn options(roles: &[&str]) -> AwsOptions {
 }
 
 async fn connect(options: AwsOptions, env: &BTreeMap<String, String>) -> anyhow::Result<Session> {
-    AwsPlan::validate(options, env)?.connect(env).await
+    AwsSettings::validate(options, env)?.connect(env).await
 }
 
 fn json(text: &str) -> Value {

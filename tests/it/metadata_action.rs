@@ -201,7 +201,7 @@ fn metadata_action_meta_cases_give_its_tags() {
     let mut checked = 0;
     for case in load("meta-cases.json") {
         if case.get("env_file").is_none() || expected_references(&case).is_none() {
-            continue; // isRawStatement rows (unit-tested in src/tags/metadata.rs) and the separator rows
+            continue; // isRawStatement rows (unit-tested in src/tags/metadata/meta.rs) and the separator rows
         }
         let name = format!("{}/{}", case["group"].as_str().unwrap_or(""), case["name"].as_str().unwrap_or(""));
         let expected = with_head_commit(&case, expected_tags(&case));

@@ -37,9 +37,9 @@ use crate::media_type::{
 };
 
 use super::compress::{self, Compression, LayerInput, ScratchFiles, Stop};
-use super::plan::{
-    Blob, BlobKind, Descriptor, IndexJson, LayerCompression, MAX_MANIFEST_BYTES, Manifest, ManifestDoc, Plan,
-    PlanBuilder,
+use super::image_plan::{
+    Blob, BlobKind, Descriptor, ImagePlan, ImagePlanBuilder, IndexJson, LayerCompression, MAX_MANIFEST_BYTES, Manifest,
+    ManifestDoc,
 };
 use super::tar_index::{TarIndex, TarKind, normalize};
 
@@ -73,7 +73,7 @@ struct Rootfs {
 
 /// Plans a push of the image in the docker archive `file`: the one matching `reference` among its RepoTags, or its
 /// only image. Its uncompressed layers are compressed as `compression` says (`stop` gives up early).
-pub fn plan(file: &Path, reference: Option<&str>, compression: Compression, stop: &Stop) -> anyhow::Result<Plan> {
+pub fn plan(file: &Path, reference: Option<&str>, compression: Compression, stop: &Stop) -> anyhow::Result<ImagePlan> {
     let index = TarIndex::read(file, &KIND)?;
     let manifest_json = index
         .read_small("manifest.json", MAX_MANIFEST_BYTES)?
@@ -127,7 +127,11 @@ fn select<'a>(images: &'a [ArchiveImage], reference: Option<&str>, file: &Path) 
 
 /// Uses the manifest docker itself wrote into the archive's OCI layout, when there is one for this image's config,
 /// every blob it names is in the archive, and (unless `compression` is none) no layer of it is uncompressed.
-fn embedded_oci_plan(index: &TarIndex, config_digest: &str, compression: Compression) -> anyhow::Result<Option<Plan>> {
+fn embedded_oci_plan(
+    index: &TarIndex,
+    config_digest: &str,
+    compression: Compression,
+) -> anyhow::Result<Option<ImagePlan>> {
     let Some(bytes) = index.read_small("index.json", MAX_MANIFEST_BYTES)? else { return Ok(None) };
     let Ok(top) = serde_json::from_slice::<IndexJson>(&bytes) else { return Ok(None) };
     // One level of nesting covers docker's own output (an index per image, or the manifest directly).
@@ -145,7 +149,7 @@ fn embedded_oci_plan(index: &TarIndex, config_digest: &str, compression: Compres
         let Some((bytes, doc)) = index.read_document(&descriptor)? else { continue };
         let Some(config) = doc.config.as_ref().filter(|c| c.digest == config_digest) else { continue };
         let media_type = doc.media_type(&descriptor.media_type);
-        let mut builder = PlanBuilder::default();
+        let mut builder = ImagePlanBuilder::default();
         let mut complete = true;
         for (descriptor, kind) in std::iter::once((config, BlobKind::Config))
             .chain(doc.layers.iter().flatten().map(|layer| (layer, BlobKind::Layer)))
@@ -191,14 +195,14 @@ fn build_plan(
     config_digest: String,
     compression: Compression,
     stop: &Stop,
-) -> anyhow::Result<Plan> {
+) -> anyhow::Result<ImagePlan> {
     let diff_ids = serde_json::from_slice::<ConfigRootfs>(config_bytes)
         .ok()
         .and_then(|c| c.rootfs)
         .map(|r| r.diff_ids)
         .unwrap_or_default();
     let (config_file, config_offset, config_size) = index.locate(&image.config)?;
-    let mut builder = PlanBuilder::default();
+    let mut builder = ImagePlanBuilder::default();
     builder.add_blob(Blob {
         digest: config_digest.clone(),
         size: config_size,

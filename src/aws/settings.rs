@@ -95,9 +95,9 @@ pub enum RegionSource {
     Environment,
 }
 
-/// A validated AWS plan. Only [`AwsPlan::validate`] makes one, so every field holds by construction.
+/// A validated AWS plan. Only [`AwsSettings::validate`] makes one, so every field holds by construction.
 #[derive(Debug, Clone)]
-pub struct AwsPlan {
+pub struct AwsSettings {
     pub(super) region: String,
     pub(super) region_source: RegionSource,
     pub(super) partition: Partition,
@@ -111,9 +111,9 @@ pub struct AwsPlan {
     pub(super) max_attempts: u32,
 }
 
-impl AwsPlan {
+impl AwsSettings {
     /// Checks the options against each other and the environment map. Pure: no network, no files.
-    pub fn validate(opts: AwsOptions, env: &BTreeMap<String, String>) -> anyhow::Result<AwsPlan> {
+    pub fn validate(opts: AwsOptions, env: &BTreeMap<String, String>) -> anyhow::Result<AwsSettings> {
         let (region, region_source) = resolve_region(&opts, env)?;
         validate_region(&region)?;
         let partition = Partition::of_region(&region);
@@ -214,7 +214,7 @@ impl AwsPlan {
             None => DEFAULT_MAX_ATTEMPTS,
         };
 
-        Ok(AwsPlan {
+        Ok(AwsSettings {
             region,
             region_source,
             partition,
@@ -448,11 +448,11 @@ mod tests {
         ];
         for (options, needle) in cases {
             let shown = format!("{options:?}");
-            let error = AwsPlan::validate(options, &BTreeMap::new()).expect_err(&shown);
+            let error = AwsSettings::validate(options, &BTreeMap::new()).expect_err(&shown);
             assert_eq!(exit_code(&error), 2, "{shown}: {error:#}");
             assert!(format!("{error:#}").contains(needle), "{shown}: {error:#} lacks {needle:?}");
         }
-        let error = AwsPlan::validate(opts(), &env(&[("AWS_MAX_ATTEMPTS", "lots")])).unwrap_err();
+        let error = AwsSettings::validate(opts(), &env(&[("AWS_MAX_ATTEMPTS", "lots")])).unwrap_err();
         assert_eq!(exit_code(&error), 2);
         assert!(error.to_string().contains("lots"));
     }
@@ -461,21 +461,21 @@ mod tests {
     fn region_precedence() {
         let host = RegistryHost::parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com").unwrap();
         let from_env = env(&[("AWS_REGION", "us-west-2"), ("AWS_DEFAULT_REGION", "ap-south-1")]);
-        let plan = AwsPlan::validate(opts(), &from_env).unwrap();
+        let plan = AwsSettings::validate(opts(), &from_env).unwrap();
         assert_eq!((plan.region(), plan.region_source()), ("us-east-1", RegionSource::Flag));
 
-        let plan = AwsPlan::validate(AwsOptions { region: None, ..opts() }, &from_env).unwrap();
+        let plan = AwsSettings::validate(AwsOptions { region: None, ..opts() }, &from_env).unwrap();
         assert_eq!((plan.region(), plan.region_source()), ("us-west-2", RegionSource::Environment));
 
-        let plan = AwsPlan::validate(AwsOptions::default(), &env(&[("AWS_DEFAULT_REGION", "ap-south-1")])).unwrap();
+        let plan = AwsSettings::validate(AwsOptions::default(), &env(&[("AWS_DEFAULT_REGION", "ap-south-1")])).unwrap();
         assert_eq!(plan.region(), "ap-south-1");
 
         let with_host = AwsOptions { region: None, registry: Some(host.clone()), ..opts() };
-        let plan = AwsPlan::validate(with_host, &from_env).unwrap();
+        let plan = AwsSettings::validate(with_host, &from_env).unwrap();
         assert_eq!((plan.region(), plan.region_source()), ("eu-west-1", RegionSource::Registry));
 
         let agreeing = AwsOptions { region: Some("eu-west-1".into()), registry: Some(host), ..opts() };
-        assert!(AwsPlan::validate(agreeing, &BTreeMap::new()).is_ok());
+        assert!(AwsSettings::validate(agreeing, &BTreeMap::new()).is_ok());
     }
 
     #[test]
@@ -485,7 +485,7 @@ mod tests {
             external_id: Some("ext-123".into()),
             ..opts()
         };
-        let plan = AwsPlan::validate(options, &BTreeMap::new()).unwrap();
+        let plan = AwsSettings::validate(options, &BTreeMap::new()).unwrap();
         assert_eq!(plan.roles()[1].name, "pusher");
         assert_eq!(plan.roles()[1].account, "210987654321");
         assert_eq!(plan.role_duration(), DEFAULT_ROLE_DURATION);
@@ -499,7 +499,7 @@ mod tests {
             role_duration: Some(Duration::from_secs(43200)),
             ..opts()
         };
-        let plan = AwsPlan::validate(cn, &env(&[("AWS_MAX_ATTEMPTS", "2")])).unwrap();
+        let plan = AwsSettings::validate(cn, &env(&[("AWS_MAX_ATTEMPTS", "2")])).unwrap();
         assert_eq!(plan.partition(), Partition::AwsCn);
         assert_eq!(plan.max_attempts(), 2);
     }

@@ -115,7 +115,7 @@ impl Manifest {
 /// Everything one push does, in order: blobs (any order, in parallel), then `children` by digest in list order,
 /// then `top` once per tag.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub struct ImagePlan {
     pub blobs: Vec<Blob>,
     pub children: Vec<Manifest>,
     pub top: Manifest,
@@ -123,10 +123,10 @@ pub struct Plan {
     pub compressed: Option<Arc<LayerCompression>>,
 }
 
-impl Plan {
+impl ImagePlan {
     /// The plan, owning what compressing its layers made.
-    pub fn with_compression(self, compression: LayerCompression) -> Plan {
-        Plan { compressed: Some(Arc::new(compression)), ..self }
+    pub fn with_compression(self, compression: LayerCompression) -> ImagePlan {
+        ImagePlan { compressed: Some(Arc::new(compression)), ..self }
     }
 }
 
@@ -160,16 +160,16 @@ impl fmt::Debug for LayerCompression {
 /// rather than publishing other bytes.
 #[derive(Debug, Clone)]
 pub struct SourcePlan {
-    plan: Plan,
+    plan: ImagePlan,
     summary: ResolvedImage,
 }
 
 impl SourcePlan {
-    pub(super) fn new(plan: Plan, summary: ResolvedImage) -> SourcePlan {
+    pub(super) fn new(plan: ImagePlan, summary: ResolvedImage) -> SourcePlan {
         SourcePlan { plan, summary }
     }
 
-    pub(super) fn plan(&self) -> &Plan {
+    pub(super) fn plan(&self) -> &ImagePlan {
         &self.plan
     }
 
@@ -208,7 +208,7 @@ impl SourcePlan {
         }
         let top = Manifest::new(top.media_type.clone(), bytes);
         let summary = ResolvedImage { digest: top.digest.clone(), manifest: top.bytes.clone(), ..self.summary.clone() };
-        Ok(SourcePlan { plan: Plan { top, ..self.plan.clone() }, summary })
+        Ok(SourcePlan { plan: ImagePlan { top, ..self.plan.clone() }, summary })
     }
 
     /// The digests of every blob the push makes present (configs and layers, without duplicates).
@@ -235,14 +235,14 @@ pub struct ResolvedImage {
 
 /// Collects a plan's blobs and child manifests without duplicates (multi-arch images share layers).
 #[derive(Default)]
-pub struct PlanBuilder {
+pub struct ImagePlanBuilder {
     blobs: Vec<Blob>,
     children: Vec<Manifest>,
     seen_blobs: HashSet<String>,
     seen_manifests: HashSet<String>,
 }
 
-impl PlanBuilder {
+impl ImagePlanBuilder {
     pub fn add_blob(&mut self, blob: Blob) {
         if self.seen_blobs.insert(blob.digest.clone()) {
             self.blobs.push(blob);
@@ -255,14 +255,14 @@ impl PlanBuilder {
         }
     }
 
-    pub fn finish(self, top: Manifest) -> Plan {
+    pub fn finish(self, top: Manifest) -> ImagePlan {
         let mut blobs = self.blobs;
         // Tiny blobs (configs) first, since they finish at once and would otherwise wait for a slot behind the
         // layers and delay the manifest; then largest first, so the long uploads start at once.
         const TINY: u64 = 64 * 1024;
         blobs.sort_by_key(|blob| (blob.size > TINY, std::cmp::Reverse(blob.size)));
         let children = self.children.into_iter().filter(|child| child.digest != top.digest).collect();
-        Plan { blobs, children, top, compressed: None }
+        ImagePlan { blobs, children, top, compressed: None }
     }
 }
 
@@ -289,7 +289,7 @@ mod tests {
             path: PathBuf::from("x"),
             offset: 0,
         };
-        let mut builder = PlanBuilder::default();
+        let mut builder = ImagePlanBuilder::default();
         builder.add_blob(blob("a", 1));
         builder.add_blob(blob("b", 5));
         builder.add_blob(blob("a", 1));

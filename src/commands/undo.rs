@@ -14,14 +14,14 @@ enum Pending {
 }
 
 /// The undo list of one command run.
-pub struct Cleanup {
+pub struct UndoList {
     pending: Mutex<Vec<Pending>>,
     github: bool,
 }
 
-impl Cleanup {
-    pub fn new(github: bool) -> Cleanup {
-        Cleanup { pending: Mutex::new(Vec::new()), github }
+impl UndoList {
+    pub fn new(github: bool) -> UndoList {
+        UndoList { pending: Mutex::new(Vec::new()), github }
     }
 
     /// A login to undo (restoring what the credential store held before).

@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::aws::{AwsPlan, RegistryCredentials, Session, StoredManifest};
+use crate::aws::{AwsSettings, RegistryCredentials, Session, StoredManifest};
 use crate::host::{ImageRegistry, RegistryHost, Stack};
 use crate::oci;
 
 /// Where the session's images go: the ECR Public alias (given, or the caller's default), else the registry host
 /// given, else the one GetAuthorizationToken names.
 pub async fn image_registry(
-    plan: &AwsPlan,
+    plan: &AwsSettings,
     session: &Session,
     token: &RegistryCredentials,
 ) -> anyhow::Result<ImageRegistry> {
@@ -43,7 +43,7 @@ pub fn registry_client(
 /// session's region), warming up `connections` connections in the background while the caller's API calls run. Its first request
 /// waits for the session's token, which the caller is fetching anyway. `None` when the registry is not known yet.
 pub fn warmed_registry_client(
-    plan: &AwsPlan,
+    plan: &AwsSettings,
     session: &Arc<Session>,
     repository: &str,
     connections: usize,
