@@ -1,0 +1,154 @@
+//! The tag rules and the build they apply to ([`TagSettings`], shared by push, merge and tags), and the settings of
+//! `ecr-ship tags`, the offline dry run.
+
+use std::path::Path;
+
+use super::aws::offline_registry;
+use super::common::{OutputSettings, Reporting, one_per_line, output_settings, reporting, repository};
+use super::file::ConfigFile;
+use crate::ci::{CiContext, EnvMap, LocalWorkspace, Overrides};
+use crate::cli::{TagArgs, TagsArgs};
+use crate::host::{ImageRegistry, PUBLIC_HOST, RegistryTarget};
+use crate::tags::TagRules;
+use crate::{bail_input, ci, names, tags};
+
+/// The build the tags are for, and the rules that turn it into tags.
+#[derive(Debug, Clone)]
+pub struct TagSettings {
+    pub context: CiContext,
+    pub rules: TagRules,
+    /// The instant the tags are planned for (honours SOURCE_DATE_EPOCH), for `{date}` and `{{date}}`.
+    pub now: chrono::DateTime<chrono::Utc>,
+    /// Running in GitHub Actions: planning warnings become annotations.
+    pub github: bool,
+    /// The user's extra labels and annotations (`KEY=VALUE`, metadata-action expressions allowed).
+    pub labels: Vec<String>,
+    pub annotations: Vec<String>,
+}
+
+impl TagSettings {
+    /// The tags this build gets, in order (the first is the primary one).
+    pub fn plan(&self) -> anyhow::Result<Vec<String>> {
+        let mut warnings = Vec::new();
+        let planned = tags::plan_noting(&self.context, &self.rules, self.now, &mut warnings)?;
+        for warning in warnings {
+            crate::log::warn(warning, self.github);
+        }
+        Ok(planned)
+    }
+
+    /// The OCI labels and annotations (`key=value` each) of an image whose primary tag is `primary`.
+    pub fn labels(&self, primary: Option<&str>) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+        let refs = tags::ref_context(&self.context, self.rules.sha_length, self.now);
+        let labels = tags::labels::oci_labels(&self.context, &refs, primary, self.now, &self.labels)?;
+        let annotations = tags::labels::oci_labels(&self.context, &refs, primary, self.now, &self.annotations)?;
+        Ok((labels, annotations))
+    }
+}
+
+#[derive(Debug)]
+pub struct TagsSettings {
+    pub repository: Option<String>,
+    /// The registry as image references begin (`<host>` or `public.ecr.aws/<alias>`), when it can be named
+    /// without contacting AWS (`--registry`, or an account id and a region).
+    pub registry: Option<String>,
+    pub tags: TagSettings,
+    pub outputs: OutputSettings,
+    pub reporting: Reporting,
+}
+
+pub(super) fn resolve(args: &TagsArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<TagsSettings> {
+    let file = ConfigFile::load(args.common.config.as_deref(), cwd)?;
+    let repository = repository(&args.common, &file);
+    if let Some(repository) = &repository {
+        names::validate_repository(repository)?;
+    }
+    let registry = match offline_registry(&args.common, args.account_id.as_deref(), &file, env)? {
+        Some(RegistryTarget::Private(host)) => Some(host.host().to_string()),
+        Some(RegistryTarget::Public(public)) => match &public.alias {
+            Some(alias) => Some(ImageRegistry::public(alias).name()),
+            None => bail_input!(
+                "tags runs offline and cannot look up the default alias of --registry {PUBLIC_HOST}: name it as \
+                 --registry {PUBLIC_HOST}/ALIAS"
+            ),
+        },
+        None => None,
+    };
+    if let (Some(repository), Some(name)) = (&repository, &registry)
+        && name.starts_with(PUBLIC_HOST)
+    {
+        names::validate_public_repository(repository)?;
+    }
+    let tags = tag_settings(&args.tags, &file, env, cwd)?;
+    let outputs = output_settings(&args.outputs, &file, env);
+    let wants_files = outputs.targets.image_definitions.is_some()
+        || outputs.targets.image_detail
+        || outputs.targets.properties_file.is_some()
+        || outputs.targets.dotenv_file.is_some()
+        || outputs.targets.json_file.is_some()
+        || outputs.export;
+    if wants_files && repository.is_none() {
+        bail_input!("image outputs (--export, --image-definitions, --image-detail, output files) need --repository");
+    }
+    Ok(TagsSettings { repository, registry, tags, outputs, reporting: reporting(&args.common, env) })
+}
+
+/// docker/metadata-action's short-sha setting, honoured so its users' jobs keep their tags.
+pub(super) fn metadata_sha_length(env: &EnvMap) -> Option<anyhow::Result<usize>> {
+    let text = ci::var(env, "DOCKER_METADATA_SHORT_SHA_LENGTH")?;
+    Some(text.parse().map_err(|_| {
+        crate::error::bad_input(format!(
+            "invalid DOCKER_METADATA_SHORT_SHA_LENGTH '{text}': expected a number of characters from 4 to 40"
+        ))
+    }))
+}
+
+/// Now, or SOURCE_DATE_EPOCH for reproducible runs.
+pub(super) fn now(env: &EnvMap) -> chrono::DateTime<chrono::Utc> {
+    ci::var(env, "SOURCE_DATE_EPOCH")
+        .and_then(|s| s.parse::<i64>().ok())
+        .and_then(|seconds| chrono::DateTime::from_timestamp(seconds, 0))
+        .unwrap_or_else(chrono::Utc::now)
+}
+
+/// The tag rules (flags, else the file's `tags:`) and the build they apply to (CI detection under the explicit
+/// `--branch/--sha/--git-tag/--pr/--default-branch`).
+pub(super) fn tag_settings(args: &TagArgs, file: &ConfigFile, env: &EnvMap, cwd: &Path) -> anyhow::Result<TagSettings> {
+    let section = file.tag_section();
+    let templates =
+        if args.tags.is_empty() { section.templates.clone().unwrap_or_default() } else { args.tags.clone() };
+    let flavor = if args.flavor.is_empty() { section.flavor.clone().unwrap_or_default() } else { args.flavor.clone() };
+    let labels = if args.labels.is_empty() { section.labels.clone().unwrap_or_default() } else { args.labels.clone() };
+    let annotations = if args.annotations.is_empty() {
+        section.annotations.clone().unwrap_or_default()
+    } else {
+        args.annotations.clone()
+    };
+    let rules = TagRules::new(
+        &one_per_line(&templates),
+        &one_per_line(&flavor),
+        args.sha_length.or(section.sha_length).map(Ok).or_else(|| metadata_sha_length(env)).transpose()?,
+        args.latest.or(section.latest).unwrap_or(false),
+        args.semver.or(section.semver).unwrap_or(false),
+        args.semver_prefix.clone().or_else(|| section.semver_prefix.clone()),
+    )?;
+    let overrides = Overrides {
+        branch: args.branch.clone(),
+        sha: args.sha.clone(),
+        git_tag: args.git_tag.clone(),
+        pr: args.pr.clone(),
+        default_branch: args.default_branch.clone().or_else(|| section.default_branch.clone()),
+    };
+    let context = ci::detect(env, &LocalWorkspace { dir: cwd.to_path_buf() }, &overrides)?;
+    let settings = TagSettings {
+        context,
+        rules,
+        now: now(env),
+        github: ci::in_github_actions(env),
+        labels: one_per_line(&labels),
+        annotations: one_per_line(&annotations),
+    };
+    // The labels' expressions are checked now, before anything is contacted.
+    settings.labels(None)?;
+    Ok(settings)
+}
