@@ -1,11 +1,11 @@
 //! Pre-flight against Amazon ECR's manifest schema: every manifest a plan would put is checked the way ECR checks
 //! it, before anything is uploaded. ECR models fewer fields than the OCI specification allows and answers a PUT of
-//! the rest with 405 UNSUPPORTED "Invalid JSON syntax" (../shared/reference/ecr-real-behaviour.md, row 1), after
+//! the rest with 405 UNSUPPORTED "Invalid JSON syntax" (docs/ecr-behaviour.md §1), after
 //! every blob has already gone up. Here such a manifest is bad input (exit 2) that names the manifest, the field
 //! and what to change.
 //!
 //! ECR also cannot store a zero-byte blob: completing such an upload answers 400 BLOB_UPLOAD_INVALID "...cannot be
-//! completed because it does not have any parts" (row 4; devcontainers/cli#814, radius-project/radius#7887), and a
+//! completed because it does not have any parts" (docs/ecr-behaviour.md §7; devcontainers/cli#814, radius-project/radius#7887), and a
 //! manifest that names a blob ECR lacks is refused too. No client works around it on the push side (crane, buildkit
 //! and skopeo send the empty upload and fail); the fix every affected producer shipped is the OCI empty descriptor
 //! (`{}`, 2 bytes) in place of an empty config. So a plan with a zero-byte blob is refused here, naming the blob.
