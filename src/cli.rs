@@ -199,6 +199,11 @@ pub struct OutputArgs {
     /// Write all outputs as JSON to this file.
     #[arg(long, env = "ECR_SHIP_OUTPUT_JSON", value_name = "FILE")]
     pub output_json: Option<PathBuf>,
+    /// Write an output file (--output-json, --sarif, imageDetail.json, …) that is a symlink to the file it points
+    /// at; without this a symlink there is refused (one in a checkout could point at any file). Not settable in the
+    /// config file, which may come from that checkout.
+    #[arg(long, env = "ECR_SHIP_FOLLOW_SYMLINKS", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub follow_symlinks: Option<bool>,
 }
 
 /// Repository creation and settings.
@@ -425,4 +430,33 @@ pub struct PolicyArgs {
     /// Include the permissions needed by --create-repository.
     #[arg(long, env = "ECR_SHIP_CREATE_REPOSITORY", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub create_repository: Option<bool>,
+}
+
+/// What clap's "invalid UTF-8 was detected" was about, in one sentence: the first argument whose text is not UTF-8
+/// (with the flag it is the value of), or else the first `ECR_SHIP_*` variable of this command line among
+/// `not_utf8` (names and shown values, as `ci::process_env` gives them).
+pub fn not_utf8(args: &[std::ffi::OsString], not_utf8: &[(String, String)]) -> Option<String> {
+    let bad = args.iter().enumerate().skip(1).find(|(_, arg)| arg.to_str().is_none());
+    if let Some((at, arg)) = bad {
+        let shown = crate::ci::escaped_bytes(arg.as_encoded_bytes());
+        let flag = match shown.split_once('=') {
+            Some((flag, _)) if flag.starts_with("--") => Some(flag.to_string()),
+            _ => args[at - 1].to_str().filter(|before| before.starts_with('-')).map(str::to_string),
+        };
+        return Some(match flag {
+            Some(flag) => format!("the value of {flag} is not UTF-8 ('{shown}'): give it as UTF-8 text"),
+            None => format!("command-line argument {at} is not UTF-8 ('{shown}'): give it as UTF-8 text"),
+        });
+    }
+    let mut variables = Vec::new();
+    let mut commands = vec![<Cli as clap::CommandFactory>::command()];
+    while let Some(command) = commands.pop() {
+        variables.extend(command.get_arguments().filter_map(|arg| arg.get_env()?.to_str().map(str::to_string)));
+        commands.extend(command.get_subcommands().cloned());
+    }
+    let (key, shown) = not_utf8.iter().find(|(key, _)| variables.contains(key))?;
+    Some(format!(
+        "the environment variable {key} is not UTF-8 ('{shown}'): ecr-ship reads it as text; set it to UTF-8 text or \
+         unset it"
+    ))
 }

@@ -20,9 +20,11 @@ impl fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
-/// Builds a [`BadInput`] error; the message must name the offending value and what is allowed.
+/// Builds a [`BadInput`] error; the message must name the offending value and what is allowed. The message is made
+/// one line ([`one_line`]): the values it echoes came from the user, and none may break the line or run on for
+/// megabytes.
 pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
-    anyhow::Error::new(BadInput(message.into()))
+    anyhow::Error::new(BadInput(one_line(&message.into())))
 }
 
 /// Returns early with a [`BadInput`] error.
@@ -31,6 +33,74 @@ macro_rules! bail_input {
     ($($arg:tt)*) => {
         return Err($crate::error::bad_input(format!($($arg)*)))
     };
+}
+
+/// How many characters of a value an error message shows; the rest is cut, and the message says how much.
+pub const SHOWN_CHARS: usize = 200;
+/// How long one printed error line may grow (the sentence around its values), whatever its values are.
+pub const MESSAGE_CHARS: usize = 2_000;
+
+/// A value as an error message shows it: control characters escaped (a newline as `\n`, ESC as `\u{1b}`), so it
+/// cannot break the message's line or drive the terminal, and cut after [`SHOWN_CHARS`] characters with the number
+/// cut said (`…[+9800 more characters]`). Messages that echo what a user, a file or a server gave use this; every
+/// [`bad_input`] message goes through [`one_line`], and the final report prints every message through
+/// [`printable`].
+pub fn shown(value: &str) -> String {
+    cut(&escape_controls(value), SHOWN_CHARS)
+}
+
+/// A whole message made safe to print on one line: control characters escaped, every run of more than
+/// [`SHOWN_CHARS`] characters without a space (a long value, as a 10 MB `--repository`) cut, and the whole cut
+/// after [`MESSAGE_CHARS`]. A message of ordinary length passes unchanged.
+pub fn one_line(message: &str) -> String {
+    let escaped = escape_controls(message);
+    let mut out = String::with_capacity(escaped.len().min(MESSAGE_CHARS + 64));
+    let mut rest = escaped.as_str();
+    while !rest.is_empty() {
+        let (token, space) = match rest.find(' ') {
+            Some(i) => (&rest[..i], " "),
+            None => (rest, ""),
+        };
+        out.push_str(&cut(token, SHOWN_CHARS));
+        out.push_str(space);
+        rest = &rest[token.len() + space.len()..];
+    }
+    cut(&out, MESSAGE_CHARS)
+}
+
+/// A message of the cause chain as the final report prints it: as [`one_line`], except that a line break followed
+/// by indentation stays (the layout of a message that lists things, as the AWS SDK's credential chain does, one
+/// provider a line); any other line break, and one whose next line would start a GitHub workflow command (`::`), is
+/// a value's and is escaped.
+pub fn printable(message: &str) -> String {
+    let lines: Vec<&str> = message.split('\n').collect();
+    let mut out = String::new();
+    for (index, line) in lines.iter().enumerate() {
+        if index > 0 {
+            let layout = line.starts_with([' ', '\t']) && !line.trim_start().starts_with("::");
+            out.push_str(if layout { "\n" } else { "\\n" });
+        }
+        out.push_str(&one_line(line));
+    }
+    cut(&out, MESSAGE_CHARS)
+}
+
+fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
+}
+
+/// `text` cut after `limit` characters, saying how many more there were.
+fn cut(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        None => text.to_string(),
+        Some((end, _)) => {
+            let more = text[end..].chars().count();
+            format!("{}…[+{more} more characters]", &text[..end])
+        }
+    }
 }
 
 /// Exit code for a successful run.
@@ -115,6 +185,33 @@ mod tests {
         assert_eq!(marked.chain().map(ToString::to_string).collect::<Vec<_>>(), before);
         assert_eq!(format!("{marked:#}"), before.join(": "));
         assert_eq!(exit_code(&after_contact(marked)), EXIT_FAILURE);
+    }
+
+    #[test]
+    fn values_are_cut_and_escaped_and_ordinary_messages_pass_unchanged() {
+        assert_eq!(shown("team/app"), "team/app");
+        assert_eq!(shown("a\nb\u{1b}[31m\r\t"), r"a\nb\u{1b}[31m\r\t");
+        let long = "x".repeat(10_000);
+        assert_eq!(shown(&long), format!("{}…[+9800 more characters]", "x".repeat(200)));
+        let message = format!("invalid repository name '{long}': use lower case");
+        let line = one_line(&message);
+        assert!(
+            line.starts_with("invalid repository name 'xxx") && line.ends_with("more characters] use lower case"),
+            "{line}"
+        );
+        assert!(line.contains("more characters") && line.chars().count() < 300, "{line}");
+        let ordinary = "invalid --image '-x': it must not start with '-' (see --help)";
+        assert_eq!(one_line(ordinary), ordinary);
+        let spaced = "a ".repeat(5_000);
+        assert!(one_line(&spaced).chars().count() < MESSAGE_CHARS + 40);
+        assert_eq!(one_line("first\nsecond"), r"first\nsecond");
+        assert_eq!(
+            printable("chain:\n  Environment: skipped\n  Profile: x"),
+            "chain:\n  Environment: skipped\n  Profile: x"
+        );
+        assert_eq!(printable("value 'a\nb' and\n  ::error::forged"), r"value 'a\nb' and\n  ::error::forged");
+        let error = bad_input("invalid repository name 'team/\u{1b}[31mapp\nnext'");
+        assert_eq!(error.to_string(), r"invalid repository name 'team/\u{1b}[31mapp\nnext'");
     }
 
     #[test]

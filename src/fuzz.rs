@@ -12,7 +12,7 @@ use crate::ci::{self, CiContext, EnvMap, Overrides, Workspace};
 use crate::config::file::ConfigFile;
 use crate::host::RegistryHost;
 use crate::oci::{Compression, ImageSource, Stop};
-use crate::tags::{self, TagRules};
+use crate::tags::{self, TagLine, TagRules, metadata};
 
 /// Tag lines (one per line; lines after a `--` line are flavor lines), planned for a branch, a tag and a pull
 /// request build, with the same lines as labels.
@@ -21,9 +21,20 @@ pub fn tag_lines(text: &str) {
         Some((lines, flavor)) => (lines, flavor),
         None => (text, ""),
     };
-    let lines: Vec<String> = lines.lines().map(str::to_string).collect();
-    let flavor: Vec<String> = flavor.lines().map(str::to_string).collect();
-    let Ok(rules) = TagRules::new(&lines, &flavor, None, true, true, Some("app/".into())) else { return };
+    // As the resolver reads a list input (comment lines skipped, metadata-action's CSV), then parses it.
+    let entries = |text: &str| -> Option<Vec<String>> {
+        Some(metadata::input_entries(text).ok()?.into_iter().map(|entry| entry.text).collect())
+    };
+    let (Some(lines), Some(flavor)) = (entries(lines), entries(flavor)) else { return };
+    let Ok(parsed) = TagLine::parse_all(&lines) else { return };
+    let flavor = match flavor.is_empty() {
+        true => None,
+        false => match metadata::Flavor::parse(&flavor) {
+            Ok(flavor) => Some(flavor),
+            Err(_) => return,
+        },
+    };
+    let Ok(rules) = TagRules::from_parts(parsed, flavor, None, true, true, Some("app/".into())) else { return };
     let now = DateTime::<Utc>::UNIX_EPOCH;
     for context in sample_contexts() {
         let _ = tags::plan_noting(&context, &rules, now, &mut Vec::new());

@@ -11,11 +11,12 @@ pub fn relay(line: &str) {
     eprintln!("{line}");
 }
 
-/// A failure and the chain of its causes, one line each.
+/// A failure and the chain of its causes, one line each (control characters escaped, long values cut:
+/// [`crate::error::printable`]).
 pub fn error_chain(error: &anyhow::Error) {
-    eprintln!("ecr-ship: error: {error}");
+    eprintln!("ecr-ship: error: {}", crate::error::printable(&error.to_string()));
     for cause in error.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", crate::error::printable(&cause.to_string()));
     }
 }
 

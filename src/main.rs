@@ -5,17 +5,33 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use ecr_ship::error::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, exit_code};
+use ecr_ship::error::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, bad_input, exit_code};
 
 fn main() -> ExitCode {
+    let ecr_ship::ci::ProcessEnv { vars: env, not_utf8 } = ecr_ship::ci::process_env();
     let cli = match ecr_ship::cli::Cli::try_parse() {
         Ok(cli) => cli,
+        Err(error) if error.kind() == clap::error::ErrorKind::InvalidUtf8 => {
+            // clap names neither the argument nor the variable: say which it was.
+            let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+            match ecr_ship::cli::not_utf8(&args, &not_utf8) {
+                Some(message) => ecr_ship::commands::report::failure(&bad_input(message), &env),
+                None => {
+                    let _ = error.print();
+                }
+            }
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
         Err(error) => {
             let _ = error.print();
             return ExitCode::from(if error.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK });
         }
     };
-    let env = ecr_ship::ci::process_env();
+    // A CI variable ecr-ship reads whose value is not text is refused, never dropped.
+    if let Err(error) = ecr_ship::ci::refuse_not_utf8(&not_utf8) {
+        ecr_ship::commands::report::failure(&error, &env);
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     let outcome = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => match std::env::current_dir() {
             Ok(cwd) => runtime.block_on(ecr_ship::commands::run(cli, &env, &cwd, &mut std::io::stdout().lock())),

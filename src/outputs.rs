@@ -5,6 +5,11 @@
 //! `imageDetail.json`), Jenkins (a Java properties file), GitLab (a dotenv report) and a JSON file for everything
 //! else. The account id is never masked: GitHub drops every output that contains a masked value, and image URIs
 //! contain the account id.
+//!
+//! The files a flag, an input or a config key names are checked before anything is sent ([`check_destination`]:
+//! their directory exists, they are not a directory, and not a symlink unless `--follow-symlinks` says so), then
+//! replaced atomically ([`write_file`]: a temporary file beside them, created exclusively with mode 0600, synced,
+//! renamed into place). The CI system's own files (`$GITHUB_OUTPUT`, `$GITHUB_STEP_SUMMARY`) are appended to.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -12,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde_json::json;
+
+use crate::bail_input;
 
 /// The level annotations are written at, as metadata-action does by default.
 const ANNOTATION_LEVEL: &str = "manifest";
@@ -133,10 +140,13 @@ pub struct OutputTargets {
     pub properties_file: Option<PathBuf>,
     pub dotenv_file: Option<PathBuf>,
     pub json_file: Option<PathBuf>,
+    /// `--follow-symlinks`: write a named output file that is a symlink to the file it points at.
+    pub follow_symlinks: bool,
 }
 
 /// Writes every file output requested. `dir` is where relative paths and the CodePipeline files go.
 pub fn write_files(outputs: &ImageOutputs, targets: &OutputTargets, title: &str, dir: &Path) -> anyhow::Result<()> {
+    let follow = targets.follow_symlinks;
     if let Some(path) = &targets.github_output {
         append(path, &github_output(outputs)?)
             .with_context(|| format!("writing GITHUB_OUTPUT '{}'", path.display()))?;
@@ -146,20 +156,20 @@ pub fn write_files(outputs: &ImageOutputs, targets: &OutputTargets, title: &str,
             .with_context(|| format!("writing GITHUB_STEP_SUMMARY '{}'", path.display()))?;
     }
     if let Some(container) = &targets.image_definitions {
-        let path = dir.join(targets.image_definitions_file.as_deref().unwrap_or(Path::new("imagedefinitions.json")));
-        write_json(&path, &json!([{ "name": container, "imageUri": outputs.image_uri() }]))?;
+        let path = dir.join(targets.image_definitions_file.as_deref().unwrap_or(Path::new(IMAGE_DEFINITIONS)));
+        write_json(&path, &json!([{ "name": container, "imageUri": outputs.image_uri() }]), follow)?;
     }
     if targets.image_detail {
-        write_json(&dir.join("imageDetail.json"), &image_detail(outputs))?;
+        write_json(&dir.join(IMAGE_DETAIL), &image_detail(outputs), follow)?;
     }
     if let Some(path) = &targets.properties_file {
-        write_new(&dir.join(path), &properties(outputs))?;
+        write_text(&dir.join(path), &properties(outputs), follow)?;
     }
     if let Some(path) = &targets.dotenv_file {
-        write_new(&dir.join(path), &dotenv(outputs))?;
+        write_text(&dir.join(path), &dotenv(outputs), follow)?;
     }
     if let Some(path) = &targets.json_file {
-        write_json(&dir.join(path), &outputs.to_json())?;
+        write_json(&dir.join(path), &outputs.to_json(), follow)?;
     }
     Ok(())
 }
@@ -180,22 +190,25 @@ pub fn append_fields(
         append(path, &lines(&|name, _, value| format!("{name}={value}\n")))
             .with_context(|| format!("writing GITHUB_OUTPUT '{}'", path.display()))?;
     }
-    for path in [&targets.properties_file, &targets.dotenv_file].into_iter().flatten() {
+    let properties_lines = lines(&|_, key, value| format!("{key}={}\n", properties_value(value)));
+    let dotenv_lines = lines(&|_, key, value| format!("{key}={value}\n"));
+    for (path, added) in [(&targets.properties_file, properties_lines), (&targets.dotenv_file, dotenv_lines)] {
+        let Some(path) = path else { continue };
+        // Rewritten whole (atomically, never through a symlink), not appended to in place.
         let path = dir.join(path);
-        append(&path, &lines(&|_, key, value| format!("{key}={value}\n")))
-            .with_context(|| format!("writing '{}'", path.display()))?;
+        let mut text = read_existing(&path, targets.follow_symlinks)?.unwrap_or_default();
+        text.push_str(&added);
+        write_text(&path, &text, targets.follow_symlinks)?;
     }
     if let Some(path) = &targets.json_file {
         let path = dir.join(path);
-        let mut document = match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).unwrap_or_else(|_| json!({})),
-            Err(_) => json!({}),
-        };
+        let existing = read_existing(&path, targets.follow_symlinks)?;
+        let mut document = existing.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_else(|| json!({}));
         if !document.is_object() {
             document = json!({});
         }
         document[json.0] = json.1.clone();
-        write_json(&path, &document)?;
+        write_json(&path, &document, targets.follow_symlinks)?;
     }
     Ok(())
 }
@@ -215,18 +228,202 @@ pub fn append_summary(markdown: &str, targets: &OutputTargets) -> anyhow::Result
     }
 }
 
+/// Appends to a file of the CI system's own (`$GITHUB_OUTPUT`, `$GITHUB_STEP_SUMMARY`), as its runner expects.
 fn append(path: &Path, text: &str) -> std::io::Result<()> {
     OpenOptions::new().create(true).append(true).open(path)?.write_all(text.as_bytes())
 }
 
-fn write_new(path: &Path, text: &str) -> anyhow::Result<()> {
-    std::fs::write(path, text).with_context(|| format!("writing '{}'", path.display()))
+fn write_text(path: &Path, text: &str, follow_symlinks: bool) -> anyhow::Result<()> {
+    write_file(path, text.as_bytes(), follow_symlinks)
 }
 
-fn write_json(path: &Path, value: &serde_json::Value) -> anyhow::Result<()> {
+fn write_json(path: &Path, value: &serde_json::Value, follow_symlinks: bool) -> anyhow::Result<()> {
     let mut text = serde_json::to_string_pretty(value).context("serialising outputs")?;
     text.push('\n');
-    write_new(path, &text)
+    write_text(path, &text, follow_symlinks)
+}
+
+/// The default names of the CodePipeline files, written in the working directory.
+pub const IMAGE_DEFINITIONS: &str = "imagedefinitions.json";
+pub const IMAGE_DETAIL: &str = "imageDetail.json";
+
+/// Checks, offline, an output file a flag, an input or a config key names (`given`, relative to `cwd`; `origin`
+/// says where it was named, for the message): its directory exists, it is not a directory, and it is not a symlink
+/// unless `follow_symlinks` (then the file the link finally names must pass the same checks). Any failure is bad
+/// input: exit 2, nothing sent yet.
+pub fn check_destination(cwd: &Path, given: &Path, origin: &str, follow_symlinks: bool) -> anyhow::Result<()> {
+    let path = &cwd.join(given);
+    // The message names the path as it was given; a directory relative to the working directory alike.
+    let shown = |p: &Path| crate::error::shown(&p.strip_prefix(cwd).unwrap_or(p).display().to_string());
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            if !follow_symlinks {
+                bail_input!(
+                    "{origin} '{}' is a symlink, and ecr-ship does not write output files through symlinks (one in a \
+                     checkout could point at any file this user may write): remove it, name another path, or pass \
+                     --follow-symlinks to write to the file it points at",
+                    shown(path)
+                );
+            }
+            final_target(path).map_err(|e| crate::error::bad_input(format!("{origin} '{}': {e}", shown(path))))?
+        }
+        _ => path.to_path_buf(),
+    };
+    match std::fs::metadata(&target) {
+        Ok(meta) if meta.is_dir() => bail_input!("{origin} '{}' is a directory; name a file in it", shown(path)),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let parent = parent_dir(&target);
+            match std::fs::metadata(parent) {
+                Ok(meta) if meta.is_dir() => Ok(()),
+                Ok(_) => bail_input!("{origin} '{}': '{}' is not a directory", shown(path), shown(parent)),
+                Err(_) => bail_input!(
+                    "{origin} '{}': the directory '{}' does not exist; create it first, or name a file in an \
+                     existing directory",
+                    shown(path),
+                    shown(parent)
+                ),
+            }
+        }
+        Err(e) => bail_input!("{origin} '{}' cannot be checked: {e}", shown(path)),
+    }
+}
+
+/// Replaces the file at `path` with `bytes` atomically: a temporary file in the same directory (random name,
+/// created exclusively with mode 0600, so nothing planted there is followed), written, given its final mode (the
+/// replaced file's, or 0644 for a new one: these files are for the next build step, not secrets), synced, and
+/// renamed over `path`; readers see the old file or the new one, never half of one. A symlink at `path` is refused
+/// unless `follow_symlinks`, which replaces the file it finally names (the link stays). A device or pipe there
+/// (`/dev/stdout` through `--follow-symlinks`) is written in place, as it cannot be replaced.
+pub fn write_file(path: &Path, bytes: &[u8], follow_symlinks: bool) -> anyhow::Result<()> {
+    let failed = |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot write '{}': {e}", path.display());
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() && !follow_symlinks => {
+            return Err(failed(
+                &"it is a symlink, and output files are not written through one without --follow-symlinks",
+            ));
+        }
+        Ok(meta) if meta.file_type().is_symlink() => final_target(path).map_err(|e| failed(&e))?,
+        _ => path.to_path_buf(),
+    };
+    let existing = std::fs::metadata(&target).ok();
+    if let Some(meta) = &existing
+        && !meta.is_file()
+    {
+        return OpenOptions::new()
+            .write(true)
+            .open(&target)
+            .and_then(|mut file| file.write_all(bytes))
+            .map_err(|e| failed(&e));
+    }
+    let dir = parent_dir(&target);
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let (temporary, mut file) = create_exclusive(dir, &name).map_err(|e| failed(&e))?;
+    #[cfg(unix)]
+    let mode = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::Permissions::from_mode(existing.map_or(0o644, |meta| meta.permissions().mode() & 0o7777))
+    };
+    #[cfg(not(unix))]
+    let mode = existing.map_or_else(|| file.metadata().map(|m| m.permissions()), |meta| Ok(meta.permissions()));
+    let result = file
+        .write_all(bytes)
+        .and_then(|()| {
+            #[cfg(not(unix))]
+            let mode = mode?;
+            file.set_permissions(mode)
+        })
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&temporary, &target));
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(failed(&e));
+    }
+    // Make the rename itself durable; a directory that cannot be opened or synced (some filesystems) is no error.
+    if let Ok(handle) = std::fs::File::open(dir) {
+        let _ = handle.sync_all();
+    }
+    Ok(())
+}
+
+/// The text of an output file already written this run (to append to it); `None` when there is none. A symlink is
+/// read only with `follow_symlinks`; the file opened is checked to be the one the name holds, so a link swapped in
+/// after the check is not followed either.
+fn read_existing(path: &Path, follow_symlinks: bool) -> anyhow::Result<Option<String>> {
+    let failed = |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot read '{}' to add to it: {e}", path.display());
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(failed(&e)),
+    };
+    if !follow_symlinks {
+        let named = std::fs::symlink_metadata(path).map_err(|e| failed(&e))?;
+        let opened = file.metadata().map_err(|e| failed(&e))?;
+        if named.file_type().is_symlink() || !same_file(&named, &opened) {
+            return Err(failed(
+                &"it is a symlink, and output files are not written through one without --follow-symlinks",
+            ));
+        }
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut file, &mut text).map_err(|e| failed(&e))?;
+    Ok(Some(text))
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    a.len() == b.len() && a.modified().ok() == b.modified().ok()
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+/// The file a symlinked path finally names (a relative link is relative to the link's directory).
+fn final_target(path: &Path) -> std::io::Result<PathBuf> {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = std::fs::read_link(&current)?;
+                current = match current.parent() {
+                    Some(dir) if target.is_relative() => dir.join(target),
+                    _ => target,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(std::io::Error::other("a chain of too many symlinks"))
+}
+
+/// A new file `.NAME.ecr-ship-<random>.tmp` in `dir`, mode 0600, that did not exist before (O_EXCL).
+fn create_exclusive(dir: &Path, name: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let mut last = std::io::Error::other("no attempt");
+    for _ in 0..8 {
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).map_err(|e| std::io::Error::other(format!("no randomness: {e}")))?;
+        let temporary = dir.join(format!(".{name}.ecr-ship-{}.tmp", crate::digest::hex(&random)));
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        match options.open(&temporary) {
+            Ok(file) => return Ok((temporary, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
 }
 
 /// The `$GITHUB_OUTPUT` text: `name=value` for single lines, the heredoc form with a fresh random delimiter for
@@ -286,13 +483,34 @@ fn shell_quote(value: &str) -> String {
 
 /// A Java properties file for Jenkins' `readProperties`.
 pub fn properties(outputs: &ImageOutputs) -> String {
-    env_style(outputs)
-        .into_iter()
-        .map(|(key, value)| {
-            let escaped = value.replace('\\', r"\\").replace('\n', r"\n");
-            format!("{key}={escaped}\n")
-        })
-        .collect()
+    env_style(outputs).into_iter().map(|(key, value)| format!("{key}={}\n", properties_value(&value))).collect()
+}
+
+/// A value escaped as `java.util.Properties.load` reads it back exactly: `\\`, the line terminators `\n` and `\r`,
+/// `\t` and `\f`, a leading space as `\ ` (load drops leading whitespace), and every other character outside
+/// printable ASCII as `\uXXXX` (UTF-16 units; the format's text is ISO 8859-1), as `Properties.store` writes them.
+/// `=`, `:`, `#` and `!` need no escape in a value (only in a key, or at the start of a line), so image URIs stay
+/// readable.
+fn properties_value(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for (index, c) in value.chars().enumerate() {
+        match c {
+            '\\' => escaped.push_str(r"\\"),
+            '\n' => escaped.push_str(r"\n"),
+            '\r' => escaped.push_str(r"\r"),
+            '\t' => escaped.push_str(r"\t"),
+            '\u{c}' => escaped.push_str(r"\f"),
+            ' ' if index == 0 => escaped.push_str(r"\ "),
+            ' '..='~' => escaped.push(c),
+            _ => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    escaped.push_str(&format!("\\u{unit:04X}"));
+                }
+            }
+        }
+    }
+    escaped
 }
 
 /// A GitLab dotenv report: `KEY=value`, no quotes, no spaces or newlines (every value here is a reference, a
@@ -368,6 +586,43 @@ mod tests {
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert!(dotenv(&sample()).contains("IMAGE_REPOSITORY=team/app\n"));
         assert!(properties(&sample()).contains("IMAGE_TAG_MUTABILITY=IMMUTABLE\n"));
+    }
+
+    #[test]
+    fn properties_values_are_escaped_as_java_reads_them() {
+        assert_eq!(properties_value("a\rb\nc\\d\te\u{c}f"), r"a\rb\nc\\d\te\ff");
+        assert_eq!(properties_value(" leading"), r"\ leading");
+        assert_eq!(properties_value("x=y:z #!"), "x=y:z #!", "no escape needed in a value");
+        assert_eq!(properties_value("é😀\u{1b}"), r"\u00E9\uD83D\uDE00\u001B");
+        let outputs = ImageOutputs { labels: vec!["org.opencontainers.image.title=a\rb".into()], ..sample() };
+        let text = properties(&outputs);
+        assert!(text.contains("IMAGE_LABELS=org.opencontainers.image.title=a\\rb\n"), "{text}");
+        assert!(!text.contains('\r'), "{text:?}");
+    }
+
+    #[test]
+    fn appended_files_are_rewritten_whole_and_never_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let targets = OutputTargets {
+            properties_file: Some("ship.properties".into()),
+            dotenv_file: Some("ship.env".into()),
+            ..OutputTargets::default()
+        };
+        write_files(&sample(), &targets, "pushed", dir.path()).unwrap();
+        // A link planted after the image outputs were written: appending must not follow it.
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep\n").unwrap();
+        std::fs::remove_file(dir.path().join("ship.env")).unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("ship.env")).unwrap();
+        let fields = [("scan-critical", "SCAN_CRITICAL", "2".to_string())];
+        let error = append_fields(&fields, ("scan", &json!({})), &targets, dir.path()).unwrap_err();
+        assert!(format!("{error:#}").contains("symlink"), "{error:#}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
+        assert!(std::fs::read_to_string(dir.path().join("ship.properties")).unwrap().ends_with("SCAN_CRITICAL=2\n"));
+        let followed = OutputTargets { follow_symlinks: true, ..targets };
+        append_fields(&fields, ("scan", &json!({})), &followed, dir.path()).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\nSCAN_CRITICAL=2\n");
+        assert!(std::fs::symlink_metadata(dir.path().join("ship.env")).unwrap().file_type().is_symlink());
     }
 
     #[test]

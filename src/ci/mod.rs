@@ -42,7 +42,8 @@ mod woodpecker;
 
 use crate::bail_input;
 pub use context::{
-    CiContext, CiSystem, EnvMap, LocalWorkspace, RepositoryFacts, Workspace, in_github_actions, process_env, var,
+    CiContext, CiSystem, EnvMap, LocalWorkspace, ProcessEnv, READ_VARIABLES, RepositoryFacts, Workspace, escaped_bytes,
+    in_github_actions, process_env, refuse_not_utf8, var,
 };
 use helpers::{is_hex_sha, parse_pr, strip_ref};
 
@@ -302,6 +303,67 @@ mod tests {
             let context = detect(&env_of(pairs), &Bare("{}"), &Overrides::default()).unwrap();
             assert_eq!(context.system, *system, "{pairs:?}");
         }
+    }
+
+    #[test]
+    fn every_variable_the_code_reads_is_refused_when_not_utf8() {
+        // The variables read through the map in src/ (tests left out), by the calls that read them.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let call = regex::Regex::new(
+            r#"(?:\bvar|\bis|\bis_true|pr_unless_false|env\.get|github_file)\((?:env, )?"([A-Za-z_][A-Za-z0-9_]*)""#,
+        )
+        .unwrap();
+        let first = regex::Regex::new(r#"first\(env, &\[([^\]]*)\]"#).unwrap();
+        let quoted = regex::Regex::new(r#""([A-Za-z_][A-Za-z0-9_]*)""#).unwrap();
+        // Paths of the machine may be any bytes; ECR_SHIP_* are clap's to read (and cli::not_utf8's to name).
+        let machine = [
+            "PATH",
+            "HOME",
+            "TMPDIR",
+            "AWS_CONFIG_FILE",
+            "DOCKER_CONFIG",
+            "REGISTRY_AUTH_FILE",
+            "USERPROFILE",
+            "XDG_RUNTIME_DIR",
+        ];
+        let mut read = std::collections::BTreeSet::new();
+        let mut stack = vec![root];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                let code = &text[..text.find("#[cfg(test)]\nmod tests").unwrap_or(text.len())];
+                read.extend(call.captures_iter(code).map(|c| c[1].to_string()));
+                for list in first.captures_iter(code) {
+                    read.extend(quoted.captures_iter(&list[1]).map(|c| c[1].to_string()));
+                }
+            }
+        }
+        assert!(read.len() > 150, "the scan found too few reads: {read:?}");
+        let missing: Vec<&String> = read
+            .iter()
+            .filter(|k| !READ_VARIABLES.contains(&k.as_str()) && !machine.contains(&k.as_str()))
+            .filter(|k| !k.starts_with("ECR_SHIP_"))
+            .collect();
+        assert!(missing.is_empty(), "add to READ_VARIABLES (src/ci/context.rs): {missing:?}");
+        assert!(READ_VARIABLES.windows(2).all(|w| w[0] < w[1]), "READ_VARIABLES is sorted, each once");
+    }
+
+    #[test]
+    fn a_variable_that_is_not_utf8_is_refused_only_when_read() {
+        let shown = escaped_bytes(b"ma\xffin\n");
+        assert_eq!(shown, r"ma\xffin\n");
+        for key in ["GITHUB_REF_NAME", "GITHUB_REF", "GITHUB_SHA", "SOURCE_DATE_EPOCH", "CI_COMMIT_BRANCH"] {
+            let error = refuse_not_utf8(&[("OTHER".into(), "x".into()), (key.into(), shown.clone())]).unwrap_err();
+            assert_eq!(crate::error::exit_code(&error), crate::error::EXIT_BAD_INPUT);
+            let text = error.to_string();
+            assert!(text.contains(key) && text.contains(r"'ma\xffin\n'") && !text.contains('\n'), "{text}");
+        }
+        assert!(refuse_not_utf8(&[("LANG_OF_MY_OWN".into(), r"\xff".into()), ("HOME".into(), "x".into())]).is_ok());
     }
 
     #[test]

@@ -58,16 +58,12 @@ async fn act(
     let target = image_registry(&settings.aws, &session, &token).await?;
     let hosts: Vec<RegistryHost> =
         settings.extra_registries.iter().filter(|host| host.host() != target.host()).cloned().collect();
-    // Every login that succeeded is remembered even when a later one fails, so that logout can undo it.
+    // Each login is remembered as it is made (under the store's lock), so one that succeeded is undone by logout
+    // even when a later one fails.
     let mut records = Vec::new();
-    let outcome = async {
-        records.push(engine.login(target.host(), &token.username, &token.password).await?);
-        log::info(format!("{} logged in to {}", engine.kind(), target.host()));
-        login_all(settings, engine, &hosts, &session, &token, env, &mut records).await
-    }
-    .await;
-    engine.remember(&records).await?;
-    outcome?;
+    records.push(engine.login_remembered(target.host(), &token.username, &token.password).await?);
+    log::info(format!("{} logged in to {}", engine.kind(), target.host()));
+    login_all(settings, engine, &hosts, &session, &token, env, &mut records).await?;
     Ok(records.iter().map(|r| r.host().to_string()).collect())
 }
 
@@ -96,7 +92,7 @@ async fn login_all(
             }
             sessions[&host.region].authorization_token().await?
         };
-        records.push(engine.login(host.host(), &credentials.username, &credentials.password).await?);
+        records.push(engine.login_remembered(host.host(), &credentials.username, &credentials.password).await?);
         log::info(format!("{} logged in to {}", engine.kind(), host.host()));
     }
     Ok(())

@@ -12,11 +12,12 @@ use crate::log;
 use crate::outputs::{self, ImageOutputs};
 use crate::tag_policy::TagAction;
 
-/// Prints the whole cause chain on stderr, and an annotation when running in GitHub Actions.
+/// Prints the whole cause chain on stderr, and an annotation when running in GitHub Actions; each message on one
+/// line, its values cut and escaped ([`crate::error::printable`]).
 pub fn failure(error: &anyhow::Error, env: &EnvMap) {
     log::error_chain(error);
     if ci::in_github_actions(env) {
-        let chain: Vec<String> = error.chain().map(ToString::to_string).collect();
+        let chain: Vec<String> = error.chain().map(|cause| crate::error::printable(&cause.to_string())).collect();
         log::github_error(&chain.join(": "));
     }
 }

@@ -133,7 +133,7 @@ fn write_reports(
         let mut text = serde_json::to_string_pretty(&sarif::sarif(evaluation, env!("CARGO_PKG_VERSION")))
             .context("serialising the SARIF log")?;
         text.push('\n');
-        std::fs::write(path, text).with_context(|| format!("writing the SARIF file '{}'", path.display()))?;
+        outputs::write_file(path, text.as_bytes(), gate.follow_symlinks).context("writing the SARIF file")?;
         log::info(format!("wrote SARIF 2.1.0 to {}", path.display()));
     }
     outputs::append_summary(&summary::markdown(evaluation), &outputs.targets)?;

@@ -52,7 +52,7 @@ pub(super) fn resolve(args: &MergeArgs, env: &EnvMap, cwd: &Path) -> anyhow::Res
         tags: tag_settings(&args.tags, &file, env, cwd)?,
         aws,
         skip_existing: args.skip_existing.or(file.skip_existing).unwrap_or(false),
-        outputs: output_settings(&args.outputs, &file, env),
+        outputs: output_settings(&args.outputs, &file, env, cwd)?,
         reporting: reporting(&args.common, env),
         time_limit: time_limit(&args.aws, &file),
     })

@@ -60,7 +60,7 @@ pub struct PushSettings {
 pub(super) fn resolve(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PushSettings> {
     let (file, repository) = file_and_repository("push", &args.common, cwd)?;
     let tags = tag_settings(&args.tags, &file, env, cwd)?;
-    let outputs = output_settings(&args.outputs, &file, env);
+    let outputs = output_settings(&args.outputs, &file, env, cwd)?;
     let aws = aws_settings(&args.common, &args.aws, &file, env)?;
     let (repository_settings, create_repository, update_repository) =
         repository_settings(&args.repository, &file, cwd)?;
@@ -76,7 +76,12 @@ pub(super) fn resolve(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Resu
             }
             SourceSettings::Engine { engine: engine(args.engine.as_deref(), &file)?, image: image.clone() }
         }
-        (None, Some(from)) => SourceSettings::Native(ImageSource::parse(&absolute_source(from, cwd))?),
+        (None, Some(from)) => {
+            let origin = if env.get("ECR_SHIP_FROM") == Some(from) { "ECR_SHIP_FROM" } else { "--from" };
+            let source = ImageSource::parse(&absolute_source(from, cwd))
+                .map_err(|error| crate::error::bad_input(format!("{origin} '{from}': {error:#}")))?;
+            SourceSettings::Native(source)
+        }
         (Some(_), Some(_)) => bail_input!("--image and --from are mutually exclusive: give one image source"),
         (None, None) => bail_input!(
             "push needs an image: --image LOCAL_REF (through docker or podman) or --from oci:DIR[:REF] / \
@@ -85,9 +90,18 @@ pub(super) fn resolve(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Resu
     };
     let annotate = args.annotate.or(file.annotate).unwrap_or(false);
     let by_digest = args.by_digest.or(file.by_digest).unwrap_or(false);
-    if by_digest && (!args.tags.tags.is_empty() || args.tags.latest == Some(true) || args.tags.semver == Some(true)) {
+    // The flags' flavor (not the file's, which a merge sharing the file uses) makes tags, so it is refused too.
+    let latest_flavor = !args.tags.flavor.is_empty()
+        && tags.rules.flavor.as_ref().is_some_and(|flavor| flavor.latest == crate::tags::metadata::Latest::Always);
+    if by_digest
+        && (!args.tags.tags.is_empty()
+            || args.tags.latest == Some(true)
+            || args.tags.semver == Some(true)
+            || latest_flavor)
+    {
         bail_input!(
-            "--by-digest pushes under no tag: drop --tag, --latest and --semver (tag the merged index instead)"
+            "--by-digest pushes under no tag: drop --tag, --latest, --semver and --flavor latest=true (tag the merged \
+             index instead)"
         );
     }
     if annotate && matches!(source, SourceSettings::Engine { .. }) {
@@ -114,7 +128,7 @@ pub(super) fn resolve(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Resu
         ),
         Some(value) => Compression::parse(value)?,
     };
-    let scan = push_gate(&args.scan, &file, &aws, env, cwd)?;
+    let scan = push_gate(&args.scan, &file, &aws, &outputs, env, cwd)?;
     Ok(PushSettings {
         repository,
         tags,

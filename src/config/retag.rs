@@ -8,7 +8,7 @@ use super::common::{OutputSettings, Reporting, file_and_repository, output_setti
 use crate::aws::AwsSettings;
 use crate::ci::EnvMap;
 use crate::cli::RetagArgs;
-use crate::names;
+use crate::{bail_input, names};
 
 #[derive(Debug)]
 pub struct RetagSettings {
@@ -32,7 +32,14 @@ pub(super) fn resolve(args: &RetagArgs, env: &EnvMap, cwd: &Path) -> anyhow::Res
     for tag in &args.new_tags {
         names::validate_tag(tag)?;
     }
-    let outputs = output_settings(&args.outputs, &file, env);
+    let distinct = args.new_tags.iter().collect::<std::collections::BTreeSet<_>>().len();
+    if distinct > crate::tags::MAX_TAGS {
+        bail_input!(
+            "retag names {distinct} new tags, and ECR keeps at most 1,000 on an image (docs/ecr-behaviour.md §4): \
+             give fewer"
+        );
+    }
+    let outputs = output_settings(&args.outputs, &file, env, cwd)?;
     let aws = aws_settings(&args.common, &args.aws, &file, env)?;
     Ok(RetagSettings {
         repository,

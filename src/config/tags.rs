@@ -4,12 +4,13 @@
 use std::path::Path;
 
 use super::aws::offline_registry;
-use super::common::{OutputSettings, Reporting, one_per_line, output_settings, reporting, repository};
+use super::common::{OutputSettings, Reporting, output_settings, reporting, repository};
 use super::file::ConfigFile;
 use crate::ci::{CiContext, EnvMap, LocalWorkspace, Overrides};
 use crate::cli::{TagArgs, TagsArgs};
 use crate::host::{ImageRegistry, PUBLIC_HOST, RegistryTarget};
-use crate::tags::TagRules;
+use crate::tags::metadata::{self, Flavor};
+use crate::tags::{TagLine, TagRules};
 use crate::{bail_input, ci, names, tags};
 
 /// The build the tags are for, and the rules that turn it into tags.
@@ -80,7 +81,7 @@ pub(super) fn resolve(args: &TagsArgs, env: &EnvMap, cwd: &Path) -> anyhow::Resu
         names::validate_public_repository(repository)?;
     }
     let tags = tag_settings(&args.tags, &file, env, cwd)?;
-    let outputs = output_settings(&args.outputs, &file, env);
+    let outputs = output_settings(&args.outputs, &file, env, cwd)?;
     let wants_files = outputs.targets.image_definitions.is_some()
         || outputs.targets.image_detail
         || outputs.targets.properties_file.is_some()
@@ -103,30 +104,82 @@ pub(super) fn metadata_sha_length(env: &EnvMap) -> Option<anyhow::Result<usize>>
     }))
 }
 
-/// Now, or SOURCE_DATE_EPOCH for reproducible runs.
-pub(super) fn now(env: &EnvMap) -> chrono::DateTime<chrono::Utc> {
-    ci::var(env, "SOURCE_DATE_EPOCH")
-        .and_then(|s| s.parse::<i64>().ok())
-        .and_then(|seconds| chrono::DateTime::from_timestamp(seconds, 0))
-        .unwrap_or_else(chrono::Utc::now)
+/// Now, or SOURCE_DATE_EPOCH for reproducible runs: whole seconds since 1970-01-01 UTC. A malformed value is bad
+/// input, not a fall back to the clock (the reproducible-builds specification asks a build to stop on one).
+pub(super) fn now(env: &EnvMap) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    let Some(text) = ci::var(env, "SOURCE_DATE_EPOCH") else { return Ok(chrono::Utc::now()) };
+    let seconds = text.bytes().all(|b| b.is_ascii_digit()).then(|| text.parse::<i64>().ok()).flatten();
+    match seconds.and_then(|seconds| chrono::DateTime::from_timestamp(seconds, 0)) {
+        Some(instant) => Ok(instant),
+        None => bail_input!(
+            "invalid SOURCE_DATE_EPOCH '{text}': expected the build's time as whole seconds since 1970-01-01 UTC \
+             (such as the output of git log -1 --format=%ct); unset it to use the clock"
+        ),
+    }
+}
+
+/// A list option: its flags (or the one value of their variable), else the config file's key; with where it came
+/// from, for the errors.
+fn list_option(
+    flags: &[String],
+    (flag, variable): (&str, &str),
+    file: Option<&Vec<String>>,
+    key: &str,
+    env: &EnvMap,
+) -> (Vec<String>, String) {
+    if flags.is_empty() {
+        (file.cloned().unwrap_or_default(), format!("{key} in the config file"))
+    } else if flags.len() == 1 && env.get(variable) == Some(&flags[0]) {
+        (flags.to_vec(), variable.to_string())
+    } else {
+        (flags.to_vec(), flag.to_string())
+    }
+}
+
+/// The entries of a list input as metadata-action reads it, each value a block of lines (comment and blank lines
+/// skipped, its CSV quoting): the text of each (`tags:`, `flavor:`, parsed again) or its joined fields
+/// (`labels:`, `annotations:`).
+fn list_entries(values: &[String], origin: &str, joined: bool) -> anyhow::Result<Vec<String>> {
+    let mut entries = Vec::new();
+    for value in values {
+        let parsed =
+            metadata::input_entries(value).map_err(|reason| crate::error::bad_input(format!("{origin}: {reason}")))?;
+        entries.extend(parsed.into_iter().map(|entry| if joined { entry.joined } else { entry.text }));
+    }
+    Ok(entries)
+}
+
+/// Bad input about a value, with where the value came from, in one line.
+fn from_origin<T>(origin: &str, result: anyhow::Result<T>) -> anyhow::Result<T> {
+    result.map_err(|error| match crate::error::exit_code(&error) {
+        crate::error::EXIT_BAD_INPUT => crate::error::bad_input(format!("{origin}: {error:#}")),
+        _ => error,
+    })
 }
 
 /// The tag rules (flags, else the file's `tags:`) and the build they apply to (CI detection under the explicit
 /// `--branch/--sha/--git-tag/--pr/--default-branch`).
 pub(super) fn tag_settings(args: &TagArgs, file: &ConfigFile, env: &EnvMap, cwd: &Path) -> anyhow::Result<TagSettings> {
     let section = file.tag_section();
-    let templates =
-        if args.tags.is_empty() { section.templates.clone().unwrap_or_default() } else { args.tags.clone() };
-    let flavor = if args.flavor.is_empty() { section.flavor.clone().unwrap_or_default() } else { args.flavor.clone() };
-    let labels = if args.labels.is_empty() { section.labels.clone().unwrap_or_default() } else { args.labels.clone() };
-    let annotations = if args.annotations.is_empty() {
-        section.annotations.clone().unwrap_or_default()
-    } else {
-        args.annotations.clone()
-    };
-    let rules = TagRules::new(
-        &one_per_line(&templates),
-        &one_per_line(&flavor),
+    let (templates, templates_from) =
+        list_option(&args.tags, ("--tag", "ECR_SHIP_TAGS"), section.templates.as_ref(), "tags: templates:", env);
+    let (flavor, flavor_from) =
+        list_option(&args.flavor, ("--flavor", "ECR_SHIP_FLAVOR"), section.flavor.as_ref(), "tags: flavor:", env);
+    let (labels, labels_from) =
+        list_option(&args.labels, ("--label", "ECR_SHIP_LABELS"), section.labels.as_ref(), "tags: labels:", env);
+    let (annotations, annotations_from) = list_option(
+        &args.annotations,
+        ("--annotation", "ECR_SHIP_ANNOTATIONS"),
+        section.annotations.as_ref(),
+        "tags: annotations:",
+        env,
+    );
+    let lines = from_origin(&templates_from, TagLine::parse_all(&list_entries(&templates, &templates_from, false)?))?;
+    let flavor = list_entries(&flavor, &flavor_from, false)?;
+    let flavor = if flavor.is_empty() { None } else { Some(from_origin(&flavor_from, Flavor::parse(&flavor))?) };
+    let rules = TagRules::from_parts(
+        lines,
+        flavor,
         args.sha_length.or(section.sha_length).map(Ok).or_else(|| metadata_sha_length(env)).transpose()?,
         args.latest.or(section.latest).unwrap_or(false),
         args.semver.or(section.semver).unwrap_or(false),
@@ -143,12 +196,15 @@ pub(super) fn tag_settings(args: &TagArgs, file: &ConfigFile, env: &EnvMap, cwd:
     let settings = TagSettings {
         context,
         rules,
-        now: now(env),
+        now: now(env)?,
         github: ci::in_github_actions(env),
-        labels: one_per_line(&labels),
-        annotations: one_per_line(&annotations),
+        labels: list_entries(&labels, &labels_from, true)?,
+        annotations: list_entries(&annotations, &annotations_from, true)?,
     };
     // The labels' expressions are checked now, before anything is contacted.
-    settings.labels(None)?;
+    let refs = tags::ref_context(&settings.context, settings.rules.sha_length, settings.now);
+    for (extra, origin) in [(&settings.labels, &labels_from), (&settings.annotations, &annotations_from)] {
+        from_origin(origin, tags::labels::oci_labels(&settings.context, &refs, None, settings.now, extra))?;
+    }
     Ok(settings)
 }

@@ -2,7 +2,8 @@
 //! login's credential there the way `docker login` / `podman login` store it (an `auths` entry written atomically
 //! into `config.json` / `auth.json`, or a docker credential helper), so a login needs no engine process and no
 //! network; and saving and restoring the `auths` entries and credential-helper entries a login replaces, so a
-//! logout can put back what the user had ([`LoginRecord`]).
+//! logout can put back what the user had ([`LoginRecord`]). Every read-change-write of a store (and of its login
+//! record) holds one file lock ([`lock_store`]), and a logout removes only the credential its own login stored.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,19 @@ pub struct LoginRecord {
     pub(super) saved_entries: Map<String, Value>,
     /// A credential a docker credential helper held for this host before login (login overwrote it).
     pub(super) saved_helper: Option<HelperCredential>,
+    /// What this login stored, so that logout removes it only while it is still there: a later login (another
+    /// push sharing the store) may have replaced it, and its credential is not this run's to remove.
+    pub(super) written: Written,
+}
+
+/// What one login stored for its host.
+pub(super) enum Written {
+    /// The `auth` value of the host's `auths` entry (base64 of `user:password`).
+    Entry(String),
+    /// The secret given to a docker credential helper (config.json holds an empty entry for the host).
+    Helper { helper: String, secret: Secret },
+    /// podman's own `login` stored it through its credential helper; what it holds is podman's to say.
+    Engine,
 }
 
 impl LoginRecord {
@@ -218,13 +232,20 @@ pub(super) fn credential_helper(config: &Value, host: &str) -> Option<String> {
 }
 
 /// Writes a login's credential into the credentials file as both engines store it without a helper:
-/// `auths[host] = {"auth": base64(username:password)}`, replacing the host's entry and nothing else.
-pub(super) fn store_login_in_file(path: &Path, host: &str, username: &str, password: &Secret) -> anyhow::Result<()> {
+/// `auths[host] = {"auth": base64(username:password)}`, replacing the host's entry and nothing else. Returns the
+/// `auth` value, which tells this run's entry from another's at logout.
+pub(super) fn store_login_in_file(
+    path: &Path,
+    host: &str,
+    username: &str,
+    password: &Secret,
+) -> anyhow::Result<String> {
     use base64::Engine as _;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{}", password.expose()));
     edit_auths(path, |auths| {
         auths.insert(host.to_string(), serde_json::json!({ "auth": auth }));
-    })
+    })?;
+    Ok(auth)
 }
 
 /// Writes saved `auths` entries back into the credentials file, leaving everything else in it as it is now.
@@ -232,7 +253,8 @@ pub(super) fn restore_entries(path: &Path, saved: &Map<String, Value>) -> anyhow
     edit_auths(path, |auths| auths.extend(saved.iter().map(|(key, entry)| (key.clone(), entry.clone()))))
 }
 
-/// Changes the `auths` map of a credentials file in place, leaving everything else in it as it is.
+/// Changes the `auths` map of a credentials file in place, leaving everything else in it as it is (but for notes
+/// of [`release_entry`] that have outlived any token they could concern). Callers hold the [`StoreLock`].
 pub(super) fn edit_auths(path: &Path, change: impl FnOnce(&mut Map<String, Value>)) -> anyhow::Result<()> {
     let mut config = read_json_file(path)?;
     let Some(root) = config.as_object_mut() else {
@@ -242,28 +264,158 @@ pub(super) fn edit_auths(path: &Path, change: impl FnOnce(&mut Map<String, Value
     let Some(auths) = auths.as_object_mut() else {
         bail!("'auths' in {} is not a JSON object; fix or move the file", path.display())
     };
+    let now = unix_now();
+    auths.retain(|key, _| !note_expired(key, now));
     change(auths);
     let mut text = serde_json::to_string_pretty(&config).context("serializing credentials")?;
     text.push('\n');
     write_private_file(path, text.as_bytes())
 }
 
+/// The lock file beside a credential store (and its login record).
+const LOCK_FILE: &str = ".ecr-ship.lock";
+
+/// An exclusive lock on one credential store and its login record, released when dropped.
+pub(super) struct StoreLock {
+    _file: std::fs::File,
+}
+
+/// Takes the lock every change of the credential store `auth_file` and of its login record is made under: an
+/// exclusive `flock` on `.ecr-ship.lock` beside it, so ecr-ship runs sharing one docker config (parallel jobs on a
+/// runner) never lose each other's entries. The wait polls without blocking a thread, so the time limit and
+/// signals still end it.
+pub(super) async fn lock_store(auth_file: &Path) -> anyhow::Result<StoreLock> {
+    let dir = parent_dir(auth_file);
+    create_private_dir(dir)?;
+    let path = dir.join(LOCK_FILE);
+    if std::fs::symlink_metadata(&path).is_ok_and(|meta| !meta.file_type().is_file()) {
+        bail!("{} is not a regular file; remove it (ecr-ship keeps an empty lock file there)", path.display());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(&path).map_err(|e| anyhow!("cannot open the lock file {}: {e}", path.display()))?;
+    let step = std::time::Duration::from_millis(10);
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(StoreLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if waited == std::time::Duration::from_secs(5) {
+                    crate::log::info(format!("waiting for another ecr-ship run to release {}", path.display()));
+                }
+                tokio::time::sleep(step).await;
+                waited += step;
+            }
+            Err(std::fs::TryLockError::Error(e)) => bail!("cannot lock {}: {e}", path.display()),
+        }
+    }
+}
+
+/// Where an entry a run replaced waits for that run's logout when the run that wrote it logs out first:
+/// `SUPERSEDED_PREFIX<fingerprint of the credential it replaced>/<unix time>`. Like [`super::remembered::PARKED_PREFIX`]
+/// the name ends in `.invalid` (RFC 2606), so no engine ever sends it anywhere.
+pub(super) const SUPERSEDED_PREFIX: &str = "ecr-ship-superseded.invalid/";
+/// How long such a note is kept: an ECR token lives 12 hours, so after that there is nothing left to hand back.
+const NOTE_LIFETIME_SECS: u64 = 12 * 60 * 60;
+
+pub(super) fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn note_expired(key: &str, now: u64) -> bool {
+    let Some(rest) = key.strip_prefix(SUPERSEDED_PREFIX) else { return false };
+    let written = rest.rsplit('/').next().and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
+    written.saturating_add(NOTE_LIFETIME_SECS) < now
+}
+
+/// Names a credential (an entry's `auth` value) without holding it: the SHA-256 of it, in hex.
+pub(super) fn fingerprint(auth: &str) -> String {
+    use sha2::Digest as _;
+    crate::digest::hex(sha2::Sha256::digest(auth.as_bytes()).as_slice())
+}
+
+/// An `auths` entry's `auth` value.
+pub(super) fn auth_of(entry: Option<&Value>) -> Option<&str> {
+    entry?.get("auth")?.as_str()
+}
+
+/// Takes this run's credential (`ours`, an `auth` value) for `host` out of `auths` while it is still the one there,
+/// putting back the entry it replaced (`earlier`; none: the host had no entry), or rather what that entry's own run
+/// replaced if that run has logged out since ([`resolve_earlier`]). When another login has replaced this run's
+/// credential meanwhile, that one stays: it is another run's, in use. A note then tells that run's logout to put
+/// back `earlier` instead of this run's credential.
+pub(super) fn release_entry(auths: &mut Map<String, Value>, host: &str, ours: &str, earlier: Option<Value>) {
+    let earlier = resolve_earlier(auths, earlier);
+    match auth_of(auths.get(host)) {
+        Some(current) if current == ours => match earlier {
+            Some(entry) => {
+                auths.insert(host.to_string(), entry);
+            }
+            None => {
+                auths.remove(host);
+            }
+        },
+        Some(_) => {
+            let note = format!("{SUPERSEDED_PREFIX}{}/{}", fingerprint(ours), unix_now());
+            auths.insert(note, earlier.unwrap_or_else(|| Value::Object(Map::new())));
+        }
+        // Gone already (someone logged out by hand): nothing of this run's is left to remove.
+        None => {}
+    }
+}
+
+/// The entry to put back for a host: `earlier`, unless the run that wrote it has logged out and left a note of
+/// what it had replaced, followed as far as such notes go (each note is used once and removed). A note of `{}`
+/// means "no entry".
+pub(super) fn resolve_earlier(auths: &mut Map<String, Value>, earlier: Option<Value>) -> Option<Value> {
+    let mut entry = earlier;
+    // Each note is removed as it is followed, so this ends; the bound only guards a hand-edited file.
+    for _ in 0..64 {
+        let Some(print) = auth_of(entry.as_ref()).map(fingerprint) else { break };
+        let prefix = format!("{SUPERSEDED_PREFIX}{print}/");
+        let Some(key) = auths.keys().find(|key| key.starts_with(&prefix)).cloned() else { break };
+        entry = auths.remove(&key).filter(|note| note.as_object().is_none_or(|o| !o.is_empty()));
+    }
+    entry
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
 /// Replaces a file through a sibling temporary file and a rename, so a crash never leaves half a credentials file.
 /// A new file is readable by its owner only, as the engines write it, in a directory made 0700; an existing file
-/// keeps its permissions, and a symlinked one stays a symlink (the write goes to its target, as docker/cli's does).
-/// The temporary name has a random suffix and is created with O_EXCL (`create_new`), so a file or symlink planted
-/// under a guessable name is never followed.
+/// keeps its owner's permissions and loses any for group and others (a credentials file is its owner's alone), and
+/// a symlinked one stays a symlink (the write goes to its target, as docker/cli's does; a link into a directory
+/// that does not exist is refused, not followed by creating that directory). The temporary name has a random
+/// suffix and is created with O_EXCL (`create_new`), so a file or symlink planted under a guessable name is never
+/// followed.
 pub(super) fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
-    let path = &symlink_target(path)?;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    create_private_dir(dir)?;
+    let target = symlink_target(path)?;
+    let dir = parent_dir(&target);
+    if target.as_path() == path {
+        create_private_dir(dir)?;
+    } else if !dir.is_dir() {
+        bail!(
+            "{} is a symlink to {}, whose directory does not exist; ecr-ship does not create it: point the link at \
+             an existing directory, or remove the link",
+            path.display(),
+            target.display()
+        );
+    }
+    let path = &target;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let (temporary, mut file) = create_private_sibling(dir, &name)
         .with_context(|| format!("cannot create a temporary file beside {}", path.display()))?;
     let result = file
         .write_all(bytes)
-        .and_then(|()| keep_permissions(path, &file))
+        .and_then(|()| owner_only_permissions(path, &file))
         .and_then(|()| file.sync_all())
         .and_then(|()| std::fs::rename(&temporary, path));
     if let Err(e) = result {
@@ -307,10 +459,17 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
         .map_err(|e| anyhow!("cannot create the directory {}: {e}; check that its parent is writable", dir.display()))
 }
 
-/// Gives the replacement the permissions of the file it replaces, so a rewrite never widens nor narrows who may
-/// read a credentials file the user set up; a new file stays 0600.
-fn keep_permissions(original: &Path, replacement: &std::fs::File) -> std::io::Result<()> {
+/// Gives the replacement the owner's permissions of the file it replaces and none for group or others, so an
+/// existing 0644 config.json becomes 0600 once it holds a credential; a new file stays 0600.
+fn owner_only_permissions(original: &Path, replacement: &std::fs::File) -> std::io::Result<()> {
     match std::fs::metadata(original) {
+        #[cfg(unix)]
+        Ok(meta) => {
+            use std::os::unix::fs::PermissionsExt;
+            let owner = meta.permissions().mode() & 0o700;
+            replacement.set_permissions(std::fs::Permissions::from_mode(if owner == 0 { 0o600 } else { owner }))
+        }
+        #[cfg(not(unix))]
         Ok(meta) => replacement.set_permissions(meta.permissions()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),

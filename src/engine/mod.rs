@@ -47,13 +47,13 @@ impl fmt::Display for EngineKind {
     }
 }
 
-/// A local image exported with `docker save` / `podman save` (docker-archive format) to a private scratch file,
-/// removed when this is dropped.
+/// A local image exported with `docker save` / `podman save` (docker-archive format) to a scratch file in a private
+/// directory (0700, created exclusively), removed with it when this is dropped.
 pub struct SavedImage(process::TempPath);
 
 impl SavedImage {
     pub fn path(&self) -> &Path {
-        &self.0.0
+        &self.0.path
     }
 }
 

@@ -1,6 +1,6 @@
 //! Running engine processes: exactly the given environment, stdin for secrets, output streamed line by line to
-//! the progress sink and scrubbed of the login secret ([`Scrubber`]); scratch files removed on drop
-//! ([`TempPath`]); and finding a program on the `PATH` of that environment.
+//! the progress sink and scrubbed of the login secret ([`Scrubber`]); scratch files in private directories removed
+//! on drop ([`TempPath`]); and finding a program on the `PATH` of that environment.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -147,22 +147,52 @@ impl Scrubber {
     }
 }
 
-/// A scratch file path removed on drop.
-pub(super) struct TempPath(pub(super) PathBuf);
+/// A scratch file an engine writes (`save -o`, `push --digestfile`): a path inside a private directory made for it
+/// alone (random name, created exclusively with mode 0700 in `TMPDIR`), so whatever mode the engine gives the file,
+/// no other user can read it, and nothing planted under a guessable name is followed. The directory and all in it
+/// are removed on drop, however the command ends.
+pub(super) struct TempPath {
+    dir: PathBuf,
+    pub(super) path: PathBuf,
+}
 
 impl TempPath {
     pub(super) fn new(env: &BTreeMap<String, String>, what: &str) -> anyhow::Result<TempPath> {
-        let dir = env.get("TMPDIR").filter(|d| !d.is_empty()).map_or_else(std::env::temp_dir, PathBuf::from);
-        let mut random = [0u8; 8];
-        getrandom::fill(&mut random).map_err(|e| anyhow!("no randomness for a scratch file name: {e}"))?;
-        let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
-        Ok(TempPath(dir.join(format!("ecr-ship-{what}-{}-{suffix}", std::process::id()))))
+        let base = env.get("TMPDIR").filter(|d| !d.is_empty()).map_or_else(std::env::temp_dir, PathBuf::from);
+        let mut last = None;
+        for _ in 0..8 {
+            let mut random = [0u8; 8];
+            getrandom::fill(&mut random).map_err(|e| anyhow!("no randomness for a scratch directory name: {e}"))?;
+            let dir = base.join(format!("ecr-ship-{what}-{}", crate::digest::hex(&random)));
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                builder.mode(0o700);
+            }
+            // Not recursive: mkdir fails on anything already there, a link included.
+            match builder.create(&dir) {
+                Ok(()) => {
+                    let path = dir.join(format!("{what}.tmp"));
+                    return Ok(TempPath { dir, path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => {
+                    return Err(anyhow!("cannot create a private scratch directory in {}: {e}", base.display()));
+                }
+            }
+        }
+        Err(anyhow!(
+            "cannot create a private scratch directory in {}: {}",
+            base.display(),
+            last.map_or_else(|| "no attempt".to_string(), |e| e.to_string())
+        ))
     }
 }
 
 impl Drop for TempPath {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -2,17 +2,22 @@
 //! another process, removes exactly that and puts back the credentials the user had for those hosts before.
 //!
 //! Secrets stay in the engine's own credential store. The record file `ecr-ship-logins.json` beside it holds host
-//! names (and the name of a credential helper) only. An earlier `auths` entry that a login replaced is parked in
-//! the same credential file under a reserved key, [`PARKED_PREFIX`]`<original key>`; an earlier credential a
-//! docker credential helper held is parked in that helper under the reserved server URL. The reserved name ends in
-//! `.invalid` (RFC 2606), so no engine ever sends it anywhere.
+//! names, the name of a credential helper, and the SHA-256 fingerprint of the credential the last login stored
+//! (which tells it from a later login's; it reveals nothing of the token). An earlier `auths` entry that a login
+//! replaced is parked in the same credential file under a reserved key, [`PARKED_PREFIX`]`<original key>`; an
+//! earlier credential a docker credential helper held is parked in that helper under the reserved server URL. The
+//! reserved name ends in `.invalid` (RFC 2606), so no engine ever sends it anywhere. Every change of the record and
+//! of the store is made under the store's lock (`credstore::lock_store`), so concurrent logins lose nothing.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde_json::{Map, Value, json};
 
-use super::credstore::{HelperCredential, edit_auths, read_json_file, write_private_file};
+use super::credstore::{
+    HelperCredential, SUPERSEDED_PREFIX, Written, auth_of, credential_helper, edit_auths, fingerprint, lock_store,
+    read_json_file, resolve_earlier, unix_now, write_private_file,
+};
 use super::{Engine, LoginRecord};
 
 /// The record's file name, beside the engine's credential file.
@@ -21,16 +26,22 @@ const RECORD_FILE: &str = "ecr-ship-logins.json";
 pub const PARKED_PREFIX: &str = "ecr-ship-saved.invalid/";
 
 impl Engine {
-    /// Remembers these logins for a later [`Engine::logout_remembered`]: their hosts in the record, the
-    /// credentials they replaced parked in the credential store. A host already remembered keeps what was parked
-    /// first (that is what the user had before ecr-ship).
-    pub async fn remember(&self, records: &[LoginRecord]) -> anyhow::Result<()> {
+    /// Remembers one login for a later [`Engine::logout_remembered`]: its host in the record (with the fingerprint
+    /// of the credential it stored, which tells it from a later login's at logout), the credentials it replaced
+    /// parked in the credential store. A host already remembered keeps what was parked first (that is what the
+    /// user had before ecr-ship). Called by [`Engine::login_remembered`] with the store's lock held.
+    pub(super) async fn remember_locked(&self, login: &LoginRecord) -> anyhow::Result<()> {
         let path = self.record_path()?;
         let mut record = read_record(&path)?;
-        for login in records {
-            if record.hosts.contains(&login.host) {
-                continue;
+        match &login.written {
+            Written::Entry(auth) => {
+                record.fingerprints.insert(login.host.clone(), Value::String(fingerprint(auth)));
             }
+            _ => {
+                record.fingerprints.remove(&login.host);
+            }
+        }
+        if !record.hosts.contains(&login.host) {
             record.hosts.push(login.host.clone());
             if !login.saved_entries.is_empty() {
                 let parked: Map<String, Value> = login
@@ -57,13 +68,16 @@ impl Engine {
     }
 
     /// Undoes every remembered login: logs the engine out of each host, puts back the credentials parked for it,
-    /// and removes the record. Returns the hosts.
+    /// and removes the record. Returns the hosts. With the engine's credentials file the entries are edited here:
+    /// a host's entry is removed only while it is still the credential the last `ecr-ship login` stored (a push
+    /// sharing the store may have logged in since, and keeps its credential; its own logout then puts back what
+    /// the user had). With a credential helper the engine's own `logout` erases it.
     pub async fn logout_remembered(&self) -> anyhow::Result<Vec<String>> {
         let path = self.record_path()?;
-        let record = read_record(&path)?;
         let auth_file = self.auth_file()?;
+        let _lock = lock_store(&auth_file).await?;
+        let record = read_record(&path)?;
         for host in &record.hosts {
-            self.logout_host(host).await?;
             let key_of_host = |key: &str| super::credstore::host_keys(host).iter().any(|k| k == key);
             let config = read_json_file(&auth_file)?;
             let parked: Map<String, Value> = config
@@ -74,6 +88,35 @@ impl Engine {
                 .filter_map(|(key, entry)| Some((key.strip_prefix(PARKED_PREFIX)?.to_string(), entry.clone())))
                 .filter(|(key, _)| key_of_host(key))
                 .collect();
+            if credential_helper(&config, host).is_none() && !record.helpers.contains_key(host) {
+                let ours = record.fingerprints.get(host).and_then(Value::as_str);
+                edit_auths(&auth_file, |auths| {
+                    for key in parked.keys() {
+                        auths.remove(&format!("{PARKED_PREFIX}{key}"));
+                    }
+                    let current = auth_of(auths.get(host.as_str())).map(fingerprint);
+                    let earlier = resolve_earlier(auths, parked.get(host.as_str()).cloned());
+                    match (ours, current) {
+                        // Another login stored its credential since: it stays, and its logout is told what to
+                        // put back instead of ours.
+                        (Some(ours), Some(current)) if ours != current => {
+                            let note = format!("{SUPERSEDED_PREFIX}{ours}/{}", unix_now());
+                            auths.insert(note, earlier.unwrap_or_else(|| Value::Object(Map::new())));
+                        }
+                        _ => match earlier {
+                            Some(entry) => {
+                                auths.insert(host.clone(), entry);
+                            }
+                            None => {
+                                auths.remove(host.as_str());
+                            }
+                        },
+                    }
+                })
+                .with_context(|| format!("{} logout from {host}: cannot restore the earlier credentials", self.kind))?;
+                continue;
+            }
+            self.logout_host(host).await?;
             if !parked.is_empty() {
                 edit_auths(&auth_file, |auths| {
                     for (key, entry) in parked {
@@ -113,6 +156,8 @@ struct Record {
     hosts: Vec<String>,
     /// Per host: the credential helper that held its earlier credential, and the server URL it was stored under.
     helpers: Map<String, Value>,
+    /// Per host: the [`fingerprint`] of the credential the last remembered login stored in the credentials file.
+    fingerprints: Map<String, Value>,
 }
 
 fn read_record(path: &Path) -> anyhow::Result<Record> {
@@ -122,7 +167,8 @@ fn read_record(path: &Path) -> anyhow::Result<Record> {
             let value: Value = serde_json::from_str(&text).with_context(what)?;
             let hosts = value["hosts"].as_array().into_iter().flatten().filter_map(Value::as_str);
             let helpers = value["helpers"].as_object().cloned().unwrap_or_default();
-            Ok(Record { hosts: hosts.map(String::from).collect(), helpers })
+            let fingerprints = value["fingerprints"].as_object().cloned().unwrap_or_default();
+            Ok(Record { hosts: hosts.map(String::from).collect(), helpers, fingerprints })
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Record::default()),
         Err(error) => Err(error).with_context(what),
@@ -133,6 +179,9 @@ fn write_record(path: &Path, record: &Record) -> anyhow::Result<()> {
     let mut value = json!({ "hosts": record.hosts });
     if !record.helpers.is_empty() {
         value["helpers"] = Value::Object(record.helpers.clone());
+    }
+    if !record.fingerprints.is_empty() {
+        value["fingerprints"] = Value::Object(record.fingerprints.clone());
     }
     write_private_file(path, format!("{value}\n").as_bytes())
         .with_context(|| format!("writing the login record {}", path.display()))

@@ -4,7 +4,10 @@
 
 use anyhow::{Context, anyhow, bail};
 
-use super::credstore::{credential_helper, host_entries, read_json_file, restore_entries, store_login_in_file};
+use super::credstore::{
+    Written, credential_helper, edit_auths, host_entries, lock_store, read_json_file, release_entry, restore_entries,
+    store_login_in_file,
+};
 use super::process::{Scrubber, TempPath};
 use super::{Engine, EngineKind, LoginRecord, PushedDigest, Secret};
 use crate::bail_input;
@@ -17,12 +20,31 @@ impl Engine {
     /// verify a token ECR has just issued: that costs time and proves nothing a push would not (a bad token shows
     /// at push time as the registry's 401). Only podman with a credential helper named in its auth file still runs
     /// `podman login` (password on stdin), because podman's helper handling differs from docker's. The host's
-    /// previous entry is saved first so that [`Engine::logout`] can put it back.
+    /// previous entry is saved first so that [`Engine::logout`] can put it back. The whole read-change-write holds
+    /// the store's lock, so concurrent runs sharing the store keep each other's entries.
     pub async fn login(&self, host: &str, username: &str, password: &Secret) -> anyhow::Result<LoginRecord> {
+        self.login_locked(host, username, password, false).await
+    }
+
+    /// [`Engine::login`], remembered for a later [`Engine::logout_remembered`] (`ecr-ship login`) under the same
+    /// hold of the store's lock, so that of concurrent logins to one host the first records what the user had
+    /// before, and no login is lost from the record.
+    pub async fn login_remembered(&self, host: &str, username: &str, password: &Secret) -> anyhow::Result<LoginRecord> {
+        self.login_locked(host, username, password, true).await
+    }
+
+    async fn login_locked(
+        &self,
+        host: &str,
+        username: &str,
+        password: &Secret,
+        remember: bool,
+    ) -> anyhow::Result<LoginRecord> {
         let host = normalize_host(host)?;
         check_arg("user name", username)?;
         let engine = self.kind;
         let auth_file = self.auth_file().with_context(|| format!("{engine} login to {host}"))?;
+        let _lock = lock_store(&auth_file).await.with_context(|| format!("{engine} login to {host}"))?;
         let config = read_json_file(&auth_file).with_context(|| {
             format!("{engine} login to {host}: cannot save the existing credentials in {} first", auth_file.display())
         })?;
@@ -35,22 +57,33 @@ impl Engine {
                 .with_context(|| format!("{engine} login to {host}: cannot save the existing credentials first"))?,
             _ => None,
         };
-        match (self.kind, helper) {
+        let written = match (self.kind, helper) {
             (EngineKind::Docker, Some(helper)) => {
                 let stored = self.store_login_in_helper(&auth_file, &helper, &host, username, password).await;
                 stored.with_context(|| {
                     format!("{engine} login to {host}: docker-credential-{helper} did not store it")
                 })?;
+                Written::Helper { helper, secret: password.clone() }
             }
-            (EngineKind::Podman, Some(_)) => self.engine_login(&host, username, password).await?,
-            (_, None) => store_login_in_file(&auth_file, &host, username, password).with_context(|| {
-                format!(
-                    "{engine} login to {host}: cannot store the credentials in {} (check that this user may write it)",
-                    auth_file.display()
-                )
-            })?,
+            (EngineKind::Podman, Some(_)) => {
+                self.engine_login(&host, username, password).await?;
+                Written::Engine
+            }
+            (_, None) => {
+                Written::Entry(store_login_in_file(&auth_file, &host, username, password).with_context(|| {
+                    format!(
+                        "{engine} login to {host}: cannot store the credentials in {} (check that this user may \
+                         write it)",
+                        auth_file.display()
+                    )
+                })?)
+            }
+        };
+        let record = LoginRecord { kind: self.kind, host, auth_file, saved_entries, saved_helper, written };
+        if remember {
+            self.remember_locked(&record).await?;
         }
-        Ok(LoginRecord { kind: self.kind, host, auth_file, saved_entries, saved_helper })
+        Ok(record)
     }
 
     /// The engine's own `login` verb, password on stdin only.
@@ -80,10 +113,36 @@ impl Engine {
         if failures.is_empty() { Ok(()) } else { bail!("{}", failures.join("; ")) }
     }
 
+    /// Undoes one login while the credential it stored is still the one there: a later login (another run sharing
+    /// the store) may have replaced it, and that credential is not this run's to remove. With the engine's
+    /// credentials file the entry is edited here (and what this login replaced is put back); with a credential
+    /// helper the engine's own `logout` erases it and the earlier credential is stored back.
     pub(super) async fn logout_one(&self, record: &LoginRecord) -> anyhow::Result<()> {
         let (engine, host) = (self.kind, record.host.as_str());
         if record.kind != self.kind {
             bail!("{engine} cannot log out of {host}: the login was made with {}", record.kind);
+        }
+        let _lock = lock_store(&record.auth_file).await.with_context(|| format!("{engine} logout from {host}"))?;
+        let restore_failed = || {
+            format!(
+                "{engine} logout from {host}: cannot restore the earlier credentials in {}",
+                record.auth_file.display()
+            )
+        };
+        match &record.written {
+            Written::Entry(ours) => {
+                let earlier = record.saved_entries.get(host).cloned();
+                return edit_auths(&record.auth_file, |auths| release_entry(auths, host, ours, earlier))
+                    .with_context(restore_failed);
+            }
+            Written::Helper { helper, secret } => {
+                let current = self.helper_get(helper, host).await?;
+                if current.is_none_or(|held| held.secret.expose() != secret.expose()) {
+                    // Replaced (or removed) since: what the helper holds now is not this run's.
+                    return Ok(());
+                }
+            }
+            Written::Engine => {}
         }
         let captured = self.run(&["logout", host], None, &Scrubber::none()).await?;
         // podman says "not logged into" when the entry is already gone; the goal (our entry removed) holds.
@@ -96,12 +155,7 @@ impl Engine {
                 .with_context(|| format!("{engine} logout from {host}: cannot restore the earlier credentials"))?;
         }
         if !record.saved_entries.is_empty() {
-            restore_entries(&record.auth_file, &record.saved_entries).with_context(|| {
-                format!(
-                    "{engine} logout from {host}: cannot restore the earlier credentials in {}",
-                    record.auth_file.display()
-                )
-            })?;
+            restore_entries(&record.auth_file, &record.saved_entries).with_context(restore_failed)?;
         }
         Ok(())
     }
@@ -192,9 +246,9 @@ impl Engine {
                 // The digest file is the engine's documented way to report the digest; a scratch file that only
                 // we read, removed again whatever happens.
                 let digest_file = TempPath::new(&self.env, "digest")?;
-                let file_arg = digest_file.0.to_string_lossy().into_owned();
+                let file_arg = digest_file.path.to_string_lossy().into_owned();
                 let captured = self.run_streaming(&["push", "--digestfile", &file_arg, remote_ref]).await;
-                let contents = std::fs::read_to_string(&digest_file.0);
+                let contents = std::fs::read_to_string(&digest_file.path);
                 let captured = captured?;
                 if !captured.success {
                     bail!("{engine} push of {remote_ref} failed ({})", captured.reason());
@@ -216,7 +270,7 @@ impl Engine {
     pub async fn save(&self, local_ref: &str) -> anyhow::Result<super::SavedImage> {
         check_arg("image reference", local_ref)?;
         let file = TempPath::new(&self.env, "save")?;
-        let path = file.0.to_string_lossy().into_owned();
+        let path = file.path.to_string_lossy().into_owned();
         let args: Vec<&str> = match self.kind {
             EngineKind::Docker => vec!["save", "-o", &path, local_ref],
             EngineKind::Podman => vec!["save", "--format", "docker-archive", "-o", &path, local_ref],

@@ -147,18 +147,23 @@ pub fn parse_envelope(body: &[u8]) -> Option<(String, String)> {
 pub fn from_response(action: &str, repository: &str, tag: Option<&str>, status: u16, body: &[u8]) -> Error {
     let action = action.to_string();
     let Some((code, message)) = parse_envelope(body) else {
+        // A proxy's HTML page, say: one line of it, cut (crate::error::shown), never the whole multi-line page.
         let text = String::from_utf8_lossy(body);
-        let message: String = text.trim().chars().take(300).collect();
+        let message = crate::error::shown(&text.split_whitespace().collect::<Vec<_>>().join(" "));
         return match status {
             401 => Error::Unauthorized { action, message: "authentication required".into() },
             403 => Error::Denied { action, message: if message.is_empty() { "forbidden".into() } else { message } },
             _ => Error::Status { action, status, code: None, message },
         };
     };
+    let lower = message.to_ascii_lowercase();
+    let quota = is_quota(&message);
+    // The registry's words are a value from outside: one line, cut.
+    let message = crate::error::shown(&message);
     match code.as_str() {
         "UNAUTHORIZED" => Error::Unauthorized { action, message },
-        "DENIED" if message.to_ascii_lowercase().contains("expired") => Error::TokenExpired { action, message },
-        "DENIED" | "TOOMANYREQUESTS" | "UNSUPPORTED" if is_quota(&message) => Error::Quota { action, code, message },
+        "DENIED" if lower.contains("expired") => Error::TokenExpired { action, message },
+        "DENIED" | "TOOMANYREQUESTS" | "UNSUPPORTED" if quota => Error::Quota { action, code, message },
         "DENIED" => Error::Denied { action, message },
         "BLOB_UPLOAD_INVALID" => Error::BlobUploadInvalid { action, message },
         "NAME_UNKNOWN" => Error::NameUnknown { action, message },
@@ -166,15 +171,12 @@ pub fn from_response(action: &str, repository: &str, tag: Option<&str>, status: 
         "MANIFEST_BLOB_UNKNOWN" | "BLOB_UNKNOWN" if tag.is_some() || action.contains("manifest") => {
             Error::ManifestBlobUnknown { action, message }
         }
-        "TAG_INVALID" => {
-            let lower = message.to_ascii_lowercase();
-            match tag {
-                Some(tag) if lower.contains("immutable") || lower.contains("already exists") => {
-                    Error::TagImmutable { action, repository: repository.to_string(), tag: tag.to_string(), message }
-                }
-                _ => Error::TagInvalid { action, message },
+        "TAG_INVALID" => match tag {
+            Some(tag) if lower.contains("immutable") || lower.contains("already exists") => {
+                Error::TagImmutable { action, repository: repository.to_string(), tag: tag.to_string(), message }
             }
-        }
+            _ => Error::TagInvalid { action, message },
+        },
         "MANIFEST_INVALID" | "MANIFEST_UNVERIFIED" | "SIZE_INVALID" | "UNSUPPORTED" => {
             Error::ManifestInvalid { action, code, message }
         }
@@ -234,5 +236,24 @@ mod tests {
         assert_eq!(error.to_string(), "act: the registry answered HTTP 502: <html>Bad Gateway</html>");
         let error = from_response("act", "r", None, 401, b"");
         assert!(matches!(error, Error::Unauthorized { .. }));
+    }
+
+    #[test]
+    fn a_proxys_multi_line_page_is_one_cut_line() {
+        let page = format!(
+            "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\n{}\n</body>\n</html>\n",
+            "<p>upstream connect error or disconnect/reset before headers</p>\n".repeat(100)
+        );
+        let message = from_response("act", "r", None, 502, page.as_bytes()).to_string();
+        assert!(!message.contains('\n') && !message.contains('\r'), "{message}");
+        assert!(
+            message.starts_with("act: the registry answered HTTP 502: <html> <head><title>502 Bad Gateway"),
+            "{message}"
+        );
+        assert!(message.contains("more characters]") && message.chars().count() < 400, "{message}");
+        let envelope =
+            format!(r#"{{"errors":[{{"code":"DENIED","message":"line one\nline two {}"}}]}}"#, "y".repeat(500));
+        let message = from_response("act", "r", None, 403, envelope.as_bytes()).to_string();
+        assert!(message.contains(r"line one\nline two") && message.contains("more characters]"), "{message}");
     }
 }

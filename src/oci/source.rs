@@ -101,6 +101,18 @@ fn existing(spec: &str, rest: &str, kind: PathKind) -> anyhow::Result<(PathBuf, 
         PathKind::Directory => (PathKind::File, "directory"),
         PathKind::File => (PathKind::Directory, "file"),
     };
+    // `PATH:` with nothing after the ':': the path is fine, the reference is what is missing.
+    if let Some(path) = rest.strip_suffix(':').filter(|path| kind.holds(Path::new(path))) {
+        let (form, what) = match kind {
+            PathKind::Directory => ("oci:DIR:REF", "a ref.name annotation or a manifest digest of the layout"),
+            PathKind::File if spec.starts_with("docker-archive:") => ("docker-archive:FILE:TAG", "one of its RepoTags"),
+            PathKind::File => ("oci-archive:FILE:REF", "a ref.name annotation or a manifest digest of the archive"),
+        };
+        bail_input!(
+            "image source '{spec}': the reference after the last ':' is empty; {form} names an image by {what}: \
+             give it after the ':', or drop the ':' to take the only image in '{path}'"
+        );
+    }
     if let Some((path, _)) = split_existing(rest, |path| other.holds(path)) {
         let path = path.display();
         match kind {
@@ -209,6 +221,25 @@ mod tests {
                 assert_eq!(parsed, make(file.clone(), reference.map(str::to_string)), "{spec}");
                 assert_eq!(parsed.to_string(), spec, "{spec} displays as given");
             }
+        }
+    }
+
+    #[test]
+    fn an_empty_reference_is_named_not_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("app.tar");
+        std::fs::write(&file, b"").unwrap();
+        let (dir, file) = (dir.path().display(), file.display());
+        for (spec, form) in [
+            (format!("oci:{dir}:"), "oci:DIR:REF"),
+            (format!("oci-archive:{file}:"), "oci-archive:FILE:REF"),
+            (format!("docker-archive:{file}:"), "docker-archive:FILE:TAG"),
+        ] {
+            let error = ImageSource::parse(&spec).unwrap_err();
+            assert_eq!(exit_code(&error), EXIT_BAD_INPUT, "{spec}");
+            let text = error.to_string();
+            assert!(text.contains(&spec) && text.contains("reference after the last ':' is empty"), "{text}");
+            assert!(text.contains(form) && !text.contains("no directory") && !text.contains("no file"), "{text}");
         }
     }
 

@@ -115,9 +115,9 @@ pub struct Ignore {
 }
 
 impl Ignore {
-    /// An entry of `--scan-ignore`.
-    pub fn from_flag(id: &str) -> anyhow::Result<Ignore> {
-        Ok(Ignore { id: checked_id(id.trim(), "--scan-ignore")?, expires: None, reason: None })
+    /// An entry of `--scan-ignore`; `origin` names the flag or its variable.
+    pub fn from_flag(id: &str, origin: &str) -> anyhow::Result<Ignore> {
+        Ok(Ignore { id: checked_id(id.trim(), origin)?, expires: None, reason: None })
     }
 
     /// An entry of the config file's `scan: ignore:` list, checked: an id, an expiry date YYYY-MM-DD and a reason.
@@ -147,13 +147,48 @@ impl Ignore {
     }
 }
 
-/// Vulnerability ids are short words of letters, digits and `-_.:/` (CVE-…, GHSA-…, ALAS2-…, RHSA-2024:1234).
+/// Vulnerability ids are short words of letters, digits and `-_.:/`, as the ids of ECR's findings are: the ids an
+/// ignore is matched against (without regard to case). A `CVE-` or `GHSA-` id must have its form, and any other id
+/// (a vendor's advisory: ALAS2-2024-1234, RHSA-2024:1234, DSA-5000-1, GO-2024-1234, SNYK-JS-X-123) starts with a
+/// letter and has a number; an id that no finding can have is refused, as it could never match.
 fn checked_id(id: &str, origin: &str) -> anyhow::Result<String> {
-    let ok = (1..=128).contains(&id.len())
+    let words = (1..=128).contains(&id.len())
         && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'));
-    if !ok {
+    if !words {
         bail_input!(
             "invalid {origin} id '{id}': expected a vulnerability id such as CVE-2024-1234 or GHSA-xxxx-xxxx-xxxx"
+        );
+    }
+    let upper = id.to_ascii_uppercase();
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    if upper.starts_with("CVE") {
+        let fits = match upper.strip_prefix("CVE-").and_then(|rest| rest.split_once('-')) {
+            Some((year, number)) => {
+                year.len() == 4 && digits(year) && year >= "1999" && number.len() >= 4 && digits(number)
+            }
+            None => false,
+        };
+        if !fits {
+            bail_input!(
+                "invalid {origin} id '{id}': a CVE id is CVE-YYYY-NNNN (the year, then four or more digits), such as \
+                 CVE-2024-1234; as written it can never match a finding"
+            );
+        }
+    } else if upper.starts_with("GHSA") {
+        let groups: Vec<&str> = upper.split('-').collect();
+        let fits = groups.len() == 4
+            && groups[0] == "GHSA"
+            && groups[1..].iter().all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_alphanumeric()));
+        if !fits {
+            bail_input!(
+                "invalid {origin} id '{id}': a GitHub advisory id is GHSA-xxxx-xxxx-xxxx (three groups of four \
+                 letters or digits); as written it can never match a finding"
+            );
+        }
+    } else if !id.starts_with(|c: char| c.is_ascii_alphabetic()) || !id.contains(|c: char| c.is_ascii_digit()) {
+        bail_input!(
+            "invalid {origin} id '{id}': expected a vulnerability id such as CVE-2024-1234, GHSA-xxxx-xxxx-xxxx or \
+             a vendor's advisory (ALAS2-2024-1234, RHSA-2024:1234), which starts with a letter and has a number"
         );
     }
     Ok(id.to_string())
@@ -389,14 +424,14 @@ pub(crate) mod tests {
 
     #[test]
     fn config_ignores_need_a_date_and_a_reason() {
-        let ok = Ignore::from_config("CVE-2024-1", Some("2027-01-31"), Some("no fix upstream")).unwrap();
+        let ok = Ignore::from_config("CVE-2024-1234", Some("2027-01-31"), Some("no fix upstream")).unwrap();
         assert_eq!(ok.expires, NaiveDate::from_ymd_opt(2027, 1, 31));
         for (id, expires, reason, needle) in [
-            ("CVE-2024-1", Some("2027-01-31"), None, "has no reason"),
-            ("CVE-2024-1", Some("2027-01-31"), Some("  "), "has no reason"),
-            ("CVE-2024-1", Some("31/01/2027"), Some("r"), "invalid expires: date '31/01/2027'"),
-            ("CVE-2024-1", Some("2027-02-30"), Some("r"), "invalid expires: date '2027-02-30'"),
-            ("CVE-2024-1", None, Some("r"), "has no expires: date"),
+            ("CVE-2024-1234", Some("2027-01-31"), None, "has no reason"),
+            ("CVE-2024-1234", Some("2027-01-31"), Some("  "), "has no reason"),
+            ("CVE-2024-1234", Some("31/01/2027"), Some("r"), "invalid expires: date '31/01/2027'"),
+            ("CVE-2024-1234", Some("2027-02-30"), Some("r"), "invalid expires: date '2027-02-30'"),
+            ("CVE-2024-1234", None, Some("r"), "has no expires: date"),
             ("CVE 2024", Some("2027-01-31"), Some("r"), "invalid scan: ignore: id 'CVE 2024'"),
             ("", Some("2027-01-31"), Some("r"), "invalid scan: ignore: id ''"),
         ] {
@@ -404,14 +439,52 @@ pub(crate) mod tests {
             assert_eq!(crate::error::exit_code(&error), 2, "{error}");
             assert!(error.to_string().contains(needle), "{error}");
         }
-        assert!(Ignore::from_flag("GHSA-abcd-efgh-ijkl").is_ok());
-        assert!(Ignore::from_flag("RHSA-2024:1234").is_ok());
-        assert!(Ignore::from_flag("CVE;rm").is_err());
+    }
+
+    #[test]
+    fn an_ignore_id_must_be_one_a_finding_can_have() {
+        for id in [
+            "CVE-2024-1234",
+            "cve-2021-44228",
+            "CVE-1999-0001",
+            "CVE-2024-1234567",
+            "GHSA-abcd-efgh-ijkl",
+            "ghsa-2345-6789-cfgh",
+            "RHSA-2024:1234",
+            "ALAS2-2024-2500",
+            "ALASKERNEL-5.10-2024-045",
+            "DSA-5000-1",
+            "GO-2024-2687",
+            "PYSEC-2021-123",
+            "SNYK-JS-LODASH-567746",
+        ] {
+            assert_eq!(Ignore::from_flag(id, "--scan-ignore").unwrap().id, id);
+        }
+        for (id, needle) in [
+            ("CVE-24-1", "CVE-YYYY-NNNN"),
+            ("CVE-2024-123", "CVE-YYYY-NNNN"),
+            ("CVE-0999-1234", "CVE-YYYY-NNNN"),
+            ("CVE2024-1234", "CVE-YYYY-NNNN"),
+            ("CVE-2024", "CVE-YYYY-NNNN"),
+            ("CVE-2024-12a4", "CVE-YYYY-NNNN"),
+            ("GHSA-1234", "GHSA-xxxx-xxxx-xxxx"),
+            ("GHSA-abcd-efgh-ijk", "GHSA-xxxx-xxxx-xxxx"),
+            ("GHSA-abcd-efgh-ijkl-mnop", "GHSA-xxxx-xxxx-xxxx"),
+            ("ALAS", "has a number"),
+            ("2024-1234", "starts with a letter"),
+            ("CVE;rm", "such as CVE-2024-1234"),
+        ] {
+            let error = Ignore::from_flag(id, "ECR_SHIP_SCAN_IGNORE").unwrap_err();
+            assert_eq!(crate::error::exit_code(&error), 2, "{error}");
+            let text = error.to_string();
+            assert!(text.contains(&format!("ECR_SHIP_SCAN_IGNORE id '{id}'")) && text.contains(needle), "{text}");
+        }
     }
 
     #[test]
     fn an_ignore_applies_through_its_last_day_and_then_expires_with_a_warning() {
-        let entry = Ignore::from_config("CVE-1", Some("2027-01-31"), Some("waiting for the base image")).unwrap();
+        let entry =
+            Ignore::from_config("CVE-2024-0001", Some("2027-01-31"), Some("waiting for the base image")).unwrap();
         for (now, expired) in [
             ("2027-01-30T12:00:00Z", false),
             ("2027-01-31T23:59:59Z", false),
@@ -420,12 +493,12 @@ pub(crate) mod tests {
         ] {
             assert_eq!(entry.expired(day(now)), expired, "{now}");
         }
-        let flag = Ignore::from_flag("CVE-2").unwrap();
+        let flag = Ignore::from_flag("CVE-2024-0002", "--scan-ignore").unwrap();
         let list = IgnoreList::at(&[entry, flag], day("2027-03-01T00:00:00Z"));
-        assert_eq!(list.active.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["CVE-2"]);
+        assert_eq!(list.active.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["CVE-2024-0002"]);
         let warnings = list.expiry_warnings();
         assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].contains("CVE-1 expired on 2027-01-31"), "{}", warnings[0]);
+        assert!(warnings[0].contains("CVE-2024-0001 expired on 2027-01-31"), "{}", warnings[0]);
         assert!(warnings[0].contains("waiting for the base image"), "{}", warnings[0]);
     }
 
@@ -439,7 +512,8 @@ pub(crate) mod tests {
             finding("CVE-4", Undefined),
             finding("CVE-5", Critical),
         ];
-        let ignores = IgnoreList::at(&[Ignore::from_flag("cve-5").unwrap()], Utc::now());
+        // Findings here are named briefly; an ignore matches one without regard to case.
+        let ignores = IgnoreList::at(&[Ignore { id: "cve-5".into(), expires: None, reason: None }], Utc::now());
         for (threshold, verdict, failing) in [
             (None, "none", 0),
             (Some(Critical), "failed", 1),

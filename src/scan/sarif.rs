@@ -161,7 +161,7 @@ mod tests {
             finding("CVE-3", Severity::Low),
             finding("CVE-4", Severity::Critical),
         ];
-        let ignores = IgnoreList::at(&[Ignore::from_flag("CVE-4").unwrap()], chrono::Utc::now());
+        let ignores = IgnoreList::at(&[Ignore { id: "CVE-4".into(), expires: None, reason: None }], chrono::Utc::now());
         let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app@sha256:ab".to_string();
         let evaluation = Evaluation::new(image.clone(), "basic", findings, &ignores, None);
         let log = sarif(&evaluation, "1.2.3");

@@ -93,7 +93,11 @@ mod tests {
         odd.fixed_in = None;
         odd.uri = Some("javascript:alert(1)".into());
         let findings = vec![finding("CVE-1", Severity::Critical), odd, finding("CVE-2", Severity::Medium)];
-        let ignore = Ignore::from_config("CVE-2", Some("2999-01-01"), Some("not reachable")).unwrap();
+        let ignore = Ignore {
+            id: "CVE-2".into(),
+            expires: chrono::NaiveDate::from_ymd_opt(2999, 1, 1),
+            reason: Some("not reachable".into()),
+        };
         let ignores = IgnoreList::at(&[ignore], chrono::Utc::now());
         let evaluation =
             Evaluation::new("reg/team/app@sha256:ab".into(), "enhanced", findings, &ignores, Some(Severity::High));

@@ -15,6 +15,8 @@ pub mod labels;
 pub mod metadata;
 mod versions;
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -23,6 +25,8 @@ use crate::ci::CiContext;
 use crate::names::{MAX_TAG_LEN, is_valid_tag};
 use metadata::{Flavor, RefContext, TagRule};
 
+/// The most tags an image can carry in ECR (docs/ecr-behaviour.md §4): a plan with more is bad input.
+pub const MAX_TAGS: usize = 1000;
 /// Default length of the short commit id in `sha-<hex>` tags (as docker/metadata-action).
 pub const DEFAULT_SHA_LENGTH: usize = 7;
 const SHA_LENGTH_RANGE: std::ops::RangeInclusive<usize> = 4..=40;
@@ -48,10 +52,33 @@ pub enum TagLine {
     Metadata(TagRule),
 }
 
+impl TagLine {
+    /// Parses and checks tag lines, each in its syntax: metadata-action's (`type=…`, `{{…}}`) or a template.
+    pub fn parse_all(lines: &[String]) -> anyhow::Result<Vec<TagLine>> {
+        lines.iter().map(|line| TagLine::parse(line)).collect()
+    }
+
+    fn parse(line: &str) -> anyhow::Result<TagLine> {
+        Ok(if metadata::is_metadata_line(line) {
+            TagLine::Metadata(metadata::parse_tag(line)?)
+        } else if line.contains(',') {
+            bail_input!(
+                "invalid tag line '{line}': a comma no longer separates tags; give one per line or one per --tag \
+                 (--tag {})",
+                line.split(',').map(str::trim).collect::<Vec<_>>().join(" --tag ")
+            )
+        } else {
+            TagLine::Template(Template::parse(line)?)
+        })
+    }
+}
+
 impl TagRules {
-    pub fn new(
-        lines: &[String],
-        flavor: &[String],
+    /// The rules from tag lines and a flavor, parsed by [`TagLine::parse_all`] and [`Flavor::parse`] (so the
+    /// caller can say where each came from), checked.
+    pub fn from_parts(
+        lines: Vec<TagLine>,
+        flavor: Option<Flavor>,
         sha_length: Option<usize>,
         latest: bool,
         semver: bool,
@@ -65,23 +92,6 @@ impl TagRules {
                 SHA_LENGTH_RANGE.end()
             );
         }
-        let lines = lines
-            .iter()
-            .map(|line| {
-                Ok(if metadata::is_metadata_line(line) {
-                    TagLine::Metadata(metadata::parse_tag(line)?)
-                } else if line.contains(',') {
-                    bail_input!(
-                        "invalid tag line '{line}': a comma no longer separates tags; give one per line or one per \
-                         --tag (--tag {})",
-                        line.split(',').map(str::trim).collect::<Vec<_>>().join(" --tag ")
-                    )
-                } else {
-                    TagLine::Template(Template::parse(line)?)
-                })
-            })
-            .collect::<anyhow::Result<_>>()?;
-        let flavor = if flavor.is_empty() { None } else { Some(Flavor::parse(flavor)?) };
         Ok(TagRules { lines, flavor, sha_length, latest, semver, semver_prefix })
     }
 
@@ -229,14 +239,28 @@ pub fn plan_noting(
         }
     }
     no_effect_warnings(context, rules, warnings);
-    let mut unique = Vec::with_capacity(tags.len());
-    for tag in tags {
-        debug_assert!(is_valid_tag(&tag), "planner produced invalid tag {tag:?}");
-        if !unique.contains(&tag) {
-            unique.push(tag);
-        }
+    let unique = first_of_each(tags);
+    if unique.len() > MAX_TAGS {
+        bail_input!(
+            "the tag rules plan {} tags for this build ({} … {}), and ECR keeps at most 1,000 on an image \
+             (docs/ecr-behaviour.md §4): give fewer tag lines",
+            unique.len(),
+            unique[0],
+            unique[unique.len() - 1]
+        );
     }
     Ok(unique)
+}
+
+/// The tags in order, each kept where it first appears: one pass, whatever the count.
+fn first_of_each(tags: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::with_capacity(tags.len());
+    tags.into_iter()
+        .filter(|tag| {
+            debug_assert!(is_valid_tag(tag), "planner produced invalid tag {tag:?}");
+            seen.insert(tag.clone())
+        })
+        .collect()
 }
 
 /// What `--semver` and `--latest` add to explicit lines: the semver tags of a release tag, and `latest` on the
@@ -533,9 +557,20 @@ mod tests {
         DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().with_timezone(&Utc)
     }
 
+    fn new_rules(
+        lines: &[String],
+        flavor: &[String],
+        sha_length: Option<usize>,
+        latest: bool,
+        semver: bool,
+        semver_prefix: Option<String>,
+    ) -> anyhow::Result<TagRules> {
+        let flavor = if flavor.is_empty() { None } else { Some(Flavor::parse(flavor)?) };
+        TagRules::from_parts(TagLine::parse_all(lines)?, flavor, sha_length, latest, semver, semver_prefix)
+    }
+
     fn rules(templates: &[&str]) -> TagRules {
-        TagRules::new(&templates.iter().map(|t| t.to_string()).collect::<Vec<_>>(), &[], None, false, false, None)
-            .unwrap()
+        new_rules(&templates.iter().map(|t| t.to_string()).collect::<Vec<_>>(), &[], None, false, false, None).unwrap()
     }
 
     #[test]
@@ -553,9 +588,31 @@ mod tests {
             (context(None, None, None), true, true, vec!["sha-0123456"]),
         ];
         for (ctx, latest, semver, expected) in cases {
-            let rules = TagRules::new(&[], &[], None, latest, semver, None).unwrap();
+            let rules = new_rules(&[], &[], None, latest, semver, None).unwrap();
             assert_eq!(plan(&ctx, &rules, now()).unwrap(), expected, "{ctx:?}");
         }
+    }
+
+    #[test]
+    fn at_most_1000_tags_are_planned_and_repeats_keep_their_first_place() {
+        let ctx = context(Some("main"), None, None);
+        let lines: Vec<String> = (0..MAX_TAGS).map(|n| format!("t{n}")).collect();
+        let mut repeated = lines.clone();
+        repeated.extend(["t5".to_string(), "latest".to_string(), "t0".to_string()]);
+        let error = plan(&ctx, &rules(&repeated.iter().map(String::as_str).collect::<Vec<_>>()), now()).unwrap_err();
+        assert_eq!(crate::error::exit_code(&error), crate::error::EXIT_BAD_INPUT);
+        assert!(error.to_string().contains("1001 tags") && error.to_string().contains("1,000"), "{error}");
+        // Exactly 1,000 distinct tags, each at its first place.
+        let mut at_cap = lines.clone();
+        at_cap.insert(3, "t1".to_string());
+        at_cap.push("t0".to_string());
+        let tags = plan(&ctx, &rules(&at_cap.iter().map(String::as_str).collect::<Vec<_>>()), now()).unwrap();
+        assert_eq!(tags, lines);
+        assert_eq!(
+            first_of_each(["b", "a", "b", "c", "a"].map(String::from).to_vec()),
+            ["b", "a", "c"],
+            "first occurrence order, not sorted"
+        );
     }
 
     #[test]
@@ -579,12 +636,12 @@ mod tests {
             ("{branch", "without a closing"),
             ("", "needs text"),
         ] {
-            let error = TagRules::new(&[template.to_string()], &[], None, false, false, None).unwrap_err();
+            let error = new_rules(&[template.to_string()], &[], None, false, false, None).unwrap_err();
             assert_eq!(crate::error::exit_code(&error), 2);
             assert!(error.to_string().contains(expected), "{template}: {error}");
         }
-        assert!(TagRules::new(&[], &[], Some(3), false, false, None).is_err());
-        assert!(TagRules::new(&[], &[], Some(41), false, false, None).is_err());
+        assert!(new_rules(&[], &[], Some(3), false, false, None).is_err());
+        assert!(new_rules(&[], &[], Some(41), false, false, None).is_err());
     }
 
     #[test]
@@ -635,7 +692,7 @@ mod tests {
                 semver: bool,
             ) {
                 let ctx = any_context(branch, git_tag, pr);
-                let defaults = TagRules::new(&[], &[], None, latest, semver, None).unwrap();
+                let defaults = new_rules(&[], &[], None, latest, semver, None).unwrap();
                 let templated = rules(&["{branch}-{sha:7}", "{git_tag}", "x{branch}{branch}", "{branch}.{run}-{date}"]);
                 for rules in [defaults, templated] {
                     let tags = plan(&ctx, &rules, now()).unwrap();

@@ -451,6 +451,52 @@ fn a_failed_later_login_leaves_the_earlier_ones_recorded_for_logout() {
     assert_no_leaks(&out, &work);
 }
 
+/// Twenty `ecr-ship login --registries …` processes at once against one docker config (each to the stand-in's
+/// registry and one of its own) keep all 21 credential entries and record all 21 hosts: the store and the record
+/// are changed under one file lock. One `logout` then leaves exactly the file there was before, the earlier
+/// credential for the shared host back in place.
+#[cfg(feature = "stand-ins")]
+#[test]
+fn twenty_parallel_logins_sharing_one_config_lose_nothing() {
+    let ecr = Ecr::start();
+    let work = Work::new("cli-login-parallel");
+    let original = json!({"auths": {
+        "ghcr.io": {"auth": basic("octocat", "ghp_unrelatedTokenForTests0000")},
+        HOST: {"auth": basic("ci-bot", "earlierRegistryPassword0000")},
+    }});
+    std::fs::write(work.docker_config(), serde_json::to_string_pretty(&original).unwrap()).expect("write config.json");
+    let own_host = |i: usize| format!("2100000000{i:02}.dkr.ecr.us-east-1.amazonaws.com");
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            let ship = work.ship(&["login", "--engine", "docker", "--registries", &own_host(i)]);
+            let mut command = static_keys(ship.against(&ecr)).command();
+            command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+            command.spawn().expect("spawn ecr-ship login")
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let output = child.wait_with_output().expect("wait for ecr-ship login");
+        assert!(output.status.success(), "login {i}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let auths = work.auths();
+    for host in (0..20).map(own_host).chain([HOST.to_string()]) {
+        assert_eq!(auths[&host]["auth"], basic("AWS", PASSWORD), "config.json entry for {host}: {auths:?}");
+    }
+    assert_eq!(auths["ghcr.io"], original["auths"]["ghcr.io"]);
+    let record = json_of(&std::fs::read_to_string(work.path().join("docker/ecr-ship-logins.json")).expect("record"));
+    let mut hosts: Vec<&str> = record["hosts"].as_array().expect("hosts").iter().filter_map(Value::as_str).collect();
+    hosts.sort_unstable();
+    let mut expected: Vec<String> = (0..20).map(own_host).chain([HOST.to_string()]).collect();
+    expected.sort_unstable();
+    assert_eq!(hosts, expected, "every host is recorded once");
+
+    let out = work.ship(&["logout", "--engine", "docker"]).against(&ecr).run().success();
+    assert_eq!(out.stdout.lines().count(), 21, "{}", out.stdout);
+    let after = json_of(&std::fs::read_to_string(work.docker_config()).expect("config.json"));
+    assert_eq!(after, original, "logout removed exactly what the logins added");
+    assert_no_leaks(&out, &work);
+}
+
 const LIFECYCLE: &str = r#"{"rules":[{"rulePriority":1,"description":"keep 10","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":10},"action":{"type":"expire"}}]}"#;
 const REPOSITORY_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"pull","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::210987654321:root"},"Action":["ecr:BatchGetImage"]}]}"#;
 const KMS_KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/0f1e2d3c-aaaa-bbbb-cccc-000000000000";

@@ -278,7 +278,8 @@ fn which(program: &str) -> std::path::PathBuf {
 
 /// Login is local: to a host where a listener accepts nothing it succeeds and the listener sees no connection. It
 /// creates a missing credentials file owner-only (directory 0700, file 0600), keeps an existing file's other keys
-/// and its permissions, and writes a symlinked file's target, leaving the symlink in place.
+/// and its owner's permissions but none for group or others, and writes a symlinked file's target, leaving the
+/// symlink in place.
 #[tokio::test]
 async fn login_writes_the_store_itself_and_opens_no_connection() {
     use std::os::unix::fs::PermissionsExt;
@@ -310,7 +311,7 @@ async fn login_writes_the_store_itself_and_opens_no_connection() {
     let mut expected = before.clone();
     expected["auths"][&host] = entry.clone();
     assert_eq!(read_json(&target), expected, "the symlink's target holds the entry and everything it had");
-    assert_eq!(mode(&target), 0o640, "the file keeps the permissions its owner gave it");
+    assert_eq!(mode(&target), 0o600, "a file that holds a credential is its owner's alone");
 
     let auth_file = scratch.path().join("podman/auth.json");
     let before = json!({"auths": {"quay.io": {"auth": basic("q", "r")}}});
@@ -595,7 +596,176 @@ fn a_push_stopped_by_its_timeout_or_sigterm_still_logs_out() {
         assert!(!after.contains(HOST), "{stop}: the login is gone from the engine's store: {after}\n{stderr}");
         let calls = std::fs::read_to_string(&log).unwrap();
         assert!(calls.contains(&format!("rmi --no-prune {HOST}/team/stopped:sha-3f78685")), "{stop}: {calls}");
-        assert!(calls.contains(&format!("logout {HOST}")), "{stop}: {calls}");
-        assert!(!calls.lines().any(|call| call.starts_with("login")), "{stop}: login ran no docker: {calls}");
+        assert!(
+            !calls.lines().any(|call| call.starts_with("login") || call.starts_with("logout")),
+            "{stop}: login and logout ran no docker (they edit the store themselves): {calls}"
+        );
     }
+}
+
+/// A docker engine whose program does not exist: whatever it does, it runs no engine process.
+fn engineless(env: &BTreeMap<String, String>) -> Engine {
+    Engine::new(EngineKind::Docker, "/nonexistent/ecr-ship-test/docker".into(), env.clone())
+}
+
+/// The keys of `auths` ecr-ship reserves for itself (parked earlier entries, notes for a later logout).
+fn reserved_keys(config: &Value) -> Vec<String> {
+    let auths = config["auths"].as_object().cloned().unwrap_or_default();
+    auths.keys().filter(|k| k.contains(".invalid/")).cloned().collect()
+}
+
+/// Twenty `ecr-ship login`s at once into one docker config (each to a shared host and one of its own, as
+/// `login --registries` does), from threads of their own: every credential entry and every recorded host is kept,
+/// and one `logout` afterwards leaves exactly the file there was before (the shared host's earlier entry back).
+#[test]
+fn parallel_logins_sharing_one_store_keep_every_entry_and_logout_restores_exactly() {
+    let scratch = crate::support::scratch_dir("engine-parallel-logins");
+    let config_dir = scratch.path().join("docker");
+    let config_file = config_dir.join("config.json");
+    const SHARED: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+    let original = json!({
+        "auths": {
+            SHARED: {"auth": basic("AWS", "the-users-own-token")},
+            "ghcr.io": {"auth": basic("octocat", "ghp_unrelated")},
+        },
+        "detachKeys": "ctrl-e,e",
+    });
+    write_private_json(&config_file, &original);
+    let env = BTreeMap::from([("DOCKER_CONFIG".to_string(), config_dir.display().to_string())]);
+    let own_host = |i: usize| format!("1000000000{i:02}.dkr.ecr.us-east-1.amazonaws.com");
+    let runs: Vec<_> = (0..20)
+        .map(|i| {
+            let env = env.clone();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                runtime.block_on(async {
+                    let engine = engineless(&env);
+                    let password = Secret::new(format!("token-{i}"));
+                    engine.login_remembered(SHARED, "AWS", &password).await.expect("login to the shared host");
+                    engine.login_remembered(&own_host(i), "AWS", &password).await.expect("login to its own host");
+                })
+            })
+        })
+        .collect();
+    for run in runs {
+        run.join().expect("login thread");
+    }
+    let after = read_json(&config_file);
+    let auths = after["auths"].as_object().unwrap();
+    for i in 0..20 {
+        assert_eq!(auths[&own_host(i)]["auth"], basic("AWS", &format!("token-{i}")), "{}", own_host(i));
+    }
+    assert!(auths[SHARED]["auth"].as_str().is_some_and(|a| a != basic("AWS", "the-users-own-token")));
+    assert_eq!(auths["ghcr.io"], original["auths"]["ghcr.io"]);
+    assert_eq!(mode(&config_file), 0o600);
+    let record = read_json(&config_dir.join("ecr-ship-logins.json"));
+    let mut hosts: Vec<String> =
+        record["hosts"].as_array().unwrap().iter().map(|h| h.as_str().unwrap().to_string()).collect();
+    hosts.sort();
+    let mut expected: Vec<String> = (0..20).map(own_host).chain([SHARED.to_string()]).collect();
+    expected.sort();
+    assert_eq!(hosts, expected, "every login is recorded once");
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let logged_out = runtime.block_on(engineless(&env).logout_remembered()).expect("logout");
+    assert_eq!(logged_out.len(), 21);
+    assert_eq!(read_json(&config_file), original, "logout leaves exactly what there was before");
+    assert!(!config_dir.join("ecr-ship-logins.json").exists());
+}
+
+/// Two pushes sharing one docker config log in to the same host: whichever logs out first leaves the other's
+/// credential in place (it is in use), and once both are out the user's earlier entry is back, in either order.
+#[tokio::test]
+async fn a_push_logout_removes_only_its_own_credential() {
+    let scratch = crate::support::scratch_dir("engine-exact-logout");
+    let config_dir = scratch.path().join("docker");
+    let config_file = config_dir.join("config.json");
+    let host = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+    let earlier = json!({"auth": basic("AWS", "earlier")});
+    let env = BTreeMap::from([("DOCKER_CONFIG".to_string(), config_dir.display().to_string())]);
+    let engine = engineless(&env);
+    for (first_out, second_out) in [(0, 1), (1, 0)] {
+        let original = json!({"auths": {host: earlier, "quay.io": {"auth": basic("q", "r")}}});
+        write_private_json(&config_file, &original);
+        let runs = [
+            engine.login(host, "AWS", &Secret::new("token-a")).await.expect("login a"),
+            engine.login(host, "AWS", &Secret::new("token-b")).await.expect("login b"),
+        ];
+        engine.logout(std::slice::from_ref(&runs[first_out])).await.expect("first logout");
+        let survivor = ["token-a", "token-b"][second_out];
+        assert_eq!(
+            read_json(&config_file)["auths"][host]["auth"],
+            basic("AWS", survivor),
+            "run {first_out}'s logout left run {second_out}'s credential"
+        );
+        engine.logout(std::slice::from_ref(&runs[second_out])).await.expect("second logout");
+        let after = read_json(&config_file);
+        assert_eq!(after, original, "both out ({first_out} first): the earlier entry is back, no notes left");
+        assert!(reserved_keys(&after).is_empty());
+    }
+
+    // A host with no entry before: the same, ending with no entry.
+    write_private_json(&config_file, &json!({"auths": {}}));
+    let a = engine.login(host, "AWS", &Secret::new("token-a")).await.unwrap();
+    let b = engine.login(host, "AWS", &Secret::new("token-b")).await.unwrap();
+    engine.logout(&[a]).await.unwrap();
+    engine.logout(&[b]).await.unwrap();
+    assert_eq!(read_json(&config_file), json!({"auths": {}}));
+}
+
+/// An existing world-readable config.json is made owner-only once it holds a credential; a config.json that is a
+/// dangling symlink into a directory that does not exist is refused, naming both, and nothing is created.
+#[tokio::test]
+async fn a_readable_store_becomes_owner_only_and_a_dangling_link_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let scratch = crate::support::scratch_dir("engine-store-modes");
+    let config_dir = scratch.path().join("docker");
+    let config_file = config_dir.join("config.json");
+    write_json(&config_file, &json!({"auths": {}}));
+    std::fs::set_permissions(&config_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let env = BTreeMap::from([("DOCKER_CONFIG".to_string(), config_dir.display().to_string())]);
+    login_without_engine(EngineKind::Docker, &env, "127.0.0.1:5000", "pw").await;
+    assert_eq!(mode(&config_file), 0o600);
+
+    let linked_dir = scratch.path().join("linked");
+    std::fs::create_dir_all(&linked_dir).unwrap();
+    let missing = scratch.path().join("nowhere/deeper/config.json");
+    std::os::unix::fs::symlink(&missing, linked_dir.join("config.json")).unwrap();
+    let env = BTreeMap::from([("DOCKER_CONFIG".to_string(), linked_dir.display().to_string())]);
+    let error = engineless(&env).login("127.0.0.1:5000", USER, &Secret::new("pw")).await.unwrap_err();
+    let message = format!("{error:#}");
+    assert!(message.contains("is a symlink to") && message.contains("nowhere/deeper"), "{message}");
+    assert!(!scratch.path().join("nowhere").exists(), "no directory chain was made for the link");
+}
+
+/// `save` (the export of `push --image … --by-digest` or `--transfer native`) has the engine write into a
+/// directory made for it alone (0700, created exclusively in TMPDIR), so the archive is private whatever mode the
+/// engine gives it; the directory goes with the saved image.
+#[tokio::test]
+async fn an_engine_export_goes_to_a_private_directory_removed_afterwards() {
+    let scratch = crate::support::scratch_dir("engine-save-private");
+    let tmp = scratch.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let log = scratch.path().join("podman.log");
+    let podman = scratch.path().join("podman");
+    // `podman save --format docker-archive -o PATH REF`: notes the mode of PATH's directory, writes PATH 0644.
+    crate::support::write_executable(
+        &podman,
+        "#!/bin/sh\nout=\"$5\"\nstat -c '%a' \"$(dirname \"$out\")\" > \"$FAKE_LOG\"\nprintf archive > \"$out\"\nchmod 644 \"$out\"\n",
+    );
+    let env = BTreeMap::from([
+        ("TMPDIR".to_string(), tmp.display().to_string()),
+        ("FAKE_LOG".to_string(), log.display().to_string()),
+        ("PATH".to_string(), std::env::var("PATH").unwrap_or_default()),
+    ]);
+    let engine = Engine::new(EngineKind::Podman, podman, env);
+    let saved = engine.save("app:1").await.expect("save");
+    assert_eq!(std::fs::read_to_string(&log).unwrap().trim(), "700", "the engine wrote into a 0700 directory");
+    let dir = saved.path().parent().unwrap().to_path_buf();
+    assert_eq!(dir.parent(), Some(tmp.as_path()), "the private directory is in TMPDIR");
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(std::fs::read_to_string(saved.path()).unwrap(), "archive");
+    drop(saved);
+    assert!(!dir.exists(), "the directory and the archive are gone with the saved image");
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
 }

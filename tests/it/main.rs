@@ -11,6 +11,7 @@
 
 mod aws;
 mod aws_cli;
+mod bad_input;
 mod compression;
 mod config;
 mod docs;
@@ -29,6 +30,7 @@ mod merge;
 mod metadata_action;
 mod native_push;
 mod oci_archive;
+mod output_files;
 #[cfg(feature = "stand-ins")]
 mod push;
 #[cfg(feature = "stand-ins")]

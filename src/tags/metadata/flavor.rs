@@ -1,7 +1,7 @@
 //! metadata-action's `src/flavor.ts`: the `flavor:` lines (`latest=auto|true|false`, `prefix=`, `suffix=`, each
 //! affix with its `onlatest=`), parsed as CSV records like the tag lines and checked up front. Pure.
 
-use super::tag::csv_fields;
+use super::csv::entry_fields;
 use crate::bail_input;
 use crate::tags::expr::Expr;
 
@@ -39,8 +39,12 @@ impl Flavor {
         let mut flavor = Flavor::default();
         for line in lines {
             let mut onlatest_for = "";
-            for field in csv_fields(line)? {
-                let Some((key, value)) = field.split_once('=') else {
+            let fields = entry_fields(line)
+                .map_err(|reason| crate::error::bad_input(format!("invalid flavor '{line}': {reason}")))?;
+            for field in fields {
+                // As flavor.ts: split at every '=', the key before the first, the value up to the second.
+                let Some((key, value)) = field.split_once('=').map(|(k, v)| (k, v.split('=').next().unwrap_or(v)))
+                else {
                     bail_input!(
                         "invalid flavor '{line}': '{field}' is not key=value (latest, prefix, suffix, onlatest)"
                     )
@@ -94,6 +98,23 @@ impl Flavor {
             Latest::Auto => auto,
             Latest::Always => true,
             Latest::Never => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flavor_lines_split_as_flavor_ts_splits_them() {
+        let parse = |line: &str| Flavor::parse(&[line.to_string()]);
+        assert_eq!(parse(r#""prefix=v","suffix=-x""#).unwrap().prefix, "v");
+        assert_eq!(parse("prefix=a=b").unwrap().prefix, "a", "the value ends at the second '=', as in flavor.ts");
+        for line in [r#"prefix=a"b"#, r#"prefix="a"b"#, r#""prefix=a"#] {
+            let error = parse(line).unwrap_err();
+            assert_eq!(crate::error::exit_code(&error), crate::error::EXIT_BAD_INPUT);
+            assert!(error.to_string().contains(&format!("invalid flavor '{line}'")), "{error}");
         }
     }
 }

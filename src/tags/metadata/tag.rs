@@ -82,44 +82,10 @@ pub fn is_metadata_line(line: &str) -> bool {
     line.get(..5).is_some_and(|head| head.eq_ignore_ascii_case("type=")) || line.contains("{{")
 }
 
-/// The fields of one CSV record (csv-parse's defaults: `,` separates, `"` quotes, `""` is a quote).
+/// The fields of one `tags:`/`flavor:` line, as metadata-action's csv-parse reads them (strict quotes).
 pub(super) fn csv_fields(line: &str) -> anyhow::Result<Vec<String>> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut at_start = true;
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if at_start => {
-                loop {
-                    match chars.next() {
-                        Some('"') if chars.peek() == Some(&'"') => {
-                            chars.next();
-                            field.push('"');
-                        }
-                        Some('"') => break,
-                        Some(c) => field.push(c),
-                        None => bail_input!("invalid tag line '{line}': a quote (\") is not closed"),
-                    }
-                }
-                match chars.peek() {
-                    None | Some(',') => {}
-                    Some(_) => bail_input!("invalid tag line '{line}': text after a closing quote"),
-                }
-                at_start = false;
-            }
-            ',' => {
-                fields.push(std::mem::take(&mut field));
-                at_start = true;
-            }
-            c => {
-                field.push(c);
-                at_start = false;
-            }
-        }
-    }
-    fields.push(field);
-    Ok(fields)
+    super::csv::entry_fields(line)
+        .map_err(|reason| crate::error::bad_input(format!("invalid tag line '{line}': {reason}")))
 }
 
 /// Parses one `tags:` line as metadata-action's `Parse` does, and checks its expressions up front.
@@ -270,6 +236,34 @@ pub fn default_rules() -> Vec<TagRule> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quote_inside_a_field_is_refused_as_metadata_actions_csv_parse_refuses_it() {
+        // (line, the value it gives, or None when csv-parse refuses it)
+        let cases: &[(&str, Option<&str>)] = &[
+            (r#"type=raw,value=x""#, None),
+            (r#"type=raw,value="x"y"#, None),
+            (r#"type=raw,"value=x"y"#, None),
+            (r#"type=raw,value=x"y"#, None),
+            (r#"type=raw,"value=x"#, None),
+            (r#"type=raw,value=a""b"#, None),
+            (r#"type=raw,"value=x""#, Some("x")),
+            (r#"type=raw,"value=a,b""#, Some("a,b")),
+            (r#"type=raw,"value=a""b""#, Some(r#"a"b"#)),
+            (r#""type=raw","value=x""#, Some("x")),
+            (r#"type=raw,"""#, Some("")),
+        ];
+        for (line, expected) in cases {
+            match (parse_tag(line), expected) {
+                (Ok(rule), Some(value)) => assert_eq!(rule.attr("value"), Some(*value), "{line}"),
+                (Err(error), None) => {
+                    assert_eq!(crate::error::exit_code(&error), crate::error::EXIT_BAD_INPUT);
+                    assert!(error.to_string().contains(line), "names the line: {error}");
+                }
+                (result, expected) => panic!("{line}: {result:?}, expected {expected:?}"),
+            }
+        }
+    }
 
     #[test]
     fn lines_split_as_csv_records_with_quotes() {
