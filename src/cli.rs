@@ -13,10 +13,11 @@ Examples:
   # Plan the tags for this build without contacting AWS
   ecr-ship tags --repository team/app
 
-  # Build with docker, then push with branch and commit tags, assuming a role (GitHub OIDC works the same way)
-  IMAGE_URI=$(ecr-ship push --repository team/app --image app:latest --role-arn arn:aws:iam::123456789012:role/push)
+  # Build with docker, then push with branch and commit tags, assuming a role (OIDC works alike)
+  IMAGE_URI=$(ecr-ship push --repository team/app --image app:latest \\
+    --role-arn arn:aws:iam::123456789012:role/push)
 
-  # Push an OCI layout, an OCI archive (buildx --output type=oci) or a docker save archive without a daemon
+  # Push an OCI layout, an OCI archive or a docker save archive without a daemon
   ecr-ship push --repository team/app --from oci:./build/oci
   ecr-ship push --repository team/app --from oci-archive:image.tar
   ecr-ship push --repository team/app --from docker-archive:app.tar
@@ -24,11 +25,12 @@ Examples:
   # Promote an image already in ECR to new tags, server-side
   ecr-ship retag --repository team/app sha-0123abc v1.4.0 stable
 
-  # Fail the job when the pushed image has a HIGH or CRITICAL finding (ECR basic or enhanced scanning)
+  # Fail the job when the pushed image has a HIGH or CRITICAL finding (ECR's scan)
   ecr-ship push --repository team/app --from oci:./oci --scan-fail-on HIGH --sarif ecr-scan.sarif
 
-Exit codes: 0 success, 1 a failure talking to AWS, the registry or the engine, 2 bad input (nothing was contacted),
-3 the vulnerability gate failed (a finding at or above --scan-fail-on).";
+Exit codes: 0 success, 1 a failure talking to AWS, the registry or the engine,
+2 bad input (nothing was contacted), 3 the vulnerability gate failed (a finding at or
+above --scan-fail-on).";
 
 #[derive(Debug, Parser)]
 #[command(name = "ecr-ship", version, about, after_long_help = EXAMPLES, propagate_version = true)]
@@ -43,12 +45,15 @@ pub enum Command {
     #[command(after_long_help = "Examples:
   ecr-ship push --repository team/app --image app:latest
   ecr-ship push --repository team/app --from oci:./oci --tag '{branch}-{sha:7}' --tag latest
-  eval \"$(ecr-ship push --repository team/app --image app --export --image-definitions app)\"   # CodeBuild")]
+  # CodeBuild: assign first, so a failed push fails the step (eval \"$(…)\" would hide it)
+  exports=$(ecr-ship push --repository team/app --image app:latest --export \\
+    --image-definitions app) && eval \"$exports\"")]
     Push(Box<PushArgs>),
     /// Log the container engine in to Amazon ECR and print the registry host(s).
     #[command(after_long_help = "Examples:
   ecr-ship login --region eu-west-1
-  ecr-ship login --registries 210987654321.dkr.ecr.eu-west-1.amazonaws.com   # also another account's registry")]
+  ecr-ship login --registries 210987654321.dkr.ecr.eu-west-1.amazonaws.com   # another account
+  ecr-ship login --region eu-west-1 --registries 210987654321,111122223333   # by account id")]
     Login(LoginArgs),
     /// Remove the registry logins that `ecr-ship login` added.
     Logout(LoginArgs),
@@ -56,31 +61,59 @@ pub enum Command {
     #[command(after_long_help = "Examples:
   ecr-ship tags
   ecr-ship tags --repository team/app --registry 123456789012.dkr.ecr.eu-west-1.amazonaws.com --json
-  ecr-ship tags --tag '{branch}-{sha:7}' --tag 'build-{run}' --branch feature/x --sha $(git rev-parse HEAD)")]
+  ecr-ship tags --tag '{branch}-{sha:7}' --tag 'build-{run}' --branch feature/x \\
+    --sha \"$(git rev-parse HEAD)\"")]
     Tags(TagsArgs),
     /// Add tags to an image already in ECR, server-side (no pull, no engine).
     #[command(after_long_help = "Examples:
   ecr-ship retag --repository team/app sha-0123abc v1.4.0 stable
-  ecr-ship retag --repository team/app sha256:4f2c… release-2026-11")]
+  ecr-ship retag --repository team/app \"$DIGEST\" release-2026-11   # DIGEST: a push's digest")]
     Retag(RetagArgs),
     /// Print the least-privilege IAM policy for pushing, and the GitHub OIDC trust policy.
     #[command(after_long_help = "Examples:
-  ecr-ship policy --repository team/app --account-id 123456789012 --region eu-west-1 --github-repo octo/app")]
+  ecr-ship policy --repository team/app --account-id 123456789012 --region eu-west-1
+  ecr-ship policy --repository team/app --account-id 123456789012 --region eu-west-1 \\
+    --github-repo octo/app --github-ref refs/heads/main --github-ref 'refs/tags/v*' \\
+    --github-pull-requests --create-repository
+  ecr-ship policy --repository team/app --account-id 123456789012 --region eu-west-1 \\
+    --github-repo octo/app --github-environment prod \\
+    --trust-policy-file trust.json --push-policy-file push.json")]
     Policy(PolicyArgs),
     /// Wait for an image's ECR scan, print the counts by severity, and fail (exit 3) at --scan-fail-on.
     #[command(after_long_help = "Examples:
   ecr-ship scan --repository team/app sha-0123abc --scan-fail-on HIGH
-  ecr-ship scan --repository team/app sha256:4f2c… --sarif ecr-scan.sarif --scan-ignore CVE-2024-1234
+  ecr-ship scan --repository team/app \"$DIGEST\" --sarif ecr-scan.sarif --scan-ignore CVE-2024-1234
 
-Exit codes: 0 the gate passed (or no --scan-fail-on), 1 a failure (the scan failed or timed out), 2 bad input,
-3 the gate failed.")]
+Exit codes: 0 the gate passed (or no --scan-fail-on), 1 a failure (the scan failed or
+timed out), 2 bad input, 3 the gate failed.")]
     Scan(ScanArgs),
     /// Join images already in the repository (one per platform, or indexes) into one multi-platform index, put
     /// server-side under the planned tags (no blob moves, no engine).
     #[command(after_long_help = "Examples:
-  ecr-ship merge --repository team/app sha256:1a2b… sha256:3c4d…          # the digests of two --by-digest pushes
+  # the digests of two --by-digest pushes
+  ecr-ship merge --repository team/app \"$DIGEST_AMD64\" \"$DIGEST_ARM64\"
   ecr-ship merge --repository team/app build-amd64 build-arm64 --tag '{branch}' --tag latest")]
     Merge(Box<MergeArgs>),
+    /// Be a docker credential helper (also when called as docker-credential-ecr-ship): get, store, erase, list,
+    /// version; the token comes from the host's region and is cached until shortly before it expires. `install
+    /// --registries HOST,…` sets it up for docker and podman, `uninstall` undoes that.
+    CredentialHelper(CredentialHelperArgs),
+}
+
+/// `credential-helper VERB`.
+#[derive(Debug, Clone, Args)]
+pub struct CredentialHelperArgs {
+    /// The protocol verb: get, store, erase, list or version (the request, if any, is on standard input); or
+    /// install (link the helper, name it in docker's and containers' configs for --registries) or uninstall.
+    #[arg(value_name = "VERB")]
+    pub verb: String,
+    /// With install: the registry hosts (comma-separated) to name the helper for in credHelpers.
+    #[arg(long, value_name = "HOST", value_delimiter = ',')]
+    pub registries: Vec<String>,
+    /// With install and uninstall: the directory of the docker-credential-ecr-ship link (default: this binary's,
+    /// which must be on PATH).
+    #[arg(long, value_name = "DIR")]
+    pub link_dir: Option<PathBuf>,
 }
 
 /// Options every subcommand shares.
@@ -119,8 +152,9 @@ pub struct AwsArgs {
     /// Role session duration in seconds (900-43200; at most 3600 when chaining).
     #[arg(long, env = "ECR_SHIP_ROLE_DURATION", value_name = "SECONDS")]
     pub role_duration: Option<u64>,
-    /// With `login`: other registries to log in to as well, e.g. another account's for base images.
-    #[arg(long, env = "ECR_SHIP_REGISTRIES", value_name = "HOST", value_delimiter = ',')]
+    /// With `login`: other registries to log in to as well, e.g. another account's for base images: hosts, or bare
+    /// account ids (that account's registry in this job's region, as amazon-ecr-login's `registries` input).
+    #[arg(long, env = "ECR_SHIP_REGISTRIES", value_name = "HOST_OR_ACCOUNT", value_delimiter = ',')]
     pub registries: Vec<String>,
     /// Time limit for the whole operation, in seconds.
     #[arg(long, env = "ECR_SHIP_TIMEOUT", value_name = "SECONDS")]
@@ -222,7 +256,13 @@ pub struct RepositoryArgs {
     #[arg(long, env = "ECR_SHIP_TAG_MUTABILITY", value_name = "MODE")]
     pub tag_mutability: Option<String>,
     /// Wildcard filter excluded from the mutability rule (repeatable, 1-5), e.g. latest or main*.
-    #[arg(long, env = "ECR_SHIP_MUTABILITY_EXCLUSION", value_name = "FILTER", value_delimiter = ',')]
+    #[arg(
+        long,
+        alias = "mutability-exclusions",
+        env = "ECR_SHIP_MUTABILITY_EXCLUSION",
+        value_name = "FILTER",
+        value_delimiter = ','
+    )]
     pub mutability_exclusion: Vec<String>,
     /// AES256 (default) or KMS.
     #[arg(long, env = "ECR_SHIP_ENCRYPTION", value_name = "TYPE")]
@@ -237,7 +277,13 @@ pub struct RepositoryArgs {
     #[arg(long, env = "ECR_SHIP_REPOSITORY_POLICY", value_name = "FILE")]
     pub repository_policy: Option<PathBuf>,
     /// Resource tag KEY=VALUE for a created repository (repeatable).
-    #[arg(long, env = "ECR_SHIP_RESOURCE_TAGS", value_name = "KEY=VALUE", value_delimiter = ',')]
+    #[arg(
+        long,
+        alias = "resource-tags",
+        env = "ECR_SHIP_RESOURCE_TAGS",
+        value_name = "KEY=VALUE",
+        value_delimiter = ','
+    )]
     pub resource_tag: Vec<String>,
     /// ECR Public: the repository's short description in the Gallery (catalog data, up to 1024 characters).
     #[arg(long, env = "ECR_SHIP_DESCRIPTION", value_name = "TEXT")]
@@ -303,8 +349,8 @@ pub struct PushArgs {
     /// the digest changes).
     #[arg(long, env = "ECR_SHIP_ANNOTATE", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub annotate: Option<bool>,
-    /// Push the image under no tag, by digest only (native sources, --from): the per-platform half of a matrix
-    /// build, joined later by `ecr-ship merge`. The digest goes to every output.
+    /// Push the image under no tag, by digest only (any source: --from, or --image exported from the engine): the
+    /// per-platform half of a matrix build, joined later by `ecr-ship merge`. The digest goes to every output.
     #[arg(long, env = "ECR_SHIP_BY_DIGEST", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub by_digest: Option<bool>,
     #[command(flatten)]
@@ -382,8 +428,13 @@ pub struct MergeArgs {
     /// Skip tags that already point at another image in an immutable repository, with a warning.
     #[arg(long, env = "ECR_SHIP_SKIP_EXISTING", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub skip_existing: Option<bool>,
+    /// The platforms the index must hold, exactly, e.g. linux/amd64,linux/arm64 (os/arch[/variant]): a source
+    /// missing or one too many is refused (exit 2) before anything is tagged.
+    #[arg(long, env = "ECR_SHIP_PLATFORMS", value_name = "OS/ARCH", value_delimiter = ',')]
+    pub platforms: Vec<String>,
     /// Images in the repository to join, by sha256 digest or tag: single-platform images, or indexes whose
-    /// children are added (ECR_SHIP_SOURCES: one per line or comma-separated).
+    /// children are added (ECR_SHIP_SOURCES: one per line or comma-separated). An empty one is refused (exit 2):
+    /// it is a platform left out.
     #[arg(value_name = "SOURCE", env = "ECR_SHIP_SOURCES", value_delimiter = ',', required = true)]
     pub sources: Vec<String>,
 }
@@ -414,19 +465,47 @@ pub struct PolicyArgs {
     /// Account id of the registry (default: from --registry).
     #[arg(long, env = "ECR_SHIP_ACCOUNT_ID", value_name = "ACCOUNT")]
     pub account_id: Option<String>,
-    /// GitHub repository (owner/name) for the OIDC trust policy; with --github-ref, --github-environment or
-    /// --github-any-ref.
+    /// GitHub repository (owner/name) for the OIDC trust policy; with --github-ref, --github-environment,
+    /// --github-pull-requests, --from-workflow or --github-any-ref.
     #[arg(long, env = "ECR_SHIP_GITHUB_REPO", value_name = "OWNER/NAME")]
     pub github_repo: Option<String>,
-    /// Admit only jobs on this ref, e.g. refs/heads/main or refs/tags/v* (the trust policy's `sub`).
-    #[arg(long, env = "ECR_SHIP_GITHUB_REF", value_name = "REF", conflicts_with_all = ["github_environment", "github_any_ref"])]
-    pub github_ref: Option<String>,
-    /// Admit only jobs that run in this GitHub deployment environment, e.g. prod.
-    #[arg(long, env = "ECR_SHIP_GITHUB_ENVIRONMENT", value_name = "NAME", conflicts_with = "github_any_ref")]
-    pub github_environment: Option<String>,
+    /// Admit jobs on this ref, e.g. refs/heads/main or refs/tags/v* (`*` and `?` as IAM wildcards); repeatable.
+    #[arg(
+        long,
+        env = "ECR_SHIP_GITHUB_REF",
+        value_name = "REF",
+        value_delimiter = ',',
+        conflicts_with = "github_any_ref"
+    )]
+    pub github_ref: Vec<String>,
+    /// Admit jobs that run in this GitHub deployment environment, e.g. prod; repeatable.
+    #[arg(
+        long,
+        env = "ECR_SHIP_GITHUB_ENVIRONMENT",
+        value_name = "NAME",
+        value_delimiter = ',',
+        conflicts_with = "github_any_ref"
+    )]
+    pub github_environment: Vec<String>,
+    /// Admit jobs of pull request events (`sub` repo:OWNER/NAME:pull_request) that name no environment.
+    #[arg(long, env = "ECR_SHIP_GITHUB_PULL_REQUESTS", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", conflicts_with = "github_any_ref")]
+    pub github_pull_requests: Option<bool>,
+    /// Admit exactly the jobs this workflow file runs: its `on:` triggers and its jobs' `environment:`; the push
+    /// policy gets the create actions when a step of ecr-ship sets `create-repository: true`.
+    #[arg(long, env = "ECR_SHIP_FROM_WORKFLOW", value_name = "FILE", conflicts_with = "github_any_ref")]
+    pub from_workflow: Option<PathBuf>,
+    /// The repository's default branch, on which `schedule` and other default-branch events run (default: main).
+    #[arg(long, env = "ECR_SHIP_GITHUB_DEFAULT_BRANCH", value_name = "BRANCH", requires = "from_workflow")]
+    pub github_default_branch: Option<String>,
     /// Admit every job of the repository (any branch, tag, environment or pull request), with a warning.
     #[arg(long, env = "ECR_SHIP_GITHUB_ANY_REF", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub github_any_ref: Option<bool>,
+    /// Also write the trust policy alone to this file (for `aws iam create-role --assume-role-policy-document`).
+    #[arg(long, env = "ECR_SHIP_TRUST_POLICY_FILE", value_name = "FILE")]
+    pub trust_policy_file: Option<PathBuf>,
+    /// Also write the push policy alone to this file (for `aws iam put-role-policy --policy-document`).
+    #[arg(long, env = "ECR_SHIP_PUSH_POLICY_FILE", value_name = "FILE")]
+    pub push_policy_file: Option<PathBuf>,
     /// Include the permissions needed by --create-repository.
     #[arg(long, env = "ECR_SHIP_CREATE_REPOSITORY", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub create_repository: Option<bool>,
@@ -435,6 +514,25 @@ pub struct PolicyArgs {
 /// What clap's "invalid UTF-8 was detected" was about, in one sentence: the first argument whose text is not UTF-8
 /// (with the flag it is the value of), or else the first `ECR_SHIP_*` variable of this command line among
 /// `not_utf8` (names and shown values, as `ci::process_env` gives them).
+/// The program name the binary answers the credential-helper protocol under (docker looks for
+/// `docker-credential-<name>` on PATH).
+pub const HELPER_PROGRAM: &str = "docker-credential-ecr-ship";
+
+/// The arguments to parse: as given, or, when the binary was called as [`HELPER_PROGRAM`] (a link or a copy),
+/// `ecr-ship credential-helper` followed by them.
+pub fn effective_args(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let called_as_helper = args
+        .first()
+        .and_then(|first| std::path::Path::new(first).file_name())
+        .is_some_and(|name| name == HELPER_PROGRAM);
+    if !called_as_helper {
+        return args;
+    }
+    let mut out: Vec<std::ffi::OsString> = vec!["ecr-ship".into(), "credential-helper".into()];
+    out.extend(args.into_iter().skip(1));
+    out
+}
+
 pub fn not_utf8(args: &[std::ffi::OsString], not_utf8: &[(String, String)]) -> Option<String> {
     let bad = args.iter().enumerate().skip(1).find(|(_, arg)| arg.to_str().is_none());
     if let Some((at, arg)) = bad {

@@ -8,11 +8,13 @@
 // The binary uses `cli`, `commands`, `ci` and `error`; the integration tests drive the services in-process
 // (`aws`, `oci`, `engine`) and use the shared vocabulary (`digest`, `media_type`, `names`, `error`). Everything
 // else is reached only through the commands.
+pub mod advice;
 pub mod aws;
 pub mod ci;
 pub mod cli;
 pub mod commands;
 mod config;
+pub mod credential_helper;
 pub mod digest;
 pub mod engine;
 pub mod error;

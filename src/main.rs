@@ -9,11 +9,13 @@ use ecr_ship::error::{EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, bad_input, exit_cod
 
 fn main() -> ExitCode {
     let ecr_ship::ci::ProcessEnv { vars: env, not_utf8 } = ecr_ship::ci::process_env();
-    let cli = match ecr_ship::cli::Cli::try_parse() {
+    ecr_ship::advice::init(env.get(ecr_ship::advice::VIA_VARIABLE).map(String::as_str));
+    // Called as docker-credential-ecr-ship, the binary is the credential helper.
+    let args = ecr_ship::cli::effective_args(std::env::args_os().collect());
+    let cli = match ecr_ship::cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(error) if error.kind() == clap::error::ErrorKind::InvalidUtf8 => {
             // clap names neither the argument nor the variable: say which it was.
-            let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
             match ecr_ship::cli::not_utf8(&args, &not_utf8) {
                 Some(message) => ecr_ship::commands::report::failure(&bad_input(message), &env),
                 None => {

@@ -61,8 +61,12 @@ impl ImageOutputs {
         self.digest.as_ref().map(|digest| format!("{}@{digest}", self.name()))
     }
 
-    /// Every tag as a full reference.
+    /// Every tag as a full reference, once the registry is known (without it `team/app:tag` would name a
+    /// Docker Hub image, which a build that pushes would push to).
     pub fn references(&self) -> Vec<String> {
+        if self.registry.is_none() {
+            return Vec::new();
+        }
         self.tags.iter().map(|tag| format!("{}:{tag}", self.name())).collect()
     }
 
@@ -72,16 +76,23 @@ impl ImageOutputs {
         (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
     }
 
-    /// Outputs as (GitHub output name, environment variable name, value); absent values are left out.
+    /// Outputs as (GitHub output name, environment variable name, value); absent values are left out. Without a
+    /// registry (a dry `tags` run that cannot name it) nothing names an image: no `image-uri`, no `image-refs`.
     pub fn fields(&self) -> Vec<(&'static str, &'static str, String)> {
-        let mut fields = vec![("image-uri", "IMAGE_URI", self.image_uri())];
-        if let Some(uri) = self.image_uri_digest() {
+        let mut fields = Vec::new();
+        if self.registry.is_some() {
+            fields.push(("image-uri", "IMAGE_URI", self.image_uri()));
+        }
+        if let Some(uri) = self.image_uri_digest().filter(|_| self.registry.is_some()) {
             fields.push(("image-uri-digest", "IMAGE_URI_DIGEST", uri));
         }
         if let Some(digest) = &self.digest {
             fields.push(("digest", "IMAGE_DIGEST", digest.clone()));
         }
         fields.push(("tags", "IMAGE_TAGS", self.tags.join("\n")));
+        if self.registry.is_some() && !self.tags.is_empty() {
+            fields.push(("image-refs", "IMAGE_REFS", self.references().join("\n")));
+        }
         if let Some(registry) = &self.registry {
             fields.push(("registry", "IMAGE_REGISTRY", registry.clone()));
         }
@@ -101,7 +112,7 @@ impl ImageOutputs {
     /// The JSON form used by `--json` and `--output-json`.
     pub fn to_json(&self) -> serde_json::Value {
         json!({
-            "image_uri": self.image_uri(),
+            "image_uri": self.registry.as_ref().map(|_| self.image_uri()),
             "image_uri_digest": self.image_uri_digest(),
             "digest": self.digest,
             "tags": self.tags,
@@ -155,11 +166,13 @@ pub fn write_files(outputs: &ImageOutputs, targets: &OutputTargets, title: &str,
         append(path, &summary(outputs, title))
             .with_context(|| format!("writing GITHUB_STEP_SUMMARY '{}'", path.display()))?;
     }
-    if let Some(container) = &targets.image_definitions {
+    // A deploy file names an image to deploy: never one without its registry (`tags` warns that it skips them).
+    let deployable = outputs.registry.is_some();
+    if let Some(container) = targets.image_definitions.as_ref().filter(|_| deployable) {
         let path = dir.join(targets.image_definitions_file.as_deref().unwrap_or(Path::new(IMAGE_DEFINITIONS)));
         write_json(&path, &json!([{ "name": container, "imageUri": outputs.image_uri() }]), follow)?;
     }
-    if targets.image_detail {
+    if targets.image_detail && deployable {
         write_json(&dir.join(IMAGE_DETAIL), &image_detail(outputs), follow)?;
     }
     if let Some(path) = &targets.properties_file {
@@ -577,6 +590,33 @@ mod tests {
         assert!(delimiter.starts_with("ghadelimiter_") && delimiter.len() == 13 + 32);
         assert!(first.contains(&format!("tags<<{delimiter}\nsha-0123456\nmain\n{delimiter}\n")));
         assert!(!second.contains(delimiter));
+    }
+
+    #[test]
+    fn full_references_one_per_line_only_with_a_registry() {
+        let outputs = sample();
+        let refs = "012345678901.dkr.ecr.eu-west-1.amazonaws.com/team/app:sha-0123456\n\
+                    012345678901.dkr.ecr.eu-west-1.amazonaws.com/team/app:main";
+        assert!(outputs.fields().contains(&("image-refs", "IMAGE_REFS", refs.to_string())));
+        assert!(github_output(&outputs).unwrap().contains(&format!("{refs}\n")));
+        assert!(export_lines(&outputs).contains(&format!("export IMAGE_REFS='{}'\n", refs.replace('\n', ","))));
+        assert!(properties(&outputs).contains(&format!("IMAGE_REFS={}\n", refs.replace('\n', ","))));
+        assert!(dotenv(&outputs).contains(&format!("IMAGE_REFS={}\n", refs.replace('\n', ","))));
+        assert_eq!(outputs.to_json()["references"][1], "012345678901.dkr.ecr.eu-west-1.amazonaws.com/team/app:main");
+
+        // A dry plan that cannot name the registry names no image at all, and writes no deploy file.
+        let planned = ImageOutputs { registry: None, digest: None, tag_mutability: None, ..sample() };
+        let names: Vec<&str> = planned.fields().iter().map(|(name, _, _)| *name).collect();
+        assert_eq!(names, ["tags", "repository"]);
+        assert_eq!(planned.to_json()["image_uri"], serde_json::Value::Null);
+        assert_eq!(planned.to_json()["references"], json!([]));
+        let dir = tempfile::tempdir().unwrap();
+        let targets =
+            OutputTargets { image_definitions: Some("web".into()), image_detail: true, ..OutputTargets::default() };
+        write_files(&planned, &targets, "planned tags", dir.path()).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no deploy file without a registry");
+        write_files(&sample(), &targets, "planned tags", dir.path()).unwrap();
+        assert!(dir.path().join(IMAGE_DEFINITIONS).exists() && dir.path().join(IMAGE_DETAIL).exists());
     }
 
     #[test]

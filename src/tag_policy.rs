@@ -120,7 +120,8 @@ pub fn decide_tags(
                 "tag '{tag}' already points at {current} in the {mode} repository '{repository}' and cannot be moved; \
                  nothing was uploaded. Use commit-hash tags (the default `sha-<hex>`), add '{tag}' to the repository's \
                  mutability exclusion filters (--tag-mutability IMMUTABLE_WITH_EXCLUSION --mutability-exclusion '{tag}'), \
-                 or pass --skip-existing to skip such tags",
+                 or {} to skip such tags",
+                crate::advice::pass("skip-existing", None),
                 mode = mutability.mode.as_str()
             ),
         };

@@ -34,6 +34,40 @@ use super::settings::{AwsSettings, RoleArn};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Re-assume a role this long before its session expires.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+/// Instance metadata answers in milliseconds on EC2 and not at all elsewhere: one attempt, short timeouts, so a
+/// host without it (a laptop, a container without the endpoint) learns so well under a second, where the SDK's
+/// default client tries four times with a second each.
+const QUICK_METADATA_CONNECT: Duration = Duration::from_millis(250);
+const QUICK_METADATA_READ: Duration = Duration::from_millis(500);
+const QUICK_METADATA_TOTAL: Duration = Duration::from_millis(900);
+
+/// An IMDSv2 client bounded as described at [`QUICK_METADATA_CONNECT`]. It reads its endpoint
+/// (`AWS_EC2_METADATA_SERVICE_ENDPOINT`, `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE`) from the process environment.
+fn quick_metadata_client() -> aws_config::imds::Client {
+    aws_config::imds::Client::builder()
+        .connect_timeout(QUICK_METADATA_CONNECT)
+        .read_timeout(QUICK_METADATA_READ)
+        .operation_attempt_timeout(QUICK_METADATA_TOTAL)
+        .operation_timeout(QUICK_METADATA_TOTAL)
+        .max_attempts(1)
+        .build()
+}
+
+/// True when the environment switches instance metadata off, as the SDK reads `AWS_EC2_METADATA_DISABLED`.
+fn metadata_disabled(env: &BTreeMap<String, String>) -> bool {
+    env.get("AWS_EC2_METADATA_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// The instance's region from EC2 instance metadata (IMDSv2, `placement/region`), within the bound of
+/// [`quick_metadata_client`]; `None` off EC2 or when the environment disables instance metadata. The AWS CLI and
+/// the SDKs ask it too when no region is configured.
+pub async fn instance_region(env: &BTreeMap<String, String>) -> Option<String> {
+    if metadata_disabled(env) {
+        return None;
+    }
+    let provider = aws_config::imds::region::ImdsRegionProvider::builder().imds_client(quick_metadata_client()).build();
+    provider.region().await.map(|region| region.as_ref().to_string())
+}
 
 impl AwsSettings {
     /// Resolves credentials and the caller's account where it is needed (see `identity`). `env` is the
@@ -132,7 +166,17 @@ impl AwsSettings {
             .operation_timeout(self.timeout)
             .operation_attempt_timeout((self.timeout / 2).max(Duration::from_secs(1)))
             .build();
-        let loader = aws_config::defaults(BehaviorVersion::latest());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if self.quick_instance_metadata {
+            // The default chain, but with the bounded metadata client. It reads the process environment (the
+            // binary's, which is the map handed in), so this path is for the binary only, never in-process tests.
+            let chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                .region(Region::new(self.region.clone()))
+                .imds_client(quick_metadata_client())
+                .build()
+                .await;
+            loader = loader.credentials_provider(chain);
+        }
         #[cfg(feature = "test-env")]
         let loader = {
             let env: std::collections::HashMap<String, String> =
@@ -246,7 +290,10 @@ fn no_base_credentials(
          AWS_WEB_IDENTITY_TOKEN_FILE, container credentials and EC2 instance metadata)",
     );
     if github_actions {
-        message.push_str("; on GitHub Actions pass --role-arn and grant `permissions: id-token: write`");
+        message.push_str(&format!(
+            "; on GitHub Actions {} and grant `permissions: id-token: write`",
+            crate::advice::pass("role-arn", Some("ARN"))
+        ));
     }
     error.context(message)
 }

@@ -27,6 +27,7 @@ mod session;
 mod settings;
 
 pub use catalog::{CatalogData, CatalogOptions};
+pub use credentials::instance_region;
 pub use ecr::RegistryCredentials;
 pub use errors::{AccessDenied, CredentialsRejected};
 pub use images::StoredManifest;
@@ -35,7 +36,7 @@ pub use repository::RepositoryInfo;
 pub use repository_settings::{Encryption, RepositoryOptions, RepositorySettings};
 pub use scan::ScanFindings;
 pub use session::Session;
-pub use settings::{AwsOptions, AwsSettings, RegionSource, RoleArn};
+pub use settings::{AwsOptions, AwsSettings, RegionSource, RoleArn, is_no_region};
 
 pub use crate::host::{PublicRegistry, RegistryHost};
 pub use crate::secret::Secret;

@@ -104,14 +104,17 @@ pub fn push_policy(partition: Partition, account: &str, region: &str, repository
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
-/// Which workflows of a repository the trust policy admits: GitHub's `sub` claim is `repo:OWNER/NAME:ref:REF`
-/// for a job without an environment and `repo:OWNER/NAME:environment:NAME` for one with.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which jobs of a repository the trust policy admits. GitHub's `sub` claim is `repo:OWNER/NAME:environment:NAME`
+/// for a job that names an environment, else `repo:OWNER/NAME:pull_request` for a pull request event, else
+/// `repo:OWNER/NAME:ref:REF` (docs/github-oidc.md, from GitHub's OIDC reference).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum GithubSubject {
-    /// Jobs on this ref (`refs/heads/main`, `refs/tags/v*`; a `*` matches as IAM's StringLike does).
+    /// Jobs on this ref (`refs/heads/main`, `refs/tags/v*`; `*` and `?` match as IAM's StringLike does).
     Ref(String),
     /// Jobs that run in this deployment environment (its protection rules then guard the role).
     Environment(String),
+    /// Jobs of pull request events (`pull_request`, `pull_request_target`) that name no environment.
+    PullRequest,
     /// Every job of the repository: any branch, tag, environment and pull request. Only when asked for.
     AnyRef,
 }
@@ -121,11 +124,12 @@ impl GithubSubject {
     pub fn validate(&self) -> anyhow::Result<()> {
         match self {
             GithubSubject::Ref(reference) => {
-                let chars_ok = reference.chars().all(|c| c.is_ascii_alphanumeric() || "/._-*".contains(c));
-                if !(reference.starts_with("refs/heads/") || reference.starts_with("refs/tags/")) || !chars_ok {
+                let chars_ok = reference.chars().all(|c| c.is_ascii_alphanumeric() || "/._-*?+@".contains(c));
+                let rest = reference.strip_prefix("refs/heads/").or_else(|| reference.strip_prefix("refs/tags/"));
+                if rest.is_none_or(str::is_empty) || !chars_ok {
                     bail_input!(
                         "invalid --github-ref '{reference}': expected refs/heads/BRANCH or refs/tags/TAG (letters, \
-                         digits, '/', '.', '_', '-', and '*' as a wildcard)"
+                         digits, '/', '.', '_', '-', '+', '@', and '*' or '?' as IAM wildcards)"
                     );
                 }
             }
@@ -139,31 +143,43 @@ impl GithubSubject {
                     );
                 }
             }
-            GithubSubject::AnyRef => {}
+            GithubSubject::PullRequest | GithubSubject::AnyRef => {}
         }
         Ok(())
     }
 
-    fn pattern(&self, github_repo: &str) -> String {
+    /// The `sub` value (or StringLike pattern) admitting this subject's jobs of `github_repo`.
+    pub fn pattern(&self, github_repo: &str) -> String {
         match self {
             GithubSubject::Ref(reference) => format!("repo:{github_repo}:ref:{reference}"),
             GithubSubject::Environment(name) => format!("repo:{github_repo}:environment:{name}"),
+            GithubSubject::PullRequest => format!("repo:{github_repo}:pull_request"),
             GithubSubject::AnyRef => format!("repo:{github_repo}:*"),
         }
     }
 }
 
-/// The trust policy letting the workflows of `github_repo` (`OWNER/NAME`) that `subject` names assume the role via
-/// GitHub OIDC. An exact `sub` is matched with StringEquals; a pattern (`*`) with StringLike.
-pub fn github_trust_policy(partition: Partition, account: &str, github_repo: &str, subject: &GithubSubject) -> Value {
+/// The trust policy letting the jobs of `github_repo` (`OWNER/NAME`) that `subjects` name assume the role via
+/// GitHub OIDC. Exact `sub` values are matched with StringEquals; when any is a pattern (`*`, `?`) all go under
+/// StringLike, since two operators on the same key would both have to hold. One value is a string, several a list
+/// (IAM admits a token matching any of them).
+pub fn github_trust_policy(
+    partition: Partition,
+    account: &str,
+    github_repo: &str,
+    subjects: &[GithubSubject],
+) -> Value {
     let provider = format!("arn:{}:iam::{account}:oidc-provider/{GITHUB_OIDC_HOST}", partition.arn_name());
-    let sub = subject.pattern(github_repo);
+    let mut subs: Vec<String> = subjects.iter().map(|subject| subject.pattern(github_repo)).collect();
+    subs.sort();
+    subs.dedup();
     let audience = (format!("{GITHUB_OIDC_HOST}:aud"), json!(partition.sts_audience()));
     let subject_key = format!("{GITHUB_OIDC_HOST}:sub");
-    let condition = if sub.contains('*') {
-        json!({"StringEquals": {audience.0: audience.1}, "StringLike": {subject_key: sub}})
+    let sub_value = if subs.len() == 1 { json!(subs[0]) } else { json!(subs) };
+    let condition = if subs.iter().any(|sub| sub.contains(['*', '?'])) {
+        json!({"StringEquals": {audience.0: audience.1}, "StringLike": {subject_key: sub_value}})
     } else {
-        json!({"StringEquals": {audience.0: audience.1, subject_key: sub}})
+        json!({"StringEquals": {audience.0: audience.1, subject_key: sub_value}})
     };
     json!({
         "Version": "2012-10-17",
@@ -178,16 +194,25 @@ pub fn github_trust_policy(partition: Partition, account: &str, github_repo: &st
 
 /// Checks `OWNER/NAME` before it goes into a trust policy, where a stray `*` or `:` would widen who may assume.
 pub fn validate_github_repo(github_repo: &str) -> anyhow::Result<()> {
-    let ok = github_repo.split_once('/').is_some_and(|(owner, name)| {
-        let owner_ok = (1..=39).contains(&owner.len()) && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-        let name_ok = (1..=100).contains(&name.len())
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        owner_ok && name_ok
-    });
+    // GitHub's immutable subject form appends `@ID` to both names (docs/github-oidc.md).
+    let without_id = |part: &str| match part.split_once('@') {
+        Some((name, id)) if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) => Some(name.to_string()),
+        Some(_) => None,
+        None => Some(part.to_string()),
+    };
+    let ok = github_repo.split_once('/').and_then(|(o, n)| Some((without_id(o)?, without_id(n)?))).is_some_and(
+        |(owner, name)| {
+            let owner_ok =
+                (1..=39).contains(&owner.len()) && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            let name_ok = (1..=100).contains(&name.len())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            owner_ok && name_ok
+        },
+    );
     if !ok {
         bail_input!(
             "invalid GitHub repository '{github_repo}': expected OWNER/NAME, for example octo-org/octo-repo \
-             (letters, digits, '-', and '_' or '.' in the name)"
+             (letters, digits, '-', and '_' or '.' in the name), or OWNER@ID/NAME@ID (GitHub's immutable subject)"
         );
     }
     Ok(())
@@ -246,7 +271,7 @@ mod tests {
     #[test]
     fn trust_policy_per_partition() {
         let policy =
-            github_trust_policy(Partition::AwsCn, "123456789012", "octo-org/octo-repo", &GithubSubject::AnyRef);
+            github_trust_policy(Partition::AwsCn, "123456789012", "octo-org/octo-repo", &[GithubSubject::AnyRef]);
         let statement = &policy["Statement"][0];
         assert_eq!(
             statement["Principal"]["Federated"],
@@ -261,7 +286,7 @@ mod tests {
             statement["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"],
             "repo:octo-org/octo-repo:*"
         );
-        let aws = github_trust_policy(Partition::Aws, "123456789012", "o/r", &GithubSubject::AnyRef);
+        let aws = github_trust_policy(Partition::Aws, "123456789012", "o/r", &[GithubSubject::AnyRef]);
         assert_eq!(
             aws["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:aud"],
             "sts.amazonaws.com"
@@ -271,10 +296,57 @@ mod tests {
     #[test]
     fn github_repo_names() {
         assert!(validate_github_repo("octo-org/octo.repo_1").is_ok());
-        for bad in ["octo", "octo/", "/repo", "o/r/x", "o*/r", "o/r:*", "o/r*"] {
+        assert!(validate_github_repo("octo-org@123456/octo-repo@456789").is_ok());
+        for bad in ["octo", "octo/", "/repo", "o/r/x", "o*/r", "o/r:*", "o/r*", "o@/r", "o@1x/r", "o/r@"] {
             let error = validate_github_repo(bad).unwrap_err();
             assert_eq!(crate::error::exit_code(&error), 2);
             assert!(error.to_string().contains(bad));
+        }
+    }
+
+    #[test]
+    fn several_subjects_go_under_one_operator() {
+        let sub_key = "token.actions.githubusercontent.com:sub";
+        let cases: [(&[GithubSubject], &str, serde_json::Value); 4] = [
+            (&[GithubSubject::PullRequest], "StringEquals", json!("repo:o/r:pull_request")),
+            (
+                &[GithubSubject::Ref("refs/heads/main".into()), GithubSubject::Environment("prod".into())],
+                "StringEquals",
+                json!(["repo:o/r:environment:prod", "repo:o/r:ref:refs/heads/main"]),
+            ),
+            (
+                &[
+                    GithubSubject::Ref("refs/heads/main".into()),
+                    GithubSubject::Ref("refs/tags/v*".into()),
+                    GithubSubject::PullRequest,
+                ],
+                "StringLike",
+                json!(["repo:o/r:pull_request", "repo:o/r:ref:refs/heads/main", "repo:o/r:ref:refs/tags/v*"]),
+            ),
+            (
+                &[GithubSubject::Ref("refs/tags/v?".into()), GithubSubject::Ref("refs/tags/v?".into())],
+                "StringLike",
+                json!("repo:o/r:ref:refs/tags/v?"),
+            ),
+        ];
+        for (subjects, operator, expected) in cases {
+            let policy = github_trust_policy(Partition::Aws, "123456789012", "o/r", subjects);
+            let condition = &policy["Statement"][0]["Condition"];
+            assert_eq!(condition[operator][sub_key], expected, "{subjects:?}");
+            let other = if operator == "StringLike" { "StringEquals" } else { "StringLike" };
+            assert!(condition[other].get(sub_key).is_none(), "{condition}");
+        }
+    }
+
+    #[test]
+    fn ref_subjects_are_checked() {
+        for good in ["refs/heads/main", "refs/tags/v*", "refs/heads/release/1.x", "refs/tags/v?.?", "refs/heads/a+b"] {
+            assert!(GithubSubject::Ref(good.into()).validate().is_ok(), "{good}");
+        }
+        for bad in ["main", "refs/heads/", "refs/pull/1/merge", "refs/heads/a:b", "refs/tags/v[0-9]"] {
+            let error = GithubSubject::Ref(bad.into()).validate().unwrap_err();
+            assert_eq!(crate::error::exit_code(&error), 2);
+            assert!(error.to_string().contains(bad), "{error}");
         }
     }
 }

@@ -99,9 +99,11 @@ impl PublicApi {
             }
             None => anyhow::bail!(
                 "{}: account {} has no active ECR Public registry alias yet (ECR Public assigns one with the first \
-                 public repository); pass --create-repository, or name the registry as --registry {PUBLIC_HOST}/ALIAS",
+                 public repository); {}, or {}",
                 call.describe(),
-                self.account
+                self.account,
+                crate::advice::pass("create-repository", None),
+                crate::advice::pass("registry", Some(&format!("{PUBLIC_HOST}/ALIAS")))
             ),
         }
     }

@@ -144,10 +144,13 @@ impl EcrApi {
             return self.existing(name, existing, settings, update_existing).await;
         }
         if !create {
+            let registry = match self.registry_account() {
+                Some(account) => format!("registry {account} ({})", self.region),
+                None => format!("the caller's registry in {}", self.region),
+            };
             anyhow::bail!(
-                "repository '{name}' does not exist in registry {} ({}); pass --create-repository to create it",
-                self.registry_account_name(),
-                self.region
+                "repository '{name}' does not exist in {registry}; {} to create it",
+                crate::advice::pass("create-repository", None)
             );
         }
         let call = self.repository_call("CreateRepository", "ecr:CreateRepository", name);

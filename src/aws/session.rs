@@ -60,6 +60,21 @@ impl Session {
         &self.sdk_config
     }
 
+    /// The access key id of the session's credentials: who is calling, as precisely as the credentials say (a role
+    /// session has a key of its own). Resolved once by `connect`, so this asks nothing again.
+    pub async fn access_key_id(&self) -> anyhow::Result<String> {
+        use aws_credential_types::provider::ProvideCredentials;
+        let provider = self
+            .sdk_config
+            .credentials_provider()
+            .ok_or_else(|| anyhow::anyhow!("the AWS SDK configuration has no credentials provider"))?;
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| anyhow::anyhow!("resolving the AWS credentials: {}", super::errors::chain_in_words(&e)))?;
+        Ok(credentials.access_key_id().to_string())
+    }
+
     /// The ECR API client (endpoint overrides from `AWS_ENDPOINT_URL_ECR` already applied).
     pub fn ecr_client(&self) -> &aws_sdk_ecr::Client {
         &self.api.client

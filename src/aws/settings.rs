@@ -109,6 +109,8 @@ pub struct AwsSettings {
     pub(super) role_duration: Duration,
     pub(super) timeout: Duration,
     pub(super) max_attempts: u32,
+    /// Instance metadata is asked once, with short timeouts ([`AwsSettings::with_quick_instance_metadata`]).
+    pub(super) quick_instance_metadata: bool,
 }
 
 impl AwsSettings {
@@ -226,7 +228,16 @@ impl AwsSettings {
             role_duration,
             timeout,
             max_attempts,
+            quick_instance_metadata: false,
         })
+    }
+
+    /// Bounds the wait on EC2 instance metadata for credentials to one short attempt (see
+    /// `credentials::QUICK_METADATA`): for the credential helper, whose callers wait on it for every pull, and
+    /// where "no credentials" must be answered at once rather than after the SDK's four attempts.
+    pub fn with_quick_instance_metadata(mut self) -> AwsSettings {
+        self.quick_instance_metadata = true;
+        self
     }
 
     pub fn region(&self) -> &str {
@@ -294,10 +305,18 @@ fn resolve_region(opts: &AwsOptions, env: &BTreeMap<String, String>) -> anyhow::
     if opts.public.is_some() {
         return Ok((PUBLIC_API_REGION.to_string(), RegionSource::Registry));
     }
-    bail_input!(
-        "no region: pass --region, set AWS_REGION, or give a registry host such as \
-         123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-    )
+    bail_input!("{NO_REGION}")
+}
+
+/// The message when no region is configured; [`is_no_region`] recognises it, so that the commands can ask EC2
+/// instance metadata before giving up.
+const NO_REGION: &str = "no region: pass --region, set AWS_REGION, or give a registry host such as \
+                         123456789012.dkr.ecr.eu-west-1.amazonaws.com (on EC2, instance metadata is asked too, \
+                         unless AWS_EC2_METADATA_DISABLED is set)";
+
+/// True when `error` is the bad input "no region was configured".
+pub fn is_no_region(error: &anyhow::Error) -> bool {
+    error.downcast_ref::<crate::error::BadInput>().is_some_and(|bad| bad.0 == NO_REGION)
 }
 
 /// The `region` of the active profile (`AWS_PROFILE`, else `default`) in the shared config file

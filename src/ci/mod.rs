@@ -325,6 +325,7 @@ mod tests {
             "REGISTRY_AUTH_FILE",
             "USERPROFILE",
             "XDG_RUNTIME_DIR",
+            "XDG_CACHE_HOME",
         ];
         let mut read = std::collections::BTreeSet::new();
         let mut stack = vec![root];

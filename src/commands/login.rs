@@ -34,6 +34,13 @@ pub async fn run(settings: &LoginSettings, env: &EnvMap, stdout: &mut dyn Write)
     let engine = engine?;
     let (session, token) = credentials.map_err(after_contact)?;
     let logged_in = act(settings, &engine, env, session, token).await.map_err(after_contact)?;
+    if let (Some(path), Some(registry)) = (&settings.github_output, logged_in.first()) {
+        // The registry the job pushes to, as amazon-ecr-login's `registry` output names it; never a credential.
+        let targets = crate::outputs::OutputTargets { github_output: Some(path.clone()), ..Default::default() };
+        let fields = [("registry", "REGISTRY", registry.clone())];
+        crate::outputs::append_fields(&fields, ("registry", &json!(registry)), &targets, std::path::Path::new("."))
+            .map_err(after_contact)?;
+    }
     if settings.reporting.json {
         let text = format!("{}\n", json!({ "registries": logged_in }));
         stdout.write_all(text.as_bytes()).context("writing to standard output")

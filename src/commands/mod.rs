@@ -6,6 +6,7 @@
 //! [`after_contact`](crate::error::after_contact), so exit code 2 always means "nothing was sent". Nothing below
 //! this layer imports from it.
 
+mod credential_helper;
 mod login;
 mod logout;
 mod merge;
@@ -28,7 +29,22 @@ use undo::UndoList;
 
 /// Runs one command. `env` is the process environment, `cwd` the working directory, `stdout` where the result goes.
 pub async fn run(cli: Cli, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> anyhow::Result<()> {
-    let settings = config::resolve(&cli.command, env, cwd)?;
+    if let crate::cli::Command::CredentialHelper(args) = &cli.command {
+        return credential_helper::run(args, env, stdout).await;
+    }
+    let instance_env;
+    let (settings, env) = match config::resolve(&cli.command, env, cwd) {
+        // No region configured: on EC2 the instance's own, from instance metadata, as the AWS CLI and the SDKs do.
+        Err(error) if crate::aws::is_no_region(&error) => match crate::aws::instance_region(env).await {
+            Some(region) => {
+                crate::log::info(format!("region {region}, from EC2 instance metadata"));
+                instance_env = with_region(env, region);
+                (config::resolve(&cli.command, &instance_env, cwd)?, &instance_env)
+            }
+            None => return Err(error),
+        },
+        resolved => (resolved?, env),
+    };
     let limit = settings.time_limit();
     let what = describe(&settings);
     let undo = UndoList::new(crate::ci::in_github_actions(env));
@@ -66,6 +82,14 @@ pub async fn run(cli: Cli, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> 
     };
     undo.run().await;
     outcome
+}
+
+/// The environment with the instance's region as `AWS_REGION`, so every later step (and the engine) sees the
+/// region the command was planned for.
+fn with_region(env: &EnvMap, region: String) -> EnvMap {
+    let mut env = env.clone();
+    env.insert("AWS_REGION".to_string(), region);
+    env
 }
 
 /// Resolves when SIGINT or SIGTERM arrives, naming it; never, where signals cannot be watched.

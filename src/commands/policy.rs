@@ -17,17 +17,29 @@ pub fn run(settings: &PolicySettings, stdout: &mut dyn Write) -> anyhow::Result<
         None => push_policy(partition, account, &settings.region, &settings.repository, settings.create_repository),
     };
     let mut document = json!({ "push_policy": push });
-    if let Some((repo, subject)) = &settings.github {
-        if *subject == GithubSubject::AnyRef {
+    for note in &settings.github_notes {
+        crate::log::warn(note, settings.github_warnings);
+    }
+    if let Some((repo, subjects)) = &settings.github {
+        if subjects.contains(&GithubSubject::AnyRef) {
             crate::log::warn(
                 format!(
                     "the trust policy admits every job of {repo}: any branch, tag, environment and pull request from \
-                     the repository may push; prefer --github-ref refs/heads/main or --github-environment NAME"
+                     the repository may push; prefer --github-ref refs/heads/main, --github-environment NAME or \
+                     --from-workflow"
                 ),
                 settings.github_warnings,
             );
         }
-        document["github_trust_policy"] = github_trust_policy(partition, account, repo, subject);
+        document["github_trust_policy"] = github_trust_policy(partition, account, repo, subjects);
+    }
+    for (file, key) in
+        [(&settings.trust_policy_file, "github_trust_policy"), (&settings.push_policy_file, "push_policy")]
+    {
+        if let Some(file) = file {
+            let text = serde_json::to_string_pretty(&document[key]).context("serialising the policy")?;
+            crate::outputs::write_file(file, format!("{text}\n").as_bytes(), false)?;
+        }
     }
     let text = serde_json::to_string_pretty(&document).context("serialising the policy")?;
     stdout.write_all(format!("{text}\n").as_bytes()).context("writing to standard output")

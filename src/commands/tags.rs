@@ -1,5 +1,8 @@
 //! `ecr-ship tags`: the dry plan. Prints the tags this build would push (full references when the registry is
-//! known) and writes the same step outputs a push would, without contacting AWS.
+//! known) and writes the same step outputs a push would, without contacting AWS. Without a registry nothing names
+//! an image: the deploy files (imagedefinitions.json, imageDetail.json) are skipped and the image URI and full
+//! references are left out of every output, with a warning saying how to name the registry, since `team/app:tag`
+//! alone would name a Docker Hub image.
 
 use std::io::Write;
 use std::path::Path;
@@ -62,6 +65,9 @@ pub fn run(settings: &TagsSettings, cwd: &Path, stdout: &mut dyn Write) -> anyho
         }
         return report::lines(&planned, stdout);
     }
+    if result.registry.is_none() {
+        warn_without_registry(settings, planned.first().map_or("TAG", String::as_str));
+    }
     outputs::write_files(&result, &settings.outputs.targets, "planned tags", cwd)?;
     if json {
         let mut value = result.to_json();
@@ -72,4 +78,45 @@ pub fn run(settings: &TagsSettings, cwd: &Path, stdout: &mut dyn Write) -> anyho
     } else {
         report::lines(&if result.registry.is_some() { result.references() } else { planned }, stdout)
     }
+}
+
+/// The warning of a dry run that cannot name the registry: which outputs it leaves out, why, and how to name it.
+fn warn_without_registry(settings: &TagsSettings, primary: &str) {
+    let targets = &settings.outputs.targets;
+    let mut skipped = Vec::new();
+    if targets.image_definitions.is_some() {
+        skipped.push("imagedefinitions.json");
+    }
+    if targets.image_detail {
+        skipped.push("imageDetail.json");
+    }
+    let mut left_out = Vec::new();
+    if settings.outputs.export {
+        left_out.push("the IMAGE_URI export");
+    }
+    if targets.properties_file.is_some() || targets.dotenv_file.is_some() || targets.json_file.is_some() {
+        left_out.push("IMAGE_URI in the output files");
+    }
+    if targets.github_output.is_some() {
+        left_out.push("the image-uri and image-refs outputs");
+    }
+    if skipped.is_empty() && left_out.is_empty() {
+        return;
+    }
+    let mut what = Vec::new();
+    if !skipped.is_empty() {
+        what.push(format!("skipped {}", skipped.join(" and ")));
+    }
+    if !left_out.is_empty() {
+        what.push(format!("left out {}", left_out.join(", ")));
+    }
+    log::warn(
+        format!(
+            "the dry run {}: it cannot name the registry without contacting AWS, and '{}:{}' alone would name a              Docker Hub image; name it with --registry HOST or --account-id ACCOUNT and a region (the action's              `registry` or `account-id` and `aws-region` inputs)",
+            what.join(", and "),
+            settings.repository.as_deref().unwrap_or_default(),
+            primary
+        ),
+        settings.tags.github,
+    );
 }

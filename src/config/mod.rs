@@ -18,6 +18,7 @@ mod repository;
 mod retag;
 mod scan;
 mod tags;
+mod workflow;
 
 use std::path::Path;
 use std::time::Duration;
@@ -27,7 +28,7 @@ use crate::cli::Command;
 
 pub use common::{OutputSettings, Reporting};
 pub use login::{LoginSettings, LogoutSettings};
-pub use merge::MergeSettings;
+pub use merge::{MergeSettings, Platform};
 pub use policy::PolicySettings;
 pub use push::{PushSettings, SourceSettings};
 pub use retag::RetagSettings;
@@ -74,6 +75,10 @@ pub fn resolve(command: &Command, env: &EnvMap, cwd: &Path) -> anyhow::Result<Se
         Command::Policy(args) => Settings::Policy(policy::resolve(args, env, cwd)?),
         Command::Scan(args) => Settings::Scan(Box::new(scan::resolve(args, env, cwd)?)),
         Command::Merge(args) => Settings::Merge(Box::new(merge::resolve(args, env, cwd)?)),
+        // The helper's one setting is its verb: `commands::run` hands it over before resolving anything.
+        Command::CredentialHelper(args) => {
+            crate::bail_input!("credential-helper {}: the credential helper takes no settings", args.verb)
+        }
     })
 }
 

@@ -73,7 +73,7 @@ pub(super) fn resolve(args: &TagsArgs, env: &EnvMap, cwd: &Path) -> anyhow::Resu
                  --registry {PUBLIC_HOST}/ALIAS"
             ),
         },
-        None => None,
+        None => codebuild_registry(env),
     };
     if let (Some(repository), Some(name)) = (&repository, &registry)
         && name.starts_with(PUBLIC_HOST)
@@ -92,6 +92,20 @@ pub(super) fn resolve(args: &TagsArgs, env: &EnvMap, cwd: &Path) -> anyhow::Resu
         bail_input!("image outputs (--export, --image-definitions, --image-detail, output files) need --repository");
     }
     Ok(TagsSettings { repository, registry, tags, outputs, reporting: reporting(&args.common, env) })
+}
+
+/// In CodeBuild, the build's own registry, named offline: the account and region of `CODEBUILD_BUILD_ARN`
+/// (`arn:aws:codebuild:REGION:ACCOUNT:build/PROJECT:ID`), where a push without `--registry` would go (the service
+/// role's account). Anything else there names no registry.
+fn codebuild_registry(env: &EnvMap) -> Option<String> {
+    let arn = ci::var(env, "CODEBUILD_BUILD_ARN")?;
+    let fields: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, _, "codebuild", region, account, resource] = fields.as_slice() else { return None };
+    if !resource.starts_with("build/") {
+        return None;
+    }
+    let host = crate::host::RegistryHost::for_account(account, region, false, crate::host::Stack::Ipv4).ok()?;
+    Some(host.host().to_string())
 }
 
 /// docker/metadata-action's short-sha setting, honoured so its users' jobs keep their tags.

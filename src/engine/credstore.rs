@@ -276,7 +276,7 @@ pub(super) fn edit_auths(path: &Path, change: impl FnOnce(&mut Map<String, Value
 const LOCK_FILE: &str = ".ecr-ship.lock";
 
 /// An exclusive lock on one credential store and its login record, released when dropped.
-pub(super) struct StoreLock {
+pub(crate) struct StoreLock {
     _file: std::fs::File,
 }
 
@@ -284,7 +284,7 @@ pub(super) struct StoreLock {
 /// exclusive `flock` on `.ecr-ship.lock` beside it, so ecr-ship runs sharing one docker config (parallel jobs on a
 /// runner) never lose each other's entries. The wait polls without blocking a thread, so the time limit and
 /// signals still end it.
-pub(super) async fn lock_store(auth_file: &Path) -> anyhow::Result<StoreLock> {
+pub(crate) async fn lock_store(auth_file: &Path) -> anyhow::Result<StoreLock> {
     let dir = parent_dir(auth_file);
     create_private_dir(dir)?;
     let path = dir.join(LOCK_FILE);
@@ -395,7 +395,7 @@ fn parent_dir(path: &Path) -> &Path {
 /// that does not exist is refused, not followed by creating that directory). The temporary name has a random
 /// suffix and is created with O_EXCL (`create_new`), so a file or symlink planted under a guessable name is never
 /// followed.
-pub(super) fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let target = symlink_target(path)?;
     let dir = parent_dir(&target);

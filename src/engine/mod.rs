@@ -22,6 +22,8 @@ use std::sync::Arc;
 
 pub use crate::secret::Secret;
 pub use credstore::LoginRecord;
+// The credential helper's token cache takes the same lock and write files the same private, atomic way.
+pub(crate) use credstore::{lock_store, write_private_file};
 pub use detect::EngineChoice;
 
 /// Which container engine CLI the adapter drives.

@@ -981,3 +981,53 @@ fn leak_check_finds_planted_secrets() {
     std::fs::write(work.path().join("tmp/left-behind"), format!("password={PASSWORD}")).unwrap();
     assert!(fails(&clean, &[]), "password in a file the run left");
 }
+
+/// amazon-ecr-login's `registries:` takes account ids: a bare id is that account's registry in the job's region,
+/// logged in to like its host; in GitHub Actions `login` writes the `registry` output, as amazon-ecr-login does.
+#[cfg(feature = "stand-ins")]
+#[test]
+fn login_takes_account_ids_and_writes_the_registry_output_on_github() {
+    let ecr = Ecr::start_with_names(&[OTHER_HOST]);
+    let work = Work::new("cli-login-account-ids");
+    let other_account = OTHER_HOST.split('.').next().unwrap();
+    let github_output = work.path().join("github-output");
+    std::fs::write(&github_output, "").unwrap();
+    let run = static_keys(work.ship(&["login", "--engine", "docker", "--registries", other_account]).against(&ecr))
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_OUTPUT", github_output.display().to_string())
+        .run()
+        .success();
+    assert_logged_in(&run, &work, &[HOST, OTHER_HOST]);
+    assert_eq!(std::fs::read_to_string(&github_output).unwrap(), format!("registry={HOST}\n"));
+    assert_no_leaks(&run, &work);
+}
+
+/// Advice names a setting the way the user gives it: a flag on the command line, an input in the GitHub Action
+/// (which marks its runs with ECR_SHIP_VIA=github-action). And a registry whose account no answer named yet is
+/// "the caller's registry", never a placeholder.
+#[cfg(feature = "stand-ins")]
+#[test]
+fn a_missing_repository_is_explained_in_the_words_of_the_surface() {
+    let ecr = Ecr::start();
+    let work = Work::new("cli-surface-words");
+    single_image_layout(&work.path().join("oci"), "surface");
+    let push = |via: Option<&str>| {
+        let mut ship = static_keys(
+            work.ship(&["push", "--repository", "team/absent", "--from", "oci:oci", "--sha", SHA]).against(&ecr),
+        );
+        if let Some(via) = via {
+            ship = ship.env("ECR_SHIP_VIA", via);
+        }
+        ship.run()
+    };
+    let cli = push(None);
+    assert_eq!(cli.code, 1, "{}", cli.stderr);
+    assert!(cli.stderr.contains("pass --create-repository (ECR_SHIP_CREATE_REPOSITORY=true)"), "{}", cli.stderr);
+    let action = push(Some("github-action"));
+    assert_eq!(action.code, 1, "{}", action.stderr);
+    assert!(action.stderr.contains("set the input `create-repository: true`"), "{}", action.stderr);
+    for run in [&cli, &action] {
+        assert!(!run.stderr.contains("<the caller's account>"), "{}", run.stderr);
+        assert!(run.stderr.contains("'team/absent' does not exist in"), "{}", run.stderr);
+    }
+}

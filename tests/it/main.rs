@@ -14,6 +14,7 @@ mod aws_cli;
 mod bad_input;
 mod compression;
 mod config;
+mod credential_helper;
 mod docs;
 #[cfg(feature = "stand-ins")]
 mod ecr_fidelity;
@@ -22,6 +23,7 @@ mod ecr_public;
 mod ecr_public_fidelity;
 mod engine;
 mod errors;
+mod examples;
 mod fuzz_seeds;
 #[cfg(feature = "stand-ins")]
 mod harness;
@@ -31,6 +33,7 @@ mod metadata_action;
 mod native_push;
 mod oci_archive;
 mod output_files;
+mod policy;
 #[cfg(feature = "stand-ins")]
 mod push;
 #[cfg(feature = "stand-ins")]

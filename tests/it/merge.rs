@@ -143,6 +143,76 @@ fn bad_merge_and_by_digest_input_is_refused_before_anything_is_sent() {
     }
 }
 
+/// A matrix leg whose digest output was empty is a platform lost: an empty source is refused by its position
+/// (exit 2, nothing sent) wherever the sources come from: arguments, `ECR_SHIP_SOURCES` with commas or one per line
+/// (the action's `sources: |` block, passed on as written, its last line break being no source), and so is a
+/// `--platforms` that is not os/arch[/variant].
+#[test]
+fn an_empty_source_or_a_bad_platform_is_refused_before_anything_is_sent() {
+    let work = scratch_dir("merge-empty");
+    let nothing = crate::support::SilentServer::start();
+    let (a, b) = (format!("sha256:{}", "a".repeat(64)), format!("sha256:{}", "b".repeat(64)));
+    let base = ["merge", "--repository", "team/app", "--region", "us-east-1", "--sha", SHA];
+    let arguments: Vec<&str> = base.iter().copied().chain([a.as_str(), "", b.as_str()]).collect();
+    let run = Ship::new(&arguments).cwd(work.path()).refused_offline(&nothing, "merge source 2 of 3");
+    assert!(run.stderr.contains("the SOURCE arguments is empty"), "{}", run.stderr);
+    let from_variable = [
+        (format!("{a},,{b}"), "source 2 of 3"),
+        (format!("{a},{b},"), "source 3 of 3"),
+        (
+            format!(
+                "{a}
+
+{b}
+"
+            ),
+            "source 2 of 3",
+        ),
+        (
+            format!(
+                "{a}
+{b}
+
+"
+            ),
+            "source 3 of 3",
+        ),
+        (
+            format!(
+                "
+{b}
+"
+            ),
+            "source 1 of 2",
+        ),
+        (
+            format!(
+                "  
+{b}"
+            ),
+            "source 1 of 2",
+        ),
+    ];
+    for (sources, needle) in from_variable {
+        let run = Ship::new(&base).env("ECR_SHIP_SOURCES", sources).cwd(work.path()).refused_offline(&nothing, needle);
+        assert!(run.stderr.contains("ECR_SHIP_SOURCES (the action's `sources` input) is empty"), "{}", run.stderr);
+    }
+    for (platforms, needle) in [
+        ("linux", "'linux' is not a platform"),
+        ("linux/amd64,LINUX/ARM64", "'LINUX/ARM64' is not a platform"),
+        ("linux/amd64,linux/amd64", "linux/amd64 is named twice"),
+        ("linux/arm64/v8,linux/arm64", "linux/arm64 is named twice"),
+    ] {
+        let args: Vec<&str> = base.iter().copied().chain(["--platforms", platforms, a.as_str()]).collect();
+        Ship::new(&args).cwd(work.path()).refused_offline(&nothing, needle);
+        Ship::new(&base)
+            .env("ECR_SHIP_PLATFORMS", platforms)
+            .env("ECR_SHIP_SOURCES", a.clone())
+            .cwd(work.path())
+            .refused_offline(&nothing, &format!("ECR_SHIP_PLATFORMS: {needle}"));
+    }
+}
+
 /// A local image pushed by digest through each engine: exported (`docker save`, `podman save`), pushed natively under
 /// no tag, and idempotent on a re-run. Then the two engine images are merged with a native arm64 image, and
 /// podman resolves `--platform linux/arm64` of the index to that child.
@@ -337,4 +407,52 @@ fn a_by_digest_push_runs_the_vulnerability_gate_on_its_digest() {
     assert!(failed.stderr.contains(&format!("{HOST}/team/app@{digest}")), "{}", failed.stderr);
     assert_eq!(failed.stdout, format!("{HOST}/team/app@{digest}\n"), "the push's result is still reported");
     assert!(ecr.api_tags("team/app").is_empty(), "no tag");
+}
+
+/// `--platforms` against what the sources hold, after reading them and before any PutImage: a platform missing
+/// (the lost matrix leg) or one not asked for is exit 2 naming both lists, and nothing is tagged. A one-platform
+/// merge warns, unless `--platforms` names exactly that platform; the matching merge goes through.
+#[cfg(feature = "stand-ins")]
+#[test]
+fn platforms_must_match_before_anything_is_tagged_and_one_platform_warns() {
+    let ecr = Ecr::start();
+    let work = scratch_dir("merge-platforms");
+    let mut digests = Vec::new();
+    for (index, platform) in ["amd64", "arm64"].iter().enumerate() {
+        let dir = format!("oci-{index}");
+        digests.push(platform_layout(&work.path().join(&dir), platform));
+        let from = format!("oci:{dir}");
+        let mut args = vec!["push", "--repository", "team/app", "--by-digest", "--from", &from];
+        if index == 0 {
+            args.push("--create-repository");
+        }
+        ship(&ecr, work.path(), &args).success();
+    }
+    let merge = |platforms: &str, tag: &str, sources: &[&String]| {
+        let mut args = vec!["merge", "--repository", "team/app", "--tag", tag];
+        if !platforms.is_empty() {
+            args.extend(["--platforms", platforms]);
+        }
+        args.extend(sources.iter().map(|s| s.as_str()));
+        ship(&ecr, work.path(), &args)
+    };
+    let lost_leg = merge("linux/amd64,linux/arm64", "lost", &[&digests[0]]).fails_with(2, "missing linux/arm64");
+    assert!(
+        lost_leg.stderr.contains("the sources hold linux/amd64, but --platforms asks for linux/amd64, linux/arm64"),
+        "{}",
+        lost_leg.stderr
+    );
+    let extra = merge("linux/amd64", "extra", &[&digests[0], &digests[1]]).fails_with(2, "not asked for linux/arm64");
+    assert!(extra.stderr.contains("nothing was tagged"), "{}", extra.stderr);
+    let tags = ecr.api_tags("team/app");
+    assert!(!tags.contains_key("lost") && !tags.contains_key("extra"), "nothing was put: {tags:?}");
+
+    let one = merge("", "one", &[&digests[0]]).success();
+    assert!(one.stderr.contains("holds one platform only (linux/amd64)"), "{}", one.stderr);
+    let meant = merge("linux/amd64", "one-meant", &[&digests[0]]).success();
+    assert!(!meant.stderr.contains("one platform only"), "{}", meant.stderr);
+    let both = merge("linux/arm64,linux/amd64", "both", &[&digests[0], &digests[1]]).success();
+    assert!(!both.stderr.contains("one platform only"), "{}", both.stderr);
+    let index: Value = serde_json::from_slice(&ecr.pull_manifest("team/app", "both").expect("index")).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 2);
 }

@@ -199,3 +199,57 @@ fn long_values_are_cut_and_control_characters_escaped_in_errors() {
     assert_eq!(run.stderr.lines().filter(|l| l.contains("next line")).count(), 1, "{}", run.stderr);
     assert!(!run.stderr.lines().any(|l| l.starts_with("next line")), "{}", run.stderr);
 }
+
+/// The `tags` dry run writes deploy files only when it can name the registry: never a registry-less image
+/// (`team/app:tag`, a Docker Hub name) in imagedefinitions.json, imageDetail.json, the IMAGE_URI export or the
+/// properties file; it says what it skipped and how to name the registry. In CodeBuild the build's ARN names it.
+#[test]
+fn the_dry_run_writes_deploy_files_only_when_the_registry_is_known() {
+    let args = [
+        "tags",
+        "--repository",
+        "team/app",
+        "--sha",
+        SHA,
+        "--branch",
+        "main",
+        "--export",
+        "--image-definitions",
+        "web",
+        "--image-detail",
+        "--properties-file",
+        "ship.properties",
+    ];
+    let dir = scratch_dir("dry-no-registry");
+    let run = Ship::new(&args).env("AWS_EC2_METADATA_DISABLED", "true").cwd(dir.path()).run().success();
+    assert!(!run.stdout.contains("IMAGE_URI") && !run.stdout.contains("IMAGE_REFS"), "{}", run.stdout);
+    assert!(run.stdout.contains("export IMAGE_TAGS='sha-0123456,main'\n"), "{}", run.stdout);
+    for skipped in ["skipped imagedefinitions.json and imageDetail.json", "the IMAGE_URI export", "--registry HOST"] {
+        assert!(run.stderr.contains(skipped), "{skipped}: {}", run.stderr);
+    }
+    assert!(!dir.path().join("imagedefinitions.json").exists() && !dir.path().join("imageDetail.json").exists());
+    let properties = std::fs::read_to_string(dir.path().join("ship.properties")).unwrap();
+    assert!(!properties.contains("IMAGE_URI") && properties.contains("IMAGE_TAGS=sha-0123456,main\n"), "{properties}");
+
+    // CodeBuild: CODEBUILD_BUILD_ARN names the account and region, so the files name the build's registry.
+    let dir = scratch_dir("dry-codebuild");
+    let arn = "arn:aws:codebuild:eu-west-1:123456789012:build/app-build:0d9c1f62-5f1e-4a0e-9a56-1b2b3c4d5e6f";
+    let run = Ship::new(&args)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("CODEBUILD_BUILD_ID", "app-build:0d9c1f62-5f1e-4a0e-9a56-1b2b3c4d5e6f")
+        .env("CODEBUILD_BUILD_ARN", arn)
+        .cwd(dir.path())
+        .run()
+        .success();
+    let uri = format!("{REGISTRY}/team/app:sha-0123456");
+    assert!(run.stdout.contains(&format!("export IMAGE_URI='{uri}'\n")), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("export IMAGE_REFS='{uri},{REGISTRY}/team/app:main'\n")), "{}", run.stdout);
+    assert!(!run.stderr.contains("cannot name the registry"), "{}", run.stderr);
+    let definitions = std::fs::read_to_string(dir.path().join("imagedefinitions.json")).unwrap();
+    assert!(definitions.contains(&format!("\"imageUri\": \"{uri}\"")), "{definitions}");
+    assert!(
+        std::fs::read_to_string(dir.path().join("imageDetail.json"))
+            .unwrap()
+            .contains("\"RegistryId\": \"123456789012\"")
+    );
+}

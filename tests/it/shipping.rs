@@ -802,11 +802,56 @@ fn codebuild_fragment_pushes_exports_variables_and_writes_deploy_files() {
     assert_eq!(run.status.code(), Some(2), "{}", text(&run.stderr));
 }
 
-/// The script of `sh(returnStdout: true, script: '…')` in the Jenkinsfile.
+/// The script of the Push stage's `sh '…'` step in the Jenkinsfile.
 fn jenkins_push_script(jenkinsfile: &str) -> String {
-    let start = jenkinsfile.find("sh(returnStdout: true, script: '").expect("a returnStdout sh step") + 32;
-    let end = start + jenkinsfile[start..].find("')").expect("end of the script");
+    let start = jenkinsfile.find("sh 'export PATH=").expect("the push sh step") + 4;
+    let end = start + jenkinsfile[start..].find("'\n").expect("end of the script");
     jenkinsfile[start..end].to_string()
+}
+
+/// The script of the Install stage's `sh '''…'''` step, as the shell gets it (Groovy's `\\` is one backslash).
+fn jenkins_install_script(jenkinsfile: &str) -> String {
+    let start = jenkinsfile.find("sh '''").expect("the install sh step") + 6;
+    let end = start + jenkinsfile[start..].find("'''").expect("end of the install script");
+    jenkinsfile[start..end].replace("\\\\", "\\")
+}
+
+/// A release as the fragments download it (the debug binary as `ecr-ship-<arch>-linux`, and SHA256SUMS), and a
+/// `curl` on PATH that serves `curl … -o FILE URL` from it, so the install steps run as written, offline.
+fn fake_release(root: &Path) -> PathBuf {
+    let release = root.join("release");
+    std::fs::create_dir_all(&release).unwrap();
+    let name = format!("ecr-ship-{}-linux", host_arch());
+    std::fs::copy(debug_binary(), release.join(&name)).unwrap();
+    std::fs::write(release.join("SHA256SUMS"), format!("{}  {name}\n", sha256_file(&release.join(&name)))).unwrap();
+    let bin = root.join("fake-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    write_executable(
+        &bin.join("curl"),
+        &format!(
+            "#!/bin/sh\nout=\nwhile [ $# -gt 1 ]; do [ \"$1\" = -o ] && out=$2; shift; done\n\
+             cp \"{}/${{1##*/}}\" \"$out\"\n",
+            release.display()
+        ),
+    );
+    bin
+}
+
+/// Every path under `dir`, relative to it.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            found.push(path.strip_prefix(dir).unwrap().display().to_string());
+            if path.is_dir() && !path.is_symlink() {
+                pending.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
 }
 
 /// The Jenkinsfile's Push step as Jenkins runs it (`sh -xe`, the pipeline's environment, the AWS Credentials
@@ -820,7 +865,10 @@ fn jenkins_pipeline_step_pushes_returns_the_uri_and_writes_properties() {
     let script = jenkins_push_script(&jenkinsfile);
     assert!(script.contains("--properties-file ecr-ship.properties"), "{script}");
     assert!(jenkinsfile.contains("readProperties file: 'ecr-ship.properties'"));
-    assert!(jenkinsfile.contains(".trim()"));
+    assert!(jenkinsfile.contains("env.IMAGE_URI = image.IMAGE_URI ?: ''"), "the URI comes from the properties");
+    assert!(!jenkinsfile.contains("returnStdout"), "stdout of a dry run is tags, never taken for a URI");
+    let install = jenkins_install_script(&jenkinsfile);
+    assert!(install.contains("sha256sum -c") && install.contains("$WORKSPACE@tmp/ecr-ship"), "{install}");
     assert!(jenkinsfile.contains("ECR_SHIP_COMMAND = 'push'"), "the Jenkinsfile pushes by default");
     assert!(jenkinsfile.contains("sh 'docker build -t \"$ECR_SHIP_IMAGE\" .'"));
 
@@ -836,12 +884,25 @@ fn jenkins_pipeline_step_pushes_returns_the_uri_and_writes_properties() {
         ("jenkins-tag", Source::Docker(&dockerd, docker_config.clone())),
         ("jenkins-freestyle", Source::layout(scratch.path(), "freestyle")),
     ];
+    let fake_curl = fake_release(scratch.path());
     for (case, source) in cases {
         let dir = no_git_dir();
         let (fixture_env, tags) = fixture(case);
-        // The install stage leaves the binary in $WORKSPACE/.ecr-ship, which the step puts first on PATH.
-        std::fs::create_dir_all(dir.path().join(".ecr-ship")).unwrap();
-        std::os::unix::fs::symlink(debug_binary(), dir.path().join(".ecr-ship/ecr-ship")).unwrap();
+        // The install stage as written (its downloads served by the fake curl): one checked binary, outside the
+        // workspace, in $WORKSPACE@tmp/ecr-ship, which the push step puts first on PATH.
+        let tool_dir = PathBuf::from(format!("{}@tmp", dir.path().display()));
+        let _remove_tool_dir = RemoveOnDrop(tool_dir.clone());
+        let installed = output_of(
+            clean_command("sh")
+                .args(["-xe", "-c", &install])
+                .current_dir(dir.path())
+                .env("PATH", format!("{}:{}", fake_curl.display(), std::env::var("PATH").unwrap()))
+                .env("WORKSPACE", dir.path())
+                .env("ECR_SHIP_VERSION", "v1.0.0"),
+        );
+        assert!(installed.status.success(), "{case}: install: {}", text(&installed.stderr));
+        assert_eq!(files_under(&tool_dir), ["ecr-ship", "ecr-ship/SHA256SUMS", "ecr-ship/ecr-ship"], "one copy");
+        assert!(files_under(dir.path()).is_empty(), "{case}: the install wrote into the workspace");
         // Jenkins runs `sh` steps as `sh -xe`: the trace goes to stderr, stdout is the step's value. The
         // pipeline's `environment` block (ECR_SHIP_COMMAND, ECR_SHIP_IMAGE; AWS_REGION is the stand-in's) and the
         // credentials binding (the stand-in's keys) come on top of the build's variables.
@@ -875,6 +936,32 @@ fn jenkins_pipeline_step_pushes_returns_the_uri_and_writes_properties() {
         }
         assert_eq!(values["IMAGE_URI_DIGEST"], format!("{}/team/app@{digest}", ecr::HOST), "{case}");
         assert_tags_pull_as(&ecr, "team/app", &tags, digest, case);
+        assert_eq!(files_under(dir.path()), ["ecr-ship.properties"], "{case}: only the user's own output");
+
+        // The dry run (ECR_SHIP_COMMAND=tags) cannot name the registry offline here: the properties hold the
+        // tags and no IMAGE_URI, and a warning says how to name the registry.
+        let mut dry = wrapped_shell(&ecr, "sh");
+        dry.args(["-xe", "-c", &script])
+            .current_dir(dir.path())
+            .envs(&fixture_env)
+            .env("WORKSPACE", dir.path())
+            .env("ECR_SHIP_COMMAND", "tags")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        let dry = output_of(&mut dry);
+        assert!(dry.status.success(), "{case}: dry run: {}", text(&dry.stderr));
+        assert!(text(&dry.stderr).contains("cannot name the registry"), "{case}: {}", text(&dry.stderr));
+        let properties = std::fs::read_to_string(dir.path().join("ecr-ship.properties")).unwrap();
+        assert!(properties.contains(&format!("IMAGE_TAGS={}\n", tags.join(","))), "{case}: {properties}");
+        assert!(!properties.contains("IMAGE_URI") && !properties.contains("IMAGE_REFS"), "{case}: {properties}");
+    }
+}
+
+/// Removes a directory when dropped (the `$WORKSPACE@tmp` beside a temporary workspace).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -889,4 +976,102 @@ fn pull_request_event(head: &str, repository: &serde_json::Value) -> serde_json:
         },
         "repository": repository,
     })
+}
+
+/// The CodeBuild fragment's install phase as CodeBuild runs it (one bash for the phase's commands, which your
+/// later commands share), its downloads served by the fake curl, in a private mount namespace whose /usr/local/bin
+/// and /tmp are empty tmpfs (so the install touches nothing of this machine): the binary is installed and runs,
+/// and `set -o` after the commands is what it was before (no errexit, nounset or pipefail left on). A tampered
+/// download fails the phase.
+#[cfg(feature = "shipping")]
+#[test]
+fn codebuild_install_phase_installs_a_checked_binary_and_keeps_the_shell_options() {
+    let buildspec = std::fs::read_to_string(repo().join("dist/codebuild/buildspec.yml")).unwrap();
+    let spec: serde_json::Value = serde_saphyr::from_str(&buildspec).expect("buildspec.yml is YAML");
+    let install = yaml_strings(&spec["phases"]["install"]["commands"]);
+    let scratch = scratch_dir("codebuild-install");
+    let fake_curl = fake_release(scratch.path());
+    let mut script = String::from("before=$(set -o)\n");
+    for command in &install {
+        script.push_str(&format!("{command}\nstatus=$?; [ \"$status\" = 0 ] || exit \"$status\"\n"));
+    }
+    script.push_str(
+        "after=$(set -o)\n[ \"$before\" = \"$after\" ] || { diff <(echo \"$before\") <(echo \"$after\"); exit 9; }\n\
+         set -o | grep -E '^(errexit|nounset|pipefail) '\ncommand -v ecr-ship\necho INSTALL-OK\n",
+    );
+    let run_install = |release_sums: Option<&str>| {
+        if let Some(sums) = release_sums {
+            std::fs::write(scratch.path().join("release/SHA256SUMS"), sums).unwrap();
+        }
+        let isolated = "mount -t tmpfs tmpfs /usr/local/bin && mount -t tmpfs tmpfs /tmp && exec bash -c \"$0\"";
+        output_of(
+            clean_command("unshare")
+                .args(["--mount", "--propagation", "private", "sh", "-c", isolated, &script])
+                .current_dir(scratch.path())
+                .env("PATH", format!("{}:{}", fake_curl.display(), std::env::var("PATH").unwrap()))
+                .env("ECR_SHIP_VERSION", "v1.0.0"),
+        )
+    };
+    let run = run_install(None);
+    let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
+    assert!(run.status.success() && stdout.contains("INSTALL-OK"), "{stdout}\n{stderr}");
+    assert!(stdout.contains(&format!("ecr-ship {}\n", env!("CARGO_PKG_VERSION"))), "the binary runs: {stdout}");
+    assert!(stdout.contains("/usr/local/bin/ecr-ship\n"), "{stdout}");
+    for option in ["errexit", "nounset", "pipefail"] {
+        assert!(stdout.lines().any(|l| l.starts_with(option) && l.ends_with("off")), "{option} stays off: {stdout}");
+    }
+    let tampered = run_install(Some(&format!("{}  ecr-ship-{}-linux\n", "0".repeat(64), host_arch())));
+    assert!(!tampered.status.success(), "a checksum mismatch fails the phase: {}", text(&tampered.stdout));
+    assert!(!text(&tampered.stdout).contains("INSTALL-OK"));
+}
+
+/// The README's "Building with docker, pushing with ecr-ship" workflow under act, as written but for `uses:
+/// OWNER/ecr-ship@v1`, which becomes `uses: ./` (the action under test): the `tags` step's `image-refs` and
+/// `labels` go to `docker build` (a dockerd in the stand-in's mount namespace), and the push step, with GitHub OIDC
+/// alone, pushes that image; every planned tag then pulls back by the real host name as one digest.
+#[cfg(feature = "shipping")]
+#[test]
+fn the_readme_docker_build_recipe_runs_under_act() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let section = readme.split("#### Building with docker, pushing with ecr-ship").nth(1).expect("the recipe");
+    let recipe = section.split("```yaml\n").nth(1).and_then(|s| s.split("```").next()).expect("its workflow");
+    assert!(recipe.contains("uses: OWNER/ecr-ship@v1"), "{recipe}");
+    let root = scratch_dir("act-readme-build");
+    let (work, sha) = act_repository(root.path());
+    std::fs::write(work.join("tests/workflows/readme-build.yml"), recipe.replace("OWNER/ecr-ship@v1", "./")).unwrap();
+    std::fs::write(work.join("Dockerfile"), "FROM scratch\nCOPY action.yml /\n").unwrap();
+
+    let ecr = Ecr::start();
+    let oidc = OidcServer::start("sts.amazonaws.com");
+    let dockerd = Dockerd::start_with_hosts(Some(&ecr.hosts_file));
+    let docker_config = root.path().join("docker-config");
+    std::fs::create_dir_all(&docker_config).unwrap();
+    let mut env: Vec<(String, String)> = ecr
+        .env()
+        .into_iter()
+        .filter(|(key, _)| !matches!(key.as_str(), "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_REGION"))
+        .collect();
+    env.extend(oidc.env().into_iter().filter(|(key, _)| key.starts_with("ACTIONS_ID_TOKEN_REQUEST_")));
+    env.extend([
+        ("DOCKER_HOST".to_string(), dockerd.host()),
+        ("DOCKER_CONFIG".to_string(), docker_config.display().to_string()),
+        // This docker has no buildx plugin: its classic builder, as `docker build` falls back to.
+        ("DOCKER_BUILDKIT".to_string(), "0".to_string()),
+    ]);
+    let job = ActJob { workflow: "tests/workflows/readme-build.yml", event: "push", payload: None, env: &env };
+    let run = act(root.path(), &work, &job, Some(&ecr));
+    assert!(run.success && run.log.contains("Job succeeded"), "act failed:\n{}\nstand-in log:\n{}", run.log, ecr.log());
+    assert!(run.log.contains("through docker"), "the built image was pushed through the engine:\n{}", run.log);
+    let tags = [format!("sha-{}", &sha[..7]), "main".to_string()];
+    let digest = ecr.pull_digest("team/app", &tags[0]).expect("the commit tag pulls");
+    assert_tags_pull_as(&ecr, "team/app", &tags, &digest, "readme recipe");
+    let inspect = dockerd.docker(
+        &docker_config,
+        &["image", "inspect", "--format", "{{json .Config.Labels}}", &format!("{}/team/app:main", ecr::HOST)],
+    );
+    let labels = text(&inspect.stdout);
+    assert!(
+        labels.contains(&format!("\"org.opencontainers.image.revision\":\"{sha}\"")),
+        "the build got the labels: {labels}"
+    );
 }

@@ -9,6 +9,7 @@
 pub mod dockerd;
 pub mod ecr;
 pub mod images;
+pub mod imds;
 pub mod moto;
 pub mod oidc;
 pub mod podman;
