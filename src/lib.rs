@@ -18,6 +18,7 @@ pub mod credential_helper;
 pub mod digest;
 pub mod engine;
 pub mod error;
+pub mod files;
 #[cfg(feature = "fuzz-entries")]
 #[doc(hidden)]
 pub mod fuzz;

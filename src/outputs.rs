@@ -19,6 +19,7 @@ use anyhow::Context;
 use serde_json::json;
 
 use crate::bail_input;
+use crate::files::{final_target, parent_dir};
 
 /// The level annotations are written at, as metadata-action does by default.
 const ANNOTATION_LEVEL: &str = "manifest";
@@ -331,7 +332,7 @@ pub fn write_file(path: &Path, bytes: &[u8], follow_symlinks: bool) -> anyhow::R
     }
     let dir = parent_dir(&target);
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let (temporary, mut file) = create_exclusive(dir, &name).map_err(|e| failed(&e))?;
+    let (temporary, mut file) = crate::files::create_sibling(dir, &name).map_err(|e| failed(&e))?;
     #[cfg(unix)]
     let mode = {
         use std::os::unix::fs::PermissionsExt;
@@ -392,51 +393,6 @@ fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
 #[cfg(not(unix))]
 fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
     a.len() == b.len() && a.modified().ok() == b.modified().ok()
-}
-
-fn parent_dir(path: &Path) -> &Path {
-    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
-}
-
-/// The file a symlinked path finally names (a relative link is relative to the link's directory).
-fn final_target(path: &Path) -> std::io::Result<PathBuf> {
-    let mut current = path.to_path_buf();
-    for _ in 0..40 {
-        match std::fs::symlink_metadata(&current) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                let target = std::fs::read_link(&current)?;
-                current = match current.parent() {
-                    Some(dir) if target.is_relative() => dir.join(target),
-                    _ => target,
-                };
-            }
-            _ => return Ok(current),
-        }
-    }
-    Err(std::io::Error::other("a chain of too many symlinks"))
-}
-
-/// A new file `.NAME.ecr-ship-<random>.tmp` in `dir`, mode 0600, that did not exist before (O_EXCL).
-fn create_exclusive(dir: &Path, name: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
-    let mut last = std::io::Error::other("no attempt");
-    for _ in 0..8 {
-        let mut random = [0u8; 8];
-        getrandom::fill(&mut random).map_err(|e| std::io::Error::other(format!("no randomness: {e}")))?;
-        let temporary = dir.join(format!(".{name}.ecr-ship-{}.tmp", crate::digest::hex(&random)));
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        match options.open(&temporary) {
-            Ok(file) => return Ok((temporary, file)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = e,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last)
 }
 
 /// The `$GITHUB_OUTPUT` text: `name=value` for single lines, the heredoc form with a fresh random delimiter for

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::process::{Scrubber, find_program};
 use super::{Engine, EngineKind, Secret};
+use crate::files::parent_dir;
 
 /// What one successful [`Engine::login`] changed, so [`Engine::logout`] can undo exactly that.
 pub struct LoginRecord {
@@ -384,10 +385,6 @@ pub(super) fn resolve_earlier(auths: &mut Map<String, Value>, earlier: Option<Va
     entry
 }
 
-fn parent_dir(path: &Path) -> &Path {
-    path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))
-}
-
 /// Replaces a file through a sibling temporary file and a rename, so a crash never leaves half a credentials file.
 /// A new file is readable by its owner only, as the engines write it, in a directory made 0700; an existing file
 /// keeps its owner's permissions and loses any for group and others (a credentials file is its owner's alone), and
@@ -411,7 +408,7 @@ pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()
     }
     let path = &target;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let (temporary, mut file) = create_private_sibling(dir, &name)
+    let (temporary, mut file) = crate::files::create_sibling(dir, &name)
         .with_context(|| format!("cannot create a temporary file beside {}", path.display()))?;
     let result = file
         .write_all(bytes)
@@ -428,21 +425,8 @@ pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()
 /// The file a possibly symlinked path finally names (a relative link is relative to the link's directory), so a
 /// rename replaces the target and not the link.
 fn symlink_target(path: &Path) -> anyhow::Result<PathBuf> {
-    let mut current = path.to_path_buf();
-    for _ in 0..40 {
-        match std::fs::symlink_metadata(&current) {
-            Ok(meta) if meta.file_type().is_symlink() => {
-                let target = std::fs::read_link(&current)
-                    .with_context(|| format!("cannot read the symlink {}", current.display()))?;
-                current = match current.parent() {
-                    Some(dir) if target.is_relative() => dir.join(target),
-                    _ => target,
-                };
-            }
-            _ => return Ok(current),
-        }
-    }
-    bail!("{} is a chain of too many symlinks; point it at a regular file", path.display())
+    crate::files::final_target(path)
+        .with_context(|| format!("cannot follow the symlink {}; point it at a regular file", path.display()))
 }
 
 /// Creates `dir` and its missing parents readable by the owner only, as docker/cli and containers/image do.
@@ -474,29 +458,6 @@ fn owner_only_permissions(original: &Path, replacement: &std::fs::File) -> std::
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }
-}
-
-/// A new file `.NAME.ecr-ship-<random>` in `dir`, mode 0600, that did not exist before.
-fn create_private_sibling(dir: &Path, name: &str) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
-    let mut last = std::io::Error::other("no attempt");
-    for _ in 0..8 {
-        let mut random = [0u8; 8];
-        getrandom::fill(&mut random).map_err(|e| std::io::Error::other(format!("no randomness: {e}")))?;
-        let temporary = dir.join(format!(".{name}.ecr-ship-{}", crate::digest::hex(&random)));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        match options.open(&temporary) {
-            Ok(file) => return Ok((temporary, file)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = e,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last)
 }
 
 #[cfg(test)]
