@@ -450,6 +450,18 @@ fn small_layout(dir: &Path, seed: &str) -> String {
     layout.name(manifest, "latest")
 }
 
+/// The environment of an act run that assumes its role with GitHub OIDC: the stand-in's minus its static keys and
+/// region (the action's aws-region input names it), plus the runner's OIDC token request variables.
+fn oidc_action_env(ecr: &Ecr, oidc: &OidcServer) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = ecr
+        .env()
+        .into_iter()
+        .filter(|(key, _)| !matches!(key.as_str(), "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_REGION"))
+        .collect();
+    env.extend(oidc.env().into_iter().filter(|(key, _)| key.starts_with("ACTIONS_ID_TOKEN_REQUEST_")));
+    env
+}
+
 /// `KEY=VALUE` lines of act's log, for the `seen push …` line the workflow prints.
 fn seen_fields<'a>(log: &'a str, prefix: &str) -> BTreeMap<&'a str, &'a str> {
     let line = log.lines().find_map(|l| l.split_once(prefix).map(|(_, rest)| rest)).unwrap_or_else(|| {
@@ -490,13 +502,7 @@ fn action_pushes_under_act_with_github_oidc_for_push_pull_request_and_tag_events
         let layout = root.path().join(format!("layout-{index}"));
         let digest = small_layout(&layout, &format!("act-{index}"));
         let want_uri = uri(want_tags.split(',').next().unwrap());
-        // The stand-in's environment minus its static keys and region (the action's aws-region input names it).
-        let mut env: Vec<(String, String)> = ecr
-            .env()
-            .into_iter()
-            .filter(|(key, _)| !matches!(key.as_str(), "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_REGION"))
-            .collect();
-        env.extend(oidc.env().into_iter().filter(|(key, _)| key.starts_with("ACTIONS_ID_TOKEN_REQUEST_")));
+        let mut env = oidc_action_env(&ecr, &oidc);
         env.extend([
             ("OCI_LAYOUT_SOURCE".to_string(), layout.display().to_string()),
             ("EXPECT_IMAGE_URI".to_string(), want_uri.clone()),
@@ -546,12 +552,7 @@ fn action_pushes_to_ecr_public_under_act() {
     let digest = small_layout(&layout, "act-public");
     let registry = format!("{}/{}", ecr::PUBLIC_HOST, ecr::PUBLIC_ALIAS);
     let want_uri = format!("{registry}/app:sha-{}", &sha[..7]);
-    let mut env: Vec<(String, String)> = ecr
-        .env()
-        .into_iter()
-        .filter(|(key, _)| !matches!(key.as_str(), "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_REGION"))
-        .collect();
-    env.extend(oidc.env().into_iter().filter(|(key, _)| key.starts_with("ACTIONS_ID_TOKEN_REQUEST_")));
+    let mut env = oidc_action_env(&ecr, &oidc);
     env.extend([
         ("OCI_LAYOUT_SOURCE".to_string(), layout.display().to_string()),
         ("EXPECT_IMAGE_URI".to_string(), want_uri.clone()),
@@ -1046,12 +1047,7 @@ fn the_readme_docker_build_recipe_runs_under_act() {
     let dockerd = Dockerd::start_with_hosts(Some(&ecr.hosts_file));
     let docker_config = root.path().join("docker-config");
     std::fs::create_dir_all(&docker_config).unwrap();
-    let mut env: Vec<(String, String)> = ecr
-        .env()
-        .into_iter()
-        .filter(|(key, _)| !matches!(key.as_str(), "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_REGION"))
-        .collect();
-    env.extend(oidc.env().into_iter().filter(|(key, _)| key.starts_with("ACTIONS_ID_TOKEN_REQUEST_")));
+    let mut env = oidc_action_env(&ecr, &oidc);
     env.extend([
         ("DOCKER_HOST".to_string(), dockerd.host()),
         ("DOCKER_CONFIG".to_string(), docker_config.display().to_string()),
