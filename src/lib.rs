@@ -32,3 +32,4 @@ mod scan;
 mod secret;
 mod tag_policy;
 mod tags;
+pub mod tls;

@@ -45,12 +45,19 @@ const QUICK_METADATA_TOTAL: Duration = Duration::from_millis(900);
 /// (`AWS_EC2_METADATA_SERVICE_ENDPOINT`, `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE`) from the process environment.
 fn quick_metadata_client() -> aws_config::imds::Client {
     aws_config::imds::Client::builder()
+        .configure(&sdk_provider_config())
         .connect_timeout(QUICK_METADATA_CONNECT)
         .read_timeout(QUICK_METADATA_READ)
         .operation_attempt_timeout(QUICK_METADATA_TOTAL)
         .operation_timeout(QUICK_METADATA_TOTAL)
         .max_attempts(1)
         .build()
+}
+
+/// The configuration the SDK's own credential and region providers start from, with ecr-ship's one HTTP client
+/// (`tls::sdk_http_client`): the SDK is built without a default client of its own.
+fn sdk_provider_config() -> aws_config::provider_config::ProviderConfig {
+    aws_config::provider_config::ProviderConfig::default().with_http_client(crate::tls::sdk_http_client())
 }
 
 /// True when the environment switches instance metadata off, as the SDK reads `AWS_EC2_METADATA_DISABLED`.
@@ -166,11 +173,12 @@ impl AwsSettings {
             .operation_timeout(self.timeout)
             .operation_attempt_timeout((self.timeout / 2).max(Duration::from_secs(1)))
             .build();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(crate::tls::sdk_http_client());
         if self.quick_instance_metadata {
             // The default chain, but with the bounded metadata client. It reads the process environment (the
             // binary's, which is the map handed in), so this path is for the binary only, never in-process tests.
             let chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                .configure(sdk_provider_config())
                 .region(Region::new(self.region.clone()))
                 .imds_client(quick_metadata_client())
                 .build()

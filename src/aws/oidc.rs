@@ -42,7 +42,7 @@ impl GithubOidc {
             return Ok(None);
         };
         // reqwest honours HTTP(S)_PROXY / NO_PROXY from the process environment by default.
-        let client = reqwest::Client::builder()
+        let client = crate::tls::reqwest_builder()
             .timeout(timeout.min(Duration::from_secs(30)))
             .connect_timeout(Duration::from_secs(10))
             .build()

@@ -309,12 +309,12 @@ mod tests {
     fn every_variable_the_code_reads_is_refused_when_not_utf8() {
         // The variables read through the map in src/ (tests left out), by the calls that read them.
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let call = regex::Regex::new(
+        let call = regex_lite::Regex::new(
             r#"(?:\bvar|\bis|\bis_true|pr_unless_false|env\.get|github_file)\((?:env, )?"([A-Za-z_][A-Za-z0-9_]*)""#,
         )
         .unwrap();
-        let first = regex::Regex::new(r#"first\(env, &\[([^\]]*)\]"#).unwrap();
-        let quoted = regex::Regex::new(r#""([A-Za-z_][A-Za-z0-9_]*)""#).unwrap();
+        let first = regex_lite::Regex::new(r#"first\(env, &\[([^\]]*)\]"#).unwrap();
+        let quoted = regex_lite::Regex::new(r#""([A-Za-z_][A-Za-z0-9_]*)""#).unwrap();
         // Paths of the machine may be any bytes; ECR_SHIP_* are clap's to read (and cli::not_utf8's to name).
         let machine = [
             "PATH",

@@ -2,7 +2,7 @@
 //! asynchronous probe that turns it into an [`Engine`] (is docker's daemon reachable, else is podman installed).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -63,7 +63,7 @@ impl Engine {
             return Ok(Engine::new(kind, program, env.clone()));
         }
         let docker_reason = match find_program("docker", env) {
-            Some(program) => match docker_daemon_reachable(&program, env).await {
+            Some(program) => match daemon_reachable(&program, env).await {
                 Ok(()) => return Ok(Engine::new(EngineKind::Docker, program, env.clone())),
                 Err(reason) => format!("docker cannot reach a daemon ({reason})"),
             },
@@ -77,6 +77,70 @@ impl Engine {
              (or set DOCKER_HOST), install podman, or name the engine explicitly",
             path_of(env)
         )
+    }
+}
+
+/// Whether docker's daemon answers where docker's CLI would look for it. A local socket is asked directly (the
+/// CLI's own first request, `GET /_ping`), which saves starting the CLI on the login's and the push's critical
+/// path; any other address (TCP, SSH, a context) is only known to the CLI, so `docker version` is asked there.
+async fn daemon_reachable(program: &Path, env: &BTreeMap<String, String>) -> Result<(), String> {
+    match local_daemon_socket(env) {
+        Some(socket) => ping_socket(&socket).await,
+        None => docker_daemon_reachable(program, env).await,
+    }
+}
+
+/// docker's default daemon socket on Linux.
+const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
+
+/// The local socket docker's CLI would use: `DOCKER_HOST=unix://PATH`, or with no `DOCKER_HOST` and no context
+/// chosen (`DOCKER_CONTEXT`, or `currentContext` in config.json, other than `default`) the default socket. `None`
+/// when the address is not a local socket, or only the CLI can tell (contexts, an unreadable config.json).
+fn local_daemon_socket(env: &BTreeMap<String, String>) -> Option<PathBuf> {
+    let var = |key: &str| env.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+    if let Some(host) = var("DOCKER_HOST") {
+        return host.strip_prefix("unix://").filter(|path| path.starts_with('/')).map(PathBuf::from);
+    }
+    if var("DOCKER_CONTEXT").is_some_and(|context| context != "default") {
+        return None;
+    }
+    let config_dir = match var("DOCKER_CONFIG") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(var("HOME")?).join(".docker"),
+    };
+    let config = super::credstore::read_json_file(&config_dir.join("config.json")).ok()?;
+    match config.get("currentContext") {
+        None => Some(PathBuf::from(DEFAULT_DOCKER_SOCKET)),
+        Some(serde_json::Value::String(context)) if context.is_empty() || context == "default" => {
+            Some(PathBuf::from(DEFAULT_DOCKER_SOCKET))
+        }
+        Some(_) => None,
+    }
+}
+
+/// `GET /_ping` on a daemon socket: a `200` answer means a daemon listens there. Bounded like `docker version`.
+async fn ping_socket(socket: &Path) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = format!("unix://{}", socket.display());
+    let exchange = async {
+        let mut stream = tokio::net::UnixStream::connect(socket).await?;
+        stream.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n").await?;
+        let mut answer = Vec::new();
+        // The status line is all that is needed; the answer is a few hundred bytes.
+        stream.take(4096).read_to_end(&mut answer).await?;
+        Ok::<_, std::io::Error>(answer)
+    };
+    let answer = match tokio::time::timeout(DETECT_TIMEOUT, exchange).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(e)) => return Err(format!("cannot connect to the Docker daemon at {address}: {e}")),
+        Err(_) => return Err(format!("the Docker daemon at {address} did not answer within {DETECT_TIMEOUT:?}")),
+    };
+    let status = String::from_utf8_lossy(&answer);
+    let status = status.lines().next().unwrap_or("");
+    if status.starts_with("HTTP/1.") && status.split(' ').nth(1) == Some("200") {
+        Ok(())
+    } else {
+        Err(format!("the Docker daemon at {address} answered '{}' to a ping", crate::error::shown(status)))
     }
 }
 
@@ -111,6 +175,75 @@ async fn docker_daemon_reachable(program: &Path, env: &BTreeMap<String, String>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_local_socket_is_asked_only_where_docker_would_use_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_str().unwrap().to_string();
+        let with_context = dir.path().join("ctx");
+        std::fs::create_dir_all(&with_context).unwrap();
+        std::fs::write(with_context.join("config.json"), r#"{"currentContext":"desktop-linux"}"#).unwrap();
+        let default_context = dir.path().join("default-ctx");
+        std::fs::create_dir_all(&default_context).unwrap();
+        std::fs::write(default_context.join("config.json"), r#"{"currentContext":"default","auths":{}}"#).unwrap();
+        let broken = dir.path().join("broken");
+        std::fs::create_dir_all(&broken).unwrap();
+        std::fs::write(broken.join("config.json"), "{not json").unwrap();
+        let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+        let default = Some(PathBuf::from(DEFAULT_DOCKER_SOCKET));
+        type Vars<'a> = Vec<(&'a str, String)>;
+        let cases: Vec<(Vars, Option<PathBuf>)> = vec![
+            (vec![("HOME", home.clone())], default.clone()),
+            (
+                vec![("HOME", home.clone()), ("DOCKER_HOST", "unix:///run/user/1000/docker.sock".into())],
+                Some(PathBuf::from("/run/user/1000/docker.sock")),
+            ),
+            (vec![("HOME", home.clone()), ("DOCKER_HOST", "tcp://127.0.0.1:2375".into())], None),
+            (vec![("HOME", home.clone()), ("DOCKER_HOST", "ssh://builder".into())], None),
+            (vec![("HOME", home.clone()), ("DOCKER_HOST", "unix://relative.sock".into())], None),
+            (vec![("HOME", home.clone()), ("DOCKER_CONTEXT", "remote".into())], None),
+            (vec![("HOME", home.clone()), ("DOCKER_CONTEXT", "default".into())], default.clone()),
+            (vec![("DOCKER_CONFIG", path(&with_context))], None),
+            (vec![("DOCKER_CONFIG", path(&default_context))], default.clone()),
+            (vec![("DOCKER_CONFIG", path(&broken))], None),
+            (vec![], None),
+        ];
+        for (vars, expected) in cases {
+            let env: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+            assert_eq!(local_daemon_socket(&env), expected, "{vars:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_ping_on_the_socket_tells_a_daemon_from_anything_else() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let serve = |name: &str, answer: &'static [u8]| {
+            let socket = dir.path().join(name);
+            let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+            let server = tokio::spawn(async move {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut request = vec![0; 1024];
+                let read = stream.read(&mut request).await.unwrap();
+                stream.write_all(answer).await.unwrap();
+                String::from_utf8_lossy(&request[..read]).to_string()
+            });
+            (socket, server)
+        };
+        let (socket, server) =
+            serve("docker.sock", b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\nOK");
+        assert_eq!(ping_socket(&socket).await, Ok(()));
+        assert!(server.await.unwrap().starts_with("GET /_ping HTTP/1.1\r\n"));
+        let (socket, server) = serve("other.sock", b"HTTP/1.1 404 Not Found\r\n\r\n");
+        let reason = ping_socket(&socket).await.unwrap_err();
+        assert!(reason.contains("answered 'HTTP/1.1 404 Not Found'") && reason.contains("other.sock"), "{reason}");
+        server.await.unwrap();
+        let reason = ping_socket(&dir.path().join("absent.sock")).await.unwrap_err();
+        assert!(
+            reason.starts_with("cannot connect to the Docker daemon at unix://") && reason.contains("absent.sock"),
+            "{reason}"
+        );
+    }
 
     #[test]
     fn engine_choice_parse_table() {

@@ -51,7 +51,7 @@ impl Registry {
             bail_input!("invalid registry URL '{base_url}': it must not have a query or fragment");
         }
         crate::names::validate_repository(repository)?;
-        let http = reqwest::Client::builder()
+        let http = crate::tls::reqwest_builder()
             .user_agent(concat!("ecr-ship/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(15))
             .tcp_keepalive(Duration::from_secs(30))

@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use regex_lite::Regex;
 
 /// A version node-semver accepts in strict mode (an optional leading `v`), split into the fields patterns use.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -227,6 +227,10 @@ fn newest_source_mtime() -> SystemTime {
     newest
 }
 
+/// The largest a release binary may be (issue 24: 12 MB, decimal, as downloads are counted).
+#[cfg(feature = "shipping")]
+const MAX_RELEASE_BINARY_BYTES: u64 = 12_000_000;
+
 /// The release binaries: built by `scripts/build-dist` only when missing or older than the sources (a fat-LTO
 /// build takes minutes; `target/` is reused), then both must be fully static and run, aarch64 under qemu.
 #[cfg(feature = "shipping")]
@@ -257,6 +261,9 @@ fn static_release_binaries_build_and_run_on_both_architectures() {
             binary.display()
         );
         assert!(!file.contains("interpreter"), "{}: {file}", binary.display());
+        // Every CI job downloads it: the size is a promise (README, BENCHMARKS.md), kept by the release profile.
+        let bytes = binary.metadata().unwrap().len();
+        assert!(bytes <= MAX_RELEASE_BINARY_BYTES, "{} is {bytes} bytes, over 12 MB", binary.display());
     }
     let version = format!("ecr-ship {}\n", env!("CARGO_PKG_VERSION"));
     let native = output_of(clean_command(&binaries[0]).arg("--version"));

@@ -5,7 +5,7 @@
 //! environment, no clock (the time is in the context).
 
 use chrono::{DateTime, Utc};
-use regex::Regex;
+use regex_lite::Regex;
 
 use super::flavor::Flavor;
 use super::tag::{Kind, TagRule, regex_of};

@@ -4,7 +4,7 @@
 //! sent. Also tells metadata-action's lines apart from ecr-ship's `{…}` templates. Pure.
 
 use chrono::{DateTime, Utc};
-use regex::Regex;
+use regex_lite::Regex;
 
 use crate::bail_input;
 use crate::tags::expr::{self, Expr, HelperCall};
@@ -214,7 +214,7 @@ fn check_call(line: &str, call: &HelperCall) -> anyhow::Result<()> {
 }
 
 /// A `match` pattern: `/re/flags` or a bare regular expression.
-pub(super) fn regex_of(pattern: &str) -> Result<Regex, regex::Error> {
+pub(super) fn regex_of(pattern: &str) -> Result<Regex, regex_lite::Error> {
     match pattern.strip_prefix('/').and_then(|rest| rest.rsplit_once('/')) {
         Some((body, flags)) if !body.is_empty() => {
             let inline: String = flags.chars().filter(|f| matches!(f, 'i' | 'm' | 's')).collect();
@@ -236,6 +236,30 @@ pub fn default_rules() -> Vec<TagRule> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn match_patterns_have_javascripts_ascii_classes() {
+        // (pattern, text, whether JavaScript's RegExp#exec finds a match without the `u` flag)
+        let cases: &[(&str, &str, bool)] = &[
+            (r"^\d+$", "123", true),
+            (r"^\d+$", "١٢٣", false), // Arabic-Indic digits are not \d in JavaScript
+            (r"^\w+$", "build_7", true),
+            (r"^\w+$", "größe", false),
+            (r"\bv1\b", "app-v1", true),
+            (r"/^V(\d)$/i", "v7", true),
+            (r"/^a.b$/s", "a\nb", true),
+            (r"/^a.b$/", "a\nb", false),
+        ];
+        for (pattern, text, matches) in cases {
+            let regex = regex_of(pattern).unwrap();
+            assert_eq!(regex.is_match(text), *matches, "{pattern} on {text:?}");
+        }
+        // What JavaScript accepts only with the `u` flag is refused, in one line that names the line.
+        let error = parse_tag(r#"type=match,"pattern=\p{L}+""#).unwrap_err();
+        assert_eq!(crate::error::exit_code(&error), crate::error::EXIT_BAD_INPUT);
+        let message = error.to_string();
+        assert!(message.contains(r"pattern=\p{L}+") && !message.contains('\n'), "{message}");
+    }
 
     #[test]
     fn a_quote_inside_a_field_is_refused_as_metadata_actions_csv_parse_refuses_it() {

@@ -1,0 +1,40 @@
+//! The one TLS stack every connection uses: rustls with ring's primitives, for the AWS SDK's HTTP client and for
+//! the registry's (and the OIDC token request's) reqwest client alike.
+//!
+//! The SDK would otherwise bring its default, rustls over aws-lc, and reqwest its own choice: two crypto libraries
+//! in one binary that is downloaded on every CI job, where aws-lc alone is about 1.5 MB of C for nothing ring lacks
+//! here (TLS 1.2 and 1.3 with ECDHE and AES-GCM or ChaCha20, which is what every AWS endpoint and registry offers).
+//! Both clients trust the platform's store, where `SSL_CERT_FILE`/`SSL_CERT_DIR` point at a private CA.
+
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+
+/// The SDK's HTTPS client: hyper over rustls with ring, trusting the platform's store.
+pub fn sdk_http_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https()
+}
+
+/// A reqwest builder whose TLS uses ring. reqwest built without a crypto provider of its own takes the process's
+/// default, so ring is made the default first (a second call, or a race between two, leaves the first in place,
+/// which is the same provider).
+pub fn reqwest_builder() -> reqwest::ClientBuilder {
+    let _already_installed = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reqwest_clients_build_with_ring_as_the_process_default() {
+        reqwest_builder().build().unwrap();
+        reqwest_builder().build().unwrap();
+        let default = rustls::crypto::CryptoProvider::get_default().unwrap();
+        let ring = rustls::crypto::ring::default_provider();
+        let names = |p: &rustls::crypto::CryptoProvider| {
+            p.cipher_suites.iter().map(|s| format!("{:?}", s.suite())).collect::<Vec<_>>()
+        };
+        assert_eq!(names(default), names(&ring));
+    }
+}
