@@ -141,8 +141,11 @@ impl AwsSettings {
                 let config = aws_sdk_ecrpublic::config::Builder::from(&sdk_config)
                     .region(Region::new(crate::host::PUBLIC_API_REGION))
                     .build();
-                let account =
-                    anyhow::Context::context(identity.account.clone(), "the caller's account, which ECR Public needs")?;
+                let account = match identity.account.clone() {
+                    Some(account) => Some(account),
+                    None if self.token_only => None,
+                    None => anyhow::bail!("the caller's account, which ECR Public needs, is unknown"),
+                };
                 Some(super::public::PublicApi {
                     client: aws_sdk_ecrpublic::Client::from_conf(config),
                     caller_arn: identity.arn.clone(),
@@ -202,7 +205,7 @@ impl AwsSettings {
     /// (a call without registryId is on the caller's own registry, and GetAuthorizationToken's answer names its
     /// host), so the call would only cost a connection and a round trip before the first useful one. ECR Public
     /// always needs the caller's account (its registry is the caller's), so there the call is made unless a role was
-    /// assumed.
+    /// assumed or the session is token-only.
     async fn identity(
         &self,
         sdk_config: &SdkConfig,
@@ -225,7 +228,8 @@ impl AwsSettings {
             ));
             return Ok(Identity { account: Some(registry.account.clone()), arn: None });
         }
-        if self.public.is_none() {
+        // A token-only session's one call needs no account either: ECR Public's GetAuthorizationToken names none.
+        if self.public.is_none() || self.token_only {
             return Ok(Identity { account: None, arn: None });
         }
         let identity = sts_client(sdk_config, sdk_config.credentials_provider());

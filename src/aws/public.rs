@@ -21,7 +21,9 @@ use crate::host::{PUBLIC_API_REGION, PUBLIC_HOST};
 pub(super) struct PublicApi {
     pub(super) client: aws_sdk_ecrpublic::Client,
     pub(super) caller_arn: Option<String>,
-    pub(super) account: String,
+    /// `None` only in a token-only session ([`super::AwsSettings::for_token_only`]), whose one call,
+    /// GetAuthorizationToken, names no account.
+    pub(super) account: Option<String>,
     /// The alias the user named; `None` means the caller's default one.
     pub(super) alias: Option<String>,
     pub(super) endpoint: String,
@@ -30,7 +32,12 @@ pub(super) struct PublicApi {
 
 impl PublicApi {
     pub(super) fn repository_arn(&self, name: &str) -> String {
-        format!("arn:aws:ecr-public::{}:repository/{name}", self.account)
+        format!("arn:aws:ecr-public::{}:repository/{name}", self.account())
+    }
+
+    /// The caller's account for ARNs and messages (`*` in a token-only session, which names none).
+    fn account(&self) -> &str {
+        self.account.as_deref().unwrap_or("*")
     }
 
     fn call(&self, operation: &'static str, action: &'static str, name: Option<&str>) -> ApiCall {
@@ -82,7 +89,7 @@ impl PublicApi {
     async fn default_alias(&self) -> anyhow::Result<String> {
         let call = self.call("DescribeRegistries", "ecr-public:DescribeRegistries", None);
         let output = self.client.describe_registries().send().await.map_err(|e| call.error(e))?;
-        let registry = output.registries().iter().find(|r| r.registry_id() == self.account);
+        let registry = output.registries().iter().find(|r| Some(r.registry_id()) == self.account.as_deref());
         let aliases = registry.map(|r| r.aliases()).unwrap_or_default();
         let active = |a: &&aws_sdk_ecrpublic::types::RegistryAlias| a.status().as_str() == "ACTIVE";
         let chosen = aliases
@@ -101,7 +108,7 @@ impl PublicApi {
                 "{}: account {} has no active ECR Public registry alias yet (ECR Public assigns one with the first \
                  public repository); {}, or {}",
                 call.describe(),
-                self.account,
+                self.account(),
                 crate::advice::pass("create-repository", None),
                 crate::advice::pass("registry", Some(&format!("{PUBLIC_HOST}/ALIAS")))
             ),
@@ -151,7 +158,7 @@ impl PublicApi {
             anyhow::bail!(
                 "public repository '{name}' does not exist in account {}'s ECR Public registry; pass \
                  --create-repository to create it",
-                self.account
+                self.account()
             );
         }
         let call = self.call("CreateRepository", "ecr-public:CreateRepository", Some(name));

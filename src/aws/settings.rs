@@ -111,6 +111,8 @@ pub struct AwsSettings {
     pub(super) max_attempts: u32,
     /// Instance metadata is asked once, with short timeouts ([`AwsSettings::with_quick_instance_metadata`]).
     pub(super) quick_instance_metadata: bool,
+    /// The session only fetches registry tokens ([`AwsSettings::for_token_only`]): no GetCallerIdentity.
+    pub(super) token_only: bool,
 }
 
 impl AwsSettings {
@@ -229,6 +231,7 @@ impl AwsSettings {
             timeout,
             max_attempts,
             quick_instance_metadata: false,
+            token_only: false,
         })
     }
 
@@ -237,6 +240,14 @@ impl AwsSettings {
     /// where "no credentials" must be answered at once rather than after the SDK's four attempts.
     pub fn with_quick_instance_metadata(mut self) -> AwsSettings {
         self.quick_instance_metadata = true;
+        self
+    }
+
+    /// A session that only asks GetAuthorizationToken (the credential helper): it never asks who the caller is,
+    /// not even for ECR Public, whose token names no account. The helper keys its cache by the credentials'
+    /// access key id, which needs no call, so a cached token costs no round trip on either kind of host.
+    pub fn for_token_only(mut self) -> AwsSettings {
+        self.token_only = true;
         self
     }
 

@@ -26,7 +26,9 @@ pub async fn token(served: &Served, env: &EnvMap, cache: &TokenCache) -> anyhow:
             ..AwsOptions::default()
         },
     };
-    let settings = AwsSettings::validate(options, env)?.with_quick_instance_metadata();
+    // Token-only: no GetCallerIdentity even for ECR Public, so a cached token costs no round trip. The cache key is
+    // the access key id, which the credentials carry without any call.
+    let settings = AwsSettings::validate(options, env)?.with_quick_instance_metadata().for_token_only();
     let session = settings.connect(env).await?;
     let identity = session.access_key_id().await?;
     cache.token(served.host(), &identity, || session.fresh_authorization_token()).await

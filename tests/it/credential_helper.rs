@@ -295,6 +295,37 @@ mod against_the_stand_in {
         assert_eq!(ecr.stat("public_api_GetAuthorizationToken"), 1, "cached");
     }
 
+    #[test]
+    fn no_get_asks_sts_so_a_cached_token_costs_no_round_trip_on_either_kind_of_host() {
+        // STS on a closed port: any GetCallerIdentity (or other STS call) would fail the get. The cache is keyed
+        // by the access key id, which needs no call; the token calls themselves still go to the stand-in.
+        let ecr = Ecr::start();
+        let cache = scratch_dir("helper-cache");
+        let sts = format!("http://127.0.0.1:{}", crate::support::free_port());
+        let get = |host: &str| helper("get", host, cache.path()).against(&ecr).env("AWS_ENDPOINT_URL_STS", &sts).run();
+        for host in ["public.ecr.aws", PRIVATE_HOST] {
+            for _ in 0..2 {
+                let run = get(host).success();
+                let answer: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+                assert_eq!(answer["Username"], "AWS", "{host}: {}", run.stderr);
+            }
+        }
+        assert_eq!(ecr.stat("public_api_GetAuthorizationToken"), 1, "{}", ecr.stats());
+        assert_eq!(ecr.stat("get_authorization_token"), 1, "{}", ecr.stats());
+        assert_eq!(entries(cache.path()).len(), 2);
+        // Another identity is still never served the first one's token, for ECR Public too.
+        let other = helper("get", "public.ecr.aws", cache.path())
+            .against(&ecr)
+            .env("AWS_ENDPOINT_URL_STS", &sts)
+            .env("AWS_ACCESS_KEY_ID", "AKIAOTHERIDENTITY001")
+            .run()
+            .success();
+        let answer: serde_json::Value = serde_json::from_str(other.stdout.trim()).unwrap();
+        assert_eq!(answer["Username"], "AWS", "{}", other.stderr);
+        assert_eq!(ecr.stat("public_api_GetAuthorizationToken"), 2, "{}", ecr.stats());
+        assert_eq!(entries(cache.path()).len(), 3);
+    }
+
     /// The stand-in's environment with the AWS variables replaced by an IMDSv2 stand-in.
     fn on_an_instance(ship: Ship, metadata: &Imds) -> Ship {
         ship.without("AWS_ACCESS_KEY_ID")
