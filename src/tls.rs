@@ -7,11 +7,29 @@
 //! Both clients trust the platform's store, where `SSL_CERT_FILE`/`SSL_CERT_DIR` point at a private CA.
 
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use std::sync::OnceLock;
 
-/// The SDK's HTTPS client: hyper over rustls with ring, trusting the platform's store.
+use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+
+/// The SDK's HTTPS client: hyper over rustls with ring, trusting the platform's store. It is built on the first
+/// request, not here: building it reads and parses the whole trust store (a bundle and a directory of a few hundred
+/// certificates, several milliseconds), which a command that sends nothing (a credential helper answering from its
+/// cache, a refused input) must not pay.
 pub fn sdk_http_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https()
+    SharedHttpClient::new(OnFirstRequest::default())
+}
+
+#[derive(Debug, Default)]
+struct OnFirstRequest(OnceLock<SharedHttpClient>);
+
+impl HttpClient for OnFirstRequest {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        let client = self.0.get_or_init(|| {
+            aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https()
+        });
+        client.http_connector(settings, components)
+    }
 }
 
 /// A reqwest builder whose TLS uses ring. reqwest built without a crypto provider of its own takes the process's
