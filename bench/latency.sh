@@ -67,21 +67,11 @@ done
 FAR_ENV+=("NODE_EXTRA_CA_CERTS=$T/far-ca/bundle.pem")
 PROXY_PID=""
 PROXY_LOG="$T/proxy.jsonl"
-stop_proxy() {
-  [ -n "$PROXY_PID" ] || return 0
-  kill -TERM "$PROXY_PID" 2>/dev/null || true
-  wait "$PROXY_PID" 2>/dev/null || true
-  PROXY_PID=""
-}
+source "$ROOT/bench/proxy.sh"
+stop_proxy() { delay_proxy_stop PROXY_PID; }
 start_proxy() { # RTT_MS
-  stop_proxy
-  rm -f "$T/proxy.ready"
-  "$PY" "$ROOT/bench/delay_proxy.py" --one-way-ms "$(awk -v r="$1" 'BEGIN { print r / 2 }')" --log "$PROXY_LOG" \
-    --ready "$T/proxy.ready" --tls-cert "$T/far-ca/api.pem" "$FAR_IP:443=$IP:443" \
-    "tls+$FAR_IP:$FAR_API_PORT=127.0.0.1:$API_PORT" \
-    < /dev/null > /dev/null 2>> "$T/proxy.err" &
-  PROXY_PID=$!
-  wait_for "the delay proxy" 20 test -f "$T/proxy.ready"
+  delay_proxy_start PROXY_PID "the delay proxy" "$1" "$T/far-ca/api.pem" "$PROXY_LOG" "$T/proxy.err" \
+    "$FAR_IP:443=$IP:443" "tls+$FAR_IP:$FAR_API_PORT=127.0.0.1:$API_PORT"
 }
 
 # dockerd of (b)/(h) resolves the registry directly; this one resolves it to the proxy.
@@ -134,7 +124,8 @@ measure_latency() { # ROW RTT TOOL REPO
   start_proxy "$rtt"
   s=$EPOCHREALTIME
   case "$row/$tool" in
-    e/ship) ship_far push --repository "$repo" --image bench-app:latest --engine docker --tag t1 --tag t2 --tag t3 \
+    e/ship) ship_far push --repository "$repo" --image bench-app:latest --engine docker --transfer engine \
+      --tag t1 --tag t2 --tag t3 \
       --sha "$SHA" --branch main ;;
     e/ship-native) ship_far push --repository "$repo" --image bench-app:latest --engine docker --transfer native \
       --tag t1 --tag t2 --tag t3 --sha "$SHA" --branch main ;;
@@ -170,6 +161,8 @@ measure_latency() { # ROW RTT TOOL REPO
   record "$row$rtt" "$tool" "$(elapsed "$s" "$e")" "$([[ $tool == ship* ]] && cat "$T/rss" || echo -)" "$repo"
   say "($row) $tool at $rtt ms RTT: $(elapsed "$s" "$e") s"
 }
+# bench/realistic.sh sources this file for its set-up alone (LATENCY_SETUP_ONLY=1): the proxy, the far dockerd.
+if [ -z "${LATENCY_SETUP_ONLY:-}" ]; then
 say "(e)-(g) $LAT_RUNS runs of each row at ${RTTS[*]} ms RTT; amazon-ecr-login $ECR_LOGIN_VERSION on node $(node --version)"
 for rtt in "${RTTS[@]}"; do
   for i in $(seq "$LAT_RUNS"); do
@@ -183,6 +176,7 @@ done
 stop_dockerd
 stop_registry
 rm -rf "$T/oci-f"
+fi
 
 latency_report() {
   local rtt tool
@@ -219,7 +213,7 @@ step, medians with the runs in brackets.
 
 | Row | Tool | $(for rtt in "${RTTS[@]}"; do printf '%s ms RTT | ' "$rtt"; done)Round trips (wall clock) |
 | --- | --- | $(for rtt in "${RTTS[@]}"; do printf -- '--- | '; done)---: |
-| **(e)** FROM scratch, 3 × 4 MiB, 3 tags, through docker | \`ecr-ship push --image --engine docker\` | $(for rtt in "${RTTS[@]}"; do printf '%s | ' "$(lat_cell "e$rtt" ship)"; done)$(per_rtt "$(med "e$hi" ship)" "$(med "e$lo" ship)" $((hi - lo))) |
+| **(e)** FROM scratch, 3 × 4 MiB, 3 tags, through docker | \`ecr-ship push --image --engine docker --transfer engine\` | $(for rtt in "${RTTS[@]}"; do printf '%s | ' "$(lat_cell "e$rtt" ship)"; done)$(per_rtt "$(med "e$hi" ship)" "$(med "e$lo" ship)" $((hi - lo))) |
 | | \`ecr-ship push --image --engine docker --transfer native\` | $(for rtt in "${RTTS[@]}"; do printf '%s | ' "$(lat_cell "e$rtt" ship-native)"; done)$(per_rtt "$(med "e$hi" ship-native)" "$(med "e$lo" ship-native)" $((hi - lo))) |
 | | amazon-ecr-login (main + post step) + 3 × (\`docker tag\` + \`docker push\`) | $(for rtt in "${RTTS[@]}"; do printf '%s | ' "$(lat_cell "e$rtt" chain)"; done)$(per_rtt "$(med "e$hi" chain)" "$(med "e$lo" chain)" $((hi - lo))) |
 | **(f)** native, 2 layers (1 MiB + 256 KiB), 2 tags | \`ecr-ship push --from oci:\` (\`--repository\` only) | $(for rtt in "${RTTS[@]}"; do printf '%s | ' "$(lat_cell "f$rtt" ship)"; done)$(per_rtt "$(med "f$hi" ship)" "$(med "f$lo" ship)" $((hi - lo))) |
