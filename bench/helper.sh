@@ -24,14 +24,8 @@ read -r -a J_RTTS <<< "${BENCH_RTTS_MS:-0 40}"
 setup_commands docker-credential-ecr-login ip
 J_THEIRS_VERSION="$(dpkg-query -W -f '${Version}' amazon-ecr-credential-helper 2>/dev/null || echo unknown)"
 J_API_NAME=api.ecr.us-east-1.amazonaws.com
-mkdir -p "$T/j-ca"
-(cd "$T/j-ca" &&
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-helper-ca \
-    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign -keyout ca.key -out ca.crt &&
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$J_API_NAME" -keyout api.key -out api.csr &&
-  printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$J_API_NAME" > api.ext &&
-  openssl x509 -req -in api.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile api.ext -out api.crt &&
-  cat api.crt api.key > api.pem) > /dev/null 2>&1 || die "openssl could not make the API's certificate for (j)"
+source "$ROOT/bench/proxy.sh"
+api_certificate "$T/j-ca" "$J_API_NAME" bench-helper-ca || die "openssl could not make the API's certificate for (j)"
 J_IP=$("$PY" "$LIB" free-ip)
 printf '127.0.0.1 localhost\n%s %s\n' "$J_IP" "$J_API_NAME" > "$T/hosts-j"
 J_CLOSED_PORT=$("$PY" "$LIB" free-port) # nothing listens there: bound by free-port, then closed
@@ -43,7 +37,6 @@ J_ENV=(env -i "PATH=$PATH" "HOME=$T/j-home" AWS_ACCESS_KEY_ID=testing AWS_SECRET
 mkdir -p "$T/j-home" "$T/j-empty-home"
 wrap_j() { unshare --mount sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$T/hosts-j" "$@"; }
 J_PROXY_PID=""
-source "$ROOT/bench/proxy.sh"
 stop_j_proxy() { delay_proxy_stop J_PROXY_PID; }
 start_j_proxy() { # RTT_MS
   delay_proxy_start J_PROXY_PID "the delay proxy of (j)" "$1" "$T/j-ca/api.pem" "$T/j-proxy.jsonl" "$T/j-proxy.err" \
@@ -75,8 +68,10 @@ j_get() { # TOOL: one `get` of the private host, its answer checked; J_SECONDS i
     { cat "$T/j-$1.err" >&2; die "(j) $1 get failed"; }
   read -r start end < "$T/j-clock"
   J_SECONDS=$(elapsed "$start" "$end")
-  "$PY" -c 'import json, sys; a = json.loads(sys.argv[1]); sys.exit(a.get("Secret") != sys.argv[2] or a.get("Username") != "AWS")' \
-    "$out" "$PASSWORD" || die "(j) $1 answered something else than the stand-in's token"
+  # The answer and the expected token go through stdin and the environment, never argv.
+  printf '%s' "$out" | BENCH_PASSWORD=$PASSWORD "$PY" -c 'import json, os, sys
+a = json.load(sys.stdin); sys.exit(a.get("Secret") != os.environ["BENCH_PASSWORD"] or a.get("Username") != "AWS")' ||
+    die "(j) $1 answered something else than the stand-in's token"
 }
 j_none() { # VARIANT TOOL: the no-credentials answer; its exit status and first stdout line recorded
   local code=0

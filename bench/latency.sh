@@ -45,14 +45,8 @@ FAR_IP=$("$PY" "$LIB" free-ip)
 FAR_API_PORT=$("$PY" "$LIB" free-port)
 # The AWS APIs are HTTPS: the proxy ends TLS for them behind the delay, under a name of a CA made here.
 API_NAME=api.ecr.us-east-1.amazonaws.com
-mkdir -p "$T/far-ca"
-(cd "$T/far-ca" &&
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-far-ca \
-    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign -keyout ca.key -out ca.crt &&
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$API_NAME" -keyout api.key -out api.csr &&
-  printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$API_NAME" > api.ext &&
-  openssl x509 -req -in api.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile api.ext -out api.crt &&
-  cat api.crt api.key > api.pem && cat "$CA" ca.crt > bundle.pem) > /dev/null 2>&1 ||
+source "$ROOT/bench/proxy.sh"
+{ api_certificate "$T/far-ca" "$API_NAME" bench-far-ca && cat "$CA" "$T/far-ca/ca.crt" > "$T/far-ca/bundle.pem"; } ||
   die "openssl could not make the API's certificate"
 printf '127.0.0.1 localhost\n%s %s %s\n' "$FAR_IP" "$HOST" "$API_NAME" > "$T/hosts-far"
 wrap_far() { unshare --mount sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$T/hosts-far" "$@"; }
@@ -67,7 +61,6 @@ done
 FAR_ENV+=("NODE_EXTRA_CA_CERTS=$T/far-ca/bundle.pem")
 PROXY_PID=""
 PROXY_LOG="$T/proxy.jsonl"
-source "$ROOT/bench/proxy.sh"
 stop_proxy() { delay_proxy_stop PROXY_PID; }
 start_proxy() { # RTT_MS
   delay_proxy_start PROXY_PID "the delay proxy" "$1" "$T/far-ca/api.pem" "$PROXY_LOG" "$T/proxy.err" \

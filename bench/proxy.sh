@@ -1,7 +1,19 @@
 # shellcheck shell=bash
-# bench/delay_proxy.py, started and stopped by PID, for the scenarios that put a network's distance in front of the
-# stand-in: latency.sh's (e)-(g) (and realistic.sh's (i), which reuses them) and helper.sh's (j). Sourced by those
+# bench/delay_proxy.py, started and stopped by PID, and the certificate it ends the API's TLS with, for the scenarios
+# that put a network's distance in front of the stand-in: latency.sh's (e)-(g) (and realistic.sh's (i), which reuses them) and helper.sh's (j). Sourced by those
 # files; it uses bench/run's PY, ROOT and wait_for.
+
+api_certificate() { # DIR NAME CA_CN: a throwaway CA (DIR/ca.crt) and a server certificate for NAME (DIR/api.pem,
+  # certificate and key), for the proxy to end TLS under the real API host name
+  mkdir -p "$1"
+  (cd "$1" &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$3" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign -keyout ca.key -out ca.crt &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$2" -keyout api.key -out api.csr &&
+    printf 'subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n' "$2" > api.ext &&
+    openssl x509 -req -in api.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile api.ext -out api.crt &&
+    cat api.crt api.key > api.pem) > /dev/null 2>&1
+}
 
 delay_proxy_stop() { # PID_VARIABLE: stops the proxy whose PID the variable holds, and empties it
   local pid=${!1}

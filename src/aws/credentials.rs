@@ -23,6 +23,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 use super::ecr::EcrApi;
 use super::errors::ApiCall;
@@ -41,11 +42,11 @@ const QUICK_METADATA_CONNECT: Duration = Duration::from_millis(250);
 const QUICK_METADATA_READ: Duration = Duration::from_millis(500);
 const QUICK_METADATA_TOTAL: Duration = Duration::from_millis(900);
 
-/// An IMDSv2 client bounded as described at [`QUICK_METADATA_CONNECT`]. It reads its endpoint
+/// An IMDSv2 client bounded as described at [`QUICK_METADATA_CONNECT`], over `http`. It reads its endpoint
 /// (`AWS_EC2_METADATA_SERVICE_ENDPOINT`, `AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE`) from the process environment.
-fn quick_metadata_client() -> aws_config::imds::Client {
+fn quick_metadata_client(http: &SharedHttpClient) -> aws_config::imds::Client {
     aws_config::imds::Client::builder()
-        .configure(&sdk_provider_config())
+        .configure(&sdk_provider_config(http))
         .connect_timeout(QUICK_METADATA_CONNECT)
         .read_timeout(QUICK_METADATA_READ)
         .operation_attempt_timeout(QUICK_METADATA_TOTAL)
@@ -54,10 +55,10 @@ fn quick_metadata_client() -> aws_config::imds::Client {
         .build()
 }
 
-/// The configuration the SDK's own credential and region providers start from, with ecr-ship's one HTTP client
+/// The configuration the SDK's own credential and region providers start from, with ecr-ship's HTTP client
 /// (`tls::sdk_http_client`): the SDK is built without a default client of its own.
-fn sdk_provider_config() -> aws_config::provider_config::ProviderConfig {
-    aws_config::provider_config::ProviderConfig::default().with_http_client(crate::tls::sdk_http_client())
+fn sdk_provider_config(http: &SharedHttpClient) -> aws_config::provider_config::ProviderConfig {
+    aws_config::provider_config::ProviderConfig::default().with_http_client(http.clone())
 }
 
 /// True when the environment switches instance metadata off, as the SDK reads `AWS_EC2_METADATA_DISABLED`.
@@ -72,7 +73,9 @@ pub async fn instance_region(env: &BTreeMap<String, String>) -> Option<String> {
     if metadata_disabled(env) {
         return None;
     }
-    let provider = aws_config::imds::region::ImdsRegionProvider::builder().imds_client(quick_metadata_client()).build();
+    let provider = aws_config::imds::region::ImdsRegionProvider::builder()
+        .imds_client(quick_metadata_client(&crate::tls::sdk_http_client()))
+        .build();
     provider.region().await.map(|region| region.as_ref().to_string())
 }
 
@@ -176,14 +179,16 @@ impl AwsSettings {
             .operation_timeout(self.timeout)
             .operation_attempt_timeout((self.timeout / 2).max(Duration::from_secs(1)))
             .build();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(crate::tls::sdk_http_client());
+        // One client, so one connection pool, for the service calls and the credential providers alike.
+        let http = crate::tls::sdk_http_client();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http.clone());
         if self.quick_instance_metadata {
             // The default chain, but with the bounded metadata client. It reads the process environment (the
             // binary's, which is the map handed in), so this path is for the binary only, never in-process tests.
             let chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
-                .configure(sdk_provider_config())
+                .configure(sdk_provider_config(&http))
                 .region(Region::new(self.region.clone()))
-                .imds_client(quick_metadata_client())
+                .imds_client(quick_metadata_client(&http))
                 .build()
                 .await;
             loader = loader.credentials_provider(chain);
