@@ -331,9 +331,10 @@ pub struct PushArgs {
     /// unchanged.
     #[arg(long, env = "ECR_SHIP_COMPRESSION", value_name = "FORMAT")]
     pub compression: Option<String>,
-    /// How an --image reaches ECR: engine (default: `docker push` / `podman push`) or native (the engine exports it
-    /// with `save`, and ecr-ship uploads it itself: blobs in parallel over kept-alive connections, every tag at once;
-    /// the layers are compressed by ecr-ship, see --compression, so the digest is not the one the engine's push gives).
+    /// How an --image reaches ECR: auto (default: native for docker, engine for podman), engine (`docker push` /
+    /// `podman push`) or native (the engine exports it with `save`, and ecr-ship uploads it itself: blobs in
+    /// parallel over kept-alive connections, every tag at once; the layers are compressed by ecr-ship, see
+    /// --compression, so the image id is the engine's but the manifest digest is not the one its push gives).
     #[arg(long, env = "ECR_SHIP_TRANSFER", value_name = "HOW")]
     pub transfer: Option<String>,
     /// Skip tags that already point at another image in an immutable repository, with a warning.

@@ -19,7 +19,7 @@ use super::report;
 use super::undo::UndoList;
 use crate::aws::{RegistryCredentials, Session, StoredManifest};
 use crate::ci::EnvMap;
-use crate::config::{PushSettings, SourceSettings};
+use crate::config::{PushSettings, SourceSettings, Transfer};
 use crate::engine::{Engine, SavedImage};
 use crate::error::after_contact;
 use crate::host::ImageRegistry;
@@ -55,22 +55,13 @@ pub async fn run(
     // A by-digest push names no tag: the merged index gets the planned ones.
     let tags = if settings.by_digest { Vec::new() } else { settings.tags.plan()? };
     let source = match &settings.source {
-        // An engine push always names a tag, and in ECR removing an image's last tag deletes the image: a local
-        // image is pushed by digest natively, from the archive the engine exports. `--transfer native` takes the
-        // same way for tagged pushes: the engine's own push costs a new connection per request (docker's registry
-        // client keeps none alive), which at a distance is most of a push.
-        SourceSettings::Engine { engine, image } if settings.native_transfer => {
-            let engine = Engine::detect(*engine, env).await?;
-            let saved = engine.save(image).await?;
-            let how = if settings.by_digest { "natively, by digest" } else { "natively (--transfer native)" };
-            log::info(format!("exported {image} from {} to push it {how}", engine.kind()));
-            let source = ImageSource::parse(&format!("docker-archive:{}", saved.path().display()))?;
-            let plan = source.plan_in_background(settings.compression).await?;
-            report_compression(&plan);
-            Source::Native { plan, _saved: Some(saved) }
-        }
         SourceSettings::Engine { engine, image } => {
-            Source::Engine { engine: Engine::detect(*engine, env).await?, image }
+            let engine = Engine::detect(*engine, env).await?;
+            if settings.transfer.is_native(engine.kind()) {
+                native_from_engine(settings, engine, image).await?
+            } else {
+                Source::Engine { engine, image }
+            }
         }
         SourceSettings::Native(source) => {
             let plan = source.plan_in_background(settings.compression).await?;
@@ -92,6 +83,24 @@ pub async fn run(
         if settings.by_digest { "no tag (by digest)".to_string() } else { tags.join(", ") }
     ));
     act(settings, &tags, &source, env, cwd, stdout, undo).await.map_err(after_contact)
+}
+
+/// A local image exported by the engine, planned as a native push. In ECR removing an image's last tag deletes the
+/// image, so a by-digest push of a local image always goes this way. For tagged pushes it is docker's default
+/// (`Transfer::is_native`): docker's registry client opens a new connection per request, which at a distance is most
+/// of a push, while the native push keeps its connections and sends every blob and tag at once.
+async fn native_from_engine<'a>(settings: &PushSettings, engine: Engine, image: &str) -> anyhow::Result<Source<'a>> {
+    let saved = engine.save(image).await?;
+    let how = match settings.transfer {
+        _ if settings.by_digest => "natively, by digest",
+        Transfer::Native => "natively (--transfer native)",
+        _ => "natively (docker's default; --transfer engine uses docker push)",
+    };
+    log::info(format!("exported {image} from {} to push it {how}", engine.kind()));
+    let source = ImageSource::parse(&format!("docker-archive:{}", saved.path().display()))?;
+    let plan = source.plan_in_background(settings.compression).await?;
+    report_compression(&plan);
+    Ok(Source::Native { plan, _saved: Some(saved) })
 }
 
 /// Says what planning compressed (and what it cost), since that time and disk come before the first upload.

@@ -30,7 +30,7 @@ pub use common::{OutputSettings, Reporting};
 pub use login::{LoginSettings, LogoutSettings};
 pub use merge::{MergeSettings, Platform};
 pub use policy::PolicySettings;
-pub use push::{PushSettings, SourceSettings};
+pub use push::{PushSettings, SourceSettings, Transfer};
 pub use retag::RetagSettings;
 pub use scan::{ScanGateSettings, ScanSettings};
 pub use tags::TagsSettings;
@@ -204,6 +204,14 @@ mod tests {
         ] {
             let error = resolve_in(dir.path(), config, &args).unwrap_err();
             assert_eq!(exit_code(&error), EXIT_BAD_INPUT, "{args:?}: {error:#}");
+        // With --image, asking for a compression asks for the push that applies it, on either engine.
+        let transfer = |args: &[&str]| match resolve_in(dir.path(), "", args).unwrap() {
+            Settings::Push(push) => push.transfer,
+            _ => panic!("push settings"),
+        };
+        assert_eq!(transfer(&push_args(&[])), Transfer::Auto);
+        assert_eq!(transfer(&push_args(&["--compression", "zstd"])), Transfer::Native);
+        assert_eq!(transfer(&push_args(&["--transfer", "engine"])), Transfer::Engine);
             assert_eq!(format!("{error:#}").lines().count(), 1, "one line: {error:#}");
             assert!(format!("{error:#}").contains(needle), "{args:?}: {error:#}");
         }

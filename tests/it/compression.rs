@@ -216,9 +216,10 @@ fn docker_archive_layers_are_compressed_as_asked_and_re_pushes_upload_nothing() 
     assert_eq!(ecr.pull_digest("team/layout", "sha-3f78685").as_deref(), Some(layout_digest.as_str()));
 }
 
-/// A real docker pulls the gzip image that ecr-ship pushed from `docker save` output and runs it: a static binary
+/// A real docker and a real podman pull and run the gzip image that the default `push --image` made from docker
+/// (exported by docker, pushed natively; the same manifest as `--from` its `docker save` archive): a static binary
 /// built here with musl-gcc, so nothing comes from the internet. The image id (the config digest) survives. The zstd
-/// image runs under podman (dockerd 20.10 cannot unpack zstd layers).
+/// image runs under podman too (dockerd 20.10 cannot unpack zstd layers).
 #[cfg(feature = "stand-ins")]
 #[test]
 fn docker_pulls_and_runs_the_image_pushed_from_its_own_docker_save() {
@@ -265,17 +266,30 @@ fn docker_pulls_and_runs_the_image_pushed_from_its_own_docker_save() {
     let archive = work.path().join("app.tar");
     docker(&["save", "-o", &archive.display().to_string(), "app:run"]);
 
+    // The default push of a docker image is this same path: docker exports it, ecr-ship compresses and uploads it,
+    // and docker is never logged in. Both ways give the same manifest, byte for byte.
     let run = Ship::new(&["push", "--repository", "team/run", "--sha", SHA, "--tag", "v1", "--create-repository"])
+        .args_from(&["--image".into(), "app:run".into()])
+        .envs(dockerd.env(&config).iter())
+        .env("TMPDIR", work.path().join("tmp").display().to_string())
+        .against(&ecr)
+        .cwd(work.path())
+        .run()
+        .success();
+    assert!(run.stderr.contains("to push it natively (docker's default; --transfer engine"), "{}", run.stderr);
+    assert!(run.stderr.contains("with gzip"), "{}", run.stderr);
+    assert!(!std::fs::read_to_string(config.join("config.json")).unwrap_or_default().contains(HOST), "no login");
+    let manifest: Value = serde_json::from_slice(&ecr.pull_manifest("team/run", "v1").unwrap()).unwrap();
+    assert!(strings(&manifest, "mediaType").iter().all(|t| t == DOCKER_LAYER_GZIP), "{manifest}");
+    assert_eq!(std::fs::read_dir(work.path().join("tmp")).unwrap().count(), 0, "no export or layer copy is left");
+    Ship::new(&["push", "--repository", "team/run-archive", "--sha", SHA, "--tag", "v1", "--create-repository"])
         .args_from(&["--from".into(), "docker-archive:app.tar:app:run".into()])
         .env("TMPDIR", work.path().join("tmp").display().to_string())
         .against(&ecr)
         .cwd(work.path())
         .run()
         .success();
-    assert!(run.stderr.contains("with gzip"), "{}", run.stderr);
-    let manifest: Value = serde_json::from_slice(&ecr.pull_manifest("team/run", "v1").unwrap()).unwrap();
-    assert!(strings(&manifest, "mediaType").iter().all(|t| t == DOCKER_LAYER_GZIP), "{manifest}");
-    assert_eq!(std::fs::read_dir(work.path().join("tmp")).unwrap().count(), 0, "no temporary file is left");
+    assert_eq!(ecr.pull_digest("team/run-archive", "v1"), ecr.pull_digest("team/run", "v1"), "one image both ways");
 
     // Forget the local image, log in as a user would, pull from the registry and run it.
     docker(&["rmi", "app:run"]);
@@ -322,26 +336,30 @@ fn docker_pulls_and_runs_the_image_pushed_from_its_own_docker_save() {
     };
     let creds = format!("AWS:{PASSWORD}");
     let certs = format!("--cert-dir={}", ecr.ca().parent().unwrap().display());
-    podman_run(&["pull", "-q", "--creds", &creds, &certs, &remote]);
-    assert_eq!(
-        podman_run(&["image", "inspect", "--format", "{{.Id}}", &remote]),
-        image_id.trim_start_matches("sha256:")
-    );
-    // Rlimits below the machine's hard limits: podman's defaults exceed those of some CI sandboxes.
-    assert_eq!(
-        podman_run(&[
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--ulimit",
-            "nofile=1024:1024",
-            "--ulimit",
-            "nproc=1024:1024",
-            &remote
-        ]),
-        "hello from ECR"
-    );
+    // podman pulls and runs both: the zstd image and the gzip one docker's default push made.
+    for remote in [remote, format!("{HOST}/team/run:v1")] {
+        podman_run(&["pull", "-q", "--creds", &creds, &certs, &remote]);
+        assert_eq!(
+            podman_run(&["image", "inspect", "--format", "{{.Id}}", &remote]),
+            image_id.trim_start_matches("sha256:")
+        );
+        // Rlimits below the machine's hard limits: podman's defaults exceed those of some CI sandboxes.
+        assert_eq!(
+            podman_run(&[
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--ulimit",
+                "nofile=1024:1024",
+                "--ulimit",
+                "nproc=1024:1024",
+                &remote
+            ]),
+            "hello from ECR"
+        );
+        podman_run(&["rmi", &remote]);
+    }
 }
 
 /// A bad value, from the flag, the environment or the file: exit 2 with one line naming it and the allowed ones,

@@ -522,7 +522,7 @@ async fn podman_login_push_logout_against_real_registry() {
     assert!(lines.iter().all(|l| !l.contains(&password) && !l.contains(&basic(USER, &password))), "{lines:?}");
 }
 
-/// A docker CLI stand-in whose `push` hangs: it answers the inspections and records every call (login runs no
+/// A docker CLI stand-in whose `push` and `save` hang: it answers the inspections and records every call (login runs no
 /// docker, so it has none), so a test can stop ecr-ship in the middle of a push.
 fn hanging_docker(dir: &Path) -> std::path::PathBuf {
     let bin = dir.join("bin");
@@ -535,14 +535,16 @@ case "$1" in
   logout) printf '{"auths":{}}\n' > "$DOCKER_CONFIG/config.json" ;;
   tag|rmi) ;;
   push) touch "$FAKE_DOCKER_LOG.push-started"; exec sleep 60 ;;
+  save) printf 'half an archive' > "$3"; touch "$FAKE_DOCKER_LOG.save-started"; exec sleep 60 ;;
 esac
 "#;
     crate::support::write_executable(&bin.join("docker"), script);
     bin
 }
 
-/// The time limit and SIGTERM bound the push, not its cleanup: stopped mid-push, ecr-ship still removes its
-/// registry login from the engine's store and the temporary local name, so no 12-hour token is left behind.
+/// The time limit and SIGTERM bound the push, not its cleanup: stopped mid-push through the engine
+/// (`--transfer engine`), ecr-ship still removes its registry login from the engine's store and the temporary local
+/// name, so no 12-hour token is left behind.
 #[cfg(feature = "stand-ins")]
 #[test]
 fn a_push_stopped_by_its_timeout_or_sigterm_still_logs_out() {
@@ -556,6 +558,7 @@ fn a_push_stopped_by_its_timeout_or_sigterm_still_logs_out() {
         let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
         let mut ship = crate::support::Ship::new(&["push", "--repository", "team/stopped", "--create-repository"])
             .args_from(&["--image".into(), "app:latest".into(), "--engine".into(), "docker".into()])
+            .args_from(&["--transfer".into(), "engine".into()])
             .args_from(&[
                 "--sha".into(),
                 "3f786850e387550fdab836ed7e6dc881de23001b".into(),
@@ -601,6 +604,51 @@ fn a_push_stopped_by_its_timeout_or_sigterm_still_logs_out() {
             "{stop}: login and logout ran no docker (they edit the store themselves): {calls}"
         );
     }
+}
+
+/// The default push of a docker image starts with its export: stopped there by SIGTERM, the half-written archive and
+/// its private directory are gone, and docker was never logged in, tagged or asked to push.
+#[cfg(feature = "stand-ins")]
+#[test]
+fn a_default_push_stopped_during_the_export_leaves_no_archive() {
+    let dir = crate::support::scratch_dir("engine-stop-save");
+    let bin = hanging_docker(dir.path());
+    let (config, log, tmp) = (dir.path().join("docker-config"), dir.path().join("docker.log"), dir.path().join("tmp"));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let child = crate::support::Ship::new(&["push", "--repository", "team/stopped", "--region", "us-east-1"])
+        .args_from(&["--image".into(), "app:latest".into(), "--engine".into(), "docker".into()])
+        .args_from(&["--sha".into(), "3f786850e387550fdab836ed7e6dc881de23001b".into()])
+        .env("PATH", path)
+        .env("TMPDIR", tmp.display().to_string())
+        .env("DOCKER_CONFIG", config.display().to_string())
+        .env("FAKE_DOCKER_LOG", log.display().to_string())
+        .cwd(dir.path())
+        .command()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    while !dir.path().join("docker.log.save-started").exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the export never started: {:?}",
+            std::fs::read_to_string(&log)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 1, "the export writes into its private directory");
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(i32::from(EXIT_FAILURE)), "{stderr}");
+    assert!(stderr.contains("stopped by SIGTERM"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().map(|entry| entry.unwrap().path()).collect();
+    assert!(left.is_empty(), "the export is removed: {left:?}");
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(calls.lines().all(|call| call.starts_with("save ")), "docker only exported: {calls}");
+    assert!(!config.join("config.json").exists(), "docker was never logged in");
 }
 
 /// A docker engine whose program does not exist: whatever it does, it runs no engine process.

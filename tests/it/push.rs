@@ -118,12 +118,14 @@ fn github_output_digest(path: &Path) -> String {
     text.lines().find_map(|l| l.strip_prefix("digest=")).expect("digest output").to_string()
 }
 
-/// Engine path: push once through the engine, then the other tags server-side; every tag pulls the same digest.
-fn engine_push_round_trip(ecr: &Ecr, engine: &str, engine_env: &[(String, String)], work: &Path) {
+/// Engine path (podman's default, docker's with `--transfer engine`): push once through the engine, then the other
+/// tags server-side; every tag pulls the same digest.
+fn engine_push_round_trip(ecr: &Ecr, engine: &str, engine_env: &[(String, String)], work: &Path, transfer: &[&str]) {
     let github_output = work.join("github_output");
     std::fs::write(&github_output, "").unwrap();
     let run = Ship::new(&["push", "--repository", "team/app", "--sha", SHA, "--branch", "feature/Engines"])
         .args_from(&["--image".into(), "app:1".into(), "--engine".into(), engine.into(), "--create-repository".into()])
+        .args_from(&transfer.iter().map(|arg| arg.to_string()).collect::<Vec<_>>())
         .args_from(&[
             "--tag".into(),
             "{branch}".into(),
@@ -140,6 +142,7 @@ fn engine_push_round_trip(ecr: &Ecr, engine: &str, engine_env: &[(String, String
         .run()
         .success();
     assert_eq!(run.stdout, format!("{HOST}/team/app:feature-engines\n"));
+    assert!(!run.stderr.contains("exported app:1"), "pushed by {engine} itself: {}", run.stderr);
     let digest = github_output_digest(&github_output);
     for tag in ["feature-engines", "sha-3f78685", "v1"] {
         assert_eq!(ecr.pull_digest("team/app", tag).as_deref(), Some(digest.as_str()), "{engine}: pull of {tag}");
@@ -166,7 +169,7 @@ fn engine_push_with_docker() {
         ("DOCKER_HOST".to_string(), dockerd.host()),
         ("DOCKER_CONFIG".to_string(), docker_config.display().to_string()),
     ];
-    engine_push_round_trip(&ecr, "docker", &env, work.path());
+    engine_push_round_trip(&ecr, "docker", &env, work.path(), &["--transfer", "engine"]);
     let config = std::fs::read_to_string(docker_config.join("config.json")).unwrap_or_default();
     assert!(!config.contains(HOST), "the login was removed after the push: {config}");
 }
@@ -212,8 +215,9 @@ fn an_engine_image_with_transfer_native_is_exported_and_pushed_by_ecr_ship() {
     listener.set_nonblocking(true).unwrap();
     let endpoint = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     for (source, transfer, expected) in [
-        ("--image", "parcel", "invalid --transfer 'parcel': expected engine (the default) or native"),
+        ("--image", "parcel", "invalid --transfer 'parcel': expected auto (the default), engine or native"),
         ("--from", "native", "--transfer native applies to --image"),
+        ("--from", "engine", "--transfer engine applies to --image"),
     ] {
         let value = if source == "--image" { "app:1" } else { "oci:layout" };
         let bad = Ship::new(&["push", "--repository", "team/native", "--sha", SHA, "--region", "us-east-1"])
@@ -236,7 +240,8 @@ fn engine_push_with_podman() {
     let work = scratch_dir("push-podman");
     podman.build_scratch_image("app:1", &[("hello.txt", b"hello from podman" as &[u8])]);
     let env: Vec<(String, String)> = podman.env().into_iter().collect();
-    engine_push_round_trip(&ecr, "podman", &env, work.path());
+    // podman's own push is its default transfer.
+    engine_push_round_trip(&ecr, "podman", &env, work.path(), &[]);
     let auth = std::fs::read_to_string(podman.auth_file()).unwrap_or_default();
     assert!(!auth.contains(HOST), "the login was removed after the push: {auth}");
 }

@@ -757,7 +757,7 @@ fn codebuild_fragment_pushes_exports_variables_and_writes_deploy_files() {
         eprintln!("codebuild {case} (succeeding={succeeding}) took {:?}", started.elapsed());
         assert!(run.status.success(), "{case}: {stderr}\n{}", ecr.log());
         if matches!(source, Source::Docker(..)) {
-            assert!(stderr.contains("through docker"), "{case}: {stderr}");
+            assert!(stderr.contains("from docker to push it natively (docker's default"), "{case}: {stderr}");
         }
         let printed: BTreeMap<&str, &str> = stdout.lines().filter_map(|l| l.split_once('=')).collect();
         if succeeding == "0" {
@@ -1064,7 +1064,11 @@ fn the_readme_docker_build_recipe_runs_under_act() {
     let job = ActJob { workflow: "tests/workflows/readme-build.yml", event: "push", payload: None, env: &env };
     let run = act(root.path(), &work, &job, Some(&ecr));
     assert!(run.success && run.log.contains("Job succeeded"), "act failed:\n{}\nstand-in log:\n{}", run.log, ecr.log());
-    assert!(run.log.contains("through docker"), "the built image was pushed through the engine:\n{}", run.log);
+    assert!(
+        run.log.contains("from docker to push it natively (docker's default"),
+        "the built image was exported by docker and pushed natively:\n{}",
+        run.log
+    );
     let tags = [format!("sha-{}", &sha[..7]), "main".to_string()];
     let digest = ecr.pull_digest("team/app", &tags[0]).expect("the commit tag pulls");
     assert_tags_pull_as(&ecr, "team/app", &tags, &digest, "readme recipe");
