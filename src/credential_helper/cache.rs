@@ -78,11 +78,11 @@ impl TokenCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = anyhow::Result<RegistryCredentials>>,
     {
-        let identity = identity_hash(access_key_id);
-        let file = self.file(host, &identity);
-        if let Some(token) = read(&file, host, &identity, unix_now()) {
+        if let Some(token) = self.cached(host, access_key_id) {
             return Ok(token);
         }
+        let identity = identity_hash(access_key_id);
+        let file = self.file(host, &identity);
         let _lock = crate::engine::lock_store(&file).await?;
         if let Some(token) = read(&file, host, &identity, unix_now()) {
             return Ok(token);
@@ -104,6 +104,13 @@ impl TokenCache {
             crate::engine::write_private_file(&file, &text)?;
         }
         Ok(CachedToken { username: fresh.username, secret: fresh.password, fetched: true })
+    }
+
+    /// The token for `host` and this identity when the cache holds one fresh enough; no lock, since entries are
+    /// replaced atomically and a miss goes on to [`TokenCache::token`].
+    pub fn cached(&self, host: &str, access_key_id: &str) -> Option<CachedToken> {
+        let identity = identity_hash(access_key_id);
+        read(&self.file(host, &identity), host, &identity, unix_now())
     }
 
     /// The hosts with a token the cache would serve now (for `list`).

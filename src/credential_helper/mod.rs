@@ -18,6 +18,12 @@ pub use protocol::{NOT_FOUND, Served, Verb};
 /// container, instance metadata with a bounded wait), the region of the host (us-east-1 for ECR Public), and the
 /// cache in front of GetAuthorizationToken.
 pub async fn token(served: &Served, env: &EnvMap, cache: &TokenCache) -> anyhow::Result<CachedToken> {
+    // The SDK's default chain takes static keys from the environment before any other source, so they name the
+    // identity without loading the SDK: a token cached for them is served at once. This is the path docker takes
+    // on every pull and push after the first.
+    if let Some(token) = environment_key_id(env).and_then(|key_id| cache.cached(served.host(), key_id)) {
+        return Ok(token);
+    }
     let options = match served {
         Served::Private(host) => AwsOptions { registry: Some(host.clone()), ..AwsOptions::default() },
         Served::Public => AwsOptions {
@@ -32,4 +38,11 @@ pub async fn token(served: &Served, env: &EnvMap, cache: &TokenCache) -> anyhow:
     let session = settings.connect(env).await?;
     let identity = session.access_key_id().await?;
     cache.token(served.host(), &identity, || session.fresh_authorization_token()).await
+}
+
+/// The access key id the SDK's environment provider would use: `AWS_ACCESS_KEY_ID` with `AWS_SECRET_ACCESS_KEY`
+/// beside it, both non-empty.
+fn environment_key_id(env: &EnvMap) -> Option<&str> {
+    let set = |key: &str| env.get(key).map(String::as_str).filter(|value| !value.is_empty());
+    set("AWS_SECRET_ACCESS_KEY").and(set("AWS_ACCESS_KEY_ID"))
 }

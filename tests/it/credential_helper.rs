@@ -208,6 +208,9 @@ mod against_the_stand_in {
         let second = get(&ecr, cache.path(), PRIVATE_HOST).success();
         assert!(second.stdout.contains(PASSWORD));
         assert_eq!(ecr.stat("get_authorization_token"), 1, "served from the cache");
+        // Keys in the environment name the identity before the SDK loads: the cached token is served without
+        // building a session, which would say which credentials it uses.
+        assert_eq!(second.stderr, "", "a warm get with keys in the environment says nothing");
 
         let files = entries(cache.path());
         assert_eq!(files.len(), 1, "{files:?}");
