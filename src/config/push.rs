@@ -32,7 +32,7 @@ pub enum Transfer {
 impl Transfer {
     /// Whether an `--image` on `engine` is exported and pushed natively. The default follows BENCHMARKS.md (i):
     /// docker's registry client opens a new connection per request and pushes layer by layer, so its export plus
-    /// the native push took 0.69-0.73× the time of `docker push` at 0 and 40 ms, with the same image id. podman's
+    /// the native push took 0.5-0.73× the time of `docker push` at 0 and 40 ms, with the same image id. podman's
     /// push (containers/image) already keeps its connections and compresses layers in parallel, and its export
     /// was not measured to beat it, so podman keeps its own push.
     pub fn is_native(self, engine: EngineKind) -> bool {
