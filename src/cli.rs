@@ -69,9 +69,11 @@ pub enum Command {
   ecr-ship retag --repository team/app sha-0123abc v1.4.0 stable
   ecr-ship retag --repository team/app \"$DIGEST\" release-2026-11   # DIGEST: a push's digest")]
     Retag(RetagArgs),
-    /// Print the least-privilege IAM policy for pushing, and the GitHub OIDC trust policy.
+    /// Print the least-privilege IAM policy for pushing, the GitHub OIDC trust policy, and with --lifecycle an ECR
+    /// lifecycle policy that follows the tag rules.
     #[command(after_long_help = "Examples:
   ecr-ship policy --repository team/app --account-id 123456789012 --region eu-west-1
+  ecr-ship policy --repository team/app --region eu-west-1 --lifecycle --keep-tag prod --pr-days 7
   ecr-ship policy --repository team/app --account-id 123456789012 --region eu-west-1 \\
     --github-repo octo/app --github-ref refs/heads/main --github-ref 'refs/tags/v*' \\
     --github-pull-requests --create-repository
@@ -94,6 +96,17 @@ timed out), 2 bad input, 3 the gate failed.")]
   ecr-ship merge --repository team/app \"$DIGEST_AMD64\" \"$DIGEST_ARM64\"
   ecr-ship merge --repository team/app build-amd64 build-arm64 --tag '{branch}' --tag latest")]
     Merge(Box<MergeArgs>),
+    /// Remove pull-request and superseded images from a repository: a dry plan by default (each image, its tags,
+    /// its size and why it goes or stays), carried out with --apply. Never removes an image a tag outside the
+    /// rules names, a child of a kept index, or an attestation of a kept image.
+    #[command(after_long_help = "Examples:
+  ecr-ship prune --repository team/app --pr 42                 # the plan only
+  ecr-ship prune --repository team/app --pr 42 --apply
+  ecr-ship prune --repository team/app --keep-last 20 --match 'sha-*' \\
+    --untagged-older-than 14 --apply
+
+In GitHub Actions, a pull_request event with action `closed` gives --pr.")]
+    Prune(Box<PruneArgs>),
     /// Be a docker credential helper (also when called as docker-credential-ecr-ship): get, store, erase, list,
     /// version; the token comes from the host's region and is cached until shortly before it expires. `install
     /// --registries HOST,…` sets it up for docker and podman, `uninstall` undoes that.
@@ -356,6 +369,21 @@ pub struct PushArgs {
     pub by_digest: Option<bool>,
     #[command(flatten)]
     pub scan: ScanGateArgs,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+/// The repository's stored size and its month's price, in the job summary after a push or a prune.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// Measure the repository's stored size (each layer once) and its storage price for the job summary: auto
+    /// (default: after a prune that writes a job summary, as in GitHub Actions; never after a push, since reading
+    /// every manifest counts as a pull of every image to ECR), true (also a log line elsewhere), false.
+    #[arg(long, env = "ECR_SHIP_STORAGE_SUMMARY", value_name = "WHEN")]
+    pub storage_summary: Option<String>,
+    /// Storage price in USD per GB-month for the summary (default: the region's public price, $0.10).
+    #[arg(long, env = "ECR_SHIP_PRICE_PER_GB", value_name = "USD")]
+    pub price_per_gb: Option<String>,
 }
 
 /// The vulnerability gate: ECR's scan of the image, judged against a threshold.
@@ -460,6 +488,37 @@ pub struct RetagArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub outputs: OutputArgs,
+    /// Prune pull request N: its `pr-N` tag, and the images it leaves with no tag but commit tags (`sha-…`).
+    /// Default: in GitHub Actions, the number of a closed pull_request event.
+    #[arg(long, env = "ECR_SHIP_PR", value_name = "N")]
+    pub pr: Option<String>,
+    /// Keep the N newest images with a tag matching --match; prune those tags from the older ones.
+    #[arg(long, env = "ECR_SHIP_KEEP_LAST", value_name = "N")]
+    pub keep_last: Option<String>,
+    /// The tags --keep-last counts, as a pattern: `*` any characters, `?` one, e.g. 'sha-*'.
+    #[arg(long = "match", env = "ECR_SHIP_MATCH", value_name = "GLOB")]
+    pub match_tags: Option<String>,
+    /// Prune untagged images pushed more than DAYS days ago (0: any untagged image), unless a kept image needs them.
+    #[arg(long, env = "ECR_SHIP_UNTAGGED_OLDER_THAN", value_name = "DAYS")]
+    pub untagged_older_than: Option<String>,
+    /// Carry the plan out (default: print it and delete nothing).
+    #[arg(long, env = "ECR_SHIP_APPLY", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub apply: Option<bool>,
+    /// Refuse, before deleting anything, a plan that deletes more than N images (default 50).
+    #[arg(long, env = "ECR_SHIP_MAX", value_name = "N")]
+    pub max: Option<String>,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct PolicyArgs {
     #[command(flatten)]
     pub common: CommonArgs,
@@ -510,6 +569,34 @@ pub struct PolicyArgs {
     /// Include the permissions needed by --create-repository.
     #[arg(long, env = "ECR_SHIP_CREATE_REPOSITORY", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub create_repository: Option<bool>,
+    /// Include the permissions `ecr-ship prune` needs: ListImages, DescribeImages, BatchGetImage and
+    /// BatchDeleteImage, on the repository only.
+    #[arg(long, env = "ECR_SHIP_POLICY_PRUNE", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub prune: Option<bool>,
+    /// Also print an ECR lifecycle policy made from the tag rules (`lifecycle_policy`): pull-request images expire
+    /// after --pr-days, the last --keep-commits commit images stay, untagged images expire after --untagged-days,
+    /// and the default branch's and release tags never expire.
+    #[arg(long, env = "ECR_SHIP_LIFECYCLE", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub lifecycle: Option<bool>,
+    /// Lifecycle policy: days after which pull-request images expire (default 14).
+    #[arg(long, env = "ECR_SHIP_PR_DAYS", value_name = "DAYS")]
+    pub pr_days: Option<u32>,
+    /// Lifecycle policy: how many of the newest commit-tagged images to keep (default 30).
+    #[arg(long, env = "ECR_SHIP_KEEP_COMMITS", value_name = "N")]
+    pub keep_commits: Option<u32>,
+    /// Lifecycle policy: days after which untagged images expire (default 7; 0: no untagged rule).
+    #[arg(long, env = "ECR_SHIP_UNTAGGED_DAYS", value_name = "DAYS")]
+    pub untagged_days: Option<u32>,
+    /// Lifecycle policy: a further tag pattern never to expire, e.g. prod or release-* (`*` wildcards); repeatable.
+    #[arg(long = "keep-tag", env = "ECR_SHIP_KEEP_TAGS", value_name = "PATTERN", value_delimiter = ',')]
+    pub keep_tags: Vec<String>,
+    /// Also write the lifecycle policy alone to this file (for --lifecycle-policy FILE with --create-repository,
+    /// or `aws ecr put-lifecycle-policy --lifecycle-policy-text file://FILE`).
+    #[arg(long, env = "ECR_SHIP_LIFECYCLE_POLICY_FILE", value_name = "FILE")]
+    pub lifecycle_policy_file: Option<PathBuf>,
+    // The tag rules the lifecycle policy follows: push's own, with .ecr-ship.yml's `tags:`.
+    #[command(flatten)]
+    pub tags: TagArgs,
 }
 
 /// What clap's "invalid UTF-8 was detected" was about, in one sentence: the first argument whose text is not UTF-8

@@ -28,6 +28,7 @@ pub mod media_type;
 pub mod names;
 pub mod oci;
 mod outputs;
+mod prune;
 mod scan;
 mod secret;
 mod tag_policy;

@@ -227,6 +227,37 @@ pub fn append_fields(
     Ok(())
 }
 
+/// Writes a result that is not an image's (`prune`'s: counts, digests, bytes) to every output a run names:
+/// `$GITHUB_OUTPUT` (multi-line values as heredocs), the Jenkins properties and dotenv files (multi-line values
+/// joined with ','), and the JSON file (`json`); the files are replaced whole, as [`write_files`] replaces an
+/// image's. The job summary is the caller's ([`append_summary`]).
+pub fn write_fields(
+    fields: &[(&'static str, &'static str, String)],
+    json: &serde_json::Value,
+    targets: &OutputTargets,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    let follow = targets.follow_symlinks;
+    if let Some(path) = &targets.github_output {
+        append(path, &github_output_fields(fields)?)
+            .with_context(|| format!("writing GITHUB_OUTPUT '{}'", path.display()))?;
+    }
+    let joined = |value: &str| value.replace('\n', ",");
+    if let Some(path) = &targets.properties_file {
+        let text: String =
+            fields.iter().map(|(_, key, value)| format!("{key}={}\n", properties_value(&joined(value)))).collect();
+        write_text(&dir.join(path), &text, follow)?;
+    }
+    if let Some(path) = &targets.dotenv_file {
+        let text: String = fields.iter().map(|(_, key, value)| format!("{key}={}\n", joined(value))).collect();
+        write_text(&dir.join(path), &text, follow)?;
+    }
+    if let Some(path) = &targets.json_file {
+        write_json(&dir.join(path), json, follow)?;
+    }
+    Ok(())
+}
+
 /// `export NAME='value'` lines of extra outputs, for `eval` in a CodeBuild buildspec.
 pub fn export_fields(fields: &[(&'static str, &'static str, String)]) -> String {
     fields.iter().map(|(_, key, value)| format!("export {key}={}\n", shell_quote(value))).collect()
@@ -398,8 +429,13 @@ fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
 /// The `$GITHUB_OUTPUT` text: `name=value` for single lines, the heredoc form with a fresh random delimiter for
 /// multi-line values (as actions/toolkit does; a fixed delimiter could be forged by a value).
 pub fn github_output(outputs: &ImageOutputs) -> anyhow::Result<String> {
+    github_output_fields(&outputs.fields())
+}
+
+/// The `$GITHUB_OUTPUT` text of any fields, as [`github_output`] writes an image's.
+fn github_output_fields(fields: &[(&'static str, &'static str, String)]) -> anyhow::Result<String> {
     let mut text = String::new();
-    for (name, _, value) in outputs.fields() {
+    for (name, _, value) in fields {
         if value.contains('\n') || value.contains('\r') {
             let delimiter = random_delimiter()?;
             text.push_str(&format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"));

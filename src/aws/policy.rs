@@ -39,6 +39,17 @@ pub const CREATE_ACTIONS: [&str; 6] = [
     "ecr:TagResource",
 ];
 
+/// `ecr-ship prune`: listing the images (DescribeImages pages; ListImages for tools that list by id), reading
+/// their manifests, and deleting, scoped to the repository.
+pub const PRUNE_ACTIONS: [&str; 4] =
+    ["ecr:ListImages", "ecr:DescribeImages", "ecr:BatchGetImage", "ecr:BatchDeleteImage"];
+
+/// The statement `policy --prune` adds to the push policy: [`PRUNE_ACTIONS`] on the repository's ARN alone.
+pub fn prune_statement(partition: Partition, account: &str, region: &str, repository: &str) -> Value {
+    let repository_arn = format!("arn:{}:ecr:{region}:{account}:repository/{repository}", partition.arn_name());
+    json!({"Sid": "EcrPrune", "Effect": "Allow", "Action": PRUNE_ACTIONS, "Resource": repository_arn})
+}
+
 /// ECR Public login: its GetAuthorizationToken, and the STS bearer token the service obtains for the caller (the
 /// ECR Public user guide, registry authentication). Neither has resource-level permissions.
 pub const PUBLIC_LOGIN_ACTIONS: [&str; 2] = ["ecr-public:GetAuthorizationToken", "sts:GetServiceBearerToken"];

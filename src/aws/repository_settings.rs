@@ -142,12 +142,21 @@ impl RepositorySettings {
         };
 
         let lifecycle_policy = match (&opts.lifecycle_policy_file, &opts.lifecycle_policy_inline) {
-            (Some(path), _) => Some(read_policy(path, "lifecycle policy", "rules", LIFECYCLE_POLICY_MAX)?),
-            (None, Some(text)) => {
-                Some(check_policy(text, "inline", "lifecycle policy", "rules", LIFECYCLE_POLICY_MAX)?)
-            }
+            (Some(path), _) => Some((
+                read_policy(path, "lifecycle policy", "rules", LIFECYCLE_POLICY_MAX)?,
+                format!("the lifecycle policy file '{}'", path.display()),
+            )),
+            (None, Some(text)) => Some((
+                check_policy(text, "inline", "lifecycle policy", "rules", LIFECYCLE_POLICY_MAX)?,
+                "the inline lifecycle policy".to_string(),
+            )),
             (None, None) => None,
         };
+        // ECR's own rules (priorities, tag statuses, wildcards, count types), so a refusal is exit 2, not a failed call.
+        if let Some((text, origin)) = &lifecycle_policy {
+            super::lifecycle::validate_text(text, origin)?;
+        }
+        let lifecycle_policy = lifecycle_policy.map(|(text, _)| text);
         let repository_policy = match (&opts.repository_policy_file, &opts.repository_policy_inline) {
             (Some(path), _) => Some(read_policy(path, "repository policy", "Statement", REPOSITORY_POLICY_MAX)?),
             (None, Some(text)) => {

@@ -189,6 +189,28 @@ impl Session {
         }
     }
 
+    /// Every image of `repository` with its tags, push time and manifest facts, for `prune` to plan over. ECR
+    /// Public is refused: its API has no BatchGetImage, and a prune must read every manifest.
+    pub async fn repository_images(&self, repository: &str) -> anyhow::Result<Vec<crate::prune::StoredImage>> {
+        if self.public.is_some() {
+            anyhow::bail!("prune works on private ECR repositories: the ECR Public API cannot read manifests");
+        }
+        super::prune::repository_images(&self.api, repository).await
+    }
+
+    /// BatchDeleteImage of `images` (at most 100 a call), returning the ids ECR refused; ids already gone are no
+    /// failure.
+    pub async fn delete_images(
+        &self,
+        repository: &str,
+        images: &[crate::prune::ImageRef],
+    ) -> anyhow::Result<Vec<super::prune::DeleteFailure>> {
+        if self.public.is_some() {
+            anyhow::bail!("prune works on private ECR repositories");
+        }
+        super::prune::delete_images(&self.api, repository, images).await
+    }
+
     /// The findings of the image's scan (tag or digest), waited for within `timeout`; a basic scan is started
     /// when the image has none. ECR Public does not scan.
     pub async fn wait_for_scan(

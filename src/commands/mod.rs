@@ -11,6 +11,7 @@ mod login;
 mod logout;
 mod merge;
 mod policy;
+mod prune;
 mod push;
 mod registry_client;
 pub mod report;
@@ -58,6 +59,7 @@ pub async fn run(cli: Cli, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> 
             Settings::Policy(settings) => policy::run(&settings, stdout),
             Settings::Scan(settings) => scan::run(&settings, env, cwd, stdout).await,
             Settings::Merge(settings) => merge::run(&settings, env, cwd, stdout).await,
+            Settings::Prune(settings) => prune::run(&settings, env, cwd, stdout).await,
         }
     };
     let limited = async {
@@ -115,5 +117,6 @@ fn describe(settings: &Settings) -> String {
         Settings::Policy(_) => "policy".to_string(),
         Settings::Scan(scan) => format!("scan of '{}:{}'", scan.repository, scan.reference),
         Settings::Merge(merge) => format!("merge in '{}'", merge.repository),
+        Settings::Prune(prune) => format!("prune of '{}'", prune.repository),
     }
 }

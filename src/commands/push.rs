@@ -282,12 +282,15 @@ async fn finish(
     cwd: &Path,
     stdout: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    match &settings.scan {
+    let reported = match &settings.scan {
         Some(gate) => {
             super::scan::after_push(gate, session, result, &settings.outputs, &settings.reporting, cwd, stdout).await
         }
         None => report::image(result, &settings.outputs, &settings.reporting, "pushed", cwd, stdout),
-    }
+    };
+    let (storage, targets) = (&settings.storage, &settings.outputs.targets);
+    report::storage(session, &result.repository, storage, targets, settings.reporting.github, false).await;
+    reported
 }
 
 /// Where a by-digest push goes, and with what.

@@ -6,10 +6,12 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use crate::aws::Session;
+use crate::aws::storage::{repository_footprint, storage_line, storage_price, storage_summary};
 use crate::ci::{self, EnvMap};
-use crate::config::{OutputSettings, Reporting};
+use crate::config::{OutputSettings, Reporting, StorageSettings};
 use crate::log;
-use crate::outputs::{self, ImageOutputs};
+use crate::outputs::{self, ImageOutputs, OutputTargets};
 use crate::tag_policy::TagAction;
 
 /// Prints the whole cause chain on stderr, and an annotation when running in GitHub Actions; each message on one
@@ -55,6 +57,36 @@ pub fn tag_actions(actions: &[(String, TagAction)], digest: &str, github: bool) 
                 github,
             ),
         }
+    }
+}
+
+/// The repository's stored size (each layer once) and the month's storage price: a log line and a section of the job
+/// summary, after a push or a prune (`manifests_read_anyway`: the command read every manifest already, see
+/// [`StorageSettings::wanted`]). It never fails the command: a measurement that fails (a role without
+/// ecr:DescribeImages, say) is one warning. ECR Public is not measured (when asked for outright, the warning says
+/// why).
+pub async fn storage(
+    session: &Session,
+    repository: &str,
+    settings: &StorageSettings,
+    targets: &OutputTargets,
+    github: bool,
+    manifests_read_anyway: bool,
+) {
+    if !settings.wanted(targets.github_summary.is_some(), manifests_read_anyway)
+        || (session.is_public() && settings.measure.is_none())
+    {
+        return;
+    }
+    let price = storage_price(session.region(), settings.price_per_gb);
+    match repository_footprint(session, repository).await {
+        Ok(footprint) => {
+            log::info(storage_line(repository, &footprint, &price));
+            if let Err(error) = outputs::append_summary(&storage_summary(repository, &footprint, &price), targets) {
+                log::warn(format!("the storage summary was not written: {error:#}"), github);
+            }
+        }
+        Err(error) => log::warn(format!("no storage summary: {error:#} (--storage-summary false skips it)"), github),
     }
 }
 

@@ -13,10 +13,12 @@ pub(crate) mod file;
 mod login;
 mod merge;
 mod policy;
+mod prune;
 mod push;
 mod repository;
 mod retag;
 mod scan;
+mod storage;
 mod tags;
 mod workflow;
 
@@ -30,9 +32,11 @@ pub use common::{OutputSettings, Reporting};
 pub use login::{LoginSettings, LogoutSettings};
 pub use merge::{MergeSettings, Platform};
 pub use policy::PolicySettings;
+pub use prune::PruneSettings;
 pub use push::{PushSettings, SourceSettings, Transfer};
 pub use retag::RetagSettings;
 pub use scan::{ScanGateSettings, ScanSettings};
+pub use storage::StorageSettings;
 pub use tags::TagsSettings;
 
 /// One command's resolved settings.
@@ -46,6 +50,7 @@ pub enum Settings {
     Policy(PolicySettings),
     Scan(Box<ScanSettings>),
     Merge(Box<MergeSettings>),
+    Prune(Box<PruneSettings>),
 }
 
 impl Settings {
@@ -58,6 +63,7 @@ impl Settings {
             Settings::Retag(retag) => retag.time_limit,
             Settings::Scan(scan) => scan.time_limit,
             Settings::Merge(merge) => merge.time_limit,
+            Settings::Prune(prune) => prune.time_limit,
             Settings::Tags(_) | Settings::Policy(_) => None,
         }
     }
@@ -75,6 +81,7 @@ pub fn resolve(command: &Command, env: &EnvMap, cwd: &Path) -> anyhow::Result<Se
         Command::Policy(args) => Settings::Policy(policy::resolve(args, env, cwd)?),
         Command::Scan(args) => Settings::Scan(Box::new(scan::resolve(args, env, cwd)?)),
         Command::Merge(args) => Settings::Merge(Box::new(merge::resolve(args, env, cwd)?)),
+        Command::Prune(args) => Settings::Prune(Box::new(prune::resolve(args, env, cwd)?)),
         // The helper's one setting is its verb: `commands::run` hands it over before resolving anything.
         Command::CredentialHelper(args) => {
             crate::bail_input!("credential-helper {}: the credential helper takes no settings", args.verb)
@@ -197,13 +204,6 @@ mod tests {
         assert_eq!(compression("", &native(&[])), Compression::Gzip);
         assert_eq!(compression("compression: zstd\n", &native(&[])), Compression::Zstd);
         assert_eq!(compression("compression: zstd\n", &native(&["--compression", "NONE"])), Compression::None);
-        for (config, args, needle) in [
-            ("", native(&["--compression", "xz"]), "unknown --compression 'xz': use gzip, zstd or none"),
-            ("compression: brotli\n", native(&[]), "unknown --compression 'brotli': use gzip, zstd or none"),
-            ("", push_args(&["--compression", "zstd"]), "--compression applies to native pushes"),
-        ] {
-            let error = resolve_in(dir.path(), config, &args).unwrap_err();
-            assert_eq!(exit_code(&error), EXIT_BAD_INPUT, "{args:?}: {error:#}");
         // With --image, asking for a compression asks for the push that applies it, on either engine.
         let transfer = |args: &[&str]| match resolve_in(dir.path(), "", args).unwrap() {
             Settings::Push(push) => push.transfer,
@@ -212,6 +212,17 @@ mod tests {
         assert_eq!(transfer(&push_args(&[])), Transfer::Auto);
         assert_eq!(transfer(&push_args(&["--compression", "zstd"])), Transfer::Native);
         assert_eq!(transfer(&push_args(&["--transfer", "engine"])), Transfer::Engine);
+        for (config, args, needle) in [
+            ("", native(&["--compression", "xz"]), "unknown --compression 'xz': use gzip, zstd or none"),
+            ("compression: brotli\n", native(&[]), "unknown --compression 'brotli': use gzip, zstd or none"),
+            (
+                "",
+                push_args(&["--compression", "zstd", "--transfer", "engine"]),
+                "--compression applies to native pushes",
+            ),
+        ] {
+            let error = resolve_in(dir.path(), config, &args).unwrap_err();
+            assert_eq!(exit_code(&error), EXIT_BAD_INPUT, "{args:?}: {error:#}");
             assert_eq!(format!("{error:#}").lines().count(), 1, "one line: {error:#}");
             assert!(format!("{error:#}").contains(needle), "{args:?}: {error:#}");
         }

@@ -1,12 +1,15 @@
-//! `ecr-ship policy`: the repository, the registry named offline, and the GitHub subjects the trust policy admits.
+//! `ecr-ship policy`: the repository, the registry named offline, the GitHub subjects the trust policy admits, and
+//! with `--lifecycle` the lifecycle policy made from the tag rules (checked against ECR's rules here, offline).
 
 use std::path::Path;
 
 use super::aws::{offline_region, offline_registry};
 use super::common::file_and_repository;
+use super::file::ConfigFile;
 use crate::ci::EnvMap;
 use crate::cli::PolicyArgs;
 use crate::host::{Partition, PublicRegistry, RegistryTarget};
+use crate::tags::lifecycle::{self, LifecycleOptions, LifecyclePolicy};
 use crate::{bail_input, ci, names};
 
 #[derive(Debug)]
@@ -29,6 +32,12 @@ pub struct PolicySettings {
     pub create_repository: bool,
     /// Running in GitHub Actions: warnings become annotations.
     pub github_warnings: bool,
+    /// `--prune`: the push policy also grants what `ecr-ship prune` calls.
+    pub prune: bool,
+    /// The lifecycle policy made from the tag rules (`--lifecycle`), already checked against ECR's rules.
+    pub lifecycle: Option<LifecyclePolicy>,
+    /// Where to write the lifecycle policy alone (absolute, checked).
+    pub lifecycle_policy_file: Option<std::path::PathBuf>,
 }
 
 pub(super) fn resolve(args: &PolicyArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PolicySettings> {
@@ -54,12 +63,18 @@ pub(super) fn resolve(args: &PolicyArgs, env: &EnvMap, cwd: &Path) -> anyhow::Re
             file.display()
         );
     }
-    for (flag, file) in
-        [("--trust-policy-file", &args.trust_policy_file), ("--push-policy-file", &args.push_policy_file)]
-    {
+    let lifecycle = lifecycle_settings(args, &file, env, cwd, public.is_some())?;
+    for (flag, file) in [
+        ("--trust-policy-file", &args.trust_policy_file),
+        ("--push-policy-file", &args.push_policy_file),
+        ("--lifecycle-policy-file", &args.lifecycle_policy_file),
+    ] {
         if let Some(file) = file {
             crate::outputs::check_destination(cwd, file, flag, false)?;
         }
+    }
+    if args.prune == Some(true) && public.is_some() {
+        bail_input!("--prune is for private ECR repositories: ecr-ship prune does not work on ECR Public");
     }
     Ok(PolicySettings {
         repository,
@@ -73,7 +88,67 @@ pub(super) fn resolve(args: &PolicyArgs, env: &EnvMap, cwd: &Path) -> anyhow::Re
         push_policy_file: args.push_policy_file.as_ref().map(|file| cwd.join(file)),
         create_repository: args.create_repository.unwrap_or(workflow_creates),
         github_warnings: ci::in_github_actions(env),
+        prune: args.prune.unwrap_or(false),
+        lifecycle,
+        lifecycle_policy_file: args.lifecycle_policy_file.as_ref().map(|file| cwd.join(file)),
     })
+}
+
+/// The longest expiry a lifecycle flag takes, in days (ten years).
+const MAX_DAYS: u32 = 3650;
+
+/// `--lifecycle`: the policy from the same tag rules push resolves (flags, ECR_SHIP_*, the config file's `tags:`),
+/// with its flags checked; without it, a lifecycle flag alone is a mistake worth saying.
+fn lifecycle_settings(
+    args: &PolicyArgs,
+    file: &ConfigFile,
+    env: &EnvMap,
+    cwd: &Path,
+    public: bool,
+) -> anyhow::Result<Option<LifecyclePolicy>> {
+    if !args.lifecycle.unwrap_or(false) {
+        let given = [
+            ("--pr-days", args.pr_days.is_some()),
+            ("--keep-commits", args.keep_commits.is_some()),
+            ("--untagged-days", args.untagged_days.is_some()),
+            ("--keep-tag", !args.keep_tags.is_empty()),
+            ("--lifecycle-policy-file", args.lifecycle_policy_file.is_some()),
+        ];
+        if let Some((flag, _)) = given.iter().find(|(_, given)| *given) {
+            bail_input!("{flag} shapes the lifecycle policy, which only --lifecycle prints: add --lifecycle");
+        }
+        return Ok(None);
+    }
+    if public {
+        bail_input!(
+            "ECR Public repositories have no lifecycle policies (PutLifecyclePolicy is private ECR's): --lifecycle \
+             needs a private registry"
+        );
+    }
+    let days = |flag: &str, value: Option<u32>, default: u32| -> anyhow::Result<u32> {
+        let days = value.unwrap_or(default);
+        if !(1..=MAX_DAYS).contains(&days) {
+            bail_input!("invalid {flag} {days}: expected 1 to {MAX_DAYS} days");
+        }
+        Ok(days)
+    };
+    let keep_commits = args.keep_commits.unwrap_or(lifecycle::DEFAULT_KEEP_COMMITS);
+    if !(1..lifecycle::KEEP_COUNT).contains(&keep_commits) {
+        bail_input!("invalid --keep-commits {keep_commits}: expected 1 to {}", lifecycle::KEEP_COUNT - 1);
+    }
+    let options = LifecycleOptions {
+        pr_days: days("--pr-days", args.pr_days, lifecycle::DEFAULT_PR_DAYS)?,
+        keep_commits,
+        untagged_days: match args.untagged_days {
+            Some(0) => None,
+            given => Some(days("--untagged-days", given, lifecycle::DEFAULT_UNTAGGED_DAYS)?),
+        },
+        keep_tags: args.keep_tags.iter().map(|tag| tag.trim().to_string()).collect(),
+    };
+    let tags = super::tags::tag_settings(&args.tags, file, env, cwd)?;
+    let policy = lifecycle::lifecycle_policy(&tags.context, &tags.rules, tags.now, &options)?;
+    crate::aws::lifecycle::validate(&policy.document, "the lifecycle policy made from the tag rules")?;
+    Ok(Some(policy))
 }
 
 /// The trust policy's subjects, narrow by default (the whole repository only when asked for), with the notes of a

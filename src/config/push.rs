@@ -81,6 +81,8 @@ pub struct PushSettings {
     pub time_limit: Option<Duration>,
     /// `--scan-fail-on`: the vulnerability gate on the pushed digest, after the push.
     pub scan: Option<ScanGateSettings>,
+    /// The repository's stored size and price in the job summary (`--storage-summary`, `--price-per-gb`).
+    pub storage: super::StorageSettings,
 }
 
 pub(super) fn resolve(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Result<PushSettings> {
@@ -183,6 +185,7 @@ pub(super) fn resolve(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Resu
         reporting: reporting(&args.common, env),
         time_limit: time_limit(&args.aws, &file),
         scan,
+        storage: super::storage::resolve(&args.storage)?,
     })
 }
 

@@ -12,6 +12,7 @@
 
 mod expr;
 pub mod labels;
+pub mod lifecycle;
 pub mod metadata;
 mod versions;
 

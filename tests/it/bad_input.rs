@@ -210,3 +210,47 @@ fn an_empty_image_reference_is_named_not_the_directory() {
         assert!(!run.stderr.contains("no directory"), "{}", run.stderr);
     }
 }
+
+#[test]
+fn prune_refuses_a_missing_or_malformed_rule_before_any_connection() {
+    let silent = SilentServer::start();
+    let dir = scratch_dir("bad-input-prune");
+    let event = dir.path().join("event.json");
+    std::fs::write(&event, "{not json").unwrap();
+    let prune = |extra: &[&str]| {
+        let mut args = vec!["prune", "--repository", "team/app", "--region", "us-east-1"];
+        args.extend_from_slice(extra);
+        Ship::new(&args).cwd(dir.path())
+    };
+    for (extra, needle) in [
+        (vec![], "prune needs a rule"),
+        (vec!["--pr", "abc"], "invalid --pr 'abc'"),
+        (vec!["--pr", "0"], "invalid --pr '0'"),
+        (vec!["--keep-last", "5"], "--keep-last 5 needs --match"),
+        (vec!["--match", "sha-*"], "--match 'sha-*' needs --keep-last"),
+        (vec!["--keep-last", "0", "--match", "sha-*"], "invalid --keep-last '0'"),
+        (vec!["--keep-last", "3", "--match", "sha/*"], "invalid --match 'sha/*'"),
+        (vec!["--untagged-older-than=-1"], "invalid --untagged-older-than '-1'"),
+        (vec!["--untagged-older-than", "soon"], "invalid --untagged-older-than 'soon'"),
+        (vec!["--pr", "7", "--max", "0"], "invalid --max '0'"),
+        (vec!["--pr", "7", "--registry", "public.ecr.aws/my-alias"], "prune works on private ECR repositories"),
+    ] {
+        prune(&extra).refused_offline(&silent, needle);
+    }
+    // On GitHub, a pull request event's payload is read offline: unreadable, it is bad input too (the error line
+    // is also an annotation there, so the run has two lines).
+    let on_github = |needle: &str| {
+        let run = prune(&[])
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_EVENT_NAME", "pull_request")
+            .env("GITHUB_EVENT_PATH", event.display().to_string())
+            .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", silent.port))
+            .run();
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains(needle) && run.stderr.contains("::error title=ecr-ship::"), "{}", run.stderr);
+    };
+    on_github("is not JSON");
+    // A pull request event that did not close the pull request gives no rule.
+    std::fs::write(&event, r#"{"action": "synchronize", "pull_request": {"number": 7}}"#).unwrap();
+    on_github("prune needs a rule");
+}

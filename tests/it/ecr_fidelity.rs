@@ -270,3 +270,115 @@ fn a_zero_byte_blob_is_refused_before_any_upload() {
     assert!(run.stderr.contains(&config) && run.stderr.contains("application/vnd.oci.empty.v1+json"), "{}", run.stderr);
     assert_eq!(ecr.stat("upload_starts"), 0, "nothing was uploaded");
 }
+
+/// BatchDeleteImage as ECR answers it (docs/ecr-behaviour.md §19): at most 100 ids; a manifest an index lists is
+/// refused with ImageReferencedByManifestList, also when the index goes in the same request; an untagged image
+/// deleted by digest is answered in imageIds; and the registry follows the API at once.
+#[test]
+fn batch_delete_image_refuses_an_index_child_and_more_than_100_ids() {
+    let ecr = Ecr::start();
+    let work = scratch_dir("fidelity-delete");
+    let mut layout = Layout::new(&work.path().join("oci"));
+    let amd = layout.image(&[random_layer("delete-amd", 20_000, true)], "amd64");
+    let arm = layout.image(&[random_layer("delete-arm", 20_000, true)], "arm64");
+    let child = amd["digest"].as_str().unwrap().to_string();
+    let index = layout.index(&[amd, arm]);
+    let index_digest = layout.name(index, "latest");
+    push_ship(&ecr, work.path(), "team/app", "oci:oci", &["release".into()]).arg("--create-repository").run().success();
+    let delete = |ids: &str| {
+        let text = ecr.moto.python(&format!(
+            "try:\n    out = client('ecr').batch_delete_image(repositoryName='team/app', imageIds={ids})\n    \
+             print(json.dumps({{'ids': out['imageIds'], 'failures': out['failures']}}))\nexcept Exception as e:\n    \
+             print(json.dumps({{'error': e.response['Error']['Code']}}))"
+        ));
+        serde_json::from_str::<serde_json::Value>(text.trim()).unwrap()
+    };
+
+    let many = (0..101).map(|n| format!("{{'imageTag': 't{n}'}}")).collect::<Vec<_>>().join(",");
+    assert_eq!(delete(&format!("[{many}]"))["error"], "InvalidParameterException");
+
+    let refused = delete(&format!("[{{'imageDigest': '{child}'}}]"));
+    assert_eq!(refused["failures"][0]["failureCode"], "ImageReferencedByManifestList", "{refused}");
+    assert_eq!(refused["ids"], json!([]), "{refused}");
+    let both = delete(&format!("[{{'imageDigest': '{index_digest}'}}, {{'imageDigest': '{child}'}}]"));
+    assert_eq!(both["failures"][0]["failureCode"], "ImageReferencedByManifestList", "{both}");
+    assert_eq!(both["ids"][0]["imageDigest"], index_digest.as_str(), "the index itself went: {both}");
+    assert_eq!(ecr.pull_manifest("team/app", "release"), None, "the registry followed");
+    assert!(ecr.pull_manifest("team/app", &child).is_some(), "the refused child is still there");
+
+    // Its index gone, the untagged child goes, answered in imageIds, and the registry no longer serves it.
+    let freed = delete(&format!("[{{'imageDigest': '{child}'}}]"));
+    assert_eq!(freed["failures"], json!([]), "{freed}");
+    assert_eq!(freed["ids"], json!([{"imageDigest": child}]), "{freed}");
+    assert_eq!(ecr.pull_manifest("team/app", &child), None);
+    assert!(!ecr.log().contains("Traceback"), "{}", ecr.log());
+}
+
+/// PutLifecyclePolicy refuses what ECR's lifecycle rules refuse (docs/ecr-behaviour.md §17), where moto stores any
+/// text: a duplicate priority, a fifth wildcard, a tagged rule without patterns, an `any` rule ranked before
+/// another, a count type or a storage class ECR does not have. Valid policies (the archive storage class's
+/// transitions and ages too) are stored as sent.
+#[test]
+fn put_lifecycle_policy_refuses_what_ecr_refuses() {
+    let ecr = Ecr::start();
+    let untagged = r#"{"rulePriority":2,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":7},"action":{"type":"expire"}}"#;
+    let tagged = |priority: u32, pattern: &str| {
+        format!(
+            r#"{{"rulePriority":{priority},"selection":{{"tagStatus":"tagged","tagPatternList":["{pattern}"],"countType":"imageCountMoreThan","countNumber":3}},"action":{{"type":"expire"}}}}"#
+        )
+    };
+    let any_first = r#"{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":3},"action":{"type":"expire"}}"#;
+    let good = format!(r#"{{"rules":[{},{untagged}]}}"#, tagged(1, "*test*1*2*3"));
+    let cases = [
+        (good.clone(), "stored"),
+        (format!(r#"{{"rules":[{},{}]}}"#, tagged(1, "a*"), tagged(1, "b*")), "rulePriority 1 is not unique"),
+        (format!(r#"{{"rules":[{}]}}"#, tagged(1, "test*1*2*3*4*5*6")), "more than 4 wildcards"),
+        (
+            r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"tagged","countType":"imageCountMoreThan","countNumber":3},"action":{"type":"expire"}}]}"#.to_string(),
+            "needs exactly one of tagPatternList",
+        ),
+        (format!(r#"{{"rules":[{any_first},{untagged}]}}"#), "highest rulePriority"),
+        (
+            r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"newest","countNumber":3},"action":{"type":"expire"}}]}"#.to_string(),
+            "is not one of imageCountMoreThan",
+        ),
+        (
+            r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","storageClass":"glacier","countType":"imageCountMoreThan","countNumber":3},"action":{"type":"expire"}}]}"#.to_string(),
+            "storageClass 'glacier'",
+        ),
+        // The archive storage class is ECR's too: a transition by pull age, then an expiry in the archive.
+        (
+            r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","storageClass":"standard","countType":"sinceImagePulled","countUnit":"days","countNumber":90},"action":{"type":"transition","targetStorageClass":"archive"}}]}"#.to_string(),
+            "stored",
+        ),
+        (
+            format!(
+                r#"{{"rules":[{untagged},{}]}}"#,
+                untagged
+                    .replace("\"rulePriority\":2", "\"rulePriority\":3")
+                    .replace("\"tagStatus\"", "\"storageClass\":\"archive\",\"tagStatus\"")
+                    .replace("sinceImagePushed", "sinceImageTransitioned")
+            ),
+            "stored",
+        ),
+    ];
+    for (index, (text, expected)) in cases.iter().enumerate() {
+        let answer = ecr.moto.python(&format!(
+            "ecr = client('ecr')\nname = 'lifecycle/{index}'\necr.create_repository(repositoryName=name)\ntry:\n    \
+             ecr.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText={text:?})\n    \
+             print('stored', ecr.get_lifecycle_policy(repositoryName=name)['lifecyclePolicyText'])\n\
+             except ecr.exceptions.InvalidParameterException as error:\n    print(error.response['Error']['Message'])"
+        ));
+        assert!(answer.contains(expected), "{text}: {answer}");
+        if *expected != "stored" {
+            assert!(
+                answer.starts_with(
+                    "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy \
+                     validation failure: "
+                ),
+                "ECR's wording: {answer}"
+            );
+        }
+    }
+    assert!(ecr.stat("api_InvalidParameterException") >= 6, "{}", ecr.stats());
+}

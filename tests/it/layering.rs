@@ -221,6 +221,7 @@ fn room(module: &str) -> (&'static str, u8) {
         "outputs" => ("outputs", 2),
         "tag_policy" => ("tag-policy", 2),
         "scan" => ("scan", 2),
+        "prune" => ("prune", 2),
         "error" | "digest" | "media_type" | "host" | "names" | "secret" | "log" | "advice" | "files" | "tls" => {
             ("shared", 1)
         }

@@ -28,12 +28,15 @@ mod fuzz_seeds;
 #[cfg(feature = "stand-ins")]
 mod harness;
 mod layering;
+mod lifecycle;
 mod merge;
 mod metadata_action;
 mod native_push;
 mod oci_archive;
 mod output_files;
 mod policy;
+#[cfg(feature = "stand-ins")]
+mod prune;
 #[cfg(feature = "stand-ins")]
 mod push;
 #[cfg(feature = "stand-ins")]

@@ -373,6 +373,11 @@ fn act(root: &Path, work: &Path, job: &ActJob, ecr: Option<&Ecr>) -> ActRun {
         // No docker socket, and no cache server: act would bind it on the host's outbound address (not loopback),
         // and without a network it cannot find one and stops with "listen tcp: lookup <nil>".
         .args(["--container-daemon-socket", "-", "--no-cache-server", "--defaultbranch", "main"]);
+    // A README workflow runs as written: its `uses: OWNER/ecr-ship@v1` is the action under test.
+    let workflow = std::fs::read_to_string(work.join(job.workflow)).unwrap_or_default();
+    if workflow.contains("uses: OWNER/ecr-ship@v1") {
+        command.arg("--local-repository").arg(format!("OWNER/ecr-ship@v1={}", work.display()));
+    }
     if let Some(payload) = job.payload {
         let path = root.join(format!("{}-event.json", job.event));
         std::fs::write(&path, payload.to_string()).unwrap();
@@ -1081,4 +1086,61 @@ fn the_readme_docker_build_recipe_runs_under_act() {
         labels.contains(&format!("\"org.opencontainers.image.revision\":\"{sha}\"")),
         "the build got the labels: {labels}"
     );
+}
+
+/// The README's pruning workflow under act, exactly as written (act maps `OWNER/ecr-ship@v1` to the action under
+/// test with `--local-repository`): a `pull_request` event closing pull request 42, credentials from GitHub OIDC alone. Its image (tagged `pr-42`
+/// and its commit tag only) is deleted, `main`'s stays, and the step's outputs say so.
+#[cfg(feature = "shipping")]
+#[test]
+fn the_readme_prune_workflow_runs_under_act_on_a_closed_pull_request() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let section = readme.split("\n## Pruning: pull-request and superseded images\n").nth(1).expect("the section");
+    let recipe = section.split("```yaml\n").nth(1).and_then(|s| s.split("```").next()).expect("its workflow");
+    assert!(recipe.contains("uses: OWNER/ecr-ship@v1") && recipe.contains("types: [closed]"), "{recipe}");
+    let root = scratch_dir("act-readme-prune");
+    let (work, _) = act_repository(root.path());
+    std::fs::write(work.join("tests/workflows/readme-prune.yml"), recipe).unwrap();
+
+    let ecr = Ecr::start();
+    let pushed = |name: &str, tags: &[&str]| push_tagged(&ecr, root.path(), name, tags);
+    let pr = pushed("pr42", &["pr-42", "sha-1111111"]);
+    let main = pushed("main", &["main", "sha-2222222"]);
+
+    let oidc = OidcServer::start("sts.amazonaws.com");
+    let env = oidc_action_env(&ecr, &oidc);
+    let repository = serde_json::json!({ "default_branch": "main", "full_name": "octo/app" });
+    let mut payload = pull_request_event("1111111111111111111111111111111111111111", &repository);
+    payload["action"] = serde_json::json!("closed");
+    let job = ActJob {
+        workflow: "tests/workflows/readme-prune.yml",
+        event: "pull_request",
+        payload: Some(&payload),
+        env: &env,
+    };
+    let run = act(root.path(), &work, &job, Some(&ecr));
+    assert!(run.success && run.log.contains("Job succeeded"), "act failed:\n{}\nstand-in log:\n{}", run.log, ecr.log());
+    assert!(run.log.contains("pruning pull request 42"), "{}", run.log);
+    assert!(run.log.contains("pruned 1 images, "), "the step's outputs reached the next step:\n{}", run.log);
+    assert_eq!(ecr.pull_manifest("team/app", &pr), None, "pull request 42's image is gone");
+    assert_eq!(ecr.pull_digest("team/app", "main").as_deref(), Some(main.as_str()));
+    assert!(!ecr.api_tags("team/app").contains_key("pr-42"));
+}
+
+/// Pushes a fresh one-image layout `name` (in `dir`) to `team/app` under `tags`; returns its digest.
+#[cfg(feature = "shipping")]
+fn push_tagged(ecr: &Ecr, dir: &Path, name: &str, tags: &[&str]) -> String {
+    use crate::support::Ship;
+    use crate::support::images::{SHA, single_image_layout};
+    let digest = single_image_layout(&dir.join(name), name);
+    let mut ship = Ship::new(&["push", "--repository", "team/app", "--sha", SHA, "--branch", "main"]).args_from(&[
+        "--from".into(),
+        format!("oci:{name}"),
+        "--create-repository".into(),
+    ]);
+    for tag in tags {
+        ship = ship.arg("--tag").arg(*tag);
+    }
+    ship.against(ecr).cwd(dir).run().success();
+    digest
 }

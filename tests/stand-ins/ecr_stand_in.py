@@ -31,6 +31,15 @@ What ECR does and the fronts enforce (the section of docs/ecr-behaviour.md in br
   the registry's own blob HEADs count as blob_heads);
 * chunked uploads [§7]: PATCH answers 201, non-final parts under 5 MiB are refused; cross-repository mounts [§8]
   answer 202 with a fresh upload session unless blob mounting is switched on.
+* BatchDeleteImage [§19]: at most 100 imageIds (InvalidParameterException); a manifest an index of the repository
+  lists is refused with failure ImageReferencedByManifestList (also when the index goes in the same request), and
+  so is removing its last tag; removing an image's last tag deletes the image (moto's rule too); every deleted id is
+  in imageIds; the registry follows at once: a deleted image's manifest is deleted there, a removed tag unlinked
+  (counter images_deleted_api);
+* lifecycle policies [§17]: PutLifecyclePolicy refuses a policy ECR's rules refuse (ecr_lifecycle.py: priorities,
+  tag statuses, at most four wildcards, count types, the text limit) with InvalidParameterException "Invalid
+  parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'Lifecycle policy validation failure: ...'"
+  (counter api_InvalidParameterException); moto stores the accepted ones;
 * image scans are moto's (moto/ecr/models.py) [§14]: DescribeImageScanFindings answers ScanNotFoundException until
   StartImageScan ran for the image (as ECR does for an image pushed without scan-on-push), StartImageScan once a
   day per image (LimitExceededException after, as ECR's basic scanning), and the findings are those set through
@@ -95,7 +104,8 @@ model in the pinned venv; [§13] = docs/ecr-behaviour.md §13, ECR Public, which
 Control (on the API port): GET /stand-in/stats gives counters as JSON; POST /stand-in/config takes JSON with any of
 put_image_rate, put_image_burst, token_lifetime_seconds, next_token_requests (the next token issued expires after
 that many registry requests, later ones live their normal lifetime), blob_mounting, and for ECR Public
-public_alias, public_token_lifetime_seconds, public_bearer_requests. ECR Public's counters: public_api_requests,
+public_alias, public_token_lifetime_seconds, public_bearer_requests. Private ECR's counters: api_requests, api_call_<Operation> (every ECR API call received,
+by its X-Amz-Target), api_<ErrorCode> (refused). ECR Public's counters: public_api_requests,
 public_api_<Operation> (answered) and public_api_<ErrorCode> (refused), public_registry_requests,
 public_token_exchanges, public_bearer_issued (_anonymous, _authenticated), public_bearer_refused,
 public_bearer_expired_answers, public_put_image_api, public_basic_on_registry (Basic credentials sent to /v2/ of
@@ -138,6 +148,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from moto.backends import get_backend
 from moto.server import ThreadedMotoServer
 
+import ecr_lifecycle
 import ecr_public
 
 DEFAULT_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -429,10 +440,14 @@ class ApiFront(Front):
             return self.public.handle_api(self, body)
         operation = target.rpartition(".")[2] if target.startswith("AmazonEC2ContainerRegistry") else None
         self.state.count("api_requests")
+        if operation:
+            self.state.count(f"api_call_{operation}")
         if operation == "PutImage":
             return self.put_image(body)
         if operation == "GetAuthorizationToken":
             return self.get_authorization_token(body)
+        if operation == "PutLifecyclePolicy":
+            return self.put_lifecycle_policy(body)
         if operation == "BatchDeleteImage":
             return self.batch_delete_image(body)
         if operation == "BatchCheckLayerAvailability":
@@ -511,6 +526,29 @@ class ApiFront(Front):
             self.state.count("put_image_api")
             self.pass_through(body)
 
+    def put_lifecycle_policy(self, body):
+        # moto stores any text; ECR checks the policy against its rules first (ecr_lifecycle.py, §17).
+        try:
+            text = json.loads(body).get("lifecyclePolicyText")
+        except (ValueError, AttributeError):
+            text = None
+        refused = ecr_lifecycle.refusal(text)
+        if refused:
+            log(f"PutLifecyclePolicy: refused, {refused}")
+            return self.api_error("InvalidParameterException", refused)
+        status, headers, answer = self.forward_to_moto(body)
+        if status == 400 and b"InvalidParameterException" in answer:
+            # moto's schema predates ECR's archive storage class (storageClass, transition, sinceImagePulled): what
+            # ECR's rules accept (checked above) is stored as ECR would store it.
+            request = json.loads(body)
+            account = request.get("registryId") or DEFAULT_ACCOUNT
+            repository = find_repository(account, self.region(), request.get("repositoryName"))
+            if repository is not None:
+                repository.lifecycle_policy = text
+                return self.reply_json(200, {"registryId": account, "repositoryName": request["repositoryName"],
+                                             "lifecyclePolicyText": text})
+        self.reply(status, headers, answer)
+
     def batch_check_layer_availability(self, body):
         # ECR answers from the store the registry writes to; moto keeps layers only of its own upload API. So moto
         # checks the request (auth, repository, digest syntax), and the answer is the registry's.
@@ -543,23 +581,79 @@ class ApiFront(Front):
         return response.status, response.getheaders(), answer
 
     def batch_delete_image(self, body):
-        status, answer = self.pass_through(body)
-        if status != 200:
-            return
-        request, result = json.loads(body), json.loads(answer)
-        name = request.get("repositoryName", "")
-        tags_dir = os.path.join(self.state.directory, "registry", "data", "docker", "registry", "v2", "repositories",
-                                name, "_manifests", "tags")
+        """ECR's BatchDeleteImage [§19]: at most 100 ids (InvalidParameterException), a manifest an index in the
+        repository lists is not deleted (failure ImageReferencedByManifestList; an index deleted in the same request
+        still counts), every deleted id is answered in imageIds (moto leaves out untagged images deleted by digest);
+        then the registry follows: a digest gone from moto is deleted there, a tag gone is unlinked."""
+        try:
+            request = json.loads(body)
+            name, ids = request["repositoryName"], request.get("imageIds") or []
+            account = request.get("registryId") or DEFAULT_ACCOUNT
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return self.pass_through(body)  # moto answers a malformed request
+        if len(ids) > 100:
+            return self.api_error("InvalidParameterException", "1 validation error detected: Value at 'imageIds' "
+                                  "failed to satisfy constraint: Member must have length less than or equal to 100")
         with self.state.lock:
-            for image_id in result.get("imageIds", []):
-                if image_id.get("imageTag"):
-                    shutil.rmtree(os.path.join(tags_dir, image_id["imageTag"]), ignore_errors=True)
-                elif image_id.get("imageDigest"):
-                    connection, response = self.forward(
-                        self.state.registry_port, "DELETE", f"/v2/{name}/manifests/{image_id['imageDigest']}",
-                        [("Host", DEFAULT_HOST)])
+            repository = find_repository(account, self.region(), name)
+            if repository is None:
+                return self.pass_through(body)  # moto's RepositoryNotFoundException
+            before = {image.get_image_digest(): list(image.image_tags) for image in repository.images}
+            listed = {}
+            for image in repository.images:
+                try:
+                    manifest = json.loads(image.image_manifest)
+                except (ValueError, TypeError):
+                    continue
+                for entry in manifest.get("manifests") or [] if isinstance(manifest, dict) else []:
+                    if isinstance(entry, dict) and entry.get("digest"):
+                        listed.setdefault(entry["digest"], image.get_image_digest())
+            refused, allowed = [], []
+            for image_id in ids:
+                target = image_id.get("imageDigest") if isinstance(image_id, dict) else None
+                tag = image_id.get("imageTag") if isinstance(image_id, dict) else None
+                if target is None and tag is not None:
+                    target = next((d for d, tags in before.items() if tags == [tag]), None)  # its last tag
+                if target in listed:
+                    refused.append({"imageId": image_id, "failureCode": "ImageReferencedByManifestList",
+                                    "failureReason": f"Requested image is referenced by an image index: "
+                                                     f"{listed[target]}"})
+                else:
+                    allowed.append(image_id)
+            if refused:
+                # Part of the request is refused: moto deletes the rest (its own signature check is skipped, as
+                # the body changed).
+                result = {"imageIds": [], "failures": []}
+                if allowed:
+                    answer = ecr_backend(account, self.region()).batch_delete_image(name, account, allowed)
+                    result = {"imageIds": [{"imageDigest": i.image_digest, **({"imageTag": i.image_tag}
+                                            if i.image_tag else {})} for i in answer["imageIds"]],
+                              "failures": answer["failures"]}
+                status, headers = 200, [("Content-Type", "application/x-amz-json-1.1")]
+            else:
+                status, headers, answer = self.forward_to_moto(body)
+                if status != 200:
+                    return self.reply(status, headers, answer)
+                result = json.loads(answer)
+            result["failures"] = refused + result.get("failures", [])
+            after = {image.get_image_digest(): list(image.image_tags) for image in repository.images}
+            answered = {(i.get("imageDigest"), i.get("imageTag")) for i in result.get("imageIds", [])}
+            for digest in before:
+                if digest not in after and not any(d == digest for d, _ in answered):
+                    result.setdefault("imageIds", []).append({"imageDigest": digest})
+            self.state.count("images_deleted_api", sum(1 for d in before if d not in after))
+            tags_dir = os.path.join(self.state.directory, "registry", "data", "docker", "registry", "v2",
+                                    "repositories", name, "_manifests", "tags")
+            for digest, tags in before.items():
+                if digest not in after:
+                    connection, response = self.forward(self.state.registry_port, "DELETE",
+                                                        f"/v2/{name}/manifests/{digest}", [("Host", DEFAULT_HOST)])
                     response.read()
                     connection.close()
+                for tag in tags:
+                    if tag not in after.get(digest, []):
+                        shutil.rmtree(os.path.join(tags_dir, tag), ignore_errors=True)
+        self.reply_json(status, result, headers if refused else [("Content-Type", "application/x-amz-json-1.1")])
 
 
 # ---------------------------------------------------------------------------------------------------------------
