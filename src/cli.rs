@@ -39,6 +39,14 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Whether the command is one docker starts for every pull and push (the credential helper), whose answer is
+    /// usually a cached token: one thread is enough, and starting worker threads would be most of its time.
+    pub fn runs_on_one_thread(&self) -> bool {
+        matches!(self.command, Command::CredentialHelper(_))
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Log in, tag and push an image to Amazon ECR, then write the step outputs.
@@ -330,7 +338,8 @@ pub struct PushArgs {
     pub outputs: OutputArgs,
     #[command(flatten)]
     pub repository: RepositoryArgs,
-    /// Local image to push through the container engine, e.g. app:latest.
+    /// Local image to push from the container engine (docker: exported and pushed natively; see --transfer), e.g.
+    /// app:latest.
     #[arg(long, env = "ECR_SHIP_IMAGE", value_name = "REF", conflicts_with = "from")]
     pub image: Option<String>,
     /// Push without a daemon from oci:DIR[:REF], oci-archive:FILE[:REF] or docker-archive:FILE[:TAG].

@@ -34,7 +34,11 @@ fn main() -> ExitCode {
         ecr_ship::commands::report::failure(&error, &env);
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    let outcome = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let mut runtime = match cli.runs_on_one_thread() {
+        true => tokio::runtime::Builder::new_current_thread(),
+        false => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let outcome = match runtime.enable_all().build() {
         Ok(runtime) => match std::env::current_dir() {
             Ok(cwd) => runtime.block_on(ecr_ship::commands::run(cli, &env, &cwd, &mut std::io::stdout().lock())),
             Err(error) => Err(anyhow::Error::new(error).context("reading the current directory")),
