@@ -57,10 +57,30 @@ pub async fn run(
     let source = match &settings.source {
         SourceSettings::Engine { engine, image } => {
             let engine = Engine::detect(*engine, env).await?;
-            if settings.transfer.is_native(engine.kind()) {
-                native_from_engine(settings, engine, image).await?
-            } else {
+            let remote = engine.remote_daemon().map(String::from);
+            if settings.transfer == Transfer::Auto
+                && let Some(address) = &remote
+            {
+                log::info(format!("docker's daemon is on another machine ({address}): pushing with docker push"));
+            }
+            if !settings.transfer.is_native(engine.kind(), remote.is_some()) {
                 Source::Engine { engine, image }
+            } else {
+                match native_from_engine(settings, &engine, image).await {
+                    Ok(Some(source)) => source,
+                    Ok(None) => Source::Engine { engine, image },
+                    // The default, not a request: docker's own push still works where the export could not.
+                    Err(error) if settings.transfer == Transfer::Auto && !settings.by_digest => {
+                        log::warn(
+                            format!(
+                                "pushing with docker push instead: the export for the native push failed: {error:#}"
+                            ),
+                            settings.reporting.github,
+                        );
+                        Source::Engine { engine, image }
+                    }
+                    Err(error) => return Err(error),
+                }
             }
         }
         SourceSettings::Native(source) => {
@@ -89,8 +109,23 @@ pub async fn run(
 /// image, so a by-digest push of a local image always goes this way. For tagged pushes it is docker's default
 /// (`Transfer::is_native`): docker's registry client opens a new connection per request, which at a distance is most
 /// of a push, while the native push keeps its connections and sends every blob and tag at once.
-async fn native_from_engine<'a>(settings: &PushSettings, engine: Engine, image: &str) -> anyhow::Result<Source<'a>> {
+///
+/// `None` when the default (`--transfer auto`) meets an export holding an image index (docker's containerd image
+/// store with several platforms or attestations): one manifest is all a docker archive's image can carry, so
+/// `docker push`, which sends the whole index, is the same image.
+async fn native_from_engine<'a>(
+    settings: &PushSettings,
+    engine: &Engine,
+    image: &str,
+) -> anyhow::Result<Option<Source<'a>>> {
     let saved = engine.save(image).await?;
+    if settings.transfer == Transfer::Auto && !settings.by_digest && oci::holds_image_index(saved.path())? {
+        log::info(format!(
+            "docker holds {image} as an image index (platforms or attestations), which docker push sends whole: \
+             pushing with docker push"
+        ));
+        return Ok(None);
+    }
     let how = match settings.transfer {
         _ if settings.by_digest => "natively, by digest",
         Transfer::Native => "natively (--transfer native)",
@@ -100,7 +135,7 @@ async fn native_from_engine<'a>(settings: &PushSettings, engine: Engine, image: 
     let source = ImageSource::parse(&format!("docker-archive:{}", saved.path().display()))?;
     let plan = source.plan_in_background(settings.compression).await?;
     report_compression(&plan);
-    Ok(Source::Native { plan, _saved: Some(saved) })
+    Ok(Some(Source::Native { plan, _saved: Some(saved) }))
 }
 
 /// Says what planning compressed (and what it cost), since that time and disk come before the first upload.

@@ -35,9 +35,11 @@ impl Transfer {
     /// the native push took 0.5-0.73× the time of `docker push` at 0 and 40 ms, with the same image id. podman's
     /// push (containers/image) already keeps its connections and compresses layers in parallel, and its export
     /// was not measured to beat it, so podman keeps its own push.
-    pub fn is_native(self, engine: EngineKind) -> bool {
+    /// A docker daemon on another machine (`remote`) keeps its own push: exporting would carry the image to this
+    /// machine first.
+    pub fn is_native(self, engine: EngineKind, remote: bool) -> bool {
         match self {
-            Transfer::Auto => engine == EngineKind::Docker,
+            Transfer::Auto => engine == EngineKind::Docker && !remote,
             Transfer::Engine => false,
             Transfer::Native => true,
         }
@@ -140,18 +142,21 @@ pub(super) fn resolve(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Resu
     }
     let transfer = match args.transfer.as_deref().or(file.transfer.as_deref()).map(str::trim) {
         None | Some("auto") => Transfer::Auto,
-        Some("engine") if matches!(source, SourceSettings::Engine { .. }) => Transfer::Engine,
+        // `engine` from a shared config file or job variable says how --image pushes go, and a --from push there
+        // has nothing to choose, as before `auto` existed.
+        Some("engine") => Transfer::Engine,
         Some("native") if matches!(source, SourceSettings::Engine { .. }) => Transfer::Native,
-        Some(how @ ("engine" | "native")) => bail_input!(
-            "--transfer {how} applies to --image (how the engine's image reaches ECR); a --from source is always \
-             pushed natively: drop --transfer"
+        Some("native") => bail_input!(
+            "--transfer native applies to --image (the engine exports it, ecr-ship pushes it); a --from source is \
+             always pushed natively: drop --transfer"
         ),
         Some(other) => {
             bail_input!("invalid --transfer '{other}': expected auto (the default), engine or native")
         }
     };
     let compression_given = args.compression.as_deref().or(file.compression.as_deref());
-    if compression_given.is_some() && transfer == Transfer::Engine && !by_digest {
+    let engine_source = matches!(source, SourceSettings::Engine { .. });
+    if compression_given.is_some() && engine_source && transfer == Transfer::Engine && !by_digest {
         bail_input!(
             "--compression applies to native pushes, and --transfer engine has the engine compress the layers \
              itself: drop --compression (or compression: in the config file), or --transfer engine"
@@ -195,17 +200,20 @@ mod tests {
     use crate::engine::EngineKind;
 
     #[test]
-    fn the_default_transfer_is_native_for_docker_only() {
+    fn the_default_transfer_is_native_for_a_local_docker_only() {
+        // (transfer, engine, daemon on another machine, native)
         let table = [
-            (Transfer::Auto, EngineKind::Docker, true),
-            (Transfer::Auto, EngineKind::Podman, false),
-            (Transfer::Engine, EngineKind::Docker, false),
-            (Transfer::Engine, EngineKind::Podman, false),
-            (Transfer::Native, EngineKind::Docker, true),
-            (Transfer::Native, EngineKind::Podman, true),
+            (Transfer::Auto, EngineKind::Docker, false, true),
+            (Transfer::Auto, EngineKind::Docker, true, false),
+            (Transfer::Auto, EngineKind::Podman, false, false),
+            (Transfer::Engine, EngineKind::Docker, false, false),
+            (Transfer::Engine, EngineKind::Podman, false, false),
+            (Transfer::Native, EngineKind::Docker, false, true),
+            (Transfer::Native, EngineKind::Docker, true, true),
+            (Transfer::Native, EngineKind::Podman, false, true),
         ];
-        for (transfer, engine, native) in table {
-            assert_eq!(transfer.is_native(engine), native, "{transfer:?} on {engine:?}");
+        for (transfer, engine, remote, native) in table {
+            assert_eq!(transfer.is_native(engine, remote), native, "{transfer:?} on {engine:?}, remote {remote}");
         }
     }
 }

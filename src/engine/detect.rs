@@ -90,6 +90,27 @@ async fn daemon_reachable(program: &Path, env: &BTreeMap<String, String>) -> Res
     }
 }
 
+impl Engine {
+    /// The docker daemon's address when `DOCKER_HOST` names another machine (`tcp://` or `ssh://` to a host that is
+    /// not loopback): an export there would carry the image across the network once more than docker's own push.
+    pub fn remote_daemon(&self) -> Option<&str> {
+        remote_daemon_address(&self.env)
+    }
+}
+
+fn remote_daemon_address(env: &BTreeMap<String, String>) -> Option<&str> {
+    let host = env.get("DOCKER_HOST").map(|v| v.trim()).filter(|v| !v.is_empty())?;
+    let rest = host.strip_prefix("tcp://").or_else(|| host.strip_prefix("ssh://"))?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let machine = authority.rsplit_once('@').map_or(authority, |(_, machine)| machine);
+    let name = match machine.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or(bracketed),
+        None => machine.rsplit_once(':').map_or(machine, |(name, _)| name),
+    };
+    let loopback = name == "localhost" || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then_some(host)
+}
+
 /// docker's default daemon socket on Linux.
 const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
 
@@ -175,6 +196,27 @@ async fn docker_daemon_reachable(program: &Path, env: &BTreeMap<String, String>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_daemon_on_another_machine_is_remote() {
+        for (host, remote) in [
+            (None, false),
+            (Some("unix:///var/run/docker.sock"), false),
+            (Some("tcp://127.0.0.1:2375"), false),
+            (Some("tcp://localhost:2376"), false),
+            (Some("tcp://[::1]:2375"), false),
+            (Some("ssh://me@localhost"), false),
+            (Some("tcp://docker:2376"), true),
+            (Some("tcp://10.0.0.5:2375"), true),
+            (Some("ssh://builder@build-host.example"), true),
+            (Some("ssh://builder@[2001:db8::1]:22"), true),
+            (Some("npipe:////./pipe/docker_engine"), false),
+        ] {
+            let env: BTreeMap<String, String> =
+                host.map(|h| ("DOCKER_HOST".to_string(), h.to_string())).into_iter().collect();
+            assert_eq!(remote_daemon_address(&env).is_some(), remote, "{host:?}");
+        }
+    }
 
     #[test]
     fn the_local_socket_is_asked_only_where_docker_would_use_it() {

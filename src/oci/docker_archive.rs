@@ -71,6 +71,23 @@ struct Rootfs {
     diff_ids: Vec<String>,
 }
 
+/// Whether the OCI layout docker embeds in its archive (Docker 25+; from the containerd image store, an index per
+/// image) names an image index of more than one manifest: other platforms, or buildx's attestations. A docker
+/// archive's manifest.json describes one image, so [`plan`] pushes one manifest; `docker push` would push the index.
+pub fn holds_image_index(file: &Path) -> anyhow::Result<bool> {
+    let index = TarIndex::read(file, &KIND)?;
+    let Some(bytes) = index.read_small("index.json", MAX_MANIFEST_BYTES)? else { return Ok(false) };
+    let Ok(top) = serde_json::from_slice::<IndexJson>(&bytes) else { return Ok(false) };
+    for descriptor in top.manifests.iter().filter(|d| is_index(&d.media_type)) {
+        if let Some((_, doc)) = index.read_document(descriptor)?
+            && doc.manifests.as_ref().is_some_and(|children| children.len() > 1)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Plans a push of the image in the docker archive `file`: the one matching `reference` among its RepoTags, or its
 /// only image. Its uncompressed layers are compressed as `compression` says (`stop` gives up early).
 pub fn plan(file: &Path, reference: Option<&str>, compression: Compression, stop: &Stop) -> anyhow::Result<ImagePlan> {

@@ -38,6 +38,7 @@ mod upload;
 
 pub use auth::{Credentials, CredentialsFuture, RegistryAuth, StaticAuth};
 pub use compress::{Compression, GZIP_LEVEL, Stop, ZSTD_LEVEL};
+pub use docker_archive::holds_image_index;
 pub use error::Error;
 pub use image_plan::{LayerCompression, ResolvedImage, SourcePlan};
 pub use merge::{Child, Contribution, build_index, contribution, platform_name, platform_of_config};

@@ -158,13 +158,23 @@ fn an_expired_bearer_token_is_renewed_mid_push() {
     assert_no_password(&run, &[]);
 }
 
-fn engine_push_to_public(ecr: &Ecr, engine: &str, engine_env: &[(String, String)], work: &Path) -> String {
+/// An `--image` push to ECR Public with `extra` flags (docker's `--transfer`), then its idempotent re-run.
+fn engine_push_to_public(
+    ecr: &Ecr,
+    engine: &str,
+    engine_env: &[(String, String)],
+    work: &Path,
+    extra: &[&str],
+) -> String {
     let github_output = work.join("github_output");
     std::fs::write(&github_output, "").unwrap();
-    let args = ["--image", "app:1", "--engine", engine, "--create-repository", "--tag", "{branch}", "--tag", "v1"];
+    let mut args =
+        vec!["--image", "app:1", "--engine", engine, "--create-repository", "--tag", "{branch}", "--tag", "v1"];
+    args.extend_from_slice(extra);
+    let args: Vec<String> = args.into_iter().map(String::from).collect();
     let run = Ship::new(&["push", "--registry", &registry(), "--repository", "app", "--sha", SHA])
         .args_from(&["--branch".to_string(), "feature/Public".to_string()])
-        .args_from(&args.map(String::from))
+        .args_from(&args)
         .envs(engine_env.iter().map(|(k, v)| (k, v)))
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_OUTPUT", github_output.display().to_string())
@@ -184,10 +194,11 @@ fn engine_push_to_public(ecr: &Ecr, engine: &str, engine_env: &[(String, String)
     }
     assert_no_password(&run, &[&outputs]);
 
-    // A re-run is idempotent: the engine's own record of the pushed digest says every tag is already there.
+    // A re-run is idempotent: the engine's own record of the pushed digest (its push), or the plan's digest (the
+    // export), says every tag is already there.
     let again = Ship::new(&["push", "--registry", &registry(), "--repository", "app", "--sha", SHA])
         .args_from(&["--branch".to_string(), "feature/Public".to_string()])
-        .args_from(&args.map(String::from))
+        .args_from(&args)
         .envs(engine_env.iter().map(|(k, v)| (k, v)))
         .against(ecr)
         .cwd(work)
@@ -211,9 +222,14 @@ fn docker_pushes_to_ecr_public_and_logs_out() {
         ("DOCKER_HOST".to_string(), dockerd.host()),
         ("DOCKER_CONFIG".to_string(), docker_config.display().to_string()),
     ];
-    engine_push_to_public(&ecr, "docker", &env, work.path());
+    // docker push itself, logged in and out again.
+    let pushed = engine_push_to_public(&ecr, "docker", &env, work.path(), &["--transfer", "engine"]);
     let config = std::fs::read_to_string(docker_config.join("config.json")).unwrap_or_default();
     assert!(!config.contains(PUBLIC_HOST), "the login was removed after the push: {config}");
+    // The default: docker exports, ecr-ship pushes (another manifest digest: ecr-ship gzipped the layers).
+    let exported = engine_push_to_public(&ecr, "docker", &env, work.path(), &[]);
+    assert_ne!(exported, pushed, "the default push is ecr-ship's own manifest");
+    assert!(!std::fs::read_to_string(docker_config.join("config.json")).unwrap_or_default().contains(PUBLIC_HOST));
 }
 
 #[cfg(feature = "stand-ins")]
@@ -225,7 +241,7 @@ fn podman_pushes_to_ecr_public_and_logs_out() {
     let work = scratch_dir("public-podman");
     podman.build_scratch_image("app:1", &[("hello.txt", b"hello, public podman" as &[u8])]);
     let env: Vec<(String, String)> = podman.env().into_iter().collect();
-    engine_push_to_public(&ecr, "podman", &env, work.path());
+    engine_push_to_public(&ecr, "podman", &env, work.path(), &[]);
     let auth = std::fs::read_to_string(podman.auth_file()).unwrap_or_default();
     assert!(!auth.contains(PUBLIC_HOST), "the login was removed after the push: {auth}");
 }

@@ -889,3 +889,69 @@ async fn the_registry_password_never_goes_to_a_token_service_on_another_origin()
     assert!(!registry_seen.lock().unwrap().is_empty(), "the registry was asked");
     assert!(elsewhere_seen.lock().unwrap().is_empty(), "the foreign token service got a request");
 }
+
+/// Packs an OCI layout directory as docker 25+ saves it (blobs/, index.json, oci-layout), with manifest.json naming
+/// the image whose manifest is `manifest_digest`.
+fn docker_archive_of_layout(layout_dir: &std::path::Path, manifest_digest: &str, archive: &std::path::Path) {
+    let blob_name = |digest: &str| format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
+    let manifest: Value = serde_json::from_slice(&std::fs::read(layout_dir.join(blob_name(manifest_digest))).unwrap())
+        .expect("the manifest");
+    let layers: Vec<String> =
+        manifest["layers"].as_array().unwrap().iter().map(|l| blob_name(l["digest"].as_str().unwrap())).collect();
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for entry in std::fs::read_dir(layout_dir.join("blobs/sha256")).unwrap() {
+        let path = entry.unwrap().path();
+        files.push((
+            format!("blobs/sha256/{}", path.file_name().unwrap().to_string_lossy()),
+            std::fs::read(&path).unwrap(),
+        ));
+    }
+    for name in ["index.json", "oci-layout"] {
+        files.push((name.into(), std::fs::read(layout_dir.join(name)).unwrap()));
+    }
+    let docker_manifest = json!([{"Config": blob_name(manifest["config"]["digest"].as_str().unwrap()),
+                                 "RepoTags": ["app:1"], "Layers": layers}]);
+    files.push(("manifest.json".into(), serde_json::to_vec(&docker_manifest).unwrap()));
+    write_tar(archive, &files, &[]);
+}
+
+/// The default push of a docker image keeps `docker push` when the export holds an image index (the containerd
+/// image store with several platforms, or buildx's attestations), which a docker archive's one image cannot carry:
+/// `holds_image_index` tells the archives apart.
+#[test]
+fn an_exported_image_index_of_several_manifests_is_told_apart() {
+    let scratch = scratch_dir("docker-archive-index");
+    let archive_of = |name: &str, entries: &dyn Fn(&mut Layout) -> (Value, String)| {
+        let dir = scratch.path().join(name);
+        let mut layout = Layout::new(&dir.join("layout"));
+        let (top, image_manifest) = entries(&mut layout);
+        layout.name(top, "app:1");
+        let archive = dir.join("image.tar");
+        docker_archive_of_layout(&dir.join("layout"), &image_manifest, &archive);
+        ecr_ship::oci::holds_image_index(&archive).expect("read the archive")
+    };
+    let digest = |descriptor: &Value| descriptor["digest"].as_str().unwrap().to_string();
+    let single = archive_of("single", &|layout| {
+        let image = layout.image(&[random_layer("a", 2_000, true)], "amd64");
+        (image.clone(), digest(&image))
+    });
+    let index_of_one = archive_of("index-of-one", &|layout| {
+        let image = layout.image(&[random_layer("a", 2_000, true)], "amd64");
+        (layout.index(std::slice::from_ref(&image)), digest(&image))
+    });
+    let platforms = archive_of("platforms", &|layout| {
+        let amd = layout.image(&[random_layer("amd", 2_000, true)], "amd64");
+        let arm = layout.image(&[random_layer("arm", 2_000, true)], "arm64");
+        (layout.index(&[amd.clone(), arm]), digest(&amd))
+    });
+    let attested = archive_of("attested", &|layout| {
+        let image = layout.image(&[random_layer("a", 2_000, true)], "amd64");
+        let attestation = layout.attestation(&image);
+        (layout.index(&[image.clone(), attestation]), digest(&image))
+    });
+    assert_eq!((single, index_of_one, platforms, attested), (false, false, true, true));
+    let classic = scratch.path().join("classic.tar");
+    let layer = text_layer("c.txt", 1_000);
+    classic_archive(&classic, "app:1", std::slice::from_ref(&layer), &[digest_of(&layer)]);
+    assert!(!ecr_ship::oci::holds_image_index(&classic).unwrap(), "a classic archive has no index.json");
+}

@@ -217,7 +217,6 @@ fn an_engine_image_with_transfer_native_is_exported_and_pushed_by_ecr_ship() {
     for (source, transfer, expected) in [
         ("--image", "parcel", "invalid --transfer 'parcel': expected auto (the default), engine or native"),
         ("--from", "native", "--transfer native applies to --image"),
-        ("--from", "engine", "--transfer engine applies to --image"),
     ] {
         let value = if source == "--image" { "app:1" } else { "oci:layout" };
         let bad = Ship::new(&["push", "--repository", "team/native", "--sha", SHA, "--region", "us-east-1"])
