@@ -390,7 +390,8 @@ pub struct StorageArgs {
     /// every manifest counts as a pull of every image to ECR), true (also a log line elsewhere), false.
     #[arg(long, env = "ECR_SHIP_STORAGE_SUMMARY", value_name = "WHEN")]
     pub storage_summary: Option<String>,
-    /// Storage price in USD per GB-month for the summary (default: the region's public price, $0.10).
+    /// Storage price in USD per GB-month for the summary (default: the region's public price, $0.10; for ECR
+    /// Public, the price beyond its 50 GB free tier).
     #[arg(long, env = "ECR_SHIP_PRICE_PER_GB", value_name = "USD")]
     pub price_per_gb: Option<String>,
 }

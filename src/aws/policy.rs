@@ -57,9 +57,10 @@ pub const PUBLIC_LOGIN_ACTIONS: [&str; 2] = ["ecr-public:GetAuthorizationToken",
 /// Reading the caller's default registry alias (bare `--registry public.ecr.aws`); registry-wide, so on `*`.
 pub const PUBLIC_ALIAS_ACTIONS: [&str; 1] = ["ecr-public:DescribeRegistries"];
 
-/// Pushing to an ECR Public repository (through an engine or natively), PutImage for the other tags, and the
-/// idempotency check (DescribeImageTags), scoped to the repository.
-pub const PUBLIC_PUSH_ACTIONS: [&str; 7] = [
+/// Pushing to an ECR Public repository (through an engine or natively), PutImage for the other tags, the
+/// idempotency check (DescribeImageTags), and the storage summary's listing (DescribeImages, `--storage-summary
+/// true`), scoped to the repository.
+pub const PUBLIC_PUSH_ACTIONS: [&str; 8] = [
     "ecr-public:BatchCheckLayerAvailability",
     "ecr-public:InitiateLayerUpload",
     "ecr-public:UploadLayerPart",
@@ -67,6 +68,7 @@ pub const PUBLIC_PUSH_ACTIONS: [&str; 7] = [
     "ecr-public:PutImage",
     "ecr-public:DescribeImageTags",
     "ecr-public:DescribeRepositories",
+    "ecr-public:DescribeImages",
 ];
 
 /// Creating a public repository with its catalog data and tags (`--create-repository`), and updating the

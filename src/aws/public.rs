@@ -240,6 +240,20 @@ impl PublicApi {
         Ok(found)
     }
 
+    /// The digest of every manifest the repository stores (images, index children, attestations): DescribeImages,
+    /// all pages. For the storage summary, which reads each manifest from the registry.
+    pub(super) async fn image_digests(&self, repository: &str) -> anyhow::Result<Vec<String>> {
+        let call = self.call("DescribeImages", "ecr-public:DescribeImages", Some(repository));
+        let mut digests = Vec::new();
+        let mut pages =
+            self.client.describe_images().repository_name(repository).max_results(1000).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| call.error(e))?;
+            digests.extend(page.image_details().iter().filter_map(|d| d.image_digest().map(String::from)));
+        }
+        Ok(digests)
+    }
+
     /// Points `tag` at `manifest` with ECR Public's PutImage. Returns false when the tag already pointed at it.
     pub(super) async fn put_tag(&self, repository: &str, manifest: &StoredManifest, tag: &str) -> anyhow::Result<bool> {
         let call = self.call("PutImage", "ecr-public:PutImage", Some(repository));

@@ -189,6 +189,15 @@ impl Session {
         }
     }
 
+    /// The digest of every manifest an ECR Public repository stores (its DescribeImages, all pages), for the
+    /// storage summary. Private ECR is refused: its walk lists and reads with the ECR API ([`super::storage`]).
+    pub async fn public_image_digests(&self, repository: &str) -> anyhow::Result<Vec<String>> {
+        match &self.public {
+            Some(public) => public.image_digests(repository).await,
+            None => anyhow::bail!("'{repository}' is a private ECR repository, not an ECR Public one"),
+        }
+    }
+
     /// Every image of `repository` with its tags, push time and manifest facts, for `prune` to plan over. ECR
     /// Public is refused: its API has no BatchGetImage, and a prune must read every manifest.
     pub async fn repository_images(&self, repository: &str) -> anyhow::Result<Vec<crate::prune::StoredImage>> {

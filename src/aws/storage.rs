@@ -6,16 +6,24 @@
 //! own `imageSizeInBytes` is per image and would count a shared base layer once per image. Both calls are in the
 //! push policy already (`ecr:DescribeImages`, `ecr:BatchGetImage`), so measuring needs no wider role.
 //!
-//! The price is the region's public storage price per GB-month from [`PRICES`] (or `--price-per-gb`;
-//! docs/ecr-behaviour.md §18). ECR Public is not measured: it has no BatchGetImage, so its manifests could only be
-//! read through the registry. Formatting is pure ([`storage_summary`], [`storage_line`]).
+//! ECR Public has no BatchGetImage: [`public_repository_footprint`] lists with its DescribeImages and reads each
+//! manifest through a closure the caller gives (the registry client, which lives in the oci room, not here); both
+//! walks share [`Walk`] and [`walk_manifests`].
+//!
+//! The price is the region's public storage price per GB-month from [`PRICES`] (or `--price-per-gb`); for ECR
+//! Public, the size against its 50 GB free tier and the excess at [`PUBLIC_PRICE`] (docs/ecr-behaviour.md §18).
+//! Formatting is pure ([`storage_summary`], [`storage_line`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+
+use anyhow::Context;
 
 use aws_sdk_ecr::types::ImageIdentifier;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use futures_util::{StreamExt, TryStreamExt};
 use serde_json::Value;
 
 use super::Session;
@@ -65,13 +73,41 @@ impl Walk {
     }
 }
 
+/// Reads the manifests `listed` names and every index child they lead to, each once, with `read`: given a batch of
+/// digests, it answers each one's manifest text, or `None` for one no longer stored (deleted meanwhile).
+async fn walk_manifests<Read, Reading>(listed: Vec<String>, mut read: Read) -> anyhow::Result<Footprint>
+where
+    Read: FnMut(Vec<String>) -> Reading,
+    Reading: Future<Output = anyhow::Result<Vec<(String, Option<String>)>>>,
+{
+    let mut walk = Walk::default();
+    let mut pending: Vec<String> = listed.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
+    while !pending.is_empty() {
+        let mut found = Vec::new();
+        for (digest, text) in read(std::mem::take(&mut pending)).await? {
+            match text {
+                Some(text) => found.extend(walk.add(&digest, &text)),
+                // Not stored any more: counted as read, adding nothing.
+                None => {
+                    walk.read.insert(digest);
+                }
+            }
+        }
+        found.sort();
+        found.dedup();
+        found.retain(|digest| !walk.read.contains(digest));
+        pending = found;
+    }
+    Ok(walk.footprint())
+}
+
 /// The repository's stored size, each layer and config counted once (DescribeImages, then BatchGetImage on every
-/// manifest, index children followed). Private ECR only: ECR Public has no BatchGetImage, and its call fails with a
-/// sentence saying so. Needs `ecr:DescribeImages` and `ecr:BatchGetImage`, both in the push policy. Used by the
-/// summaries of push and prune; a failure there is a warning, never the command's failure.
+/// manifest, index children followed). Private ECR only: an ECR Public repository is measured by
+/// [`public_repository_footprint`]. Needs `ecr:DescribeImages` and `ecr:BatchGetImage`, both in the push policy.
+/// Used by the summaries of push and prune; a failure there is a warning, never the command's failure.
 pub async fn repository_footprint(session: &Session, repository: &str) -> anyhow::Result<Footprint> {
     if session.is_public() {
-        anyhow::bail!("the stored size of an ECR Public repository is not measured (it has no BatchGetImage)");
+        anyhow::bail!("an ECR Public repository has no BatchGetImage: its manifests are read from the registry");
     }
     let (client, registry_id) = (session.ecr_client(), session.registry_account().map(String::from));
     let mut listed = Vec::new();
@@ -92,10 +128,9 @@ pub async fn repository_footprint(session: &Session, repository: &str) -> anyhow
             _ => break,
         }
     }
-    let mut walk = Walk::default();
-    let mut pending: Vec<String> = listed.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
-    while !pending.is_empty() {
-        let mut found = Vec::new();
+    let registry_id = &registry_id;
+    walk_manifests(listed, |pending| async move {
+        let mut manifests = Vec::new();
         // 100 ids a call (the API's limit), four calls at a time.
         for group in pending.chunks(400) {
             let calls = group.chunks(100).map(|chunk| {
@@ -115,23 +150,46 @@ pub async fn repository_footprint(session: &Session, repository: &str) -> anyhow
                 for image in output.images() {
                     let digest = image.image_id().and_then(|id| id.image_digest());
                     if let (Some(digest), Some(text)) = (digest, image.image_manifest()) {
-                        found.extend(walk.add(digest, text));
+                        manifests.push((digest.to_string(), Some(text.to_string())));
                     }
                 }
-                // A digest that failed (deleted meanwhile) is simply not stored any more: counted as read.
-                for failure in output.failures() {
-                    if let Some(digest) = failure.image_id().and_then(|id| id.image_digest()) {
-                        walk.read.insert(digest.to_string());
-                    }
-                }
+                let failures = output.failures().iter();
+                let gone = failures.filter_map(|failure| failure.image_id().and_then(|id| id.image_digest()));
+                manifests.extend(gone.map(|digest| (digest.to_string(), None)));
             }
         }
-        found.sort();
-        found.dedup();
-        found.retain(|digest| !walk.read.contains(digest));
-        pending = found;
-    }
-    Ok(walk.footprint())
+        Ok(manifests)
+    })
+    .await
+}
+
+/// Manifests read from the registry at a time by [`public_repository_footprint`].
+const PUBLIC_READS_AT_ONCE: usize = 8;
+
+/// An ECR Public repository's stored size, each layer and config counted once: its DescribeImages (all pages, the
+/// `ecr-public:DescribeImages` of the public push policy), then every manifest by digest through
+/// `read_manifest` (the registry's GET /v2/ALIAS/REPOSITORY/manifests/DIGEST; `None` for one not stored any
+/// more), index children followed, a few at a time.
+pub async fn public_repository_footprint<Read, Reading>(
+    session: &Session,
+    repository: &str,
+    read_manifest: Read,
+) -> anyhow::Result<Footprint>
+where
+    Read: Fn(String) -> Reading,
+    Reading: Future<Output = anyhow::Result<Option<String>>>,
+{
+    let measuring = || format!("measuring the stored size of public repository '{repository}'");
+    let listed = session.public_image_digests(repository).await.with_context(measuring)?;
+    let read_manifest = &read_manifest;
+    let walked = walk_manifests(listed, |pending| async move {
+        let reads = pending.into_iter().map(|digest| async move {
+            let text = read_manifest(digest.clone()).await?;
+            anyhow::Ok((digest, text))
+        });
+        futures_util::stream::iter(reads).buffer_unordered(PUBLIC_READS_AT_ONCE).try_collect().await
+    });
+    walked.await.with_context(measuring)
 }
 
 /// A failed call in the usual sentence (what was attempted on which resource, a denial's IAM action and what to
@@ -164,6 +222,11 @@ where
 pub const PRICES: [(Partition, f64); 1] = [(Partition::Aws, 0.10)];
 /// Where [`PRICES`] comes from, for the summary.
 pub const PRICE_SOURCE: &str = "the public price of aws.amazon.com/ecr/pricing, 2026-03";
+/// ECR Public's storage price in USD per GB-month beyond its free tier: the same pricing page, as of 2026-03.
+pub const PUBLIC_PRICE: f64 = 0.10;
+/// ECR Public's always-free storage, in GB-month: one allowance for the account, shared by all its public
+/// repositories (the same pricing page).
+pub const PUBLIC_FREE_TIER_GB: f64 = 50.0;
 /// A GB of 2^30 bytes, as AWS's storage billing counts it (docs/ecr-behaviour.md §18: unconfirmed for ECR).
 const GB: f64 = 1_073_741_824.0;
 
@@ -174,6 +237,8 @@ pub enum StoragePrice {
     PerGbMonth { usd: f64, source: String },
     /// No public price in the table for the region.
     Unknown { region: String },
+    /// ECR Public: free up to [`PUBLIC_FREE_TIER_GB`], then USD per GB-month beyond it, and where that comes from.
+    PublicFreeTier { usd: f64, source: String },
 }
 
 /// The price for a repository in `region`: `--price-per-gb` when given, else the table's.
@@ -184,6 +249,15 @@ pub fn storage_price(region: &str, price_per_gb: Option<f64>) -> StoragePrice {
             Some((_, usd)) => StoragePrice::PerGbMonth { usd: *usd, source: format!("{PRICE_SOURCE}, {region}") },
             None => StoragePrice::Unknown { region: region.to_string() },
         },
+    }
+}
+
+/// The price for an ECR Public repository: its free tier, and beyond it `--price-per-gb` when given, else
+/// [`PUBLIC_PRICE`]. ECR Public's one region (us-east-1) is no part of it: the price is the same wherever the job runs.
+pub fn public_storage_price(price_per_gb: Option<f64>) -> StoragePrice {
+    match price_per_gb {
+        Some(usd) => StoragePrice::PublicFreeTier { usd, source: "--price-per-gb".into() },
+        None => StoragePrice::PublicFreeTier { usd: PUBLIC_PRICE, source: format!("{PRICE_SOURCE}, ECR Public") },
     }
 }
 
@@ -213,6 +287,17 @@ fn price_words(footprint: &Footprint, price: &StoragePrice) -> String {
         }
         StoragePrice::Unknown { region } => {
             format!("no public price for {region} in ecr-ship's table (--price-per-gb USD gives one)")
+        }
+        StoragePrice::PublicFreeTier { usd, source } => {
+            let beyond = (gb - PUBLIC_FREE_TIER_GB).max(0.0);
+            let used = if beyond > 0.0 { format!(", {beyond:.2} GB beyond it") } else { String::new() };
+            format!(
+                "{} of the {PUBLIC_FREE_TIER_GB} GB free tier{used} (the account's, shared by its public \
+                 repositories): ${:.2} a month at {} per GB-month beyond the tier ({source})",
+                human_size(footprint.bytes),
+                beyond * usd,
+                dollars(*usd)
+            )
         }
     }
 }
@@ -279,6 +364,74 @@ mod tests {
             storage_price("us-gov-west-1", Some(0.2)),
             StoragePrice::PerGbMonth { usd: 0.2, source: "--price-per-gb".into() }
         );
+    }
+
+    /// The walk both measurements share: batches of what is pending, children read in a later batch, each manifest
+    /// once, and a manifest gone meanwhile counted as read; a reader's failure is the walk's.
+    #[tokio::test]
+    async fn the_shared_walk_reads_each_manifest_once_in_batches() {
+        let index = serde_json::json!({"schemaVersion": 2, "manifests": [
+            {"digest": "sha256:a", "size": 1}, {"digest": "sha256:c", "size": 1}, {"digest": "sha256:gone", "size": 1}]})
+        .to_string();
+        let stored = BTreeMap::from([
+            ("sha256:a", image("sha256:ca", &[(SHARED, 1000), ("sha256:la", 10)])),
+            ("sha256:c", image("sha256:cc", &[(SHARED, 1000)])),
+            ("sha256:i", index),
+        ]);
+        let batches = std::sync::Mutex::new(Vec::new());
+        let read = |pending: Vec<String>| {
+            batches.lock().unwrap().push(pending.clone());
+            let answers = pending.into_iter().map(|d| (d.clone(), stored.get(d.as_str()).cloned())).collect();
+            async move { anyhow::Ok(answers) }
+        };
+        let listed = vec!["sha256:i".to_string(), "sha256:a".to_string(), "sha256:i".to_string()];
+        let footprint = walk_manifests(listed, read).await.unwrap();
+        assert_eq!(footprint, Footprint { manifests: 4, blobs: 4, bytes: 100 + 100 + 1000 + 10 });
+        let want = [["sha256:a", "sha256:i"], ["sha256:c", "sha256:gone"]];
+        assert_eq!(*batches.lock().unwrap(), want.map(|b| b.map(String::from).to_vec()));
+        let failing = |_: Vec<String>| async { anyhow::bail!("registry down") as anyhow::Result<Vec<_>> };
+        let error = walk_manifests(vec!["sha256:a".into()], failing).await.unwrap_err();
+        assert_eq!(error.to_string(), "registry down");
+    }
+
+    #[test]
+    fn ecr_public_against_its_free_tier() {
+        let gib = 1_073_741_824_u64;
+        // (stored bytes, price override) -> the words after the size
+        let cases = [
+            (
+                3 * gib / 2,
+                None,
+                "1.50 GiB of the 50 GB free tier (the account's, shared by its public repositories): $0.00 a month at \
+                 $0.10 per GB-month beyond the tier (the public price of aws.amazon.com/ecr/pricing, 2026-03, ECR \
+                 Public)",
+            ),
+            (
+                50 * gib,
+                None,
+                "50.00 GiB of the 50 GB free tier (the account's, shared by its public repositories): $0.00 a month",
+            ),
+            (
+                60 * gib,
+                None,
+                "60.00 GiB of the 50 GB free tier, 10.00 GB beyond it (the account's, shared by its public \
+                 repositories): $1.00 a month at $0.10 per GB-month beyond the tier",
+            ),
+            (
+                70 * gib,
+                Some(0.5),
+                "70.00 GiB of the 50 GB free tier, 20.00 GB beyond it (the account's, shared by its public \
+                 repositories): $10.00 a month at $0.50 per GB-month beyond the tier (--price-per-gb)",
+            ),
+        ];
+        for (bytes, price_per_gb, words) in cases {
+            let footprint = Footprint { manifests: 2, blobs: 3, bytes };
+            let line = storage_line("app", &footprint, &public_storage_price(price_per_gb));
+            let (_, after) = line.split_once("configs): ").unwrap();
+            assert!(after.starts_with(words), "{bytes}: {line}");
+        }
+        let table = storage_summary("app", &Footprint::default(), &public_storage_price(None));
+        assert!(table.contains("| 0 bytes (0 bytes) | 0 | 0 | 0 bytes of the 50 GB free tier"), "{table}");
     }
 
     #[test]

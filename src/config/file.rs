@@ -40,6 +40,30 @@ pub struct ConfigFile {
     pub repository_settings: Option<RepositorySection>,
     pub outputs: Option<OutputSection>,
     pub scan: Option<ScanSection>,
+    /// `auto`, `true` or `false`, as `--storage-summary` (push and prune).
+    pub storage_summary: Option<Scalar>,
+    /// USD per GB-month, as `--price-per-gb` (push and prune).
+    pub price_per_gb: Option<Scalar>,
+}
+
+/// A value a flag takes as text, which YAML may write as a boolean or a number (`true`, `0.10`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Scalar {
+    Bool(bool),
+    Number(f64),
+    Text(String),
+}
+
+impl Scalar {
+    /// The value as its flag would be given it.
+    pub fn as_flag_text(&self) -> String {
+        match self {
+            Scalar::Bool(value) => value.to_string(),
+            Scalar::Number(value) => value.to_string(),
+            Scalar::Text(value) => value.clone(),
+        }
+    }
 }
 
 /// A value that may be written as one string or a list of strings.
@@ -228,6 +252,16 @@ outputs:
         let settings = file.repository_settings.as_ref().unwrap();
         assert_eq!(settings.lifecycle_policy.as_ref().unwrap()["rules"][0]["rulePriority"], 1);
         assert_eq!(file.output_section().image_definitions.as_deref(), Some("web"));
+    }
+
+    #[test]
+    fn storage_keys_take_what_their_flags_take() {
+        let file = ConfigFile::parse("storage-summary: true\nprice-per-gb: 0.023\n", "x.yml").unwrap();
+        assert_eq!(file.storage_summary.map(|v| v.as_flag_text()).as_deref(), Some("true"));
+        assert_eq!(file.price_per_gb.map(|v| v.as_flag_text()).as_deref(), Some("0.023"));
+        let file = ConfigFile::parse("storage-summary: auto\nprice-per-gb: \"$0.10\"\n", "x.yml").unwrap();
+        assert_eq!(file.storage_summary.map(|v| v.as_flag_text()).as_deref(), Some("auto"));
+        assert_eq!(file.price_per_gb.map(|v| v.as_flag_text()).as_deref(), Some("$0.10"));
     }
 
     #[test]

@@ -87,7 +87,7 @@ pub(super) fn resolve(args: &PruneArgs, env: &EnvMap, cwd: &Path) -> anyhow::Res
         outputs: output_settings(&args.outputs, &file, env, cwd)?,
         reporting: reporting(&args.common, env),
         time_limit: time_limit(&args.aws, &file),
-        storage: super::storage::resolve(&args.storage)?,
+        storage: super::storage::resolve(&args.storage, &file)?,
     })
 }
 

@@ -190,7 +190,7 @@ pub(super) fn resolve(args: &PushArgs, env: &EnvMap, cwd: &Path) -> anyhow::Resu
         reporting: reporting(&args.common, env),
         time_limit: time_limit(&args.aws, &file),
         scan,
-        storage: super::storage::resolve(&args.storage)?,
+        storage: super::storage::resolve(&args.storage, &file)?,
     })
 }
 

@@ -43,5 +43,6 @@ mod push;
 mod scan;
 mod setup;
 mod shipping;
+mod storage;
 mod support;
 mod tags;

@@ -587,6 +587,16 @@ fn action_pushes_to_ecr_public_under_act() {
     }
     assert_eq!(ecr.public_catalog("app")["description"], "Built by the action under act");
     assert_eq!(ecr.public_catalog("app")["architectures"], serde_json::json!(["x86-64", "ARM 64"]));
+    // The second step's storage-summary and price-per-gb inputs reached ecr-ship (the first step, on auto, measures
+    // nothing): one storage line, against the free tier at the input's price.
+    let lines: Vec<&str> = run.log.lines().filter(|line| line.contains("'app' stores ")).collect();
+    assert_eq!(lines.len(), 1, "{}", run.log);
+    assert!(
+        lines[0].contains(" of the 50 GB free tier ")
+            && lines[0].contains("at $0.25 per GB-month beyond the tier (--price-per-gb)"),
+        "{}",
+        lines[0]
+    );
 }
 
 /// A working directory outside any git repository (the scratch dirs are inside this checkout), so only the CI
