@@ -507,7 +507,7 @@ pub struct PruneArgs {
     pub outputs: OutputArgs,
     /// Prune pull request N: its `pr-N` tag, and the images it leaves with no tag but commit tags (`sha-…`).
     /// Default: in GitHub Actions, the number of a closed pull_request event.
-    #[arg(long, env = "ECR_SHIP_PR", value_name = "N")]
+    #[arg(long, env = "ECR_SHIP_PRUNE_PR", value_name = "N")]
     pub pr: Option<String>,
     /// Keep the N newest images with a tag matching --match; prune those tags from the older ones.
     #[arg(long, env = "ECR_SHIP_KEEP_LAST", value_name = "N")]

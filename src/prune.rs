@@ -196,6 +196,23 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.waves.iter().all(Vec::is_empty)
     }
+
+    /// The first image of `wave` to delete by digest that has gained a tag since the plan was made (another job
+    /// retagged or promoted it), with the tags it gained; `current` is the repository's tags now, by digest. A
+    /// delete by digest would take those tags too, so the prune stops there.
+    pub fn tags_added(
+        &self,
+        wave: &[ImageRef],
+        current: &BTreeMap<String, BTreeSet<String>>,
+    ) -> Option<(String, Vec<String>)> {
+        wave.iter().find_map(|id| {
+            let ImageRef::Digest(digest) = id else { return None };
+            let planned = self.entries.iter().find(|e| &e.digest == digest)?;
+            let added: Vec<String> =
+                current.get(digest)?.iter().filter(|tag| !planned.tags.contains(tag)).cloned().collect();
+            (!added.is_empty()).then(|| (digest.clone(), added))
+        })
+    }
 }
 
 /// Whether a tag is a commit tag ecr-ship's default plan makes (`sha-` and 4-40 hex digits).
@@ -726,5 +743,36 @@ mod tests {
             assert!(TagGlob::new(bad).unwrap_err().contains("invalid --match"), "{bad}");
         }
         assert!(is_commit_tag("sha-0123abc") && !is_commit_tag("sha-xyz1234") && !is_commit_tag("sha-123"));
+    }
+
+    #[test]
+    fn an_image_that_gained_a_tag_since_the_plan_is_not_deleted_by_digest() {
+        let plan = Plan {
+            entries: vec![Entry {
+                digest: "sha256:a".into(),
+                tags: vec!["pr-7".into()],
+                size: 1,
+                action: Action::Delete,
+                reason: String::new(),
+            }],
+            bytes_freed: 1,
+            waves: vec![vec![ImageRef::Digest("sha256:a".into())]],
+        };
+        let wave = plan.waves[0].clone();
+        let now = |tags: &[&str]| -> BTreeMap<String, BTreeSet<String>> {
+            [("sha256:a".to_string(), tags.iter().map(|t| t.to_string()).collect())].into_iter().collect()
+        };
+        // (the image's tags now, what the check says)
+        type Tags = BTreeMap<String, BTreeSet<String>>;
+        let cases: Vec<(Tags, Option<(String, Vec<String>)>)> = vec![
+            (now(&["pr-7"]), None),
+            (now(&[]), None),
+            (BTreeMap::new(), None),
+            (now(&["pr-7", "main"]), Some(("sha256:a".into(), vec!["main".into()]))),
+        ];
+        for (current, expected) in cases {
+            assert_eq!(plan.tags_added(&wave, &current), expected, "{current:?}");
+        }
+        assert_eq!(plan.tags_added(&[ImageRef::Tag("pr-7".into())], &now(&["pr-7", "main"])), None, "untags only");
     }
 }

@@ -5,7 +5,7 @@
 //! The checks: a JSON object with a `rules` list; each rule a unique positive integer `rulePriority`, an optional
 //! string `description`, a `selection` and an `action` of type `expire`, or `transition` with `targetStorageClass`
 //! `archive`; `tagStatus` `tagged` (with exactly one of a non-empty `tagPrefixList` or `tagPatternList`), `untagged`
-//! or `any` (with neither); at most four `*` wildcards in a pattern; an optional `storageClass` `standard` or
+//! (with neither) or `any`; at most four `*` wildcards in a pattern; an optional `storageClass` `standard` or
 //! `archive`; `countType` `imageCountMoreThan` (no `countUnit`) or an age, `sinceImagePushed`, `sinceImagePulled`
 //! or `sinceImageTransitioned` (with `countUnit` `days`), and a `countNumber` of at least 1; a rule of `tagStatus`
 //! `any` has the highest priority of all. Unknown keys are refused, since ECR's schema refuses them and a misspelt
@@ -146,7 +146,8 @@ fn selection_problem(selection: &Map<String, Value>) -> Result<&'static str, Str
     match (status, &patterns, &prefixes) {
         ("tagged", Some(_), Some(_)) => return Err("give tagPatternList or tagPrefixList, not both".into()),
         ("tagged", None, None) => return Err("tagStatus tagged needs a tagPatternList or a tagPrefixList".into()),
-        ("untagged" | "any", Some(_), _) | ("untagged" | "any", _, Some(_)) => {
+        // The guide forbids the lists for untagged only; for any it says nothing, so ECR decides.
+        ("untagged", Some(_), _) | ("untagged", _, Some(_)) => {
             return Err(format!("tagStatus {status} takes no tagPatternList or tagPrefixList"));
         }
         _ => {}

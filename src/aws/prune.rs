@@ -95,6 +95,33 @@ async fn manifests(
     Ok(found)
 }
 
+/// Every tag of `repository` now, by digest (ListImages, all pages): what a delete wave checks against its plan.
+/// ListImages reads no manifest, so it records no pull.
+pub(super) async fn current_tags(
+    api: &EcrApi,
+    repository: &str,
+) -> anyhow::Result<BTreeMap<String, std::collections::BTreeSet<String>>> {
+    let (client, registry_id) = (&api.client, api.registry_account());
+    let mut tags: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    let mut pages = client
+        .list_images()
+        .set_registry_id(registry_id.map(String::from))
+        .repository_name(repository)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| api.explain("ListImages", "ecr:ListImages", repository, e))?;
+        for id in page.image_ids() {
+            let Some(digest) = id.image_digest() else { continue };
+            let entry = tags.entry(digest.to_string()).or_default();
+            if let Some(tag) = id.image_tag() {
+                entry.insert(tag.to_string());
+            }
+        }
+    }
+    Ok(tags)
+}
+
 /// Deletes `images` from `repository` with BatchDeleteImage, at most 100 ids a call. An id ECR no longer finds
 /// was deleted already (a re-run, or another job) and is no failure; every other failure is returned.
 pub(super) async fn delete_images(

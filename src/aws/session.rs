@@ -207,6 +207,17 @@ impl Session {
         super::prune::repository_images(&self.api, repository).await
     }
 
+    /// Every tag of `repository` now, by digest (ListImages), for prune's check before each delete wave.
+    pub async fn current_tags(
+        &self,
+        repository: &str,
+    ) -> anyhow::Result<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>> {
+        if self.public.is_some() {
+            anyhow::bail!("prune works on private ECR repositories");
+        }
+        super::prune::current_tags(&self.api, repository).await
+    }
+
     /// BatchDeleteImage of `images` (at most 100 a call), returning the ids ECR refused; ids already gone are no
     /// failure.
     pub async fn delete_images(

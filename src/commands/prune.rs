@@ -136,6 +136,13 @@ impl Outcome {
 }
 
 pub async fn run(settings: &PruneSettings, env: &EnvMap, cwd: &Path, stdout: &mut dyn Write) -> anyhow::Result<()> {
+    if settings.rules.untagged_older_than_days == Some(0) {
+        log::warn(
+            "--untagged-older-than 0 takes every untagged image, also the per-platform --by-digest pushes of a \
+             build whose merge has not run yet; a day or more leaves them to the merge",
+            settings.reporting.github,
+        );
+    }
     let session = settings.aws.connect(env).await.map_err(after_contact)?;
     let mut outcome = act(settings, &session).await.map_err(after_contact)?;
     report(&outcome, settings, cwd, stdout)?;
@@ -181,6 +188,28 @@ async fn act(settings: &PruneSettings, session: &Session) -> anyhow::Result<Outc
     }
     let mut waves = outcome.plan.waves.clone().into_iter();
     for wave in waves.by_ref() {
+        // The plan is a snapshot: an image another job tagged since (a promotion right after the merge) would lose
+        // that tag with a delete by digest. Each wave is checked against the tags as they are now.
+        let current = match session.current_tags(repository).await {
+            Ok(current) => current,
+            Err(error) => {
+                outcome.not_attempted.extend(wave);
+                outcome.interrupted = Some(error);
+                break;
+            }
+        };
+        if let Some((digest, added)) = outcome.plan.tags_added(&wave, &current) {
+            let reason = format!(
+                "it gained the tag{} {} since the plan was made; nothing more was deleted (run the prune again to \
+                 plan anew)",
+                if added.len() == 1 { "" } else { "s" },
+                added.join(", ")
+            );
+            let image = ImageRef::Digest(digest);
+            outcome.not_attempted.extend(wave.into_iter().filter(|id| *id != image));
+            outcome.failures = vec![DeleteFailure { image, code: "TagsChanged".into(), reason }];
+            break;
+        }
         match session.delete_images(repository, &wave).await {
             Ok(failures) if failures.is_empty() => {}
             Ok(failures) => {

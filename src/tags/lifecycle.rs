@@ -204,6 +204,15 @@ pub fn lifecycle_policy(
                    "countUnit": "days", "countNumber": options.pr_days}),
         ));
     }
+    if !commit_patterns.is_empty() {
+        // ECR's count sees every image the pattern selects, also those a higher rule protects or ages out.
+        notes.push(format!(
+            "the last {} commit images are counted over every build with a commit tag, pull requests' and releases' \
+             included: older default-branch builds (rollback targets) go once {} newer commit images exist; raise \
+             --keep-commits, or protect them with --keep-tag",
+            options.keep_commits, options.keep_commits
+        ));
+    }
     for pattern in &commit_patterns {
         rules_out.push(rule(
             next(),
@@ -213,6 +222,11 @@ pub fn lifecycle_policy(
         ));
     }
     if let Some(days) = options.untagged_days {
+        notes.push(format!(
+            "untagged images expire after {days} days, and a multi-arch index's per-platform manifests are untagged: \
+             that ECR spares the children of a kept index is not documented, so --untagged-days 0 is the cautious \
+             choice for multi-arch repositories"
+        ));
         rules_out.push(rule(
             next(),
             &format!("ecr-ship: expire untagged images after {days} days"),

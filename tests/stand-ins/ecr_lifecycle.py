@@ -6,7 +6,7 @@ The rules, the same as src/aws/lifecycle.rs checks offline: a JSON object with o
 unique positive integer rulePriority, an optional string description, an action {"type": "expire"} or
 {"type": "transition", "targetStorageClass": "archive"} and a selection of only tagStatus, tagPatternList,
 tagPrefixList, storageClass (standard or archive), countType, countUnit and countNumber; tagStatus tagged needs
-exactly one non-empty tagPatternList or tagPrefixList, untagged and any take neither; at most four `*` per pattern;
+exactly one non-empty tagPatternList or tagPrefixList, untagged takes neither (for any the guide says nothing); at most four `*` per pattern;
 countType imageCountMoreThan (no countUnit) or sinceImagePushed, sinceImagePulled or sinceImageTransitioned
 (countUnit days); countNumber a whole number >= 1; the rule of tagStatus any has the highest rulePriority. Text over
 30720 characters is refused too (the API's LifecyclePolicyText limit).
@@ -60,7 +60,7 @@ def rule_problem(rule):
             lists[key] = value
     if status == "tagged" and len(lists) != 1:
         return "tagStatus tagged needs exactly one of tagPatternList and tagPrefixList", None, None
-    if status != "tagged" and lists:
+    if status == "untagged" and lists:
         return f"tagStatus {status} takes no tag list", None, None
     for pattern in lists.get("tagPatternList", []):
         if pattern.count("*") > MAX_WILDCARDS:
