@@ -764,7 +764,8 @@ mod tests {
         };
         // (the image's tags now, what the check says)
         type Tags = BTreeMap<String, BTreeSet<String>>;
-        let cases: Vec<(Tags, Option<(String, Vec<String>)>)> = vec![
+        type Added = Option<(String, Vec<String>)>;
+        let cases: Vec<(Tags, Added)> = vec![
             (now(&["pr-7"]), None),
             (now(&[]), None),
             (BTreeMap::new(), None),
