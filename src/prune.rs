@@ -102,22 +102,7 @@ impl TagGlob {
     }
 
     pub fn matches(&self, tag: &str) -> bool {
-        let (pattern, text): (Vec<char>, Vec<char>) = (self.0.chars().collect(), tag.chars().collect());
-        // matched[j]: the pattern so far matches text[..j].
-        let mut matched = vec![false; text.len() + 1];
-        matched[0] = true;
-        for &p in &pattern {
-            let mut next = vec![false; text.len() + 1];
-            for j in 0..=text.len() {
-                next[j] = match p {
-                    '*' => matched[j] || (j > 0 && next[j - 1]),
-                    '?' => j > 0 && matched[j - 1],
-                    c => j > 0 && matched[j - 1] && text[j - 1] == c,
-                };
-            }
-            matched = next;
-        }
-        matched[text.len()]
+        crate::names::glob_match(&self.0, tag)
     }
 }
 

@@ -321,25 +321,7 @@ fn generalise(build: Build, tag: &str, today: &str) -> Sample {
 
 /// ECR's tag pattern match: `*` stands for any run of characters (none included), everything else for itself.
 pub fn glob(pattern: &str, tag: &str) -> bool {
-    let (pattern, tag) = (pattern.as_bytes(), tag.as_bytes());
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < tag.len() {
-        if p < pattern.len() && pattern[p] == b'*' {
-            star = Some((p, t));
-            p += 1;
-        } else if p < pattern.len() && pattern[p] == tag[t] {
-            p += 1;
-            t += 1;
-        } else if let Some((star_p, star_t)) = star {
-            p = star_p + 1;
-            t = star_t + 1;
-            star = Some((star_p, star_t + 1));
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
+    crate::names::glob_match(pattern, tag)
 }
 
 /// A `--keep-tag` pattern: tag characters and `*`, 1-128 long, at most four wildcards, not every tag.
