@@ -40,10 +40,12 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// Whether the command is one docker starts for every pull and push (the credential helper), whose answer is
-    /// usually a cached token: one thread is enough, and starting worker threads would be most of its time.
+    /// Whether the command waits on one request at a time, so that worker threads would only add their start-up
+    /// to its time: the credential helper, which docker starts for every pull and push and which usually answers
+    /// from its cache, and `login` and `logout`, whose token request and credential-store writes follow each other
+    /// (a login's engine detection runs beside its token request on the same thread, as both mostly wait).
     pub fn runs_on_one_thread(&self) -> bool {
-        matches!(self.command, Command::CredentialHelper(_))
+        matches!(self.command, Command::CredentialHelper(_) | Command::Login(_) | Command::Logout(_))
     }
 }
 
